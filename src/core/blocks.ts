@@ -1,0 +1,67 @@
+/**
+ * Helpers shared by allocator implementations: the default (move) resize, zeroing, and composition checks.
+ * These are the TypeScript form of the Rust trait's default methods.
+ *
+ * @module
+ */
+import type { Allocator } from "./allocator.js";
+import { NULL } from "./constants.js";
+import { AllocError, LayoutError } from "./errors.js";
+import type { Memory } from "./memory.js";
+import { isValidLayout, isValidSize, layoutError } from "./validate.js";
+
+/** Sets `size` bytes at `ptr` to 0. */
+export function zeroBlock(memory: Memory, ptr: number, size: number): void {
+  memory.u8.fill(0, ptr, ptr + size);
+}
+
+/**
+ * Validates the arguments of `grow` (`growing`) or `shrink` (I9, I5): both sizes valid, the alignment valid,
+ * and the new size on the right side of the old one.
+ *
+ * @throws {@link LayoutError} naming what was wrong.
+ */
+export function checkResize(
+  where: string,
+  oldSize: number,
+  newSize: number,
+  align: number,
+  growing: boolean,
+): void {
+  if (!isValidLayout(oldSize, align)) throw layoutError(where, oldSize, align);
+  if (!isValidSize(newSize)) throw layoutError(where, newSize, align);
+  if (growing ? newSize < oldSize : newSize > oldSize) {
+    throw new LayoutError(
+      `${where}: new size ${newSize} is ${growing ? "smaller" : "larger"} than the old size ${oldSize}; ` +
+        `use ${growing ? "shrink" : "grow"} instead`,
+    );
+  }
+}
+
+/**
+ * The default resize: allocate `newSize` bytes, copy the first `min(oldSize, newSize)`, free the old block.
+ * The caller has already checked that `ptr` is live. Returns `NULL` (old block intact) when the allocation fails.
+ */
+export function moveBlock(allocator: Allocator, ptr: number, oldSize: number, newSize: number, align: number): number {
+  const q = allocator.allocate(newSize, align);
+  if (q === NULL) return NULL;
+  allocator.memory.u8.copyWithin(q, ptr, ptr + Math.min(oldSize, newSize));
+  allocator.deallocate(ptr, oldSize, align);
+  return q;
+}
+
+/**
+ * Checks that every part of a composition serves the same memory (I11).
+ *
+ * @throws {@link AllocError} naming the parts and their memories when they differ.
+ */
+export function checkSameMemory(where: string, first: { memory: Memory }, second: { memory: Memory }): void {
+  if (first.memory !== second.memory) {
+    throw new AllocError(
+      `${where}: the parts serve different memories (${first.memory.kind} of ${first.memory.byteLength} bytes and ` +
+        `${second.memory.kind} of ${second.memory.byteLength} bytes); a pointer is an offset into one memory, so ` +
+        `every part of a composition must be built over the same Memory (carve ranges of one backing with ` +
+        `backing.carve(size), or wrap one buffer with StaticBacked)`,
+    );
+  }
+}

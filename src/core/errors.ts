@@ -1,0 +1,69 @@
+/**
+ * The typed errors of forge-alloc. Every error is an {@link AllocError}; catch the subclass you can handle.
+ *
+ * Three tiers of failure signal (STYLE §7):
+ * 1. out of memory: the core contract returns `NULL` (0); high-level helpers throw {@link AllocError};
+ * 2. a contract violation (bad layout, bad pointer, unsupported operation): a typed error, and nothing changes;
+ * 3. detected corruption: {@link CorruptionError}, always thrown, never ignored.
+ *
+ * Messages say what was wrong and what was expected. They never contain secrets.
+ *
+ * @module
+ */
+
+/** Formats an offset for messages: `0x1f0 (496)`. Non-numbers are shown as their type and value. */
+export function describePointer(ptr: unknown): string {
+  if (typeof ptr === "number") {
+    return Number.isInteger(ptr) && ptr >= 0 ? `0x${ptr.toString(16)} (${ptr})` : String(ptr);
+  }
+  return `${typeof ptr} ${JSON.stringify(ptr) ?? String(ptr)}`;
+}
+
+/**
+ * The root of every forge-alloc error: an allocation could not be satisfied by a high-level helper, a
+ * construction was refused (bad configuration, a composition over different memories), or a subclass below.
+ */
+export class AllocError extends Error {
+  /** Always `"AllocError"` for this class; subclasses set their own name. */
+  override name = "AllocError";
+}
+
+/**
+ * A size or an alignment is not acceptable: a size that is not an integer in `[1, MAX_SIZE]`, or an alignment
+ * that is not a power of two in `[1, MAX_ALIGN]`, or a layout on `deallocate` that does not match the block.
+ * Contract {@link "I9"}: nothing changed.
+ */
+export class LayoutError extends AllocError {
+  override name = "LayoutError";
+}
+
+/**
+ * A pointer was not a live block of this allocator: never issued, already freed (double free), freed out of order
+ * where order matters, issued before a `reset`, or not a number at all. Contract {@link "I4"}: nothing changed.
+ */
+export class InvalidPointerError extends AllocError {
+  override name = "InvalidPointerError";
+  /** The offending pointer, as it was passed. */
+  readonly ptr: unknown;
+  /** @param ptr - the pointer that was rejected; @param message - what was wrong and what was expected. */
+  constructor(ptr: unknown, message: string) {
+    super(message);
+    this.ptr = ptr;
+  }
+}
+
+/**
+ * Memory the allocator relies on was overwritten (a smashed canary, a forged free-list link). It is always thrown,
+ * and the allocator counts it in `corruptionEvents()`. The message never contains the secret that detected it.
+ */
+export class CorruptionError extends AllocError {
+  override name = "CorruptionError";
+}
+
+/**
+ * The allocator does not support the operation (for example `reset()` on an allocator that cannot free
+ * everything at once). Contract {@link "I7"}: nothing changed.
+ */
+export class UnsupportedError extends AllocError {
+  override name = "UnsupportedError";
+}

@@ -1,0 +1,7 @@
+export * from "./allocator.js";
+export * from "./blocks.js";
+export * from "./constants.js";
+export * from "./debug.js";
+export * from "./errors.js";
+export * from "./memory.js";
+export * from "./validate.js";

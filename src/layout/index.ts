@@ -1,0 +1,5 @@
+export * from "./bump-arena.js";
+export * from "./slab.js";
+export * from "./stack-alloc.js";
+export * from "./typed.js";
+export * from "./with-fallback.js";

@@ -1,0 +1,199 @@
+/**
+ * `StackAlloc`: a LIFO allocator: blocks are freed in the reverse order of allocation, and each free gives its
+ * space (alignment padding included) back at once.
+ *
+ * Complexity: O(1) allocate and free of the newest block; finding an older block (to name an out-of-order free,
+ * or to shrink it) is O(depth).
+ * Required backing: any `FixedRange`; carves its whole range and commits through it, as `BumpArena`.
+ * Threads: one agent. Per-allocation overhead: alignment padding plus one 12-byte frame in an out-of-band
+ * `Int32Array` (the frame table, `maxDepth` frames, allocated once).
+ *
+ * ```text
+ *  frames (Int32Array, 3 words each):  [ptr, size, prevTop] [ptr, size, prevTop] ...   depth frames live
+ *  range:  base | pad | block 0 | pad | block 1 | ... | top            free ...           end
+ * ```
+ * Invariant: frame `i` lies below frame `i + 1`; `top` is the end of the newest frame (or `base`).
+ *
+ * Unlike the Rust `StackAlloc` (a debug assertion, then a silent leak in release), an out-of-order free, a
+ * double free, or a size that differs from the allocation throws and changes nothing.
+ *
+ * Composition limits: as `BumpArena` (hardening wrappers go outside). A full frame table refuses further
+ * allocations with `NULL` (I3), like a full range.
+ *
+ * @example
+ * ```ts
+ * const stack = new StackAlloc(new ArrayBufferBacked(1 << 16), { maxDepth: 64 });
+ * const a = stack.allocate(100), b = stack.allocate(200);
+ * stack.deallocate(b, 200); stack.deallocate(a, 100); // LIFO
+ * ```
+ *
+ * @module
+ */
+import {
+  ALIGN_MASK,
+  AllocError,
+  type FixedRange,
+  InvalidPointerError,
+  LayoutError,
+  NULL,
+  SIZE_MASK,
+  checkInteger,
+  checkResize,
+  describePointer,
+  isFixedRange,
+  isValidLayout,
+  layoutError,
+} from "../core/index.js";
+import { RangeBacking } from "../backing/index.js";
+
+/** Options of a {@link StackAlloc}. */
+export interface StackAllocOptions {
+  /** Most blocks live at once (the frame table's length). @defaultValue 1024 */
+  maxDepth?: number;
+}
+
+const FRAME = 3; // words per frame: ptr, size, previous top
+
+/** A LIFO allocator over a `FixedRange` (see the module documentation). */
+export class StackAlloc extends RangeBacking {
+  /** The range the stack carves. */
+  readonly backing: FixedRange;
+  /** The most blocks that can be live at once. */
+  readonly maxDepth: number;
+  private readonly frames: Int32Array;
+  private depth: number;
+
+  /**
+   * @throws `AllocError` when `backing` is not a `FixedRange`, its range is empty, or `maxDepth` is not an integer
+   *   in `[1, 2^24]`.
+   */
+  constructor(backing: FixedRange, options: StackAllocOptions = {}) {
+    if (!isFixedRange(backing)) throw new AllocError("StackAlloc: the backing must be a FixedRange");
+    const base = backing.base();
+    const size = backing.size();
+    if (!(size > 0)) throw new AllocError(`StackAlloc: the backing's range is empty (size ${size})`);
+    super("StackAlloc", backing.memory, base, base + size);
+    this.backing = backing;
+    this.maxDepth = checkInteger("StackAlloc", "maxDepth", options.maxDepth ?? 1024, 1, 1 << 24);
+    this.frames = new Int32Array(this.maxDepth * FRAME);
+    this.depth = 0;
+  }
+
+  /** Pushes a block of `size` bytes aligned to `align` (default 8); `NULL` when the range or the frame table is full. */
+  override allocate(size: number, align = 8): number {
+    const m = align - 1;
+    if ((((size - 1) & SIZE_MASK) + 1) !== size || ((m & ALIGN_MASK) + 1) !== align || (align & m) !== 0) {
+      throw layoutError("StackAlloc.allocate", size, align);
+    }
+    const d = this.depth;
+    if (d === this.maxDepth) return NULL;
+    const top = this.top;
+    const p = top + (-top & m);
+    const end = p + size;
+    if (end > this.committed && !this.commitTo(end)) return NULL;
+    const f = d * FRAME;
+    this.frames[f] = p;
+    this.frames[f + 1] = size;
+    this.frames[f + 2] = top;
+    this.depth = d + 1;
+    this.top = end;
+    return p;
+  }
+
+  /**
+   * Pops the newest block. `size` must be the size it was allocated (or last resized) with.
+   *
+   * @throws `InvalidPointerError` when `ptr` is not the newest live block (out of order, double free, never
+   *   issued); `LayoutError` when `size` differs. Nothing changes when it throws.
+   */
+  override deallocate(ptr: number, size: number, align = 8): void {
+    const f = this.frameOf("deallocate", ptr, size, align);
+    const newest = (this.depth - 1) * FRAME;
+    if (f !== newest) {
+      throw new InvalidPointerError(
+        ptr,
+        `StackAlloc.deallocate: ${describePointer(ptr)} is live but not the newest block (depth ${f / FRAME + 1} ` +
+          `of ${this.depth}); a stack frees in reverse order of allocation`,
+      );
+    }
+    this.top = this.frames[f + 2]!;
+    this.depth--;
+  }
+
+  /**
+   * Grows the newest block in place. An older block cannot move without an out-of-order free, so growing it
+   * returns `NULL` (the block stays as it was, I5).
+   */
+  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    checkResize("StackAlloc.grow", oldSize, newSize, align, true);
+    const f = this.frameOf("grow", ptr, oldSize, align);
+    if (f !== (this.depth - 1) * FRAME) return NULL;
+    const end = ptr + newSize;
+    if (end > this.committed && !this.commitTo(end)) return NULL;
+    this.frames[f + 1] = newSize;
+    this.top = end;
+    return ptr;
+  }
+
+  /** Shrinks in place. The newest block's tail is reusable at once; an older block's when the blocks above it pop. */
+  override shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    checkResize("StackAlloc.shrink", oldSize, newSize, align, false);
+    const f = this.frameOf("shrink", ptr, oldSize, align);
+    this.frames[f + 1] = newSize;
+    if (f === (this.depth - 1) * FRAME) this.top = ptr + newSize;
+    return ptr;
+  }
+
+  /** Frees every block (I7). */
+  override reset(): void {
+    this.top = this.rangeBase;
+    this.depth = 0;
+  }
+
+  /** Exactly the block's size. @throws `InvalidPointerError` when `ptr` is not live. */
+  override usableSize(ptr: number, size: number): number {
+    this.frameOf("usableSize", ptr, size, 1);
+    return size;
+  }
+
+  /** Blocks currently live. */
+  liveCount(): number {
+    return this.depth;
+  }
+
+  /** Checks the frame invariants; throws an `Error` naming the broken one. */
+  validate(): void {
+    let prevEnd = this.rangeBase;
+    for (let i = 0; i < this.depth; i++) {
+      const f = i * FRAME;
+      const p = this.frames[f]!;
+      const s = this.frames[f + 1]!;
+      if (this.frames[f + 2]! < prevEnd || p < this.frames[f + 2]! || p + s > this.rangeEnd) {
+        throw new Error(`StackAlloc.validate: frame ${i} (${p}, ${s}) does not follow ${prevEnd}`);
+      }
+      prevEnd = p + s;
+    }
+    if (prevEnd !== this.top) throw new Error(`StackAlloc.validate: top ${this.top} is not the newest end ${prevEnd}`);
+  }
+
+  /** Validates the layout and finds the live frame of `ptr` (word index). Throws when `ptr` is not live. */
+  private frameOf(what: string, ptr: number, size: number, align: number): number {
+    if (!isValidLayout(size, align)) throw layoutError(`StackAlloc.${what}`, size, align);
+    let f = (this.depth - 1) * FRAME;
+    while (f >= 0 && this.frames[f] !== ptr) f -= FRAME;
+    if (f < 0 || (ptr | 0) !== ptr) {
+      throw new InvalidPointerError(
+        ptr,
+        `StackAlloc.${what}: ${describePointer(ptr)} is not a live block (never issued, already freed, or ` +
+          `issued before reset())`,
+      );
+    }
+    if (this.frames[f + 1] !== size) {
+      throw new LayoutError(
+        `StackAlloc.${what}: block ${describePointer(ptr)} has size ${this.frames[f + 1]}, not ${size}; ` +
+          `pass the size it was allocated (or last resized) with`,
+      );
+    }
+    return f;
+  }
+}
