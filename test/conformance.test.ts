@@ -1,0 +1,14 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { runConformance } from "../src/testing/index.js";
+import { SUBJECTS } from "./registry.js";
+
+describe("the conformance kit", () => {
+  for (const subject of SUBJECTS) {
+    test(`${subject.name} keeps the contract`, () => {
+      const report = runConformance(subject.make, subject.caps);
+      assert.ok(report.checks.length >= 10, `only ${report.checks.length} checks ran`);
+      assert.ok(report.operations > 100, `only ${report.operations} random operations ran`);
+    });
+  }
+});

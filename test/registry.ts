@@ -1,0 +1,129 @@
+// Every allocator and composition the package ships, with what it promises. The conformance suite runs the
+// kit over each entry, and registry-complete.test.ts fails when an exported allocator class is missing here.
+import {
+  type Allocator,
+  ArrayBufferBacked,
+  BumpArena,
+  SharedArrayBufferBacked,
+  Slab,
+  StackAlloc,
+  StaticBacked,
+  WasmMemoryBacked,
+  WithFallback,
+} from "../src/index.js";
+import type { ConformanceCapabilities } from "../src/testing/index.js";
+
+export interface Subject {
+  name: string;
+  /** The exported classes this entry covers. */
+  covers: readonly Function[];
+  make: () => Allocator;
+  caps: ConformanceCapabilities;
+}
+
+const bump: ConformanceCapabilities = { frees: false, reset: true, detectsDoubleFree: false };
+const slab: ConformanceCapabilities = { frees: true, reset: true, detectsDoubleFree: true, maxSize: 256 };
+
+export const SUBJECTS: readonly Subject[] = [
+  { name: "ArrayBufferBacked", covers: [ArrayBufferBacked], make: () => new ArrayBufferBacked(1 << 14), caps: bump },
+  {
+    name: "ArrayBufferBacked (resizable)",
+    covers: [ArrayBufferBacked],
+    make: () => new ArrayBufferBacked({ size: 1024, maxSize: 1 << 15 }),
+    caps: bump,
+  },
+  { name: "SharedArrayBufferBacked", covers: [SharedArrayBufferBacked], make: () => new SharedArrayBufferBacked(1 << 14), caps: bump },
+  {
+    name: "SharedArrayBufferBacked (growable)",
+    covers: [SharedArrayBufferBacked],
+    make: () => new SharedArrayBufferBacked({ size: 4096, maxSize: 1 << 15 }),
+    caps: bump,
+  },
+  { name: "WasmMemoryBacked", covers: [WasmMemoryBacked], make: () => new WasmMemoryBacked({ initial: 1 }), caps: bump },
+  {
+    name: "WasmMemoryBacked (growable)",
+    covers: [WasmMemoryBacked],
+    make: () => new WasmMemoryBacked({ initial: 1, maximum: 3 }),
+    caps: bump,
+  },
+  {
+    name: "WasmMemoryBacked (shared, growable)",
+    covers: [WasmMemoryBacked],
+    make: () => new WasmMemoryBacked({ initial: 1, maximum: 2, shared: true }),
+    caps: bump,
+  },
+  { name: "StaticBacked (view)", covers: [StaticBacked], make: () => new StaticBacked(new Uint8Array(1 << 14)), caps: bump },
+  {
+    name: "StaticBacked.carve",
+    covers: [StaticBacked],
+    make: () => StaticBacked.carve(new ArrayBufferBacked(1 << 15), 1 << 14),
+    caps: bump,
+  },
+  { name: "BumpArena<ArrayBufferBacked>", covers: [BumpArena], make: () => new BumpArena(new ArrayBufferBacked(1 << 14)), caps: bump },
+  {
+    name: "BumpArena<SharedArrayBufferBacked (growable)>",
+    covers: [BumpArena],
+    make: () => new BumpArena(new SharedArrayBufferBacked({ size: 1024, maxSize: 1 << 15 })),
+    caps: bump,
+  },
+  {
+    name: "BumpArena<WasmMemoryBacked (growable)>",
+    covers: [BumpArena],
+    make: () => new BumpArena(new WasmMemoryBacked({ initial: 1, maximum: 2 })),
+    caps: bump,
+  },
+  {
+    name: "BumpArena<StaticBacked>",
+    covers: [BumpArena],
+    make: () => new BumpArena(StaticBacked.carve(new ArrayBufferBacked(1 << 15), 1 << 14, 64)),
+    caps: bump,
+  },
+  {
+    name: "StackAlloc<ArrayBufferBacked>",
+    covers: [StackAlloc],
+    make: () => new StackAlloc(new ArrayBufferBacked(1 << 15)),
+    caps: { frees: true, lifo: true, reset: true, detectsDoubleFree: true },
+  },
+  {
+    name: "StackAlloc<WasmMemoryBacked (growable)>",
+    covers: [StackAlloc],
+    make: () => new StackAlloc(new WasmMemoryBacked({ initial: 1, maximum: 2 }), { maxDepth: 4096 }),
+    caps: { frees: true, lifo: true, reset: true, detectsDoubleFree: true },
+  },
+  {
+    name: "Slab<ArrayBufferBacked>",
+    covers: [Slab],
+    make: () => new Slab(new ArrayBufferBacked(1 << 15), { blockSize: 256, capacity: 64, align: 16 }),
+    caps: slab,
+  },
+  {
+    name: "Slab<ArrayBufferBacked (resizable)>, odd stride",
+    covers: [Slab],
+    make: () => new Slab(new ArrayBufferBacked({ size: 1024, maxSize: 1 << 16 }), { blockSize: 264, capacity: 100, align: 8 }),
+    caps: { ...slab, maxSize: 264, maxAlign: 8 },
+  },
+  {
+    name: "WithFallback<Slab, Slab>",
+    covers: [WithFallback],
+    make: () => {
+      const backing = new ArrayBufferBacked(1 << 16);
+      return new WithFallback(
+        new Slab(backing, { blockSize: 64, capacity: 32, align: 16 }),
+        new Slab(backing, { blockSize: 256, capacity: 32, align: 16 }),
+      );
+    },
+    caps: slab,
+  },
+  {
+    name: "WithFallback<Slab, BumpArena>",
+    covers: [WithFallback],
+    make: () => {
+      const backing = new ArrayBufferBacked(1 << 16);
+      return new WithFallback(
+        new Slab(backing, { blockSize: 64, capacity: 32, align: 16 }),
+        new BumpArena(StaticBacked.carve(backing, 1 << 14)),
+      );
+    },
+    caps: { ...bump, maxSize: 256 },
+  },
+];
