@@ -99,6 +99,7 @@ export class RangeBacking implements Allocator, FixedRange {
   grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
     checkResize(`${this.label}.grow`, oldSize, newSize, align, true);
     this.checkIssued("grow", ptr, oldSize, align);
+    if (newSize === oldSize) return ptr;
     if (ptr + oldSize === this.top) {
       const end = ptr + newSize;
       if (end <= this.committed || this.commitTo(end)) {

@@ -127,6 +127,7 @@ export class StackAlloc extends RangeBacking {
   override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
     checkResize("StackAlloc.grow", oldSize, newSize, align, true);
     const f = this.frameOf("grow", ptr, oldSize, align);
+    if (newSize === oldSize) return ptr;
     if (f !== (this.depth - 1) * FRAME) return NULL;
     const end = ptr + newSize;
     if (end > this.committed && !this.commitTo(end)) return NULL;
