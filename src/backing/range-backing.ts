@@ -20,13 +20,12 @@
  * @module
  */
 import {
-  ALIGN_MASK,
   type Allocator,
   type FixedRange,
   InvalidPointerError,
   type Memory,
   NULL,
-  SIZE_MASK,
+  TAGGED_FIELD,
   checkResize,
   describePointer,
   isValidLayout,
@@ -59,6 +58,7 @@ export class RangeBacking implements Allocator, FixedRange {
     this.label = label;
     this.rangeBase = base;
     this.rangeEnd = end;
+    this.top = TAGGED_FIELD; // representation hint, see TAGGED_FIELD
     this.top = base;
     this.committed = Math.min(end, memory.byteLength);
   }
@@ -66,7 +66,8 @@ export class RangeBacking implements Allocator, FixedRange {
   /** Bump-allocates `size` bytes aligned to `align` (default 8) from the range; `NULL` when it does not fit (I1-I3). */
   allocate(size: number, align = 8): number {
     const m = align - 1;
-    if ((((size - 1) & SIZE_MASK) + 1) !== size || ((m & ALIGN_MASK) + 1) !== align || (align & m) !== 0) {
+    // SIZE_MASK and ALIGN_MASK as literals: V8 does not constant-fold imported bindings on the hot path.
+    if ((((size - 1) & 0x3fffffff) + 1) !== size || ((m & 0xffff) + 1) !== align || (align & m) !== 0) {
       throw layoutError(`${this.label}.allocate`, size, align);
     }
     const top = this.top;

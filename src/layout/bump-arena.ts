@@ -30,12 +30,10 @@
  * @module
  */
 import {
-  ALIGN_MASK,
   AllocError,
   type FixedRange,
   InvalidPointerError,
   NULL,
-  SIZE_MASK,
   type TypedArray,
   type TypedArrayConstructor,
   describePointer,
@@ -77,7 +75,8 @@ export class BumpArena extends RangeBacking {
   override allocate(size: number, align = 8): number {
     // Own copy of the bump (not RangeBacking's) so this call site only ever sees BumpArena receivers.
     const m = align - 1;
-    if ((((size - 1) & SIZE_MASK) + 1) !== size || ((m & ALIGN_MASK) + 1) !== align || (align & m) !== 0) {
+    // SIZE_MASK and ALIGN_MASK as literals: V8 does not constant-fold imported bindings on the hot path.
+    if ((((size - 1) & 0x3fffffff) + 1) !== size || ((m & 0xffff) + 1) !== align || (align & m) !== 0) {
       throw layoutError("BumpArena.allocate", size, align);
     }
     const top = this.top;

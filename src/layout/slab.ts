@@ -6,15 +6,18 @@
  * Required backing: any `Allocator`; the slab takes one block of `capacity * stride` bytes from it at
  * construction (so several slabs can share one backing).
  * Threads: one agent (see `SlabOwner`/`SlabRemote` for frees from other workers).
- * Per-allocation overhead: `stride - size` bytes of rounding in the memory; out of band, one state byte and one
- * free-stack word per slot in the JS heap. Nothing is written into free blocks, so a free block keeps its bytes.
+ * Per-allocation overhead: `stride - size` bytes of rounding in the memory; out of band, two 4-byte words per slot
+ * in the JS heap. Nothing is written into free blocks, so a free block keeps its bytes and cannot forge the list.
  *
  * ```text
- *  memory:     region = base | slot 0 | slot 1 | ... | slot carved-1 | not yet carved ... |  (stride bytes each)
- *  state:      Uint8Array(capacity)   0 = free or never carved, 1 = live
- *  freeStack:  Int32Array(capacity)   slot indices, LIFO: [0, freeCount) hold the freed slots
+ *  memory:   region = base | slot 0 | slot 1 | ... | slot carved-1 | not yet carved ... |   (stride bytes each)
+ *  freeSet:  Int32Array(2 * capacity), one array so the hot path loads one object:
+ *            [0, capacity)             stack: offsets of freed slots, LIFO; [0, freeCount) is exactly the free set
+ *            [capacity, 2 * capacity)  pos: where slot i's offset sits in the stack (stale while i is live)
  * ```
- * Invariant: `live + freeCount + (capacity - carved) === capacity`, where `live` counts `state[i] === 1`.
+ * A sparse set: slot `i < carved` at offset `p` is free iff `pos[i] < freeCount && stack[pos[i]] === p`, else
+ * live. So allocation writes no per-slot state, a free checks liveness with one or two loads, `reset` is O(1).
+ * Invariant: `live + freeCount + (capacity - carved) === capacity`, with `live = carved - freeCount`.
  *
  * A request is served when `size <= blockSize` and `align <= this.align`; a larger one gets `NULL` (I3), which
  * lets `WithFallback` send it elsewhere.
@@ -31,7 +34,6 @@
  * @module
  */
 import {
-  ALIGN_MASK,
   AllocError,
   type Allocator,
   type FixedRange,
@@ -39,7 +41,8 @@ import {
   LayoutError,
   type Memory,
   NULL,
-  SIZE_MASK,
+  TAGGED_FIELD,
+  MAX_SIZE,
   alignUp,
   checkInteger,
   checkResize,
@@ -61,8 +64,13 @@ export interface SlabOptions {
   align?: number;
 }
 
-const FREE = 0;
-const LIVE = 1;
+
+/** The inverse of the odd number `d` modulo 2^32 (Newton's iteration; each step doubles the correct bits). */
+function inverseOdd(d: number): number {
+  let x = d; // correct to 3 bits, as d * d === 1 (mod 8) for every odd d
+  for (let i = 0; i < 4; i++) x = Math.imul(x, 2 - Math.imul(d, x));
+  return x;
+}
 
 /** A fixed-size block pool (see the module documentation). */
 export class Slab implements Allocator, FixedRange {
@@ -79,9 +87,15 @@ export class Slab implements Allocator, FixedRange {
   /** The number of blocks. */
   readonly capacity: number;
   private readonly region: number;
-  private readonly invStride: number;
-  private readonly state: Uint8Array;
-  private readonly freeStack: Int32Array;
+  /** `nextPowerOfTwo(blockSize) - 1`: the hot size check's mask. */
+  private readonly sizeMask: number;
+  /** `align - 1`: the hot alignment check's mask. */
+  private readonly alignMask: number;
+  /** `stride = oddPart << strideShift`. */
+  private readonly strideShift: number;
+  /** The inverse of the stride's odd part modulo 2^32: multiplying an exact multiple by it divides exactly. */
+  private readonly strideInverse: number;
+  private readonly freeSet: Int32Array;
   private freeCount: number;
   private carved: number;
 
@@ -93,14 +107,14 @@ export class Slab implements Allocator, FixedRange {
   constructor(backing: Allocator, options: SlabOptions) {
     const where = "Slab";
     if (typeof backing?.allocate !== "function") throw new AllocError(`${where}: the backing must be an Allocator`);
-    const blockSize = checkInteger(where, "blockSize", options?.blockSize, 1, SIZE_MASK + 1);
+    const blockSize = checkInteger(where, "blockSize", options?.blockSize, 1, MAX_SIZE);
     const capacity = checkInteger(where, "capacity", options.capacity, 1, 1 << 24);
     const align = options.align ?? 8;
     if (!isValidAlign(align)) throw layoutError(where, blockSize, align);
     const stride = alignUp(blockSize, align);
     const bytes = stride * capacity;
-    if (bytes > SIZE_MASK + 1) {
-      throw new AllocError(`${where}: ${capacity} blocks of ${stride} bytes exceed the largest region (${SIZE_MASK + 1} bytes)`);
+    if (bytes > MAX_SIZE) {
+      throw new AllocError(`${where}: ${capacity} blocks of ${stride} bytes exceed the largest region (${MAX_SIZE} bytes)`);
     }
     const region = backing.allocate(bytes, align);
     if (region === NULL) {
@@ -113,9 +127,12 @@ export class Slab implements Allocator, FixedRange {
     this.stride = stride;
     this.capacity = capacity;
     this.region = region;
-    this.invStride = 1 / stride;
-    this.state = new Uint8Array(capacity);
-    this.freeStack = new Int32Array(capacity);
+    this.sizeMask = (blockSize <= 1 ? 1 : 2 ** (32 - Math.clz32(blockSize - 1))) - 1;
+    this.alignMask = align - 1;
+    this.strideShift = 31 - Math.clz32(stride & -stride);
+    this.strideInverse = inverseOdd(stride >>> this.strideShift);
+    this.freeSet = new Int32Array(2 * capacity);
+    this.freeCount = TAGGED_FIELD; // representation hint, see TAGGED_FIELD
     this.freeCount = 0;
     this.carved = 0;
   }
@@ -127,16 +144,21 @@ export class Slab implements Allocator, FixedRange {
    * @throws `LayoutError` for a bad size or alignment (I9).
    */
   allocate(size: number, align = 8): number {
+    // One masked compare accepts exactly the integers 1 .. sizeMask + 1 and the powers of two 1 .. this.align,
+    // and rejects everything else (0, negatives, fractions, NaN, strings); the slow path sorts out which.
     const m = align - 1;
-    if ((((size - 1) & SIZE_MASK) + 1) !== size || ((m & ALIGN_MASK) + 1) !== align || (align & m) !== 0) {
-      throw layoutError("Slab.allocate", size, align);
-    }
     const n = this.freeCount;
-    if (n === 0 || size > this.blockSize || align > this.align) return this.allocateSlow(size, align);
-    const idx = this.freeStack[n - 1]!;
+    if (
+      (((size - 1) & this.sizeMask) + 1) !== size ||
+      size > this.blockSize ||
+      ((m & this.alignMask) + 1) !== align ||
+      (align & m) !== 0 ||
+      n === 0
+    ) {
+      return this.allocateSlow(size, align);
+    }
     this.freeCount = n - 1;
-    this.state[idx] = LIVE;
-    return this.region + idx * this.stride;
+    return this.freeSet[n - 1]!;
   }
 
   /** As {@link Slab.allocate}, with the block's `size` bytes zeroed (I6). */
@@ -153,15 +175,29 @@ export class Slab implements Allocator, FixedRange {
    *   `LayoutError` when `size`/`align` could not have been served by a block. Nothing changes when it throws.
    */
   deallocate(ptr: number, size: number, align = 8): void {
-    const idx = ((ptr - this.region) * this.invStride + 0.5) | 0;
-    if (idx * this.stride + this.region !== ptr || (idx >>> 0) >= this.capacity || this.state[idx] !== LIVE) {
-      throw this.badPointer("deallocate", ptr);
+    // Exact division without a divide: for a multiple of the stride this is the slot index; for anything else it
+    // is some other integer, which the compare below rejects.
+    const q = (ptr - this.region) >> this.strideShift;
+    const inverse = this.strideInverse;
+    const idx = inverse === 1 ? q : Math.imul(q, inverse);
+    const m = align - 1;
+    if (
+      idx * this.stride + this.region !== ptr ||
+      (idx >>> 0) >= this.carved ||
+      (((size - 1) & this.sizeMask) + 1) !== size ||
+      size > this.blockSize ||
+      ((m & this.alignMask) + 1) !== align ||
+      (align & m) !== 0
+    ) {
+      throw this.badFree(ptr, size, align);
     }
-    if (size > this.blockSize || align > this.align || !isValidLayout(size, align)) {
-      throw this.badLayout("deallocate", ptr, size, align);
-    }
-    this.state[idx] = FREE;
-    this.freeStack[this.freeCount++] = idx;
+    const n = this.freeCount;
+    const set = this.freeSet;
+    const at = set[this.capacity + idx]!;
+    if (at < n && set[at] === ptr) throw this.badPointer("deallocate", ptr); // already free
+    set[n] = ptr;
+    set[this.capacity + idx] = n;
+    this.freeCount = n + 1;
   }
 
   /** In place when `newSize <= blockSize` (I5); otherwise `NULL`, as no block is larger. */
@@ -179,19 +215,16 @@ export class Slab implements Allocator, FixedRange {
     return ptr;
   }
 
-  /** Frees every block at once (I7). O(capacity) for the state bytes. */
+  /** Frees every block at once (I7). O(1): slots are carved afresh. */
   reset(): void {
-    this.state.fill(FREE);
     this.freeCount = 0;
     this.carved = 0;
   }
 
   /** The stride: the whole block may be used (I8). @throws `InvalidPointerError` when `ptr` is not live. */
   usableSize(ptr: number, size: number): number {
-    const idx = ((ptr - this.region) * this.invStride + 0.5) | 0;
-    if (idx * this.stride + this.region !== ptr || (idx >>> 0) >= this.capacity || this.state[idx] !== LIVE) {
-      throw this.badPointer("usableSize", ptr);
-    }
+    const idx = this.slotOf(ptr);
+    if (idx < 0 || !this.isLive(idx)) throw this.badPointer("usableSize", ptr);
     if (size > this.blockSize || !isValidLayout(size, 1)) throw this.badLayout("usableSize", ptr, size, 1);
     return this.stride;
   }
@@ -201,7 +234,7 @@ export class Slab implements Allocator, FixedRange {
     return this.capacity * this.stride;
   }
 
-  /** Always 0: the out-of-band free stack cannot be forged through the memory. */
+  /** Always 0: the out-of-band free set cannot be forged through the memory. */
   corruptionEvents(): number {
     return 0;
   }
@@ -231,36 +264,53 @@ export class Slab implements Allocator, FixedRange {
     return this.carved - this.freeCount;
   }
 
-  /** Checks `live + freeCount + (capacity - carved) === capacity` and the free stack; throws an `Error` if broken. */
+  /** Checks the sparse set and `live + freeCount + (capacity - carved) === capacity`; throws an `Error` if broken. */
   validate(): void {
-    let live = 0;
-    for (let i = 0; i < this.capacity; i++) {
-      const s = this.state[i];
-      if (s === LIVE) {
-        if (i >= this.carved) throw new Error(`Slab.validate: slot ${i} is live but was never carved`);
-        live++;
-      } else if (s !== FREE) throw new Error(`Slab.validate: slot ${i} has state ${s}`);
+    if (!(0 <= this.freeCount && this.freeCount <= this.carved && this.carved <= this.capacity)) {
+      throw new Error(`Slab.validate: freeCount ${this.freeCount}, carved ${this.carved}, capacity ${this.capacity}`);
     }
     const seen = new Uint8Array(this.capacity);
     for (let k = 0; k < this.freeCount; k++) {
-      const i = this.freeStack[k]!;
-      if (i < 0 || i >= this.carved || this.state[i] !== FREE || seen[i] === 1) {
-        throw new Error(`Slab.validate: free stack entry ${k} (slot ${i}) is not a unique free carved slot`);
+      const i = (this.freeSet[k]! - this.region) / this.stride;
+      if (!Number.isInteger(i) || i < 0 || i >= this.carved || seen[i] === 1 || this.freeSet[this.capacity + i] !== k) {
+        throw new Error(`Slab.validate: free stack entry ${k} (slot ${i}) is not a unique carved slot that knows its place`);
       }
       seen[i] = 1;
-    }
-    if (live + this.freeCount + (this.capacity - this.carved) !== this.capacity) {
-      throw new Error(`Slab.validate: live ${live} + free ${this.freeCount} + uncarved does not equal capacity`);
     }
   }
 
   private allocateSlow(size: number, align: number): number {
-    if (size > this.blockSize || align > this.align) return NULL; // cannot be served by any block
+    const m = align - 1;
+    if ((((size - 1) & 0x3fffffff) + 1) !== size || ((m & 0xffff) + 1) !== align || (align & m) !== 0) {
+      throw layoutError("Slab.allocate", size, align);
+    }
+    if (size > this.blockSize || align > this.align) return NULL; // cannot be served by any block (I3)
+    const n = this.freeCount;
+    if (n !== 0) {
+      this.freeCount = n - 1;
+      return this.freeSet[n - 1]!;
+    }
     const idx = this.carved;
     if (idx === this.capacity) return NULL;
     this.carved = idx + 1;
-    this.state[idx] = LIVE;
     return this.region + idx * this.stride;
+  }
+
+  /** The slot index of `ptr`, or -1 when it is not the start of a carved slot. */
+  private slotOf(ptr: number): number {
+    const idx = Math.round((ptr - this.region) / this.stride);
+    return typeof ptr === "number" && idx >= 0 && idx < this.carved && idx * this.stride + this.region === ptr ? idx : -1;
+  }
+
+  private isLive(idx: number): boolean {
+    const at = this.freeSet[this.capacity + idx]!;
+    return !(at < this.freeCount && this.freeSet[at] === this.region + idx * this.stride);
+  }
+
+  private badFree(ptr: number, size: number, align: number): InvalidPointerError | LayoutError {
+    const idx = this.slotOf(ptr);
+    if (idx < 0 || !this.isLive(idx)) return this.badPointer("deallocate", ptr);
+    return this.badLayout("deallocate", ptr, size, align);
   }
 
   private badPointer(what: string, ptr: number): InvalidPointerError {

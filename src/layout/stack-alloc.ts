@@ -30,13 +30,12 @@
  * @module
  */
 import {
-  ALIGN_MASK,
   AllocError,
   type FixedRange,
   InvalidPointerError,
   LayoutError,
   NULL,
-  SIZE_MASK,
+  TAGGED_FIELD,
   checkInteger,
   checkResize,
   describePointer,
@@ -76,13 +75,15 @@ export class StackAlloc extends RangeBacking {
     this.backing = backing;
     this.maxDepth = checkInteger("StackAlloc", "maxDepth", options.maxDepth ?? 1024, 1, 1 << 24);
     this.frames = new Int32Array(this.maxDepth * FRAME);
+    this.depth = TAGGED_FIELD; // representation hint, see TAGGED_FIELD
     this.depth = 0;
   }
 
   /** Pushes a block of `size` bytes aligned to `align` (default 8); `NULL` when the range or the frame table is full. */
   override allocate(size: number, align = 8): number {
     const m = align - 1;
-    if ((((size - 1) & SIZE_MASK) + 1) !== size || ((m & ALIGN_MASK) + 1) !== align || (align & m) !== 0) {
+    // SIZE_MASK and ALIGN_MASK as literals: V8 does not constant-fold imported bindings on the hot path.
+    if ((((size - 1) & 0x3fffffff) + 1) !== size || ((m & 0xffff) + 1) !== align || (align & m) !== 0) {
       throw layoutError("StackAlloc.allocate", size, align);
     }
     const d = this.depth;
