@@ -11,7 +11,10 @@ import { RefBump, RefSlab } from "./reference.js";
 
 const N = 256; // operations per task call, as the Rust bench's 256 round trips
 const args = new Map<string, string | undefined>(
-  process.argv.slice(2).map((a) => { const [k, v] = a.replace(/^--/, "").split("="); return [k!, v]; }),
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, "").split("=");
+    return [k!, v];
+  }),
 );
 const rounds = Number(args.get("rounds") ?? 7);
 const time = Number(args.get("time") ?? 300);
@@ -145,7 +148,10 @@ for (const p of pairs) {
   const ratio = median(ratios);
   const met = ratio <= p.target;
   allMet &&= met;
-  for (const [name, xs, isOurs] of [[p.ours[0], ours, true], [p.reference[0], ref, false]] as const) {
+  for (const [name, xs, isOurs] of [
+    [p.ours[0], ours, true],
+    [p.reference[0], ref, false],
+  ] as const) {
     rows.push(
       `| ${p.workload} | ${name} | ${fmt(median(xs))} | ${fmt(Math.min(...xs))} .. ${fmt(Math.max(...xs))} | ` +
         `${fmt(median(mads.get(name)!))} | ${isOurs ? `**${ratio.toFixed(3)}x** (${fmt(Math.min(...ratios))} .. ${fmt(Math.max(...ratios))})` : "1x"} | ` +
@@ -166,7 +172,10 @@ if (args.has("write")) {
   const j = doc.indexOf(end);
   if (i < 0 || j < i) throw new Error("docs/PERFORMANCE.md has no bench markers");
   const stamp = new Date().toISOString().slice(0, 10);
-  writeFileSync(path, `${doc.slice(0, i + begin.length)}\nMeasured ${stamp}. ${machine}\n\n${table}\n${doc.slice(j)}`);
+  writeFileSync(
+    path,
+    `${doc.slice(0, i + begin.length)}\nMeasured ${stamp}. ${machine}\n\n${table}\n${doc.slice(j)}`,
+  );
   console.error("wrote docs/PERFORMANCE.md");
 }
 if (!allMet) process.exitCode = 0; // targets are reported, not enforced: timings belong in benchmarks, not tests

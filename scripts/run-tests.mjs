@@ -15,7 +15,9 @@ function find(dir, out) {
 }
 
 const filter = process.argv.slice(2);
-const files = find("build", []).filter((f) => filter.length === 0 || filter.some((x) => f.includes(x))).sort();
+const files = find("build", [])
+  .filter((f) => filter.length === 0 || filter.some((x) => f.includes(x)))
+  .sort();
 if (files.length === 0) {
   console.error("run-tests: no test files found under build/ (did `npm run build:test` run?)");
   process.exit(1);

@@ -4,7 +4,15 @@ import { describe, test } from "node:test";
 import { type Allocator, ArrayBufferBacked, NULL, Slab } from "../src/index.js";
 import { ConformanceError, runConformance } from "../src/testing/index.js";
 
-type Fault = "misaligned" | "overlap" | "no-validation" | "silent-double-free" | "dirty-zeroed" | "lossy-grow" | "oom-not-null" | "leaky-oom";
+type Fault =
+  | "misaligned"
+  | "overlap"
+  | "no-validation"
+  | "silent-double-free"
+  | "dirty-zeroed"
+  | "lossy-grow"
+  | "oom-not-null"
+  | "leaky-oom";
 
 class Broken implements Allocator {
   readonly inner = new Slab(new ArrayBufferBacked(1 << 15), { blockSize: 256, capacity: 64, align: 16 });
@@ -64,7 +72,12 @@ const caps = { frees: true, reset: true, detectsDoubleFree: true, maxSize: 256 }
 
 describe("runConformance", () => {
   test("passes a correct allocator", () => {
-    assert.doesNotThrow(() => runConformance(() => new Slab(new ArrayBufferBacked(1 << 15), { blockSize: 256, capacity: 64, align: 16 }), caps));
+    assert.doesNotThrow(() =>
+      runConformance(
+        () => new Slab(new ArrayBufferBacked(1 << 15), { blockSize: 256, capacity: 64, align: 16 }),
+        caps,
+      ),
+    );
   });
 
   const cases: [Fault, string][] = [

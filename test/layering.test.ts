@@ -42,7 +42,8 @@ test("no layer imports a higher one", () => {
       if (!spec.startsWith(".")) continue;
       const to = layerOf(resolve(dirname(file), spec));
       if (from === "os") {
-        if (to !== "core" && to !== "os") violations.push(`${relative(root, file)} -> ${spec} (os may use core only)`);
+        if (to !== "core" && to !== "os")
+          violations.push(`${relative(root, file)} -> ${spec} (os may use core only)`);
       } else if (to === "os" || (to in RANK && RANK[to]! > RANK[from]!)) {
         violations.push(`${relative(root, file)} -> ${spec} (${from} must not import ${to})`);
       }
@@ -72,7 +73,8 @@ test("the browser-safe entries import nothing from Node", () => {
   for (const file of listTs(src)) {
     const layer = layerOf(file);
     if (layer === "os" || layer === "(root)") continue;
-    for (const spec of importsOf(file)) if (!spec.startsWith(".")) violations.push(`${relative(root, file)} -> ${spec}`);
+    for (const spec of importsOf(file))
+      if (!spec.startsWith(".")) violations.push(`${relative(root, file)} -> ${spec}`);
   }
   const index = importsOf(join(src, "index.ts")).filter((s) => !s.startsWith("."));
   assert.deepEqual([...violations, ...index], []);
@@ -80,5 +82,6 @@ test("the browser-safe entries import nothing from Node", () => {
 
 test("the scan sees every layer (it would notice a renamed folder)", () => {
   const layers = new Set(listTs(src).map(layerOf));
-  for (const layer of ["core", "backing", "layout", "testing"]) assert.ok(layers.has(layer), `no files in src/${layer}`);
+  for (const layer of ["core", "backing", "layout", "testing"])
+    assert.ok(layers.has(layer), `no files in src/${layer}`);
 });

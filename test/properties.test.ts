@@ -167,19 +167,47 @@ type Op =
 
 const opArb = (maxSize: number): fc.Arbitrary<Op> =>
   fc.oneof(
-    { weight: 6, arbitrary: fc.record({ kind: fc.constant("alloc" as const), size: fc.integer({ min: 1, max: maxSize }), alignLog: fc.integer({ min: 0, max: 6 }), zeroed: fc.boolean() }) },
+    {
+      weight: 6,
+      arbitrary: fc.record({
+        kind: fc.constant("alloc" as const),
+        size: fc.integer({ min: 1, max: maxSize }),
+        alignLog: fc.integer({ min: 0, max: 6 }),
+        zeroed: fc.boolean(),
+      }),
+    },
     { weight: 4, arbitrary: fc.record({ kind: fc.constant("free" as const), pick: fc.nat() }) },
-    { weight: 2, arbitrary: fc.record({ kind: fc.constant("resize" as const), pick: fc.nat(), size: fc.integer({ min: 1, max: maxSize * 2 }) }) },
-    { weight: 1, arbitrary: fc.record({ kind: fc.constant("badFree" as const), pick: fc.nat(), delta: fc.integer({ min: 1, max: 7 }) }) },
+    {
+      weight: 2,
+      arbitrary: fc.record({
+        kind: fc.constant("resize" as const),
+        pick: fc.nat(),
+        size: fc.integer({ min: 1, max: maxSize * 2 }),
+      }),
+    },
+    {
+      weight: 1,
+      arbitrary: fc.record({
+        kind: fc.constant("badFree" as const),
+        pick: fc.nat(),
+        delta: fc.integer({ min: 1, max: 7 }),
+      }),
+    },
     { weight: 1, arbitrary: fc.constant({ kind: "reset" as const }) },
   );
 
 function checkTag(a: Allocator, b: Block): void {
   const u8 = a.memory.u8;
-  for (let i = 0; i < b.size; i++) if (u8[b.ptr + i] !== b.tag) assert.fail(`block ${b.ptr}+${i}: tag ${b.tag} became ${u8[b.ptr + i]}`);
+  for (let i = 0; i < b.size; i++)
+    if (u8[b.ptr + i] !== b.tag) assert.fail(`block ${b.ptr}+${i}: tag ${b.tag} became ${u8[b.ptr + i]}`);
 }
 
-function runOps(a: Allocator, model: Model, ops: Op[], options: { lifo?: boolean; frees: boolean; isNewest?: (b: Block) => boolean }): void {
+function runOps(
+  a: Allocator,
+  model: Model,
+  ops: Op[],
+  options: { lifo?: boolean; frees: boolean; isNewest?: (b: Block) => boolean },
+): void {
   const live: Block[] = [];
   let tag = 1;
   for (const op of ops) {
@@ -202,13 +230,17 @@ function runOps(a: Allocator, model: Model, ops: Op[], options: { lifo?: boolean
       a.deallocate(b.ptr, b.size, b.align);
       model.free(b);
       live.splice(i, 1);
-      if (options.frees) assert.throws(() => a.deallocate(b.ptr, b.size, b.align), InvalidPointerError, "double free");
+      if (options.frees)
+        assert.throws(() => a.deallocate(b.ptr, b.size, b.align), InvalidPointerError, "double free");
     } else if (op.kind === "resize" && live.length > 0) {
       const i = options.lifo ? live.length - 1 : op.pick % live.length;
       const b = live[i]!;
       checkTag(a, b);
       const expected = model.resize(b, op.size);
-      const q = op.size >= b.size ? a.grow(b.ptr, b.size, op.size, b.align) : a.shrink(b.ptr, b.size, op.size, b.align);
+      const q =
+        op.size >= b.size
+          ? a.grow(b.ptr, b.size, op.size, b.align)
+          : a.shrink(b.ptr, b.size, op.size, b.align);
       if (expected !== undefined) assert.equal(q, expected, `resize ${b.ptr} ${b.size} -> ${op.size}`);
       if (q === NULL) {
         checkTag(a, b);
@@ -218,7 +250,8 @@ function runOps(a: Allocator, model: Model, ops: Op[], options: { lifo?: boolean
       const u8 = a.memory.u8;
       for (let k = 0; k < keep; k++) assert.equal(u8[q + k], b.tag, "I5: resize lost a byte");
       live.splice(i, 1);
-      for (const o of live) assert.ok(q + op.size <= o.ptr || o.ptr + o.size <= q, "I2: overlap after resize");
+      for (const o of live)
+        assert.ok(q + op.size <= o.ptr || o.ptr + o.size <= q, "I2: overlap after resize");
       u8.fill(b.tag, q, q + op.size);
       live.splice(i, 0, { ...b, ptr: q, size: op.size });
     } else if (op.kind === "badFree" && live.length > 0 && options.frees) {
@@ -228,7 +261,8 @@ function runOps(a: Allocator, model: Model, ops: Op[], options: { lifo?: boolean
     } else if (op.kind === "reset") {
       a.reset();
       model.reset();
-      for (const b of live) if (options.frees) assert.throws(() => a.deallocate(b.ptr, b.size, b.align), InvalidPointerError);
+      for (const b of live)
+        if (options.frees) assert.throws(() => a.deallocate(b.ptr, b.size, b.align), InvalidPointerError);
       live.length = 0;
     }
     (a as { validate?: () => void }).validate?.();
@@ -282,11 +316,19 @@ describe("property: random operation sequences match the reference model", () =>
 
   test("Slab allocates and frees exactly as the model (LIFO reuse, lazy carving, NULL when full or too big)", () => {
     fc.assert(
-      fc.property(fc.integer({ min: 1, max: 100 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 0, max: 5 }), fc.array(opArb(128), { maxLength: 150 }), (blockSize, capacity, alignLog, ops) => {
-        const align = 1 << alignLog;
-        const slab = new Slab(new ArrayBufferBacked(1 << 14), { blockSize, capacity, align });
-        runOps(slab, new SlabModel(slab.base(), slab.stride, capacity, blockSize, align), ops, { frees: true });
-      }),
+      fc.property(
+        fc.integer({ min: 1, max: 100 }),
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 0, max: 5 }),
+        fc.array(opArb(128), { maxLength: 150 }),
+        (blockSize, capacity, alignLog, ops) => {
+          const align = 1 << alignLog;
+          const slab = new Slab(new ArrayBufferBacked(1 << 14), { blockSize, capacity, align });
+          runOps(slab, new SlabModel(slab.base(), slab.stride, capacity, blockSize, align), ops, {
+            frees: true,
+          });
+        },
+      ),
       RUNS,
     );
   });
@@ -298,8 +340,16 @@ describe("property: random operation sequences match the reference model", () =>
         const slab = new Slab(backing, { blockSize: 32, capacity: 8, align: 16 });
         const arena = new BumpArena(StaticBacked.carve(backing, 4096));
         const alloc = new WithFallback(slab, arena);
-        const model = new FallbackModel(new SlabModel(slab.base(), slab.stride, 8, 32, 16), new BumpModel(arena.base(), arena.base() + arena.size()));
-        runOps(alloc, model, ops.filter((o) => o.kind !== "badFree"), { frees: false });
+        const model = new FallbackModel(
+          new SlabModel(slab.base(), slab.stride, 8, 32, 16),
+          new BumpModel(arena.base(), arena.base() + arena.size()),
+        );
+        runOps(
+          alloc,
+          model,
+          ops.filter((o) => o.kind !== "badFree"),
+          { frees: false },
+        );
       }),
       RUNS,
     );

@@ -25,21 +25,36 @@ const bump: ConformanceCapabilities = { frees: false, reset: true, detectsDouble
 const slab: ConformanceCapabilities = { frees: true, reset: true, detectsDoubleFree: true, maxSize: 256 };
 
 export const SUBJECTS: readonly Subject[] = [
-  { name: "ArrayBufferBacked", covers: [ArrayBufferBacked], make: () => new ArrayBufferBacked(1 << 14), caps: bump },
+  {
+    name: "ArrayBufferBacked",
+    covers: [ArrayBufferBacked],
+    make: () => new ArrayBufferBacked(1 << 14),
+    caps: bump,
+  },
   {
     name: "ArrayBufferBacked (resizable)",
     covers: [ArrayBufferBacked],
     make: () => new ArrayBufferBacked({ size: 1024, maxSize: 1 << 15 }),
     caps: bump,
   },
-  { name: "SharedArrayBufferBacked", covers: [SharedArrayBufferBacked], make: () => new SharedArrayBufferBacked(1 << 14), caps: bump },
+  {
+    name: "SharedArrayBufferBacked",
+    covers: [SharedArrayBufferBacked],
+    make: () => new SharedArrayBufferBacked(1 << 14),
+    caps: bump,
+  },
   {
     name: "SharedArrayBufferBacked (growable)",
     covers: [SharedArrayBufferBacked],
     make: () => new SharedArrayBufferBacked({ size: 4096, maxSize: 1 << 15 }),
     caps: bump,
   },
-  { name: "WasmMemoryBacked", covers: [WasmMemoryBacked], make: () => new WasmMemoryBacked({ initial: 1 }), caps: bump },
+  {
+    name: "WasmMemoryBacked",
+    covers: [WasmMemoryBacked],
+    make: () => new WasmMemoryBacked({ initial: 1 }),
+    caps: bump,
+  },
   {
     name: "WasmMemoryBacked (growable)",
     covers: [WasmMemoryBacked],
@@ -52,14 +67,24 @@ export const SUBJECTS: readonly Subject[] = [
     make: () => new WasmMemoryBacked({ initial: 1, maximum: 2, shared: true }),
     caps: bump,
   },
-  { name: "StaticBacked (view)", covers: [StaticBacked], make: () => new StaticBacked(new Uint8Array(1 << 14)), caps: bump },
+  {
+    name: "StaticBacked (view)",
+    covers: [StaticBacked],
+    make: () => new StaticBacked(new Uint8Array(1 << 14)),
+    caps: bump,
+  },
   {
     name: "StaticBacked.carve",
     covers: [StaticBacked],
     make: () => StaticBacked.carve(new ArrayBufferBacked(1 << 15), 1 << 14),
     caps: bump,
   },
-  { name: "BumpArena<ArrayBufferBacked>", covers: [BumpArena], make: () => new BumpArena(new ArrayBufferBacked(1 << 14)), caps: bump },
+  {
+    name: "BumpArena<ArrayBufferBacked>",
+    covers: [BumpArena],
+    make: () => new BumpArena(new ArrayBufferBacked(1 << 14)),
+    caps: bump,
+  },
   {
     name: "BumpArena<SharedArrayBufferBacked (growable)>",
     covers: [BumpArena],
@@ -99,7 +124,12 @@ export const SUBJECTS: readonly Subject[] = [
   {
     name: "Slab<ArrayBufferBacked (resizable)>, odd stride",
     covers: [Slab],
-    make: () => new Slab(new ArrayBufferBacked({ size: 1024, maxSize: 1 << 16 }), { blockSize: 264, capacity: 100, align: 8 }),
+    make: () =>
+      new Slab(new ArrayBufferBacked({ size: 1024, maxSize: 1 << 16 }), {
+        blockSize: 264,
+        capacity: 100,
+        align: 8,
+      }),
     caps: { ...slab, maxSize: 264, maxAlign: 8 },
   },
   {

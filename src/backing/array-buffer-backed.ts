@@ -33,7 +33,12 @@ export const MIN_BACKING_BYTES = 32;
 
 /** Reads `size | { size, maxSize }` and checks both. @internal */
 export function readBufferOptions(where: string, options: number | BufferBackedOptions): [number, number] {
-  const size = checkMemoryBytes(where, "size", typeof options === "number" ? options : options?.size, MIN_BACKING_BYTES);
+  const size = checkMemoryBytes(
+    where,
+    "size",
+    typeof options === "number" ? options : options?.size,
+    MIN_BACKING_BYTES,
+  );
   const max = typeof options === "number" || options.maxSize === undefined ? size : options.maxSize;
   return [size, checkMemoryBytes(where, "maxSize", max, size)];
 }

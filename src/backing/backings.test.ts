@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { AllocError, InvalidPointerError, MAX_MEMORY_BYTES, Memory, NULL, RESERVED_LOW_BYTES } from "../core/index.js";
+import {
+  AllocError,
+  InvalidPointerError,
+  MAX_MEMORY_BYTES,
+  Memory,
+  NULL,
+  RESERVED_LOW_BYTES,
+} from "../core/index.js";
 import { ArrayBufferBacked, SharedArrayBufferBacked, StaticBacked, WasmMemoryBacked } from "./index.js";
 
 describe("backings", () => {
@@ -71,15 +78,25 @@ describe("backings", () => {
 
   test("constructors reject bad sizes with a clear AllocError", () => {
     for (const bad of [0, -1, 31, 1.5, NaN, Infinity, MAX_MEMORY_BYTES + 1, "64", null]) {
-      assert.throws(() => new ArrayBufferBacked(bad as number), (e: unknown) => e instanceof AllocError && /expected an integer from 32/.test((e as Error).message), String(bad));
+      assert.throws(
+        () => new ArrayBufferBacked(bad as number),
+        (e: unknown) => e instanceof AllocError && /expected an integer from 32/.test((e as Error).message),
+        String(bad),
+      );
       assert.throws(() => new SharedArrayBufferBacked(bad as number), AllocError, String(bad));
     }
-    assert.throws(() => new ArrayBufferBacked({ size: 128, maxSize: 64 }), /maxSize 64 is not valid; expected an integer from 128/);
+    assert.throws(
+      () => new ArrayBufferBacked({ size: 128, maxSize: 64 }),
+      /maxSize 64 is not valid; expected an integer from 128/,
+    );
     for (const bad of [0, -1, 1.5, NaN, 40000]) {
       assert.throws(() => new WasmMemoryBacked({ initial: bad }), AllocError, String(bad));
     }
     assert.throws(() => new WasmMemoryBacked({ initial: 2, maximum: 1 }), AllocError);
-    assert.throws(() => new WasmMemoryBacked(new WebAssembly.Memory({ initial: 1 }), { offset: 8 }), /offset 8/);
+    assert.throws(
+      () => new WasmMemoryBacked(new WebAssembly.Memory({ initial: 1 }), { offset: 8 }),
+      /offset 8/,
+    );
     assert.throws(() => new StaticBacked(new Uint8Array(16)), /holds no usable byte/);
     assert.throws(() => new StaticBacked(new ArrayBuffer(64), { offset: 16, size: 100 }), /size 100/);
     assert.throws(() => new StaticBacked(new Uint8Array(64), { offset: 16 }), /already names its range/);

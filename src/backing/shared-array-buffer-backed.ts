@@ -37,10 +37,9 @@ export class SharedArrayBufferBacked extends RangeBacking {
     }
     const buffer =
       max > size
-        ? new (SharedArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => SharedArrayBuffer)(
-            size,
-            { maxByteLength: max },
-          )
+        ? new (
+            SharedArrayBuffer as unknown as new (n: number, o: { maxByteLength: number }) => SharedArrayBuffer
+          )(size, { maxByteLength: max })
         : new SharedArrayBuffer(size);
     super("SharedArrayBufferBacked", Memory.of(buffer), RESERVED_LOW_BYTES, max);
   }

@@ -52,7 +52,9 @@ export class StaticBacked extends RangeBacking {
     let size: number;
     if (ArrayBuffer.isView(source)) {
       if (range.offset !== undefined || range.size !== undefined) {
-        throw new AllocError(`${where}: a view already names its range; pass the buffer to give offset and size`);
+        throw new AllocError(
+          `${where}: a view already names its range; pass the buffer to give offset and size`,
+        );
       }
       memory = Memory.of(source.buffer);
       offset = source.byteOffset;
@@ -60,7 +62,13 @@ export class StaticBacked extends RangeBacking {
     } else {
       memory = source instanceof Memory ? source : Memory.of(source);
       offset = checkInteger(where, "offset", range.offset ?? RESERVED_LOW_BYTES, 0, memory.maxByteLength - 1);
-      size = checkInteger(where, "size", range.size ?? memory.maxByteLength - offset, 1, memory.maxByteLength - offset);
+      size = checkInteger(
+        where,
+        "size",
+        range.size ?? memory.maxByteLength - offset,
+        1,
+        memory.maxByteLength - offset,
+      );
     }
     const end = offset + size;
     const base = Math.max(offset, RESERVED_LOW_BYTES);
@@ -82,7 +90,9 @@ export class StaticBacked extends RangeBacking {
   static carve(from: Allocator, size: number, align = 8): StaticBacked {
     const ptr = from.allocate(size, align);
     if (ptr === NULL) {
-      throw new AllocError(`StaticBacked.carve: the source allocator has no ${size} bytes (aligned to ${align}) left`);
+      throw new AllocError(
+        `StaticBacked.carve: the source allocator has no ${size} bytes (aligned to ${align}) left`,
+      );
     }
     return new StaticBacked(from.memory, { offset: ptr, size });
   }

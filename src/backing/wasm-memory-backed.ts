@@ -69,7 +69,13 @@ export class WasmMemoryBacked extends RangeBacking {
     if (source instanceof WebAssembly.Memory) {
       wasm = source;
       const current = wasm.buffer.byteLength / WASM_PAGE_SIZE;
-      maxPages = checkInteger(where, "maximum (pages)", range.maximum ?? current, Math.max(current, 1), MAX_PAGES);
+      maxPages = checkInteger(
+        where,
+        "maximum (pages)",
+        range.maximum ?? current,
+        Math.max(current, 1),
+        MAX_PAGES,
+      );
     } else {
       const initial = checkInteger(where, "initial (pages)", source?.initial, 1, MAX_PAGES);
       maxPages = checkInteger(where, "maximum (pages)", source.maximum ?? initial, initial, MAX_PAGES);
@@ -81,10 +87,18 @@ export class WasmMemoryBacked extends RangeBacking {
     const memory = Memory.of(wasm);
     memory.limitWasm(maxPages);
     const limit = maxPages * WASM_PAGE_SIZE;
-    const offset = checkInteger(where, "offset", range.offset ?? RESERVED_LOW_BYTES, RESERVED_LOW_BYTES, limit - 1);
+    const offset = checkInteger(
+      where,
+      "offset",
+      range.offset ?? RESERVED_LOW_BYTES,
+      RESERVED_LOW_BYTES,
+      limit - 1,
+    );
     const size = checkInteger(where, "size", range.size ?? limit - offset, 1, limit - offset);
     if (offset + size > limit) {
-      throw new AllocError(`${where}: the range [${offset}, ${offset + size}) exceeds the memory's ${maxPages} pages`);
+      throw new AllocError(
+        `${where}: the range [${offset}, ${offset + size}) exceeds the memory's ${maxPages} pages`,
+      );
     }
     super(where, memory, offset, offset + size);
     this.wasmMemory = wasm;

@@ -42,7 +42,13 @@ export function checkResize(
  * The default resize: allocate `newSize` bytes, copy the first `min(oldSize, newSize)`, free the old block.
  * The caller has already checked that `ptr` is live. Returns `NULL` (old block intact) when the allocation fails.
  */
-export function moveBlock(allocator: Allocator, ptr: number, oldSize: number, newSize: number, align: number): number {
+export function moveBlock(
+  allocator: Allocator,
+  ptr: number,
+  oldSize: number,
+  newSize: number,
+  align: number,
+): number {
   const q = allocator.allocate(newSize, align);
   if (q === NULL) return NULL;
   allocator.memory.u8.copyWithin(q, ptr, ptr + Math.min(oldSize, newSize));

@@ -11,9 +11,15 @@ describe("Memory", () => {
 
   test("reports its kind, sharing and growth limits", () => {
     const fixed = Memory.of(new ArrayBuffer(64));
-    assert.deepEqual([fixed.kind, fixed.shared, fixed.growable, fixed.maxByteLength], ["array-buffer", false, false, 64]);
+    assert.deepEqual(
+      [fixed.kind, fixed.shared, fixed.growable, fixed.maxByteLength],
+      ["array-buffer", false, false, 64],
+    );
     const sab = Memory.of(new SharedArrayBuffer(64, { maxByteLength: 256 }));
-    assert.deepEqual([sab.kind, sab.shared, sab.growable, sab.maxByteLength], ["shared-array-buffer", true, true, 256]);
+    assert.deepEqual(
+      [sab.kind, sab.shared, sab.growable, sab.maxByteLength],
+      ["shared-array-buffer", true, true, 256],
+    );
     const wasm = Memory.of(new WebAssembly.Memory({ initial: 1, maximum: 2, shared: true }));
     assert.deepEqual([wasm.kind, wasm.shared, wasm.growable], ["wasm", true, true]);
   });
@@ -86,7 +92,10 @@ describe("Memory", () => {
   });
 
   test("rejects a source that is not a buffer, naming what it got", () => {
-    assert.throws(() => new Memory({} as ArrayBuffer), (e: unknown) => e instanceof AllocError && /got \[object Object\]/.test((e as Error).message));
+    assert.throws(
+      () => new Memory({} as ArrayBuffer),
+      (e: unknown) => e instanceof AllocError && /got \[object Object\]/.test((e as Error).message),
+    );
   });
 
   test("caps managed memories at MAX_MEMORY_BYTES", () => {

@@ -60,7 +60,10 @@ export type TypedArray =
 const cache = new WeakMap<object, Memory>();
 
 function isResizable(buffer: AnyBuffer): boolean {
-  return (buffer as { resizable?: boolean }).resizable === true || (buffer as { growable?: boolean }).growable === true;
+  return (
+    (buffer as { resizable?: boolean }).resizable === true ||
+    (buffer as { growable?: boolean }).growable === true
+  );
 }
 
 function maxLengthOf(buffer: AnyBuffer): number {
@@ -155,7 +158,10 @@ export class Memory {
   /** Records the maximum of a WebAssembly memory, which the runtime does not report. Used by `WasmMemoryBacked`. */
   limitWasm(maximumPages: number): void {
     if (this.wasm === null) throw new AllocError("Memory.limitWasm: this memory is not a WebAssembly memory");
-    (this as { maxByteLength: number }).maxByteLength = Math.min(MAX_MEMORY_BYTES, maximumPages * WASM_PAGE_SIZE);
+    (this as { maxByteLength: number }).maxByteLength = Math.min(
+      MAX_MEMORY_BYTES,
+      maximumPages * WASM_PAGE_SIZE,
+    );
   }
 
   /** The current buffer. Never cache it across growth of a WebAssembly memory. */

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { LayoutError, MAX_ALIGN, MAX_SIZE, alignUp, isValidAlign, isValidSize, layoutError } from "./index.js";
+import {
+  LayoutError,
+  MAX_ALIGN,
+  MAX_SIZE,
+  alignUp,
+  isValidAlign,
+  isValidSize,
+  layoutError,
+} from "./index.js";
 
 describe("layout validation", () => {
   test("accepts exactly the integers 1 .. MAX_SIZE as sizes", () => {
@@ -12,13 +20,17 @@ describe("layout validation", () => {
 
   test("accepts exactly the powers of two 1 .. MAX_ALIGN as alignments", () => {
     for (let a = 1; a <= MAX_ALIGN; a *= 2) assert.equal(isValidAlign(a), true, String(a));
-    for (const bad of [0, 3, 6, 24, -8, 0.5, NaN, MAX_ALIGN * 2, "8", null]) assert.equal(isValidAlign(bad as number), false, String(bad));
+    for (const bad of [0, 3, 6, 24, -8, 0.5, NaN, MAX_ALIGN * 2, "8", null])
+      assert.equal(isValidAlign(bad as number), false, String(bad));
   });
 
   test("the error names the bad value and what was expected", () => {
     const e = layoutError("X.allocate", 0, 8);
     assert.ok(e instanceof LayoutError);
-    assert.match(e.message, /X\.allocate: size 0 is not valid; expected an integer number of bytes from 1 to/);
+    assert.match(
+      e.message,
+      /X\.allocate: size 0 is not valid; expected an integer number of bytes from 1 to/,
+    );
     assert.match(layoutError("X", 8, 3).message, /alignment 3 is not valid; expected a power of two/);
     assert.match(layoutError("X", "8", 8).message, /size string "8"/);
   });

@@ -18,23 +18,25 @@ export const ALIGN_MASK: number = MAX_ALIGN - 1;
 
 /** True when `size` is an integer in `[1, MAX_SIZE]` (a number, not a string). */
 export function isValidSize(size: number): boolean {
-  return (((size - 1) & SIZE_MASK) + 1) === size;
+  return ((size - 1) & SIZE_MASK) + 1 === size;
 }
 
 /** True when `align` is a power of two in `[1, MAX_ALIGN]` (a number, not a string). */
 export function isValidAlign(align: number): boolean {
   const m = align - 1;
-  return ((m & ALIGN_MASK) + 1) === align && (align & m) === 0;
+  return (m & ALIGN_MASK) + 1 === align && (align & m) === 0;
 }
 
 /** True when both {@link isValidSize} and {@link isValidAlign} hold. */
 export function isValidLayout(size: number, align: number): boolean {
   const m = align - 1;
-  return (((size - 1) & SIZE_MASK) + 1) === size && ((m & ALIGN_MASK) + 1) === align && (align & m) === 0;
+  return ((size - 1) & SIZE_MASK) + 1 === size && (m & ALIGN_MASK) + 1 === align && (align & m) === 0;
 }
 
 function describe(value: unknown): string {
-  return typeof value === "number" ? String(value) : `${typeof value} ${JSON.stringify(value) ?? String(value)}`;
+  return typeof value === "number"
+    ? String(value)
+    : `${typeof value} ${JSON.stringify(value) ?? String(value)}`;
 }
 
 /**
@@ -65,7 +67,9 @@ export function checkLayout(where: string, size: number, align: number): void {
  */
 export function checkInteger(where: string, what: string, value: unknown, min: number, max: number): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
-    throw new AllocError(`${where}: ${what} ${describe(value)} is not valid; expected an integer from ${min} to ${max}`);
+    throw new AllocError(
+      `${where}: ${what} ${describe(value)} is not valid; expected an integer from ${min} to ${max}`,
+    );
   }
   return value;
 }

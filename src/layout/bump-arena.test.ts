@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { AllocError, ArrayBufferBacked, InvalidPointerError, LayoutError, NULL, StaticBacked, WasmMemoryBacked } from "../index.js";
+import {
+  AllocError,
+  ArrayBufferBacked,
+  InvalidPointerError,
+  LayoutError,
+  NULL,
+  StaticBacked,
+  WasmMemoryBacked,
+} from "../index.js";
 import { BumpArena } from "./index.js";
 
 describe("BumpArena", () => {
@@ -9,7 +17,11 @@ describe("BumpArena", () => {
     assert.equal(arena.allocate(3, 1), 16);
     assert.equal(arena.allocate(8), 24);
     assert.equal(arena.allocate(1, 64), 64);
-    assert.equal(arena.allocate(1, 4096), NULL, "no 4096-aligned offset with a byte after it fits in 4096 bytes");
+    assert.equal(
+      arena.allocate(1, 4096),
+      NULL,
+      "no 4096-aligned offset with a byte after it fits in 4096 bytes",
+    );
     assert.equal(arena.allocated(), 65 - 16);
   });
 
@@ -107,7 +119,10 @@ describe("BumpArena", () => {
     assert.deepEqual([...arena.allocUtf8("héllo")], [...new TextEncoder().encode("héllo")]);
     const dv = arena.allocDataView(8, 8);
     assert.throws(() => dv.setUint8(8, 1), RangeError);
-    assert.throws(() => arena.allocBytes(1000), (e: unknown) => e instanceof AllocError && /out of memory: 1000 bytes/.test((e as Error).message));
+    assert.throws(
+      () => arena.allocBytes(1000),
+      (e: unknown) => e instanceof AllocError && /out of memory: 1000 bytes/.test((e as Error).message),
+    );
     assert.throws(() => arena.allocArray(Int32Array, 0), LayoutError);
     assert.throws(() => arena.allocArray(Int32Array, 1.5), LayoutError);
   });

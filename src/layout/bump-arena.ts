@@ -56,7 +56,9 @@ export class BumpArena extends RangeBacking {
    */
   constructor(backing: FixedRange) {
     if (!isFixedRange(backing)) {
-      throw new AllocError("BumpArena: the backing must be a FixedRange (base, size, commit, contains), e.g. a backing");
+      throw new AllocError(
+        "BumpArena: the backing must be a FixedRange (base, size, commit, contains), e.g. a backing",
+      );
     }
     const base = backing.base();
     const size = backing.size();
@@ -76,7 +78,7 @@ export class BumpArena extends RangeBacking {
     // Own copy of the bump (not RangeBacking's) so this call site only ever sees BumpArena receivers.
     const m = align - 1;
     // SIZE_MASK and ALIGN_MASK as literals: V8 does not constant-fold imported bindings on the hot path.
-    if ((((size - 1) & 0x3fffffff) + 1) !== size || ((m & 0xffff) + 1) !== align || (align & m) !== 0) {
+    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0xffff) + 1 !== align || (align & m) !== 0) {
       throw layoutError("BumpArena.allocate", size, align);
     }
     const top = this.top;
@@ -155,7 +157,9 @@ export class BumpArena extends RangeBacking {
   /** Checks the arena's invariant (`base <= top <= committed <= end`); throws an `Error` naming it when broken. */
   validate(): void {
     if (!(this.rangeBase <= this.top && this.top <= this.committed && this.committed <= this.rangeEnd)) {
-      throw new Error(`BumpArena.validate: cursor ${this.top} outside [${this.rangeBase}, ${this.committed}]`);
+      throw new Error(
+        `BumpArena.validate: cursor ${this.top} outside [${this.rangeBase}, ${this.committed}]`,
+      );
     }
   }
 
@@ -236,6 +240,7 @@ export class BumpScope implements Disposable {
   }
 
   private checkOpen(): void {
-    if (!this.open) throw new AllocError("BumpScope: this scope was disposed; open a new one with arena.scope()");
+    if (!this.open)
+      throw new AllocError("BumpScope: this scope was disposed; open a new one with arena.scope()");
   }
 }

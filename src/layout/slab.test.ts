@@ -3,7 +3,8 @@ import { describe, test } from "node:test";
 import { AllocError, ArrayBufferBacked, InvalidPointerError, LayoutError, NULL } from "../index.js";
 import { Slab } from "./index.js";
 
-const make = (capacity = 4, blockSize = 48): Slab => new Slab(new ArrayBufferBacked(1 << 16), { blockSize, capacity });
+const make = (capacity = 4, blockSize = 48): Slab =>
+  new Slab(new ArrayBufferBacked(1 << 16), { blockSize, capacity });
 
 describe("Slab", () => {
   test("hands out slots of one stride, then NULL when full", () => {
@@ -35,7 +36,10 @@ describe("Slab", () => {
     const slab = make();
     const p = slab.allocate(48);
     slab.deallocate(p, 48);
-    assert.throws(() => slab.deallocate(p, 48), (e: unknown) => e instanceof InvalidPointerError && /double free/.test((e as Error).message));
+    assert.throws(
+      () => slab.deallocate(p, 48),
+      (e: unknown) => e instanceof InvalidPointerError && /double free/.test((e as Error).message),
+    );
     assert.equal(slab.liveCount(), 0);
   });
 
@@ -43,7 +47,10 @@ describe("Slab", () => {
     const slab = make();
     const p = slab.allocate(48);
     for (const bad of [p + 8, p - 48, p + 48 * 4, 0, -1]) {
-      assert.throws(() => slab.deallocate(bad, 48), (e: unknown) => e instanceof InvalidPointerError && /48-byte stride/.test((e as Error).message));
+      assert.throws(
+        () => slab.deallocate(bad, 48),
+        (e: unknown) => e instanceof InvalidPointerError && /48-byte stride/.test((e as Error).message),
+      );
     }
     assert.equal(slab.liveCount(), 1);
   });
@@ -51,7 +58,10 @@ describe("Slab", () => {
   test("rejects a free whose layout the slab could not have served", () => {
     const slab = make();
     const p = slab.allocate(48);
-    assert.throws(() => slab.deallocate(p, 49), (e: unknown) => e instanceof LayoutError && /serves size <= 48/.test((e as Error).message));
+    assert.throws(
+      () => slab.deallocate(p, 49),
+      (e: unknown) => e instanceof LayoutError && /serves size <= 48/.test((e as Error).message),
+    );
     assert.throws(() => slab.deallocate(p, 48, 16), LayoutError);
     slab.deallocate(p, 48);
   });

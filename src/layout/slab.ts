@@ -64,7 +64,6 @@ export interface SlabOptions {
   align?: number;
 }
 
-
 /** The inverse of the odd number `d` modulo 2^32 (Newton's iteration; each step doubles the correct bits). */
 function inverseOdd(d: number): number {
   let x = d; // correct to 3 bits, as d * d === 1 (mod 8) for every odd d
@@ -106,7 +105,8 @@ export class Slab implements Allocator, FixedRange {
    */
   constructor(backing: Allocator, options: SlabOptions) {
     const where = "Slab";
-    if (typeof backing?.allocate !== "function") throw new AllocError(`${where}: the backing must be an Allocator`);
+    if (typeof backing?.allocate !== "function")
+      throw new AllocError(`${where}: the backing must be an Allocator`);
     const blockSize = checkInteger(where, "blockSize", options?.blockSize, 1, MAX_SIZE);
     const capacity = checkInteger(where, "capacity", options.capacity, 1, 1 << 24);
     const align = options.align ?? 8;
@@ -114,11 +114,15 @@ export class Slab implements Allocator, FixedRange {
     const stride = alignUp(blockSize, align);
     const bytes = stride * capacity;
     if (bytes > MAX_SIZE) {
-      throw new AllocError(`${where}: ${capacity} blocks of ${stride} bytes exceed the largest region (${MAX_SIZE} bytes)`);
+      throw new AllocError(
+        `${where}: ${capacity} blocks of ${stride} bytes exceed the largest region (${MAX_SIZE} bytes)`,
+      );
     }
     const region = backing.allocate(bytes, align);
     if (region === NULL) {
-      throw new AllocError(`${where}: the backing cannot provide ${bytes} bytes (${capacity} blocks of ${stride})`);
+      throw new AllocError(
+        `${where}: the backing cannot provide ${bytes} bytes (${capacity} blocks of ${stride})`,
+      );
     }
     this.memory = backing.memory;
     this.backing = backing;
@@ -149,9 +153,9 @@ export class Slab implements Allocator, FixedRange {
     const m = align - 1;
     const n = this.freeCount;
     if (
-      (((size - 1) & this.sizeMask) + 1) !== size ||
+      ((size - 1) & this.sizeMask) + 1 !== size ||
       size > this.blockSize ||
-      ((m & this.alignMask) + 1) !== align ||
+      (m & this.alignMask) + 1 !== align ||
       (align & m) !== 0 ||
       n === 0
     ) {
@@ -183,10 +187,10 @@ export class Slab implements Allocator, FixedRange {
     const m = align - 1;
     if (
       idx * this.stride + this.region !== ptr ||
-      (idx >>> 0) >= this.carved ||
-      (((size - 1) & this.sizeMask) + 1) !== size ||
+      idx >>> 0 >= this.carved ||
+      ((size - 1) & this.sizeMask) + 1 !== size ||
       size > this.blockSize ||
-      ((m & this.alignMask) + 1) !== align ||
+      (m & this.alignMask) + 1 !== align ||
       (align & m) !== 0
     ) {
       throw this.badFree(ptr, size, align);
@@ -267,13 +271,23 @@ export class Slab implements Allocator, FixedRange {
   /** Checks the sparse set and `live + freeCount + (capacity - carved) === capacity`; throws an `Error` if broken. */
   validate(): void {
     if (!(0 <= this.freeCount && this.freeCount <= this.carved && this.carved <= this.capacity)) {
-      throw new Error(`Slab.validate: freeCount ${this.freeCount}, carved ${this.carved}, capacity ${this.capacity}`);
+      throw new Error(
+        `Slab.validate: freeCount ${this.freeCount}, carved ${this.carved}, capacity ${this.capacity}`,
+      );
     }
     const seen = new Uint8Array(this.capacity);
     for (let k = 0; k < this.freeCount; k++) {
       const i = (this.freeSet[k]! - this.region) / this.stride;
-      if (!Number.isInteger(i) || i < 0 || i >= this.carved || seen[i] === 1 || this.freeSet[this.capacity + i] !== k) {
-        throw new Error(`Slab.validate: free stack entry ${k} (slot ${i}) is not a unique carved slot that knows its place`);
+      if (
+        !Number.isInteger(i) ||
+        i < 0 ||
+        i >= this.carved ||
+        seen[i] === 1 ||
+        this.freeSet[this.capacity + i] !== k
+      ) {
+        throw new Error(
+          `Slab.validate: free stack entry ${k} (slot ${i}) is not a unique carved slot that knows its place`,
+        );
       }
       seen[i] = 1;
     }
@@ -281,7 +295,7 @@ export class Slab implements Allocator, FixedRange {
 
   private allocateSlow(size: number, align: number): number {
     const m = align - 1;
-    if ((((size - 1) & 0x3fffffff) + 1) !== size || ((m & 0xffff) + 1) !== align || (align & m) !== 0) {
+    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0xffff) + 1 !== align || (align & m) !== 0) {
       throw layoutError("Slab.allocate", size, align);
     }
     if (size > this.blockSize || align > this.align) return NULL; // cannot be served by any block (I3)
@@ -299,7 +313,9 @@ export class Slab implements Allocator, FixedRange {
   /** The slot index of `ptr`, or -1 when it is not the start of a carved slot. */
   private slotOf(ptr: number): number {
     const idx = Math.round((ptr - this.region) / this.stride);
-    return typeof ptr === "number" && idx >= 0 && idx < this.carved && idx * this.stride + this.region === ptr ? idx : -1;
+    return typeof ptr === "number" && idx >= 0 && idx < this.carved && idx * this.stride + this.region === ptr
+      ? idx
+      : -1;
   }
 
   private isLive(idx: number): boolean {
@@ -315,7 +331,8 @@ export class Slab implements Allocator, FixedRange {
 
   private badPointer(what: string, ptr: number): InvalidPointerError {
     const idx = Math.round((ptr - this.region) / this.stride);
-    const isSlot = typeof ptr === "number" && idx >= 0 && idx < this.capacity && idx * this.stride + this.region === ptr;
+    const isSlot =
+      typeof ptr === "number" && idx >= 0 && idx < this.capacity && idx * this.stride + this.region === ptr;
     return new InvalidPointerError(
       ptr,
       isSlot

@@ -17,7 +17,12 @@ describe("StackAlloc", () => {
     const stack = new StackAlloc(new ArrayBufferBacked(1 << 12));
     const a = stack.allocate(16);
     const b = stack.allocate(16);
-    assert.throws(() => stack.deallocate(a, 16), (e: unknown) => e instanceof InvalidPointerError && /not the newest block \(depth 1 of 2\)/.test((e as Error).message));
+    assert.throws(
+      () => stack.deallocate(a, 16),
+      (e: unknown) =>
+        e instanceof InvalidPointerError &&
+        /not the newest block \(depth 1 of 2\)/.test((e as Error).message),
+    );
     stack.deallocate(b, 16);
     stack.deallocate(a, 16);
     assert.equal(stack.liveCount(), 0);
@@ -26,7 +31,10 @@ describe("StackAlloc", () => {
   test("a double free and a wrong size throw", () => {
     const stack = new StackAlloc(new ArrayBufferBacked(1 << 12));
     const a = stack.allocate(16);
-    assert.throws(() => stack.deallocate(a, 8), (e: unknown) => e instanceof LayoutError && /has size 16, not 8/.test((e as Error).message));
+    assert.throws(
+      () => stack.deallocate(a, 8),
+      (e: unknown) => e instanceof LayoutError && /has size 16, not 8/.test((e as Error).message),
+    );
     stack.deallocate(a, 16);
     assert.throws(() => stack.deallocate(a, 16), /not a live block/);
   });

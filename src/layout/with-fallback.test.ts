@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { AllocError, ArrayBufferBacked, BumpArena, InvalidPointerError, NULL, Slab, StaticBacked } from "../index.js";
+import {
+  AllocError,
+  ArrayBufferBacked,
+  BumpArena,
+  InvalidPointerError,
+  NULL,
+  Slab,
+  StaticBacked,
+} from "../index.js";
 import { WithFallback } from "./index.js";
 
 function make(): { alloc: WithFallback<Slab, BumpArena>; slab: Slab; arena: BumpArena } {
@@ -43,11 +51,17 @@ describe("WithFallback", () => {
 
   test("rejects parts over different memories, and overlapping ranges", () => {
     const slab = new Slab(new ArrayBufferBacked(1 << 12), { blockSize: 8, capacity: 8 });
-    assert.throws(() => new WithFallback(slab, new BumpArena(new ArrayBufferBacked(1 << 12))), (e: unknown) => e instanceof AllocError && /different memories/.test((e as Error).message));
+    assert.throws(
+      () => new WithFallback(slab, new BumpArena(new ArrayBufferBacked(1 << 12))),
+      (e: unknown) => e instanceof AllocError && /different memories/.test((e as Error).message),
+    );
     const backing = new ArrayBufferBacked(1 << 12);
     const inner = new Slab(backing, { blockSize: 8, capacity: 8 });
     assert.throws(() => new WithFallback(inner, new BumpArena(backing)), /overlaps/);
-    assert.throws(() => new WithFallback({ memory: backing.memory } as never, backing), /must be a FixedRange/);
+    assert.throws(
+      () => new WithFallback({ memory: backing.memory } as never, backing),
+      /must be a FixedRange/,
+    );
   });
 
   test("adds both parts' capacities and corruption counts", () => {

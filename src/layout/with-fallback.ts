@@ -38,10 +38,16 @@ import {
   zeroBlock,
 } from "../core/index.js";
 
-/** Primary-then-secondary allocation with provenance-routed frees (see the module documentation). */
-export class WithFallback<TPrimary extends Allocator & FixedRange, TSecondary extends Allocator>
-  implements Allocator
-{
+/**
+ * Primary-then-secondary allocation with provenance-routed frees (see the module documentation).
+ *
+ * @typeParam TPrimary - the allocator tried first; a `FixedRange`, so it can claim its pointers.
+ * @typeParam TSecondary - the allocator that takes what the primary refuses.
+ */
+export class WithFallback<
+  TPrimary extends Allocator & FixedRange,
+  TSecondary extends Allocator,
+> implements Allocator {
   /** The shared memory of both parts. */
   readonly memory: Memory;
   /** Tried first; owns every pointer inside its range. */

@@ -66,6 +66,7 @@ export interface ConformanceCapabilities {
 
 /** A contract violation found by {@link runConformance}. The message starts with the invariant id. */
 export class ConformanceError extends Error {
+  /** Always `"ConformanceError"`. */
   override name = "ConformanceError";
   /** The invariant or check id, e.g. `"I2"`. */
   readonly invariant: string;
@@ -92,7 +93,20 @@ interface Live {
 }
 
 /** Sizes that every public entry must reject with `LayoutError` (I9). */
-export const BAD_SIZES: readonly unknown[] = [0, -1, -8, 1.5, NaN, Infinity, -Infinity, MAX_SIZE + 1, 2 ** 53, "8", null, {}];
+export const BAD_SIZES: readonly unknown[] = [
+  0,
+  -1,
+  -8,
+  1.5,
+  NaN,
+  Infinity,
+  -Infinity,
+  MAX_SIZE + 1,
+  2 ** 53,
+  "8",
+  null,
+  {},
+];
 /** Alignments that every public entry must reject with `LayoutError` (I9). `undefined` means the default 8. */
 export const BAD_ALIGNS: readonly unknown[] = [0, 3, 6, 12, -8, 1.5, NaN, Infinity, MAX_ALIGN * 2, "8", null];
 
@@ -100,27 +114,40 @@ function fail(invariant: string, message: string): never {
   throw new ConformanceError(invariant, message);
 }
 
-function expectThrows(invariant: string, what: string, fn: () => unknown, ...types: (new (...a: never[]) => Error)[]): void {
+function expectThrows(
+  invariant: string,
+  what: string,
+  fn: () => unknown,
+  ...types: (new (...a: never[]) => Error)[]
+): void {
   try {
     fn();
   } catch (error) {
     if (types.some((t) => error instanceof t)) return;
-    fail(invariant, `${what} threw ${(error as Error)?.name}: ${(error as Error)?.message}; expected ${types.map((t) => t.name).join(" or ")}`);
+    fail(
+      invariant,
+      `${what} threw ${(error as Error)?.name}: ${(error as Error)?.message}; expected ${types.map((t) => t.name).join(" or ")}`,
+    );
   }
   fail(invariant, `${what} did not throw; expected ${types.map((t) => t.name).join(" or ")}`);
 }
 
 function show(value: unknown): string {
-  return typeof value === "number" || value === null || value === undefined ? String(value) : JSON.stringify(value) ?? typeof value;
+  return typeof value === "number" || value === null || value === undefined
+    ? String(value)
+    : (JSON.stringify(value) ?? typeof value);
 }
 
 /** Checks I1 for a fresh block and fills it with `tag`. */
 function checkBlock(a: Allocator, ptr: number, size: number, align: number, tag: number): void {
-  if (typeof ptr !== "number" || !Number.isInteger(ptr)) fail("I1", `allocate returned ${show(ptr)}, not an integer offset`);
+  if (typeof ptr !== "number" || !Number.isInteger(ptr))
+    fail("I1", `allocate returned ${show(ptr)}, not an integer offset`);
   if (ptr % align !== 0) fail("I1", `block 0x${ptr.toString(16)} is not aligned to ${align}`);
-  if (ptr < RESERVED_LOW_BYTES) fail("I1", `block ${ptr} lies in the reserved low ${RESERVED_LOW_BYTES} bytes`);
+  if (ptr < RESERVED_LOW_BYTES)
+    fail("I1", `block ${ptr} lies in the reserved low ${RESERVED_LOW_BYTES} bytes`);
   const u8 = a.memory.u8;
-  if (ptr + size > u8.length) fail("I1", `block [${ptr}, ${ptr + size}) ends beyond the memory's ${u8.length} bytes`);
+  if (ptr + size > u8.length)
+    fail("I1", `block [${ptr}, ${ptr + size}) ends beyond the memory's ${u8.length} bytes`);
   u8.fill(tag, ptr, ptr + size);
 }
 
@@ -128,7 +155,10 @@ function checkTag(a: Allocator, block: Live, invariant: string): void {
   const u8 = a.memory.u8;
   for (let i = 0; i < block.size; i++) {
     if (u8[block.ptr + i] !== block.tag) {
-      fail(invariant, `byte ${i} of live block 0x${block.ptr.toString(16)} (size ${block.size}) changed from ${block.tag} to ${u8[block.ptr + i]}: another block overlaps it or the allocator wrote into it`);
+      fail(
+        invariant,
+        `byte ${i} of live block 0x${block.ptr.toString(16)} (size ${block.size}) changed from ${block.tag} to ${u8[block.ptr + i]}: another block overlaps it or the allocator wrote into it`,
+      );
     }
   }
 }
@@ -157,7 +187,11 @@ function sameFuture(invariant: string, a: Allocator, b: Allocator, sizes: number
   for (const size of sizes) {
     const p = a.allocate(size, 8);
     const q = b.allocate(size, 8);
-    if (p !== q) fail(invariant, `after the rejected calls, allocate(${size}) gave ${p} where an untouched twin gave ${q}: state changed`);
+    if (p !== q)
+      fail(
+        invariant,
+        `after the rejected calls, allocate(${size}) gave ${p} where an untouched twin gave ${q}: state changed`,
+      );
   }
 }
 
@@ -166,7 +200,10 @@ function sameFuture(invariant: string, a: Allocator, b: Allocator, sizes: number
  *
  * @throws {@link ConformanceError} on the first violation.
  */
-export function runConformance(make: () => Allocator, capabilities: ConformanceCapabilities): ConformanceReport {
+export function runConformance(
+  make: () => Allocator,
+  capabilities: ConformanceCapabilities,
+): ConformanceReport {
   const caps = {
     lifo: false,
     detectsStaleAfterReset: capabilities.reset,
@@ -188,8 +225,10 @@ export function runConformance(make: () => Allocator, capabilities: ConformanceC
   run("I11 memory", () => {
     const a = make();
     if (!(a.memory instanceof Memory)) fail("I11", "the allocator has no `memory` (a Memory)");
-    if (!(a.capacityBytes() > 0)) fail("I11", `capacityBytes() is ${a.capacityBytes()}, expected a positive number`);
-    if (a.corruptionEvents() !== 0) fail("I10", `a fresh allocator reports ${a.corruptionEvents()} corruption events`);
+    if (!(a.capacityBytes() > 0))
+      fail("I11", `capacityBytes() is ${a.capacityBytes()}, expected a positive number`);
+    if (a.corruptionEvents() !== 0)
+      fail("I10", `a fresh allocator reports ${a.corruptionEvents()} corruption events`);
   });
 
   run("round trip", () => {
@@ -202,11 +241,13 @@ export function runConformance(make: () => Allocator, capabilities: ConformanceC
     checkDisjoint([{ ptr: p, size: small, align: 8, tag: 0 }], q, small);
     const u8 = a.memory.u8;
     for (let i = 0; i < small; i++) u8[p + i] = 0xcc ^ i;
-    for (let i = 0; i < small; i++) if (u8[p + i] !== (0xcc ^ i)) fail("I1", `byte ${i} of a written block reads back wrong`);
+    for (let i = 0; i < small; i++)
+      if (u8[p + i] !== (0xcc ^ i)) fail("I1", `byte ${i} of a written block reads back wrong`);
     if (a.usableSize(p, small) < small) fail("I8", `usableSize(${p}, ${small}) is below ${small}`);
     const z = a.allocateZeroed(small, 8);
     if (z === NULL) fail("I6", "allocateZeroed failed on a fresh allocator");
-    for (let i = 0; i < small; i++) if (a.memory.u8[z + i] !== 0) fail("I6", `byte ${i} of a zeroed block is not 0`);
+    for (let i = 0; i < small; i++)
+      if (a.memory.u8[z + i] !== 0) fail("I6", `byte ${i} of a zeroed block is not 0`);
     if (caps.lifo) {
       a.deallocate(z, small, 8);
       a.deallocate(q, small, 8);
@@ -234,7 +275,12 @@ export function runConformance(make: () => Allocator, capabilities: ConformanceC
     const b = make();
     for (const size of BAD_SIZES) {
       expectThrows("I9", `allocate(${show(size)})`, () => a.allocate(size as number, 8), LayoutError);
-      expectThrows("I9", `allocateZeroed(${show(size)})`, () => a.allocateZeroed(size as number, 8), LayoutError);
+      expectThrows(
+        "I9",
+        `allocateZeroed(${show(size)})`,
+        () => a.allocateZeroed(size as number, 8),
+        LayoutError,
+      );
     }
     for (const align of BAD_ALIGNS) {
       expectThrows("I9", `allocate(8, ${show(align)})`, () => a.allocate(8, align as number), LayoutError);
@@ -255,11 +301,22 @@ export function runConformance(make: () => Allocator, capabilities: ConformanceC
     const bad: unknown[] = [NULL, p + 1, p + 4, -16, 2 ** 31 + 16, NaN, 1.5, String(p), null, foreign];
     for (const ptr of bad) {
       if (ptr === NULL && p === RESERVED_LOW_BYTES) continue;
-      expectThrows("I4", `deallocate(${show(ptr)}, 16)`, () => a.deallocate(ptr as number, 16, 8), InvalidPointerError);
+      expectThrows(
+        "I4",
+        `deallocate(${show(ptr)}, 16)`,
+        () => a.deallocate(ptr as number, 16, 8),
+        InvalidPointerError,
+      );
     }
     expectThrows("I9", `deallocate(p, 0)`, () => a.deallocate(p, 0, 8), LayoutError);
     expectThrows("I9", `deallocate(p, 16, 3)`, () => a.deallocate(p, 16, 3), LayoutError);
-    expectThrows("I4", `deallocate(p, ${MAX_SIZE}) (wrong size)`, () => a.deallocate(p, MAX_SIZE, 8), LayoutError, InvalidPointerError);
+    expectThrows(
+      "I4",
+      `deallocate(p, ${MAX_SIZE}) (wrong size)`,
+      () => a.deallocate(p, MAX_SIZE, 8),
+      LayoutError,
+      InvalidPointerError,
+    );
     a.deallocate(p, 16, 8); // still live after every rejected call
     if (caps.detectsDoubleFree) {
       expectThrows("I4", "a double free", () => a.deallocate(p, 16, 8), InvalidPointerError);
@@ -274,37 +331,47 @@ export function runConformance(make: () => Allocator, capabilities: ConformanceC
     const size = caps.maxSize;
     if (a.capacityBytes() < MAX_SIZE) {
       // A request larger than the whole allocator fails on a fresh instance and leaves no trace.
-      if (a.allocate(MAX_SIZE, 8) !== NULL) fail("I3", `allocate(${MAX_SIZE}) succeeded with capacity ${a.capacityBytes()}`);
+      if (a.allocate(MAX_SIZE, 8) !== NULL)
+        fail("I3", `allocate(${MAX_SIZE}) succeeded with capacity ${a.capacityBytes()}`);
       if (caps.deterministic) sameFuture("I3", a, b, [size, 1]);
     }
     const live: Live[] = [];
     let tag = 1;
     let p = NULL;
     for (let i = 0; ; i++) {
-      if (i === caps.oomLimit) fail("I3", `no NULL after ${caps.oomLimit} allocations of ${size} bytes; give the kit a smaller allocator or raise oomLimit`);
+      if (i === caps.oomLimit)
+        fail(
+          "I3",
+          `no NULL after ${caps.oomLimit} allocations of ${size} bytes; give the kit a smaller allocator or raise oomLimit`,
+        );
       p = a.allocate(size, 8);
       const q = b.allocate(size, 8);
-      if (caps.deterministic && p !== q) fail("I3", `twins diverged at allocation ${i}: ${p} vs ${q} (set deterministic: false if intended)`);
+      if (caps.deterministic && p !== q)
+        fail("I3", `twins diverged at allocation ${i}: ${p} vs ${q} (set deterministic: false if intended)`);
       if (p === NULL) break;
       checkBlock(a, p, size, 8, tag);
       live.push({ ptr: p, size, align: 8, tag });
       tag = (tag % 250) + 1;
     }
-    if (a.allocate(size, 8) !== NULL) fail("I3", "an allocation succeeded right after one of the same size failed");
-    if (a.allocate(MAX_SIZE, 8) !== NULL) fail("I3", `allocate(${MAX_SIZE}) succeeded on an exhausted allocator`);
+    if (a.allocate(size, 8) !== NULL)
+      fail("I3", "an allocation succeeded right after one of the same size failed");
+    if (a.allocate(MAX_SIZE, 8) !== NULL)
+      fail("I3", `allocate(${MAX_SIZE}) succeeded on an exhausted allocator`);
     for (const block of live) checkTag(a, block, "I3");
     if (caps.frees && live.length > 0) {
       const last = live.pop()!;
       a.deallocate(last.ptr, last.size, 8);
       b.deallocate(last.ptr, last.size, 8);
       const again = a.allocate(size, 8);
-      if (again === NULL) fail("I3", "after freeing a block of an exhausted allocator, the same request still fails");
+      if (again === NULL)
+        fail("I3", "after freeing a block of an exhausted allocator, the same request still fails");
       a.deallocate(again, size, 8);
     }
     if (caps.deterministic) sameFuture("I3", a, b, [size, 1]);
     if (caps.reset) {
       a.reset();
-      if (a.allocate(size, 8) === NULL) fail("I7", "allocation failed after reset() of an exhausted allocator");
+      if (a.allocate(size, 8) === NULL)
+        fail("I7", "allocation failed after reset() of an exhausted allocator");
     }
   });
 
@@ -317,7 +384,8 @@ export function runConformance(make: () => Allocator, capabilities: ConformanceC
     else if (caps.reset) a.reset();
     const z = a.allocateZeroed(small, 8);
     if (z === NULL) fail("I6", "allocateZeroed failed");
-    for (let i = 0; i < small; i++) if (a.memory.u8[z + i] !== 0) fail("I6", `byte ${i} of a zeroed block is ${a.memory.u8[z + i]}`);
+    for (let i = 0; i < small; i++)
+      if (a.memory.u8[z + i] !== 0) fail("I6", `byte ${i} of a zeroed block is ${a.memory.u8[z + i]}`);
   });
 
   run("I5 grow and shrink", () => {
@@ -337,7 +405,8 @@ export function runConformance(make: () => Allocator, capabilities: ConformanceC
       cur = g;
       curSize = bigger;
     } else {
-      for (let i = 0; i < size; i++) if (u8()[p + i] !== (0xcc ^ i)) fail("I5", `a failed grow changed byte ${i} of the old block`);
+      for (let i = 0; i < size; i++)
+        if (u8()[p + i] !== (0xcc ^ i)) fail("I5", `a failed grow changed byte ${i} of the old block`);
     }
     const half = Math.max(1, size >> 1);
     const s = a.shrink(cur, curSize, half, 8);
@@ -361,7 +430,12 @@ export function runConformance(make: () => Allocator, capabilities: ConformanceC
     }
     a.reset();
     if (caps.detectsStaleAfterReset) {
-      expectThrows("I7", "freeing a block issued before reset()", () => a.deallocate(p, small, 8), InvalidPointerError);
+      expectThrows(
+        "I7",
+        "freeing a block issued before reset()",
+        () => a.deallocate(p, small, 8),
+        InvalidPointerError,
+      );
     }
     const q = a.allocate(small, 8);
     if (q === NULL) fail("I7", "allocation failed after reset()");
@@ -389,7 +463,9 @@ export function runConformance(make: () => Allocator, capabilities: ConformanceC
           } else if (!caps.frees) break;
           continue;
         }
-        if (zeroed) for (let i = 0; i < size; i++) if (a.memory.u8[p + i] !== 0) fail("I6", `byte ${i} of a zeroed block is not 0`);
+        if (zeroed)
+          for (let i = 0; i < size; i++)
+            if (a.memory.u8[p + i] !== 0) fail("I6", `byte ${i} of a zeroed block is not 0`);
         checkDisjoint(live, p, size);
         checkBlock(a, p, size, align, tag);
         live.push({ ptr: p, size, align, tag });
@@ -405,8 +481,12 @@ export function runConformance(make: () => Allocator, capabilities: ConformanceC
         const i = caps.lifo ? live.length - 1 : rng.int(0, live.length - 1);
         const block = live[i]!;
         checkTag(a, block, "I2");
-        const newSize = r < 94 ? Math.min(MAX_SIZE, block.size + rng.int(1, caps.maxSize)) : rng.int(1, block.size);
-        const q = newSize >= block.size ? a.grow(block.ptr, block.size, newSize, block.align) : a.shrink(block.ptr, block.size, newSize, block.align);
+        const newSize =
+          r < 94 ? Math.min(MAX_SIZE, block.size + rng.int(1, caps.maxSize)) : rng.int(1, block.size);
+        const q =
+          newSize >= block.size
+            ? a.grow(block.ptr, block.size, newSize, block.align)
+            : a.shrink(block.ptr, block.size, newSize, block.align);
         if (q === NULL) {
           checkTag(a, block, "I5");
           continue;
@@ -415,7 +495,9 @@ export function runConformance(make: () => Allocator, capabilities: ConformanceC
         const moved = { ...block, size: keep };
         if (q !== block.ptr) {
           const u8 = a.memory.u8;
-          for (let k = 0; k < keep; k++) if (u8[q + k] !== block.tag) fail("I5", `resize from 0x${block.ptr.toString(16)} to 0x${q.toString(16)} lost byte ${k}`);
+          for (let k = 0; k < keep; k++)
+            if (u8[q + k] !== block.tag)
+              fail("I5", `resize from 0x${block.ptr.toString(16)} to 0x${q.toString(16)} lost byte ${k}`);
         } else checkTag(a, moved, "I5");
         live.splice(i, 1);
         checkDisjoint(live, q, newSize);

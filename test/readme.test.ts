@@ -1,0 +1,45 @@
+// The README's TypeScript examples run: each ```ts block that imports forge-alloc is transpiled, written inside the
+// package (so `import "forge-alloc"` resolves to the built package itself) and imported. A line ending in
+// `// prints: X` must print exactly X.
+import assert from "node:assert/strict";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import ts from "typescript";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+const readme = readFileSync(join(root, "README.md"), "utf8");
+const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
+  .map((m) => m[1]!)
+  .filter((b) => b.includes('from "forge-alloc'));
+
+test("the README has runnable examples", () => {
+  assert.ok(blocks.length >= 2);
+  assert.ok(
+    blocks[0]!.split("\n").filter((l) => l.trim() !== "").length <= 17,
+    "the composition example stays about 15 lines",
+  );
+});
+
+blocks.forEach((source, i) => {
+  test(`README example ${i + 1} runs and prints what it says`, async () => {
+    const expected = [...source.matchAll(/\/\/ prints: (.*)$/gm)].map((m) => m[1]!.trim());
+    const js = ts.transpileModule(source, {
+      compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, lib: ["esnext"] },
+    }).outputText;
+    const dir = join(root, "build", "readme");
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `example-${i + 1}.mjs`);
+    writeFileSync(file, js);
+    const printed: string[] = [];
+    const original = console.log;
+    console.log = (...args: unknown[]) => void printed.push(args.map(String).join(" "));
+    try {
+      await import(`${pathToFileURL(file).href}?${Date.now()}`);
+    } finally {
+      console.log = original;
+    }
+    assert.deepEqual(printed, expected);
+  });
+});
