@@ -17,8 +17,7 @@
  *
  * @module
  */
-import { Memory, RESERVED_LOW_BYTES, checkMemoryBytes } from "../core/index.js";
-import { RangeBacking } from "./range-backing.js";
+import { Memory, RESERVED_LOW_BYTES, checkMemoryBytes, RangeBacking } from "../core/index.js";
 
 /** Options of a growable in-memory backing. */
 export interface BufferBackedOptions {

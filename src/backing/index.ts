@@ -1,5 +1,4 @@
 export * from "./array-buffer-backed.js";
-export { RangeBacking } from "./range-backing.js";
 export * from "./shared-array-buffer-backed.js";
 export * from "./static-backed.js";
 export * from "./wasm-memory-backed.js";

@@ -17,9 +17,8 @@
  *
  * @module
  */
-import { AllocError, Memory, RESERVED_LOW_BYTES } from "../core/index.js";
+import { AllocError, Memory, RESERVED_LOW_BYTES, RangeBacking } from "../core/index.js";
 import { type BufferBackedOptions, readBufferOptions } from "./array-buffer-backed.js";
-import { RangeBacking } from "./range-backing.js";
 
 /** A backing over a `SharedArrayBuffer` it creates (see the module documentation). */
 export class SharedArrayBufferBacked extends RangeBacking {

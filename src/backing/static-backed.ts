@@ -27,8 +27,8 @@ import {
   NULL,
   RESERVED_LOW_BYTES,
   checkInteger,
+  RangeBacking,
 } from "../core/index.js";
-import { RangeBacking } from "./range-backing.js";
 
 /** The part of a memory a `StaticBacked` manages. */
 export interface StaticRange {

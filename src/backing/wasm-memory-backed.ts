@@ -27,8 +27,8 @@ import {
   RESERVED_LOW_BYTES,
   WASM_PAGE_SIZE,
   checkInteger,
+  RangeBacking,
 } from "../core/index.js";
-import { RangeBacking } from "./range-backing.js";
 
 /** Options that create a new `WebAssembly.Memory`, in 64 KiB pages (as `WebAssembly.MemoryDescriptor`). */
 export interface WasmMemoryOptions {

@@ -39,8 +39,8 @@ import {
   describePointer,
   isFixedRange,
   layoutError,
+  RangeBacking,
 } from "../core/index.js";
-import { RangeBacking } from "../backing/index.js";
 import { allocArray, allocDataView, allocUtf8 } from "./typed.js";
 
 /** A bump allocator over a `FixedRange` (see the module documentation). */

@@ -42,8 +42,8 @@ import {
   isFixedRange,
   isValidLayout,
   layoutError,
+  RangeBacking,
 } from "../core/index.js";
-import { RangeBacking } from "../backing/index.js";
 
 /** Options of a {@link StackAlloc}. */
 export interface StackAllocOptions {

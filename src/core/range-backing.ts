@@ -1,5 +1,6 @@
 /**
- * `RangeBacking`: the bump allocator and `FixedRange` shared by every Layer 1 backing.
+ * `RangeBacking`: the bump allocator and `FixedRange` shared by every backing (Layer 1 and the OS layer) and by
+ * the bump-style layouts.
  *
  * Complexity: O(1) allocate; `deallocate` validates and does nothing (space returns on `reset`).
  * Threads: single agent; for several workers over one shared memory use `SharedBumpArena`.
@@ -19,24 +20,17 @@
  *
  * @module
  */
-import {
-  type Allocator,
-  type FixedRange,
-  InvalidPointerError,
-  type Memory,
-  NULL,
-  TAGGED_FIELD,
-  checkResize,
-  describePointer,
-  isValidLayout,
-  layoutError,
-  moveBlock,
-  zeroBlock,
-} from "../core/index.js";
+import type { Allocator, FixedRange } from "./allocator.js";
+import { checkResize, moveBlock, zeroBlock } from "./blocks.js";
+import { NULL } from "./constants.js";
+import { InvalidPointerError } from "./errors.js";
+import { TAGGED_FIELD } from "./hints.js";
+import type { Memory } from "./memory.js";
+import { describePointer, isValidLayout, layoutError } from "./validate.js";
 
 /**
  * The common implementation of the backings: a bump cursor over `[base, end)` of one memory.
- * Not exported from the package; use the concrete backings.
+ * Use the concrete backings; this class is exported for the layers above and for custom backings.
  */
 export class RangeBacking implements Allocator, FixedRange {
   /** The memory this backing's range lies in. */
