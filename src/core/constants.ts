@@ -20,8 +20,8 @@ export const RESERVED_LOW_BYTES = 16;
 /** The largest request size, in bytes, that any allocator accepts: 2^30 (1 GiB). Larger sizes throw `LayoutError`. */
 export const MAX_SIZE = 0x40000000;
 
-/** The largest alignment any allocator accepts: 65,536 bytes (one WebAssembly page). Larger ones throw `LayoutError`. */
-export const MAX_ALIGN = 0x10000;
+/** The largest alignment any allocator accepts: 2 MiB (a huge page on x86-64 Linux). Larger ones throw `LayoutError`. */
+export const MAX_ALIGN = 0x200000;
 
 /** The default alignment when a call omits it: 8 bytes, enough for every typed-array element. */
 export const DEFAULT_ALIGN = 8;

@@ -61,7 +61,7 @@ export class RangeBacking implements Allocator, FixedRange {
   allocate(size: number, align = 8): number {
     const m = align - 1;
     // SIZE_MASK and ALIGN_MASK as literals: V8 does not constant-fold imported bindings on the hot path.
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0xffff) + 1 !== align || (align & m) !== 0) {
+    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
       throw layoutError(`${this.label}.allocate`, size, align);
     }
     const top = this.top;

@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import {
+  ALIGN_MASK,
   LayoutError,
+  SIZE_MASK,
   MAX_ALIGN,
   MAX_SIZE,
   alignUp,
@@ -38,4 +40,10 @@ describe("layout validation", () => {
   test("alignUp rounds to the next multiple", () => {
     assert.deepEqual([alignUp(0, 8), alignUp(1, 8), alignUp(8, 8), alignUp(17, 16)], [0, 8, 8, 32]);
   });
+});
+
+test("the literal masks on the hot paths equal the exported constants", () => {
+  // bump-arena.ts, stack-alloc.ts, slab.ts and range-backing.ts inline these two numbers (see PERFORMANCE.md).
+  assert.equal(SIZE_MASK, 0x3fffffff);
+  assert.equal(ALIGN_MASK, 0x1fffff);
 });

@@ -7,7 +7,7 @@
  * backing's whole range `[base, base + size)` and never calls the backing's `allocate`; it calls `commit` before
  * handing out bytes beyond the committed part, so a growable memory grows on demand.
  * Threads: one agent (see `SharedBumpArena` for several workers).
- * Per-allocation overhead: alignment padding only. Every power-of-two alignment up to `MAX_ALIGN` (65,536).
+ * Per-allocation overhead: alignment padding only. Every power-of-two alignment up to `MAX_ALIGN` (2 MiB).
  *
  * ```text
  *  base                          mark()                     top                         end
@@ -78,7 +78,7 @@ export class BumpArena extends RangeBacking {
     // Own copy of the bump (not RangeBacking's) so this call site only ever sees BumpArena receivers.
     const m = align - 1;
     // SIZE_MASK and ALIGN_MASK as literals: V8 does not constant-fold imported bindings on the hot path.
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0xffff) + 1 !== align || (align & m) !== 0) {
+    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
       throw layoutError("BumpArena.allocate", size, align);
     }
     const top = this.top;

@@ -295,7 +295,7 @@ export class Slab implements Allocator, FixedRange {
 
   private allocateSlow(size: number, align: number): number {
     const m = align - 1;
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0xffff) + 1 !== align || (align & m) !== 0) {
+    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
       throw layoutError("Slab.allocate", size, align);
     }
     if (size > this.blockSize || align > this.align) return NULL; // cannot be served by any block (I3)

@@ -83,7 +83,7 @@ export class StackAlloc extends RangeBacking {
   override allocate(size: number, align = 8): number {
     const m = align - 1;
     // SIZE_MASK and ALIGN_MASK as literals: V8 does not constant-fold imported bindings on the hot path.
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0xffff) + 1 !== align || (align & m) !== 0) {
+    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
       throw layoutError("StackAlloc.allocate", size, align);
     }
     const d = this.depth;
