@@ -107,19 +107,39 @@ static napi_value page_size(napi_env env, napi_callback_info info) {
   return number(env, p > 0 ? (double)p : 4096.0);
 }
 
-/* map(length, flags, hugeShift) -> ArrayBuffer, or -errno */
+/* Maps len bytes whose address is a multiple of align (a power of two >= the page size): over-map by align,
+   then give back the head and the tail. The kernel's own alignment is used when it suffices. */
+static void *map_aligned(size_t len, size_t align, int mflags) {
+  long page = sysconf(_SC_PAGESIZE);
+  if (align <= (size_t)page) return mmap(NULL, len, PROT_READ | PROT_WRITE, mflags, -1, 0);
+  size_t total = len + align;
+  char *raw = (char *)mmap(NULL, total, PROT_READ | PROT_WRITE, mflags & ~MAP_POPULATE, -1, 0);
+  if (raw == MAP_FAILED) return MAP_FAILED;
+  char *start = (char *)(((uintptr_t)raw + align - 1) & ~(uintptr_t)(align - 1));
+  if (start > raw) munmap(raw, (size_t)(start - raw));
+  char *end = start + len;
+  if (raw + total > end) munmap(end, (size_t)(raw + total - end));
+#ifdef MADV_WILLNEED
+  if (mflags & MAP_POPULATE) madvise(start, len, MADV_WILLNEED);
+#endif
+  return start;
+}
+
+/* map(length, flags, hugeShift, alignShift) -> ArrayBuffer, or -errno */
 static napi_value map(napi_env env, napi_callback_info info) {
-  napi_value argv[3];
-  if (!get_args(env, info, 3, argv)) return NULL;
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
   double len = get_count(env, argv[0]), flags = get_count(env, argv[1]), shift = get_count(env, argv[2]);
-  if (len <= 0 || flags < 0 || shift < 0 || shift > 63) return fail(env, EINVAL);
+  double align_shift = get_count(env, argv[3]);
+  if (len <= 0 || flags < 0 || shift < 0 || shift > 63 || align_shift < 0 || align_shift > 30) return fail(env, EINVAL);
   int mflags = MAP_PRIVATE | MAP_ANONYMOUS;
   if ((int)flags & FLAG_POPULATE) mflags |= MAP_POPULATE;
   if ((int)flags & FLAG_HUGETLB) {
     if (MAP_HUGETLB == 0) return fail(env, ENOTSUP);
     mflags |= MAP_HUGETLB | ((int)shift << MAP_HUGE_SHIFT);
   }
-  void *addr = mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, mflags, -1, 0);
+  void *addr = ((int)flags & FLAG_HUGETLB) ? mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, mflags, -1, 0)
+                                           : map_aligned((size_t)len, (size_t)1 << (int)align_shift, mflags);
   if (addr == MAP_FAILED) return fail(env, errno);
   mapping_t *m = (mapping_t *)malloc(sizeof(mapping_t));
   if (m == NULL) {
@@ -165,6 +185,25 @@ static napi_value unmap(napi_env env, napi_callback_info info) {
   if (unlock) munlock(addr, len);
   if (munmap(addr, len) != 0) return fail(env, errno);
   return number(env, 0);
+}
+
+/* baseAlignment(buffer) -> the largest power of two (up to 2^30) dividing the buffer's address; 0 if detached.
+   Only these low bits leave C: enough to check an alignment promise, not to learn the address. */
+static napi_value base_alignment(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  void *data;
+  size_t size;
+  bool is_ab;
+  if (napi_is_arraybuffer(env, argv[0], &is_ab) != napi_ok || !is_ab ||
+      napi_get_arraybuffer_info(env, argv[0], &data, &size) != napi_ok) {
+    napi_throw_type_error(env, NULL, "forge_os.baseAlignment: expected an ArrayBuffer");
+    return NULL;
+  }
+  if (data == NULL || size == 0) return number(env, 0);
+  uintptr_t a = (uintptr_t)data;
+  uintptr_t low = a & (~a + 1);
+  return number(env, low > ((uintptr_t)1 << 30) || low == 0 ? (double)(1 << 30) : (double)low);
 }
 
 /* protect(buffer, offset, length, prot) -> 0 or -errno; prot bits: 1 read, 2 write, 4 exec */
@@ -310,6 +349,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"pageSize", NULL, page_size, NULL, NULL, NULL, napi_default, NULL},
       {"map", NULL, map, NULL, NULL, NULL, napi_default, NULL},
       {"unmap", NULL, unmap, NULL, NULL, NULL, napi_default, NULL},
+      {"baseAlignment", NULL, base_alignment, NULL, NULL, NULL, napi_default, NULL},
       {"protect", NULL, protect, NULL, NULL, NULL, napi_default, NULL},
       {"advise", NULL, advise, NULL, NULL, NULL, napi_default, NULL},
       {"lock", NULL, lock, NULL, NULL, NULL, napi_default, NULL},

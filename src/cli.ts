@@ -25,6 +25,7 @@ usage: forge-alloc <command>
 
 commands:
   tour    run each primitive and print what it shows (what \`npm start\` runs)
+  doctor  what this machine offers the OS layer: addon, pages, NUMA, huge pages, mlock, mbind
   help    this text
 `;
 
@@ -135,10 +136,16 @@ function tour(): void {
   for (const r of rows) say(`  ${r.step.padEnd(width)}  ${r.shows}`);
 }
 
-function main(argv: string[]): number {
+async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? "tour";
   if (command === "tour") {
     tour();
+    return 0;
+  }
+  if (command === "doctor") {
+    const { doctor, formatDoctor } = await import("./doctor.js");
+    const facts = await doctor();
+    console.log(formatDoctor(facts));
     return 0;
   }
   if (command === "help" || command === "--help" || command === "-h") {
@@ -149,4 +156,4 @@ function main(argv: string[]): number {
   return 2;
 }
 
-process.exitCode = main(process.argv.slice(2));
+process.exitCode = await main(process.argv.slice(2));

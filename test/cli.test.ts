@@ -31,3 +31,20 @@ test("no command means the tour; help lists the commands; an unknown command fai
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /unknown command "frobnicate"/);
 });
+
+test("`forge-alloc doctor` reports the addon, NUMA, huge pages, the mlock limit and mbind", () => {
+  const r = run("doctor");
+  assert.equal(r.status, 0, r.stderr);
+  for (const fact of [
+    /ok\s+native addon\s+loaded/,
+    /page size\s+4096 bytes/,
+    /NUMA node 0\s+CPUs/,
+    /transparent huge pages/,
+    /reserved huge pages/,
+    /RLIMIT_MEMLOCK/,
+    /ok\s+mbind\s+permitted/,
+    /ok\s+mlock\s+permitted/,
+  ]) {
+    assert.match(r.stdout, fact);
+  }
+});

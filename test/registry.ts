@@ -12,6 +12,17 @@ import {
   WithFallback,
 } from "../src/index.js";
 import type { ConformanceCapabilities } from "../src/testing/index.js";
+import {
+  GuardPage,
+  HardenedSlab,
+  HugePageAligned,
+  LockedMmapBacked,
+  MmapBacked,
+  NodeSet,
+  NumaLocal,
+  NumaPolicy,
+  SplitMetadata,
+} from "../src/os.js";
 
 export interface Subject {
   name: string;
@@ -155,5 +166,49 @@ export const SUBJECTS: readonly Subject[] = [
       );
     },
     caps: { ...bump, maxSize: 256 },
+  },
+  // forge-alloc/os: real mappings (released by the addon's finalizer when collected).
+  { name: "MmapBacked", covers: [MmapBacked], make: () => new MmapBacked(1 << 16), caps: bump },
+  {
+    name: "LockedMmapBacked",
+    covers: [LockedMmapBacked],
+    make: () => new LockedMmapBacked(1 << 14),
+    caps: bump,
+  },
+  {
+    name: "BumpArena<MmapBacked>",
+    covers: [BumpArena],
+    make: () => new BumpArena(new MmapBacked(1 << 16)),
+    caps: bump,
+  },
+  {
+    name: "GuardPage<MmapBacked>",
+    covers: [GuardPage],
+    make: () => new GuardPage(new MmapBacked(1 << 16)),
+    caps: bump,
+  },
+  {
+    name: "NumaLocal<MmapBacked> bound to node 0",
+    covers: [NumaLocal],
+    make: () => new NumaLocal(new MmapBacked(1 << 16), NumaPolicy.bind(NodeSet.single(0)!)),
+    caps: bump,
+  },
+  {
+    name: "SplitMetadata<MmapBacked>",
+    covers: [SplitMetadata],
+    make: () => new SplitMetadata(new MmapBacked(1 << 16), { metaSize: 4096 }),
+    caps: bump,
+  },
+  {
+    name: "HugePageAligned<MmapBacked aligned to 2 MiB>",
+    covers: [HugePageAligned],
+    make: () => new HugePageAligned(new MmapBacked(8 << 20, { alignment: 2 << 20 })),
+    caps: { ...bump, maxAlign: 8 },
+  },
+  {
+    name: "HardenedSlab",
+    covers: [HardenedSlab],
+    make: () => new HardenedSlab({ blockSize: 256, capacity: 64, align: 16 }),
+    caps: slab,
   },
 ];

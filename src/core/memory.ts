@@ -145,11 +145,13 @@ export class Memory {
   /**
    * The one `Memory` for `source`: the same object every time it is asked for the same buffer or WebAssembly
    * memory in this agent. Allocators compare memories by identity, so build them all from `Memory.of`.
+   *
+   * @param kind - the kind for a source seen for the first time (`forge-alloc/os` passes `"os"`).
    */
-  static of(source: MemorySource): Memory {
+  static of(source: MemorySource, kind?: MemoryKind): Memory {
     let memory = cache.get(source);
     if (memory === undefined) {
-      memory = new Memory(source);
+      memory = new Memory(source, kind);
       cache.set(source, memory);
     }
     return memory;

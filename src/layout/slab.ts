@@ -7,7 +7,7 @@
  * construction (so several slabs can share one backing).
  * Threads: one agent (see `SlabOwner`/`SlabRemote` for frees from other workers).
  * Per-allocation overhead: `stride - size` bytes of rounding in the memory; out of band, two 4-byte words per slot
- * in the JS heap. Nothing is written into free blocks, so a free block keeps its bytes and cannot forge the list.
+ * in the JS heap (or in the `metadata` allocator's memory). Nothing is written into free blocks, so a free block keeps its bytes and cannot forge the list.
  *
  * ```text
  *  memory:   region = base | slot 0 | slot 1 | ... | slot carved-1 | not yet carved ... |   (stride bytes each)
@@ -62,6 +62,25 @@ export interface SlabOptions {
   capacity: number;
   /** The largest alignment a block guarantees (a power of two). Blocks are spaced by a multiple of it. @defaultValue 8 */
   align?: number;
+  /**
+   * Where the slab's own state (`8 * capacity` bytes) lives: by default a fresh `Int32Array` in the JS heap; given
+   * an allocator, a block of its memory (e.g. `SplitMetadata.meta`, a separate OS mapping, so an overflow of a data
+   * block cannot reach it). The allocator's memory must not be a WebAssembly memory that grows.
+   * @defaultValue the JS heap
+   */
+  metadata?: Allocator;
+}
+
+/** The slab's free set in a block of `metadata`'s memory. */
+function metadataArray(metadata: Allocator, capacity: number): Int32Array {
+  if (typeof metadata?.allocate !== "function")
+    throw new AllocError("Slab: the metadata option must be an Allocator");
+  const ptr = metadata.allocateZeroed(8 * capacity, 8);
+  if (ptr === NULL)
+    throw new AllocError(
+      `Slab: the metadata allocator cannot provide ${8 * capacity} bytes for ${capacity} slots`,
+    );
+  return new Int32Array(metadata.memory.buffer, ptr, 2 * capacity);
 }
 
 /** The inverse of the odd number `d` modulo 2^32 (Newton's iteration; each step doubles the correct bits). */
@@ -135,7 +154,15 @@ export class Slab implements Allocator, FixedRange {
     this.alignMask = align - 1;
     this.strideShift = 31 - Math.clz32(stride & -stride);
     this.strideInverse = inverseOdd(stride >>> this.strideShift);
-    this.freeSet = new Int32Array(2 * capacity);
+    try {
+      this.freeSet =
+        options.metadata === undefined
+          ? new Int32Array(2 * capacity)
+          : metadataArray(options.metadata, capacity);
+    } catch (error) {
+      backing.deallocate(region, bytes, align); // give the region back: a failed construction takes nothing
+      throw error;
+    }
     this.freeCount = TAGGED_FIELD; // representation hint, see TAGGED_FIELD
     this.freeCount = 0;
     this.carved = 0;

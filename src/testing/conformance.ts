@@ -11,6 +11,8 @@
  * another instance) throws the typed error and changes nothing; `validate()` after every random operation when
  * the allocator has one.
  *
+ * Allocators that are `Disposable` (OS mappings) are disposed at the end of each check.
+ *
  * What it does not check: speed; thread safety (use real workers); hardening behaviour (canaries, poisoning);
  * frees across allocators of one composition (test those by name); allocators that are not deterministic are
  * spared the "changes nothing" comparisons that need a twin.
@@ -216,8 +218,25 @@ export function runConformance(
     ...capabilities,
   };
   const checks: string[] = [];
+  // Every instance a check makes is disposed when the check ends (if it is Disposable), so allocators that hold
+  // scarce resources (OS mappings, huge pages, locked memory) do not pile up waiting for the GC.
+  const made: Allocator[] = [];
+  const build = make;
+  make = (): Allocator => {
+    const a = build();
+    made.push(a);
+    return a;
+  };
+  const release = (a: Allocator): void => {
+    made.splice(made.indexOf(a), 1);
+    (a as Partial<Disposable>)[Symbol.dispose]?.();
+  };
   const run = (id: string, fn: () => void): void => {
-    fn();
+    try {
+      fn();
+    } finally {
+      for (const a of made.splice(0)) (a as Partial<Disposable>)[Symbol.dispose]?.();
+    }
     checks.push(id);
   };
   const small = Math.min(64, caps.maxSize);
@@ -264,9 +283,11 @@ export function runConformance(
       const a = make();
       const size = Math.min(small, 64);
       const p = a.allocate(size, align);
-      if (p === NULL) continue; // a refusal is fine; a misaligned block is not
-      checkBlock(a, p, size, align, 0x5a);
-      a.deallocate(p, size, align);
+      if (p !== NULL) {
+        checkBlock(a, p, size, align, 0x5a); // a refusal is fine; a misaligned block is not
+        a.deallocate(p, size, align);
+      }
+      release(a);
     }
   });
 

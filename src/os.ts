@@ -1,0 +1,71 @@
+/**
+ * `forge-alloc/os`: the Node.js OS layer: real mappings (`MmapBacked`, `LockedMmapBacked`, `HugePageBacked`),
+ * guard pages, split metadata, huge-page alignment and NUMA placement (`NumaLocal`), through forge-alloc's own
+ * Node-API addon. Importing it throws one `AllocError` saying why when the addon is not available; the rest of
+ * forge-alloc never needs it.
+ *
+ * @packageDocumentation
+ */
+import { PAGE_SIZE } from "./os/native.js";
+import { GuardPage, MmapBacked, SplitMetadata, roundToPages } from "./os/index.js";
+import { Slab, type SlabOptions } from "./layout/index.js";
+import { alignUp } from "./core/index.js";
+
+export * from "./os/index.js";
+
+/** Options of {@link HardenedSlab}: a `Slab`'s, without `metadata` (it gets its own mapping). */
+export type HardenedSlabOptions = Omit<SlabOptions, "metadata">;
+
+/**
+ * The Rust `HardenedSlab`: a `Slab` over `GuardPage<SplitMetadata<MmapBacked>>`: its blocks live in a mapping
+ * with an inaccessible page before and after (an overflow off either end crashes at once), and its own state (the
+ * free set) lives in a separate mapping, out of reach of any block overflow. `dispose()` unmaps both.
+ *
+ * Overhead: two guard pages, a metadata mapping of `8 * capacity` bytes (rounded to pages), one page of slack.
+ *
+ * @example
+ * ```ts
+ * using audit = new HardenedSlab({ blockSize: 128, capacity: 1024 });
+ * const entry = audit.allocate(128);
+ * ```
+ */
+export class HardenedSlab extends Slab implements Disposable {
+  /** The data mapping (guards included). */
+  readonly mapping: MmapBacked;
+  /** The guard-page wrapper the slab allocates from. */
+  readonly guarded: GuardPage<SplitMetadata<MmapBacked>>;
+  /** The metadata split (its `meta` mapping holds the free set). */
+  readonly split: SplitMetadata<MmapBacked>;
+
+  /** @throws as `Slab`, `MmapBacked` and `GuardPage` (an `OsError` when the OS refuses). */
+  constructor(options: HardenedSlabOptions) {
+    const align = options.align ?? 8;
+    const stride = alignUp(options.blockSize, align);
+    const interior = roundToPages(stride * options.capacity + align, PAGE_SIZE);
+    const region = new MmapBacked(interior + 2 * PAGE_SIZE);
+    let split: SplitMetadata<MmapBacked> | undefined;
+    try {
+      split = new SplitMetadata(region, { metaSize: roundToPages(8 * options.capacity + 64, PAGE_SIZE) });
+      const guarded = new GuardPage(split);
+      super(guarded, { ...options, metadata: split.meta });
+      this.guarded = guarded;
+    } catch (error) {
+      split?.dispose();
+      region.dispose();
+      throw error;
+    }
+    this.mapping = region;
+    this.split = split;
+  }
+
+  /** Unmaps the metadata and the data mappings; every view of them goes to length 0. */
+  dispose(): void {
+    this.split.dispose();
+    this.mapping.dispose();
+  }
+
+  /** `using` support. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}

@@ -1,0 +1,143 @@
+// Guard pages, locked memory, split metadata and the hardened slab, with real mprotect/mlock; crashes and refused
+// locks run in child processes.
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import { AllocError, InvalidPointerError } from "../core/index.js";
+import { OS, runChild } from "../../test/helpers/child.js";
+import { HardenedSlab } from "../os.js";
+import { GuardPage, LockedMmapBacked, MmapBacked, PAGE_SIZE, SplitMetadata } from "./index.js";
+
+const vmLck = (): number =>
+  Number(/VmLck:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))![1]) * 1024;
+
+describe("GuardPage", () => {
+  test("hands out the interior; its memory is the whole mapping and its FixedRange the interior", () => {
+    using region = new MmapBacked(4 * PAGE_SIZE);
+    const guarded = new GuardPage(region);
+    assert.equal(guarded.memory, region.memory);
+    assert.deepEqual([guarded.base(), guarded.size()], [PAGE_SIZE, 2 * PAGE_SIZE]);
+    assert.deepEqual(guarded.guards(), [
+      [0, PAGE_SIZE],
+      [3 * PAGE_SIZE, 4 * PAGE_SIZE],
+    ]);
+    const p = guarded.allocate(2 * PAGE_SIZE, 1);
+    assert.equal(p, PAGE_SIZE);
+    guarded.memory.u8.fill(1, p, p + 2 * PAGE_SIZE); // the whole interior is writable
+    assert.equal(guarded.allocate(1), 0, "NULL: the interior is full");
+  });
+
+  test("touching a guard page kills a child process with SIGSEGV; the parent survives", () => {
+    for (const [label, offset] of [
+      ["after", "4096 * 3"],
+      ["before", "4095"],
+    ]) {
+      const r = runChild(`
+        const { GuardPage, MmapBacked } = await import(${JSON.stringify(OS)});
+        const guarded = new GuardPage(new MmapBacked(4 * 4096));
+        const u8 = guarded.memory.u8;
+        u8[4096] = 1; u8[3 * 4096 - 1] = 1;
+        console.log("interior ok");
+        u8[${offset}] = 1;
+        console.log("survived");`);
+      assert.equal(r.signal, "SIGSEGV", `${label}: ${r.stderr}`);
+      assert.match(r.stdout, /interior ok/);
+      assert.doesNotMatch(r.stdout, /survived/);
+    }
+  });
+
+  test("rejects an inner that is not a mapping or is too small for two guards and an interior", () => {
+    assert.throws(() => new GuardPage({} as never), /must be OsBacked/);
+    using small = new MmapBacked(2 * PAGE_SIZE);
+    assert.throws(() => new GuardPage(small), /at least three/);
+    using region = new MmapBacked(4 * PAGE_SIZE);
+    assert.throws(() => new GuardPage(region, { pageSize: 1000 }), AllocError);
+  });
+});
+
+describe("LockedMmapBacked", () => {
+  test("locks its pages (VmLck grows by the size, then drops after dispose) and excludes them from core dumps", () => {
+    const before = vmLck();
+    const secrets = new LockedMmapBacked(64 * 1024);
+    assert.equal(vmLck() - before, 64 * 1024);
+    assert.equal(secrets.excludedFromDumps, true);
+    secrets.memory.u8.fill(0x5a, 16, 64);
+    secrets.releasePages(0, PAGE_SIZE); // a deliberate no-op
+    assert.equal(secrets.memory.u8[20], 0x5a);
+    assert.throws(() => secrets.releasePages(1, PAGE_SIZE), /not whole pages/);
+    secrets.dispose();
+    assert.equal(vmLck(), before);
+  });
+
+  test("fails closed with EPERM when the lock is refused (child without CAP_IPC_LOCK and with RLIMIT_MEMLOCK 0)", () => {
+    const r = runChild(
+      `
+      const { LockedMmapBacked, lastOsError } = await import(${JSON.stringify(OS)});
+      try { new LockedMmapBacked(64 * 1024); console.log("locked?!"); }
+      catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, errno: e.errno, last: lastOsError(), msg: e.message })); }`,
+      ["prlimit", "--memlock=0:0", "setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock", "--"],
+    );
+    assert.equal(r.status, 0, r.stderr);
+    const out = JSON.parse(r.stdout) as {
+      name: string;
+      code: string;
+      errno: number;
+      last: { code: string; syscall: string };
+      msg: string;
+    };
+    assert.equal(out.name, "OsError");
+    assert.ok(out.code === "EPERM" || out.code === "ENOMEM", out.code);
+    assert.deepEqual([out.last.code, out.last.syscall], [out.code, "mlock"]);
+    assert.match(out.msg, /fail closed/);
+  });
+});
+
+describe("SplitMetadata and HardenedSlab", () => {
+  test("the slab's free set lives in the separate metadata mapping", () => {
+    using slab = new HardenedSlab({ blockSize: 64, capacity: 100 });
+    assert.notEqual(slab.split.meta.memory, slab.memory, "two mappings");
+    const ptrs = Array.from({ length: 10 }, () => slab.allocate(64));
+    for (const p of ptrs) slab.deallocate(p, 64);
+    const meta = new Int32Array(slab.split.meta.memory.buffer, 16, 20);
+    assert.deepEqual(
+      [...meta.subarray(0, 10)],
+      ptrs,
+      "the free stack holds the freed offsets, in the metadata mapping",
+    );
+    assert.throws(() => slab.deallocate(ptrs[0]!, 64), InvalidPointerError);
+  });
+
+  test("an overflow off the end of the hardened slab's last block hits the guard page (SIGSEGV in a child)", () => {
+    const r = runChild(`
+      const { HardenedSlab } = await import(${JSON.stringify(OS)});
+      const slab = new HardenedSlab({ blockSize: 64, capacity: 64 });
+      let last = 0; for (let i = 0; i < 64; i++) last = slab.allocate(64);
+      const u8 = slab.memory.u8;
+      u8.fill(1, last, last + 64);
+      console.log("blocks ok");
+      for (let i = last + 64; i < last + 64 + 2 * 4096; i++) u8[i] = 1; // runs off the interior into the guard
+      console.log("survived");`);
+    assert.equal(r.signal, "SIGSEGV", r.stderr);
+    assert.match(r.stdout, /blocks ok/);
+    assert.doesNotMatch(r.stdout, /survived/);
+  });
+
+  test("dispose unmaps both mappings", () => {
+    const slab = new HardenedSlab({ blockSize: 32, capacity: 8 });
+    const data = slab.memory.u8;
+    const meta = slab.split.meta.memory.u8;
+    slab.dispose();
+    assert.deepEqual([data.length, meta.length], [0, 0]);
+  });
+
+  test("SplitMetadata forwards to its data side and rejects a bad metaSize", () => {
+    using region = new MmapBacked(4 * PAGE_SIZE);
+    using split = new SplitMetadata(region, { metaSize: PAGE_SIZE });
+    assert.equal(split.allocate(8), region.allocated() + 16 - 8);
+    assert.deepEqual(
+      [split.basePtr(), split.regionSize(), split.base(), split.size()],
+      [0, 4 * PAGE_SIZE, 16, 4 * PAGE_SIZE - 16],
+    );
+    assert.throws(() => new SplitMetadata(region, { metaSize: 0 }), AllocError);
+  });
+});

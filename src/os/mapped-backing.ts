@@ -1,0 +1,134 @@
+/**
+ * `MappedBacking`: what every OS-mapped backing shares: a bump allocator over one real mapping, the `OsBacked`
+ * calls with their range checks, and `dispose()`, which detaches every view and unmaps in one native call.
+ *
+ * The mapping is one `Memory` of kind `"os"`; offsets are offsets into the mapping (the region is
+ * `[0, regionSize())`, and as in every memory the first 16 bytes are never handed out). After `dispose()` every
+ * view of the mapping has length 0, reading it returns `undefined`, and allocating throws: nothing can touch
+ * unmapped memory.
+ *
+ * @module
+ */
+import {
+  AllocError,
+  InvalidPointerError,
+  LayoutError,
+  Memory,
+  type OsBacked,
+  ProtectFlags,
+  RESERVED_LOW_BYTES,
+  RangeBacking,
+  describePointer,
+} from "../core/index.js";
+import { Advice, PAGE_SIZE, check, native } from "./native.js";
+
+/** The base of the OS backings (see the module documentation). */
+export class MappedBacking extends RangeBacking implements OsBacked, Disposable {
+  /** The mapping itself (an external `ArrayBuffer`); detached once disposed. */
+  protected readonly mapping: ArrayBuffer;
+  /** Length of the mapping in bytes (a whole number of pages). */
+  protected readonly length: number;
+  /** `munlock` before `munmap` on dispose. */
+  protected unlockOnUnmap: boolean;
+  private live: boolean;
+
+  /** @internal Wraps a mapping made by `native.map`. */
+  constructor(label: string, mapping: ArrayBuffer) {
+    super(label, Memory.of(mapping, "os"), RESERVED_LOW_BYTES, mapping.byteLength);
+    this.mapping = mapping;
+    this.length = mapping.byteLength;
+    this.unlockOnUnmap = false;
+    this.live = true;
+  }
+
+  /** The offset of the mapping in its memory: always 0 (the memory is the mapping). */
+  basePtr(): number {
+    return 0;
+  }
+
+  /** The length of the mapping in bytes. */
+  regionSize(): number {
+    return this.length;
+  }
+
+  /**
+   * `madvise(MADV_DONTNEED)` over whole pages: the pages go back to the OS and read as zeros afterwards; the
+   * mapping stays.
+   *
+   * @throws `LayoutError` when the range is not page-aligned, `InvalidPointerError` when it leaves the mapping,
+   *   `OsError` when the kernel refuses.
+   */
+  releasePages(ptr: number, size: number): void {
+    this.checkPages("releasePages", ptr, size);
+    check(native.advise(this.mapping, ptr, size, Advice.DONTNEED), "madvise", `${this.label}.releasePages`);
+  }
+
+  /**
+   * `mprotect` over whole pages. Touching a `ProtectFlags.NONE` page through any view kills the process with
+   * SIGSEGV: it cannot be caught.
+   *
+   * @throws as {@link MappedBacking.releasePages}, and `LayoutError` for flags that are not `ProtectFlags`.
+   */
+  protect(ptr: number, size: number, flags: ProtectFlags): void {
+    this.checkPages("protect", ptr, size);
+    if (!Object.values(ProtectFlags).includes(flags)) {
+      throw new LayoutError(`${this.label}.protect: flags ${String(flags)} are not one of ProtectFlags`);
+    }
+    check(native.protect(this.mapping, ptr, size, flags), "mprotect", `${this.label}.protect`);
+  }
+
+  /** True once {@link MappedBacking.dispose} has unmapped the region. */
+  get disposed(): boolean {
+    return !this.live;
+  }
+
+  /**
+   * Unmaps the region: every view of it is detached (length 0) and the pages are returned, in one native call.
+   * Idempotent. Blocks allocated from it must not be used afterwards (their views read as empty).
+   */
+  dispose(): void {
+    if (!this.live) return;
+    this.live = false;
+    this.committed = 0;
+    check(native.unmap(this.mapping, this.unlockOnUnmap), "munmap", `${this.label}.dispose`);
+  }
+
+  /** `using` support: {@link MappedBacking.dispose}. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+
+  /** After dispose, every allocation lands here: refuse loudly rather than return `NULL`. */
+  protected override commitTo(end: number): boolean {
+    if (!this.live) throw new AllocError(`${this.label}: used after dispose(); the mapping is gone`);
+    return super.commitTo(end);
+  }
+
+  /** Checks that `[ptr, ptr + size)` is whole pages inside the mapping. */
+  protected checkPages(what: string, ptr: number, size: number): void {
+    if (
+      (ptr | 0) !== ptr ||
+      (size | 0) !== size ||
+      size <= 0 ||
+      ptr % PAGE_SIZE !== 0 ||
+      size % PAGE_SIZE !== 0
+    ) {
+      throw new LayoutError(
+        `${this.label}.${what}: [${describePointer(ptr)}, +${String(size)}) is not whole pages; expected an offset and a ` +
+          `positive size that are multiples of the page size ${PAGE_SIZE}`,
+      );
+    }
+    if (ptr < 0 || ptr + size > this.length) {
+      throw new InvalidPointerError(
+        ptr,
+        `${this.label}.${what}: [${ptr}, ${ptr + size}) leaves the mapping [0, ${this.length})`,
+      );
+    }
+    if (!this.live) throw new AllocError(`${this.label}.${what}: used after dispose(); the mapping is gone`);
+  }
+}
+
+/** Rounds `bytes` up to whole pages of `page` bytes (a power of two). */
+export function roundToPages(bytes: number, page: number): number {
+  return Math.ceil(bytes / page) * page;
+}

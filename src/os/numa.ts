@@ -1,0 +1,462 @@
+/**
+ * NUMA placement: `NumaLocal` binds an OS-mapped region to NUMA nodes with `mbind` once, at construction, the
+ * way the Rust `NumaLocal` does (the document this project started from): pages are placed when they are first
+ * touched, so the policy must be in force before that, and a refused bind is an error, never silently degraded.
+ *
+ * Beyond the Rust original:
+ * - node sets of up to 1024 nodes (Linux's limit), and `maxnode` sized to cover the set: `bits + 1`, because the
+ *   kernel reads one bit fewer than `maxnode` (so the Rust constant 64 could never bind node 63);
+ * - a node that is not online is rejected before the syscall (an `OsError` with a synthetic `EINVAL`, also in
+ *   `lastOsError()`), where the kernel would silently drop it from a multi-node set;
+ * - `move: true` migrates pages that are already faulted in (`MPOL_MF_MOVE`);
+ * - `appliedPolicy()` and `nodeOfPage()` read the placement back (`get_mempolicy`), and `numaTopology()` reads the
+ *   machine's nodes, CPUs and memory from sysfs.
+ *
+ * Where the OS has no NUMA (not Linux, or a kernel without NUMA: `ENOSYS`), `NumaLocal` is a pass-through with the
+ * policy stored and `enforced === false`. Containers often refuse `mbind` (`EPERM`): that is an error.
+ *
+ * @module
+ */
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import {
+  AllocError,
+  type FixedRange,
+  type Memory,
+  type OsBacked,
+  type ProtectFlags,
+  isFixedRange,
+} from "../core/index.js";
+import { check, native, osError } from "./native.js";
+
+/** The most NUMA nodes Linux supports (`CONFIG_NODES_SHIFT` = 10). */
+export const MAX_NUMA_NODES = 1024;
+const WORDS = MAX_NUMA_NODES / 64;
+
+/** An immutable set of NUMA node ids, `0 .. 1023`. */
+export class NodeSet {
+  private readonly bits: BigUint64Array;
+
+  private constructor(bits: BigUint64Array) {
+    this.bits = bits;
+  }
+
+  /** The empty set. */
+  static empty(): NodeSet {
+    return new NodeSet(new BigUint64Array(WORDS));
+  }
+
+  /** The set `{ node }`, or `undefined` when `node` is not an integer in `0 .. 1023` (the seed's `None`). */
+  static single(node: number): NodeSet | undefined {
+    return NodeSet.empty().with(node);
+  }
+
+  /** The set of `nodes`, or `undefined` when any is out of range. */
+  static of(...nodes: number[]): NodeSet | undefined {
+    let set: NodeSet | undefined = NodeSet.empty();
+    for (const n of nodes) set = set?.with(n);
+    return set;
+  }
+
+  /** This set plus `node`, or `undefined` when `node` is out of range. The set itself is unchanged. */
+  with(node: number): NodeSet | undefined {
+    if (!Number.isInteger(node) || node < 0 || node >= MAX_NUMA_NODES) return undefined;
+    const bits = this.bits.slice();
+    bits[node >>> 6]! |= 1n << BigInt(node & 63);
+    return new NodeSet(bits);
+  }
+
+  /** True when `node` is in the set. */
+  has(node: number): boolean {
+    if (!Number.isInteger(node) || node < 0 || node >= MAX_NUMA_NODES) return false;
+    return ((this.bits[node >>> 6]! >> BigInt(node & 63)) & 1n) === 1n;
+  }
+
+  /** The set as a bit mask (bit n = node n); a `bigint`, since sets can exceed 64 nodes. */
+  mask(): bigint {
+    let m = 0n;
+    for (let w = WORDS - 1; w >= 0; w--) m = (m << 64n) | this.bits[w]!;
+    return m;
+  }
+
+  /** True when the set is empty. */
+  isEmpty(): boolean {
+    return this.bits.every((w) => w === 0n);
+  }
+
+  /** The node ids, ascending. */
+  nodes(): number[] {
+    const out: number[] = [];
+    for (let n = 0; n < MAX_NUMA_NODES; n++) if (this.has(n)) out.push(n);
+    return out;
+  }
+
+  /** The highest node id plus one; 0 for the empty set. */
+  maxNodePlusOne(): number {
+    const nodes = this.nodes();
+    return nodes.length === 0 ? 0 : nodes[nodes.length - 1]! + 1;
+  }
+
+  /**
+   * The `maxnode` to pass to `mbind` with {@link NodeSet.words}: the bits of the words that cover the set, plus one,
+   * because the kernel reads `maxnode - 1` bits. 65 for any set of nodes below 64.
+   */
+  mbindMaxnode(): number {
+    return Math.max(1, Math.ceil(this.maxNodePlusOne() / 64)) * 64 + 1;
+  }
+
+  /** The nodemask words that cover the set (at least one), as `mbind` reads them. A copy. */
+  words(): BigUint64Array {
+    return this.bits.slice(0, Math.max(1, Math.ceil(this.maxNodePlusOne() / 64)));
+  }
+
+  /** `"{0,2,5}"`. */
+  toString(): string {
+    return `{${this.nodes().join(",")}}`;
+  }
+}
+
+/** A NUMA placement policy. Build one with `NumaPolicy.bind`, `.preferred` or `.interleaved`. */
+export type NumaPolicy =
+  | { readonly kind: "bind"; readonly nodes: NodeSet }
+  | { readonly kind: "preferred"; readonly node: number }
+  | { readonly kind: "interleaved"; readonly nodes: NodeSet };
+
+/** Constructors of {@link NumaPolicy}. */
+export const NumaPolicy: {
+  /** `MPOL_BIND`: pages only from these nodes; allocation fails when they are full. The strictest. */
+  bind(nodes: NodeSet): NumaPolicy;
+  /** `MPOL_PREFERRED`: a hint; other nodes are used under memory pressure. */
+  preferred(node: number): NumaPolicy;
+  /** `MPOL_INTERLEAVE`: pages round-robin over the nodes. For bandwidth-bound data. */
+  interleaved(nodes: NodeSet): NumaPolicy;
+} = Object.freeze({
+  bind: (nodes: NodeSet): NumaPolicy => Object.freeze({ kind: "bind", nodes }),
+  preferred: (node: number): NumaPolicy => Object.freeze({ kind: "preferred", node }),
+  interleaved: (nodes: NodeSet): NumaPolicy => Object.freeze({ kind: "interleaved", nodes }),
+});
+
+/** Linux `mbind` modes (`<linux/mempolicy.h>`), kept here so the policy mapping is testable everywhere. */
+export const MPOL = {
+  DEFAULT: 0,
+  PREFERRED: 1,
+  BIND: 2,
+  INTERLEAVE: 3,
+  LOCAL: 4,
+  PREFERRED_MANY: 5,
+  WEIGHTED_INTERLEAVE: 6,
+} as const;
+/** `mbind` flag: migrate pages already faulted in to the policy's nodes. */
+export const MPOL_MF_MOVE = 2;
+const MPOL_F_NODE = 1;
+const MPOL_F_ADDR = 2;
+const MODE_FLAGS_MASK = ~((1 << 15) | (1 << 14) | (1 << 13)); // MPOL_F_STATIC_NODES, RELATIVE_NODES, NUMA_BALANCING
+
+/** The arguments of `mbind` for a policy. */
+export interface MbindArgs {
+  /** `MPOL_BIND`, `MPOL_PREFERRED` or `MPOL_INTERLEAVE`. */
+  readonly mode: number;
+  /** The nodemask words. */
+  readonly nodemask: BigUint64Array;
+  /** The `maxnode` argument (bits + 1). */
+  readonly maxnode: number;
+}
+
+/**
+ * The pure mapping from a policy to `mbind`'s `(mode, nodemask, maxnode)`: runs and is tested on every platform.
+ *
+ * @throws `AllocError` for an empty bind or interleave set, or a preferred node outside `0 .. 1023`.
+ */
+export function mbindArgs(policy: NumaPolicy): MbindArgs {
+  if (policy.kind === "preferred") {
+    const set = NodeSet.single(policy.node);
+    if (set === undefined) {
+      throw new AllocError(
+        `NumaPolicy.preferred: node ${String(policy.node)} is not valid; expected an integer from 0 to ${MAX_NUMA_NODES - 1}`,
+      );
+    }
+    return { mode: MPOL.PREFERRED, nodemask: set.words(), maxnode: set.mbindMaxnode() };
+  }
+  if (!(policy.nodes instanceof NodeSet) || policy.nodes.isEmpty()) {
+    throw new AllocError(`NumaPolicy.${policy.kind}: the node set is empty; expected at least one node`);
+  }
+  return {
+    mode: policy.kind === "bind" ? MPOL.BIND : MPOL.INTERLEAVE,
+    nodemask: policy.nodes.words(),
+    maxnode: policy.nodes.mbindMaxnode(),
+  };
+}
+
+/** Parses a sysfs list such as `"0-3,5"`. */
+export function parseNodeList(text: string): number[] {
+  const out: number[] = [];
+  for (const part of text.trim().split(",")) {
+    if (part === "") continue;
+    const [a, b] = part.split("-").map(Number);
+    for (let n = a!; n <= (b ?? a)!; n++) out.push(n);
+  }
+  return out;
+}
+
+const NODE_DIR = "/sys/devices/system/node";
+
+/** The online NUMA nodes, from sysfs; `undefined` where the OS does not say (not Linux, no sysfs). */
+export function onlineNumaNodes(): number[] | undefined {
+  const path = `${NODE_DIR}/online`;
+  return existsSync(path) ? parseNodeList(readFileSync(path, "utf8")) : undefined;
+}
+
+/** One NUMA node of {@link numaTopology}. */
+export interface NumaNodeInfo {
+  /** The node id. */
+  readonly id: number;
+  /** The CPUs of the node. */
+  readonly cpus: number[];
+  /** The node's memory in bytes (`MemTotal` of its meminfo). */
+  readonly memTotalBytes: number;
+}
+
+/** The machine's online NUMA nodes with their CPUs and memory, from sysfs (`{ nodes: [] }` where unavailable). */
+export function numaTopology(): { nodes: NumaNodeInfo[] } {
+  const online = onlineNumaNodes() ?? [];
+  return {
+    nodes: online.map((id) => {
+      const dir = `${NODE_DIR}/node${id}`;
+      const cpus = existsSync(`${dir}/cpulist`) ? parseNodeList(readFileSync(`${dir}/cpulist`, "utf8")) : [];
+      const meminfo = existsSync(`${dir}/meminfo`) ? readFileSync(`${dir}/meminfo`, "utf8") : "";
+      const kb = Number(/MemTotal:\s+(\d+)\s*kB/.exec(meminfo)?.[1] ?? 0);
+      return { id, cpus, memTotalBytes: kb * 1024 };
+    }),
+  };
+}
+
+/** Whether this OS can apply NUMA policies at all (Linux with the syscalls and a node directory). */
+export function numaSupported(): boolean {
+  return (
+    typeof native.mbind === "function" &&
+    existsSync(NODE_DIR) &&
+    readdirSync(NODE_DIR).some((n) => /^node\d+$/.test(n))
+  );
+}
+
+/** The NUMA node the calling thread runs on now (`getcpu`), or `undefined` where unknown. */
+export function currentNumaNode(): number | undefined {
+  const n = native.currentNode?.() ?? -1;
+  return n >= 0 ? n : undefined;
+}
+
+/** What `get_mempolicy` reports for an address. */
+export interface AppliedPolicy {
+  /** `"default"`, `"preferred"`, `"bind"`, `"interleave"`, `"local"`, ... */
+  readonly mode: string;
+  /** The policy's nodes. */
+  readonly nodes: number[];
+}
+
+const MODE_NAMES = [
+  "default",
+  "preferred",
+  "bind",
+  "interleave",
+  "local",
+  "preferred-many",
+  "weighted-interleave",
+];
+
+/** Options of {@link NumaLocal}. */
+export interface NumaLocalOptions {
+  /** Migrate pages that are already faulted in (`MPOL_MF_MOVE`); otherwise only later faults follow the policy. @defaultValue false */
+  move?: boolean;
+}
+
+/**
+ * Binds an `OsBacked` allocator's whole region to NUMA nodes, once (see the module documentation), and forwards
+ * every `Allocator`, `OsBacked` and `FixedRange` call unchanged, `usableSize` and `commit` included (so a wrapper
+ * above still sees the inner's slack and lazy commits).
+ *
+ * @typeParam TInner - the wrapped allocator: an OS mapping (and a `FixedRange` when it is one).
+ */
+export class NumaLocal<TInner extends OsBacked> implements OsBacked, FixedRange {
+  /** The wrapped allocator. */
+  readonly inner: TInner;
+  /** The policy asked for. */
+  readonly policy: NumaPolicy;
+  /** True when the kernel applied the policy; false only where the OS has no NUMA (then it is stored, not enforced). */
+  readonly enforced: boolean;
+  /** The memory of the inner allocator. */
+  readonly memory: Memory;
+
+  /**
+   * @throws `AllocError` for an invalid policy (before any syscall); `OsError` with the errno when a node is not
+   *   online (synthetic `EINVAL`) or the kernel refuses the bind (`EPERM` in many containers, `EINVAL`, `ENOMEM`).
+   *   Both are recorded for `lastOsError()`.
+   */
+  constructor(inner: TInner, policy: NumaPolicy, options: NumaLocalOptions = {}) {
+    if (typeof inner?.basePtr !== "function" || typeof inner.regionSize !== "function") {
+      throw new AllocError(
+        "NumaLocal: the inner allocator must be OsBacked (an OS mapping such as MmapBacked)",
+      );
+    }
+    const args = mbindArgs(policy);
+    let enforced = false;
+    if (typeof native.mbind === "function") {
+      const online = onlineNumaNodes();
+      const wanted = policy.kind === "preferred" ? [policy.node] : policy.nodes.nodes();
+      const offline = online === undefined ? [] : wanted.filter((n) => !online.includes(n));
+      if (offline.length > 0) {
+        throw osError(
+          "mbind",
+          22,
+          `NumaLocal: node(s) ${offline.join(",")} are not online (online: ${online!.join(",")}); the kernel would ` +
+            `silently drop them, so the bind is refused`,
+        );
+      }
+      const rc = native.mbind(
+        inner.memory.buffer as ArrayBuffer,
+        inner.basePtr(),
+        inner.regionSize(),
+        args.mode,
+        args.nodemask,
+        args.maxnode,
+        options.move === true ? MPOL_MF_MOVE : 0,
+      );
+      if (rc === -38) {
+        enforced = false; // ENOSYS: a kernel without NUMA. Stored, not enforced.
+      } else {
+        check(
+          rc,
+          "mbind",
+          `NumaLocal: the kernel refused ${policy.kind} to ${describePolicy(policy)}${rc === -1 ? " (containers often forbid mbind without CAP_SYS_NICE)" : ""}`,
+        );
+        enforced = true;
+      }
+    }
+    this.inner = inner;
+    this.policy = policy;
+    this.enforced = enforced;
+    this.memory = inner.memory;
+  }
+
+  /** What the kernel reports for the region's first page: the policy actually in force. */
+  appliedPolicy(): AppliedPolicy {
+    return this.readPolicy(this.inner.basePtr(), MPOL_F_ADDR);
+  }
+
+  /**
+   * The node whose memory backs the page at `ptr` (faulting it in if it was not yet), or `undefined` where the OS
+   * cannot say.
+   *
+   * @throws `InvalidPointerError`-like `AllocError` when `ptr` is outside the region.
+   */
+  nodeOfPage(ptr: number): number | undefined {
+    if (typeof native.getMempolicy !== "function") return undefined;
+    const base = this.inner.basePtr();
+    if ((ptr | 0) !== ptr || ptr < base || ptr >= base + this.inner.regionSize()) {
+      throw new AllocError(
+        `NumaLocal.nodeOfPage: ${String(ptr)} is outside the region [${base}, ${base + this.inner.regionSize()})`,
+      );
+    }
+    const out = new BigUint64Array(1 + WORDS);
+    check(
+      native.getMempolicy(this.memory.buffer as ArrayBuffer, ptr, MPOL_F_NODE | MPOL_F_ADDR, out),
+      "get_mempolicy",
+      "NumaLocal.nodeOfPage",
+    );
+    return Number(out[0]);
+  }
+
+  // Allocator, forwarded.
+  /** Forwarded to the inner allocator. */
+  allocate(size: number, align?: number): number {
+    return this.inner.allocate(size, align);
+  }
+  /** Forwarded. */
+  allocateZeroed(size: number, align?: number): number {
+    return this.inner.allocateZeroed(size, align);
+  }
+  /** Forwarded. */
+  deallocate(ptr: number, size: number, align?: number): void {
+    this.inner.deallocate(ptr, size, align);
+  }
+  /** Forwarded. */
+  grow(ptr: number, oldSize: number, newSize: number, align?: number): number {
+    return this.inner.grow(ptr, oldSize, newSize, align);
+  }
+  /** Forwarded. */
+  shrink(ptr: number, oldSize: number, newSize: number, align?: number): number {
+    return this.inner.shrink(ptr, oldSize, newSize, align);
+  }
+  /** Forwarded. */
+  reset(): void {
+    this.inner.reset();
+  }
+  /** Forwarded: the inner's slack stays visible to wrappers above. */
+  usableSize(ptr: number, size: number): number {
+    return this.inner.usableSize(ptr, size);
+  }
+  /** Forwarded. */
+  capacityBytes(): number {
+    return this.inner.capacityBytes();
+  }
+  /** Forwarded. */
+  corruptionEvents(): number {
+    return this.inner.corruptionEvents();
+  }
+  // OsBacked, forwarded.
+  /** Forwarded. */
+  basePtr(): number {
+    return this.inner.basePtr();
+  }
+  /** Forwarded. */
+  regionSize(): number {
+    return this.inner.regionSize();
+  }
+  /** Forwarded. Released pages come back under the same policy when touched again. */
+  releasePages(ptr: number, size: number): void {
+    this.inner.releasePages(ptr, size);
+  }
+  /** Forwarded. */
+  protect(ptr: number, size: number, flags: ProtectFlags): void {
+    this.inner.protect(ptr, size, flags);
+  }
+  // FixedRange, forwarded (when the inner is one).
+  /** Forwarded. */
+  base(): number {
+    return this.range().base();
+  }
+  /** Forwarded. */
+  size(): number {
+    return this.range().size();
+  }
+  /** Forwarded, so a commit-aware layout above reaches the inner backing. */
+  commit(ptr: number, length: number): boolean {
+    return this.range().commit(ptr, length);
+  }
+  /** Forwarded. */
+  contains(ptr: number): boolean {
+    return this.range().contains(ptr);
+  }
+
+  private range(): FixedRange {
+    if (!isFixedRange(this.inner)) throw new AllocError("NumaLocal: the inner allocator is not a FixedRange");
+    return this.inner;
+  }
+
+  private readPolicy(ptr: number, flags: number): AppliedPolicy {
+    if (typeof native.getMempolicy !== "function") return { mode: "default", nodes: [] };
+    const out = new BigUint64Array(1 + WORDS);
+    check(
+      native.getMempolicy(this.memory.buffer as ArrayBuffer, ptr, flags, out),
+      "get_mempolicy",
+      "NumaLocal.appliedPolicy",
+    );
+    const mode = Number(out[0]) & MODE_FLAGS_MASK;
+    const nodes: number[] = [];
+    for (let w = 0; w < WORDS; w++)
+      for (let b = 0; b < 64; b++) if ((out[1 + w]! >> BigInt(b)) & 1n) nodes.push(w * 64 + b);
+    return { mode: MODE_NAMES[mode] ?? `mode ${mode}`, nodes };
+  }
+}
+
+function describePolicy(policy: NumaPolicy): string {
+  return policy.kind === "preferred" ? `node ${policy.node}` : `nodes ${policy.nodes.toString()}`;
+}
