@@ -1,4 +1,4 @@
-// The README's TypeScript examples run: each ```ts block that imports forge-alloc is transpiled, written inside the
+// The README's (and docs/OS.md's) TypeScript examples run: each ```ts block that imports forge-alloc is transpiled, written inside the
 // package (so `import "forge-alloc"` resolves to the built package itself) and imported. A line ending in
 // `// prints: X` must print exactly X.
 import assert from "node:assert/strict";
@@ -10,9 +10,10 @@ import ts from "typescript";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const readme = readFileSync(join(root, "README.md"), "utf8");
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
-  .map((m) => m[1]!)
-  .filter((b) => b.includes('from "forge-alloc'));
+const extract = (text: string): string[] =>
+  [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => b.includes('from "forge-alloc'));
+// README first (its first block is the composition example), then docs/OS.md.
+const blocks = [...extract(readme), ...extract(readFileSync(join(root, "docs", "OS.md"), "utf8"))];
 
 test("the README has runnable examples", () => {
   assert.ok(blocks.length >= 2);
