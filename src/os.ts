@@ -7,7 +7,8 @@
  * @packageDocumentation
  */
 import { PAGE_SIZE } from "./os/native.js";
-import { GuardPage, MmapBacked, SplitMetadata, roundToPages } from "./os/index.js";
+import { GuardPage, LockedMmapBacked, MmapBacked, SplitMetadata, roundToPages } from "./os/index.js";
+import { ZeroizeOnFree } from "./hardening/index.js";
 import { Slab, type SlabOptions } from "./layout/index.js";
 import { alignUp } from "./core/index.js";
 
@@ -60,6 +61,61 @@ export class HardenedSlab extends Slab implements Disposable {
 
   /** Unmaps the metadata and the data mappings; every view of them goes to length 0. */
   dispose(): void {
+    this.split.dispose();
+    this.mapping.dispose();
+  }
+
+  /** `using` support. */
+  [Symbol.dispose](): void {
+    this.dispose();
+  }
+}
+
+/** Options of {@link CryptoSlab}: a `Slab`'s, without `metadata`. */
+export type CryptoSlabOptions = Omit<SlabOptions, "metadata">;
+
+/**
+ * The Rust `CryptoSlab`: `ZeroizeOnFree<Slab>` over `GuardPage<SplitMetadata<LockedMmapBacked>>`, for secrets:
+ * the data pages are locked in RAM and excluded from core dumps (failing closed when the OS refuses the lock),
+ * guarded by `PROT_NONE` pages at both ends, every freed block is zeroed (and the whole range on `reset()`), and
+ * the slab's free set lives in a separate mapping. `dispose()` unlocks and unmaps everything.
+ *
+ * @example
+ * ```ts
+ * using keys = new CryptoSlab({ blockSize: 32, capacity: 256 }); // OsError (EPERM/ENOMEM) if mlock is refused
+ * const k = keys.allocate(32);
+ * keys.deallocate(k, 32); // zeroed before it is reusable
+ * ```
+ */
+export class CryptoSlab extends ZeroizeOnFree<Slab> implements Disposable {
+  /** The locked data mapping (guards included). */
+  readonly mapping: LockedMmapBacked;
+  /** The metadata split (its `meta` mapping holds the slab's free set). */
+  readonly split: SplitMetadata<LockedMmapBacked>;
+
+  /** @throws `OsError` when the pages cannot be locked (nothing stays mapped then), and as `Slab` and `GuardPage`. */
+  constructor(options: CryptoSlabOptions) {
+    const align = options.align ?? 8;
+    const stride = alignUp(options.blockSize, align);
+    const interior = roundToPages(stride * options.capacity + align, PAGE_SIZE);
+    const mapping = new LockedMmapBacked(interior + 2 * PAGE_SIZE);
+    let split: SplitMetadata<LockedMmapBacked> | undefined;
+    try {
+      split = new SplitMetadata(mapping, { metaSize: roundToPages(8 * options.capacity + 64, PAGE_SIZE) });
+      super(new Slab(new GuardPage(split), { ...options, metadata: split.meta }));
+    } catch (error) {
+      split?.dispose();
+      mapping.dispose();
+      throw error;
+    }
+    this.mapping = mapping;
+    this.split = split;
+  }
+
+  /** Zeroes the whole data range, then unlocks and unmaps both mappings. */
+  dispose(): void {
+    if (this.mapping.disposed) return;
+    this.reset();
     this.split.dispose();
     this.mapping.dispose();
   }

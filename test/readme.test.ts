@@ -11,7 +11,9 @@ import ts from "typescript";
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const readme = readFileSync(join(root, "README.md"), "utf8");
 const extract = (text: string): string[] =>
-  [...text.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).filter((b) => b.includes('from "forge-alloc'));
+  [...text.matchAll(/```ts\n([\s\S]*?)```/g)]
+    .map((m) => m[1]!)
+    .filter((b) => b.includes('from "forge-alloc'));
 // README first (its first block is the composition example), then docs/OS.md.
 const blocks = [...extract(readme), ...extract(readFileSync(join(root, "docs", "OS.md"), "utf8"))];
 

@@ -8,6 +8,7 @@ import { SUBJECTS } from "./registry.js";
 const NOT_SUBJECTS = new Map<Function, string>([
   [api.RangeBacking, "the shared base class of the backings"],
   [osApi.MappedBacking, "the shared base class of the OS backings"],
+  [api.Wrapper, "the forwarding base class of the hardening wrappers (each wrapper runs the kit)"],
   [
     osApi.HugePageBacked,
     "needs reserved huge pages: its conformance run is in src/os/mmap.test.ts, under a reservation",

@@ -3,6 +3,15 @@
 import {
   type Allocator,
   ArrayBufferBacked,
+  CacheJitter,
+  Canary,
+  Faulty,
+  NeverFail,
+  PoisonOnFree,
+  Quarantine,
+  Statistics,
+  Watermark,
+  ZeroizeOnFree,
   BumpArena,
   SharedArrayBufferBacked,
   Slab,
@@ -14,6 +23,7 @@ import {
 import type { ConformanceCapabilities } from "../src/testing/index.js";
 import {
   GuardPage,
+  CryptoSlab,
   HardenedSlab,
   HugePageAligned,
   LockedMmapBacked,
@@ -211,4 +221,107 @@ export const SUBJECTS: readonly Subject[] = [
     make: () => new HardenedSlab({ blockSize: 256, capacity: 64, align: 16 }),
     caps: slab,
   },
+  {
+    name: "CryptoSlab",
+    covers: [CryptoSlab],
+    make: () => new CryptoSlab({ blockSize: 256, capacity: 32, align: 16 }),
+    caps: slab,
+  },
+  ...wrapperSubjects(),
 ];
+
+/** Every Layer 3 wrapper over every layout it may stand on (see docs/COMPATIBILITY.md for the limits). */
+function wrapperSubjects(): Subject[] {
+  // Bases with room for the largest wrapper overhead (CacheJitter: 512 bytes) above 256-byte requests.
+  const bases: { name: string; make: () => Allocator; caps: ConformanceCapabilities; moves: boolean }[] = [
+    {
+      name: "Slab",
+      make: () => new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 1024, capacity: 24, align: 64 }),
+      caps: slab,
+      moves: true,
+    },
+    { name: "BumpArena", make: () => new BumpArena(new ArrayBufferBacked(1 << 16)), caps: bump, moves: true },
+    {
+      name: "WithFallback<Slab, Slab>",
+      make: () => {
+        const backing = new ArrayBufferBacked(1 << 17);
+        return new WithFallback(
+          new Slab(backing, { blockSize: 1024, capacity: 8, align: 64 }),
+          new Slab(backing, { blockSize: 1024, capacity: 16, align: 64 }),
+        );
+      },
+      caps: slab,
+      moves: true,
+    },
+    {
+      name: "StackAlloc",
+      make: () => new StackAlloc(new ArrayBufferBacked(1 << 16)),
+      caps: { frees: true, lifo: true, reset: true, detectsDoubleFree: true },
+      moves: false, // a stack cannot free the old block of a move out of order
+    },
+    { name: "MmapBacked", make: () => new MmapBacked(1 << 16), caps: bump, moves: true },
+  ];
+  const wrappers: {
+    name: string;
+    cls: Function;
+    wrap: (inner: Allocator) => Allocator;
+    moves: boolean;
+    caps?: (c: ConformanceCapabilities) => ConformanceCapabilities;
+  }[] = [
+    { name: "Canary", cls: Canary, wrap: (a) => new Canary(a), moves: true },
+    { name: "PoisonOnFree", cls: PoisonOnFree, wrap: (a) => new PoisonOnFree(a), moves: true },
+    {
+      name: "PoisonOnFree (checkOnReuse)",
+      cls: PoisonOnFree,
+      wrap: (a) => new PoisonOnFree(a, { checkOnReuse: true }),
+      moves: true,
+    },
+    { name: "ZeroizeOnFree", cls: ZeroizeOnFree, wrap: (a) => new ZeroizeOnFree(a), moves: true },
+    {
+      name: "Quarantine",
+      cls: Quarantine,
+      wrap: (a) => new Quarantine(a, 4),
+      moves: true,
+      caps: (c) => ({ ...c, frees: false }), // a freed block waits in quarantine: not reusable at once
+    },
+    { name: "Statistics", cls: Statistics, wrap: (a) => new Statistics(a), moves: false },
+    { name: "Watermark", cls: Watermark, wrap: (a) => new Watermark(a, {}), moves: false },
+    { name: "Faulty(NeverFail)", cls: Faulty, wrap: (a) => new Faulty(a, new NeverFail()), moves: false },
+    {
+      name: "CacheJitter",
+      cls: CacheJitter,
+      wrap: (a) => new CacheJitter(a, { line: 64, assoc: 8, seed: 7 }),
+      moves: true,
+      caps: (c) => ({ ...c, maxAlign: 64 }),
+    },
+  ];
+  const out: Subject[] = [];
+  for (const w of wrappers) {
+    for (const b of bases) {
+      if (w.moves && !b.moves) continue;
+      const caps = w.caps ? w.caps(b.caps) : b.caps;
+      out.push({ name: `${w.name}<${b.name}>`, covers: [w.cls], make: () => w.wrap(b.make()), caps });
+    }
+  }
+  // A stack of them, outermost first, as docs/COMPOSITION_RECIPES.md builds it.
+  out.push({
+    name: "Statistics<Watermark<PoisonOnFree<Quarantine<Canary<Slab>>>>>",
+    covers: [],
+    make: () =>
+      new Statistics(
+        new Watermark(
+          new PoisonOnFree(
+            new Quarantine(
+              new Canary(
+                new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 512, capacity: 32, align: 64 }),
+              ),
+              4,
+            ),
+          ),
+          {},
+        ),
+      ),
+    caps: { ...slab, frees: false },
+  });
+  return out;
+}

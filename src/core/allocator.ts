@@ -119,16 +119,3 @@ export interface OsBacked extends Allocator {
   /** Changes the protection of whole pages of `[ptr, ptr + size)`. */
   protect(ptr: number, size: number, flags: ProtectFlags): void;
 }
-
-/** True when `value` has the {@link FixedRange} methods. */
-export function isFixedRange(value: unknown): value is FixedRange {
-  const v = value as Partial<FixedRange> | null;
-  return (
-    typeof v === "object" &&
-    v !== null &&
-    typeof v.base === "function" &&
-    typeof v.size === "function" &&
-    typeof v.commit === "function" &&
-    typeof v.contains === "function"
-  );
-}

@@ -37,6 +37,7 @@ import {
   type TypedArray,
   type TypedArrayConstructor,
   describePointer,
+  checkCarvable,
   isFixedRange,
   layoutError,
   RangeBacking,
@@ -60,6 +61,7 @@ export class BumpArena extends RangeBacking {
         "BumpArena: the backing must be a FixedRange (base, size, commit, contains), e.g. a backing",
       );
     }
+    checkCarvable("BumpArena", backing);
     const base = backing.base();
     const size = backing.size();
     if (!(size > 0)) throw new AllocError(`BumpArena: the backing's range is empty (size ${size})`);

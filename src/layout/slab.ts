@@ -37,6 +37,7 @@ import {
   AllocError,
   type Allocator,
   type FixedRange,
+  type FreelistProtection,
   InvalidPointerError,
   LayoutError,
   type Memory,
@@ -69,18 +70,25 @@ export interface SlabOptions {
    * @defaultValue the JS heap
    */
   metadata?: Allocator;
+  /**
+   * Free-list integrity: a keyed MAC (e.g. `new HalfSipHashMac()`) over every free-stack entry, checked before the
+   * entry is used. A forged entry is counted in `corruptionEvents()`, never followed: the free list is abandoned and
+   * allocation goes on from the uncarved tail (as the Rust slab). Worth it when the free set lives in memory other
+   * code can write (the `metadata` option); with the default JS-heap free set nothing can forge it.
+   * @defaultValue no MAC
+   */
+  protection?: FreelistProtection;
 }
 
 /** The slab's free set in a block of `metadata`'s memory. */
-function metadataArray(metadata: Allocator, capacity: number): Int32Array {
+function metadataArray(metadata: Allocator, capacity: number, words: number): Int32Array {
   if (typeof metadata?.allocate !== "function")
     throw new AllocError("Slab: the metadata option must be an Allocator");
-  const ptr = metadata.allocateZeroed(8 * capacity, 8);
+  const bytes = 4 * words * capacity;
+  const ptr = metadata.allocateZeroed(bytes, 8);
   if (ptr === NULL)
-    throw new AllocError(
-      `Slab: the metadata allocator cannot provide ${8 * capacity} bytes for ${capacity} slots`,
-    );
-  return new Int32Array(metadata.memory.buffer, ptr, 2 * capacity);
+    throw new AllocError(`Slab: the metadata allocator cannot provide ${bytes} bytes for ${capacity} slots`);
+  return new Int32Array(metadata.memory.buffer, ptr, words * capacity);
 }
 
 /** The inverse of the odd number `d` modulo 2^32 (Newton's iteration; each step doubles the correct bits). */
@@ -104,6 +112,8 @@ export class Slab implements Allocator, FixedRange {
   readonly stride: number;
   /** The number of blocks. */
   readonly capacity: number;
+  /** The free-list MAC, or `null`. */
+  readonly protection: FreelistProtection | null;
   private readonly region: number;
   /** `nextPowerOfTwo(blockSize) - 1`: the hot size check's mask. */
   private readonly sizeMask: number;
@@ -116,6 +126,11 @@ export class Slab implements Allocator, FixedRange {
   private readonly freeSet: Int32Array;
   private freeCount: number;
   private carved: number;
+  /** True when popped entries must be checked (a MAC, or a free set in memory other code can write). */
+  private readonly checked: boolean;
+  /** `blockSize`, or 0 when entries are checked: the hot paths compare against it, so checking costs them nothing. */
+  private readonly fastLimit: number;
+  private corruptions: number;
 
   /**
    * Takes `capacity * stride` bytes (aligned to `align`) from `backing`.
@@ -155,10 +170,11 @@ export class Slab implements Allocator, FixedRange {
     this.strideShift = 31 - Math.clz32(stride & -stride);
     this.strideInverse = inverseOdd(stride >>> this.strideShift);
     try {
+      const words = options.protection === undefined ? 2 : 3; // stack, positions[, tags]
       this.freeSet =
         options.metadata === undefined
-          ? new Int32Array(2 * capacity)
-          : metadataArray(options.metadata, capacity);
+          ? new Int32Array(words * capacity)
+          : metadataArray(options.metadata, capacity, words);
     } catch (error) {
       backing.deallocate(region, bytes, align); // give the region back: a failed construction takes nothing
       throw error;
@@ -166,6 +182,15 @@ export class Slab implements Allocator, FixedRange {
     this.freeCount = TAGGED_FIELD; // representation hint, see TAGGED_FIELD
     this.freeCount = 0;
     this.carved = 0;
+    if (options.protection !== undefined && typeof options.protection?.sign !== "function") {
+      throw new AllocError(
+        "Slab: the protection option must be a FreelistProtection (e.g. new HalfSipHashMac())",
+      );
+    }
+    this.protection = options.protection ?? null;
+    this.checked = options.protection !== undefined || options.metadata !== undefined;
+    this.fastLimit = this.checked ? 0 : blockSize;
+    this.corruptions = 0;
   }
 
   /**
@@ -181,7 +206,7 @@ export class Slab implements Allocator, FixedRange {
     const n = this.freeCount;
     if (
       ((size - 1) & this.sizeMask) + 1 !== size ||
-      size > this.blockSize ||
+      size > this.fastLimit ||
       (m & this.alignMask) + 1 !== align ||
       (align & m) !== 0 ||
       n === 0
@@ -216,11 +241,11 @@ export class Slab implements Allocator, FixedRange {
       idx * this.stride + this.region !== ptr ||
       idx >>> 0 >= this.carved ||
       ((size - 1) & this.sizeMask) + 1 !== size ||
-      size > this.blockSize ||
+      size > this.fastLimit ||
       (m & this.alignMask) + 1 !== align ||
       (align & m) !== 0
     ) {
-      throw this.badFree(ptr, size, align);
+      return this.deallocateSlow(ptr, idx, size, align);
     }
     const n = this.freeCount;
     const set = this.freeSet;
@@ -265,9 +290,9 @@ export class Slab implements Allocator, FixedRange {
     return this.capacity * this.stride;
   }
 
-  /** Always 0: the out-of-band free set cannot be forged through the memory. */
+  /** Forged free-list entries detected (and not followed) so far; always 0 without `protection` or `metadata`. */
   corruptionEvents(): number {
-    return 0;
+    return this.corruptions;
   }
 
   /** Start of the slab's region. */
@@ -328,13 +353,49 @@ export class Slab implements Allocator, FixedRange {
     if (size > this.blockSize || align > this.align) return NULL; // cannot be served by any block (I3)
     const n = this.freeCount;
     if (n !== 0) {
-      this.freeCount = n - 1;
-      return this.freeSet[n - 1]!;
+      const ptr = this.freeSet[n - 1]!;
+      if (!this.checked || this.entryIsSound(ptr, n - 1)) {
+        this.freeCount = n - 1;
+        return ptr;
+      }
+      // A forged entry: count it, never follow it, abandon the whole free list (its slots leak), go on carving.
+      this.corruptions++;
+      this.freeCount = 0;
     }
     const idx = this.carved;
     if (idx === this.capacity) return NULL;
     this.carved = idx + 1;
     return this.region + idx * this.stride;
+  }
+
+  /** Checks a popped free-stack entry: a carved slot start, at its recorded place, with a valid tag. */
+  private entryIsSound(ptr: number, at: number): boolean {
+    const idx = this.slotOf(ptr);
+    if (idx < 0 || this.freeSet[this.capacity + idx] !== at) return false;
+    return this.protection === null || this.protection.verify(ptr, at, this.freeSet[2 * this.capacity + at]!);
+  }
+
+  /** `deallocate` off the hot path: a checked slab's push (with its tag), or the error for a bad call. */
+  private deallocateSlow(ptr: number, idx: number, size: number, align: number): void {
+    const m = align - 1;
+    if (
+      idx * this.stride + this.region !== ptr ||
+      idx >>> 0 >= this.carved ||
+      !isValidLayout(size, align) ||
+      size > this.blockSize ||
+      align > this.align ||
+      (m & this.alignMask) + 1 !== align
+    ) {
+      throw this.badFree(ptr, size, align);
+    }
+    const n = this.freeCount;
+    const set = this.freeSet;
+    const at = set[this.capacity + idx]!;
+    if (at < n && set[at] === ptr) throw this.badPointer("deallocate", ptr); // already free
+    set[n] = ptr;
+    set[this.capacity + idx] = n;
+    if (this.protection !== null) set[2 * this.capacity + n] = this.protection.sign(ptr, n);
+    this.freeCount = n + 1;
   }
 
   /** The slot index of `ptr`, or -1 when it is not the start of a carved slot. */

@@ -39,6 +39,7 @@ import {
   checkInteger,
   checkResize,
   describePointer,
+  checkCarvable,
   isFixedRange,
   isValidLayout,
   layoutError,
@@ -68,6 +69,7 @@ export class StackAlloc extends RangeBacking {
    */
   constructor(backing: FixedRange, options: StackAllocOptions = {}) {
     if (!isFixedRange(backing)) throw new AllocError("StackAlloc: the backing must be a FixedRange");
+    checkCarvable("StackAlloc", backing);
     const base = backing.base();
     const size = backing.size();
     if (!(size > 0)) throw new AllocError(`StackAlloc: the backing's range is empty (size ${size})`);

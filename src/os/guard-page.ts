@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { AllocError, type OsBacked, ProtectFlags, RangeBacking } from "../core/index.js";
+import { AllocError, type OsBacked, ProtectFlags, RangeBacking, checkCarvable } from "../core/index.js";
 import { PAGE_SIZE } from "./native.js";
 
 /** Options of {@link GuardPage}. */
@@ -52,6 +52,7 @@ export class GuardPage<TInner extends OsBacked> extends RangeBacking {
         "GuardPage: the inner allocator must be OsBacked (an OS mapping such as MmapBacked)",
       );
     }
+    checkCarvable("GuardPage", inner);
     const page = options.pageSize ?? PAGE_SIZE;
     if (typeof page !== "number" || page < PAGE_SIZE || (page & (page - 1)) !== 0) {
       throw new AllocError(

@@ -1,0 +1,234 @@
+/**
+ * `Canary`: an 8-byte secret word right before and right after every block, checked when the block is freed. A
+ * buffer overflow or underflow of even one byte changes a word, and the free throws `CorruptionError` (and counts
+ * it in `corruptionEvents()`). The words are zeroed on free.
+ *
+ * ```text
+ *  inner block:  | padding | canary (8) | user block (size) | canary (8) |
+ *                                       ^ returned pointer, aligned to max(8, align)
+ * ```
+ *
+ * The secret comes from `crypto.getRandomValues` (or a seed, for replayable tests) and never appears in an error
+ * message, `util.inspect` or `JSON.stringify`.
+ *
+ * Complexity: O(1) plus the inner's cost; two 8-byte writes per allocation, two compares per free.
+ * Overhead per block: `max(8, align) + 8` bytes plus the inner's rounding. `usableSize` is exactly `size` (the
+ * post canary sits right after the block).
+ * Where it may stand: outside the layout it checks (`new Canary(new Slab(...))`); under a carving layout it would
+ * be bypassed and is refused. Over a `Slab`, requests up to `blockSize - max(8, align) - 8` fit; a slab whose
+ * blocks cannot hold even one canaried byte is refused at construction (the Rust `Canary<Slab<u64>>` always fails).
+ * A corrupted block is not freed (it stays allocated in the inner), as the Rust crate's panic leaves it.
+ *
+ * @example
+ * ```ts
+ * const guarded = new Canary(new Slab(backing, { blockSize: 64, capacity: 256 }));
+ * const p = guarded.allocate(40);
+ * guarded.deallocate(p, 40); // throws CorruptionError if [p-8, p) or [p+40, p+48) changed
+ * ```
+ *
+ * @module
+ */
+import {
+  AllocError,
+  type Allocator,
+  CorruptionError,
+  InvalidPointerError,
+  LayoutError,
+  MAX_ALIGN,
+  MAX_SIZE,
+  NULL,
+  checkResize,
+  describePointer,
+  isValidLayout,
+  layoutError,
+  moveBlock,
+  randomBytes,
+  zeroBlock,
+} from "../core/index.js";
+import { Wrapper } from "./wrapper.js";
+
+/** Options of {@link Canary}. */
+export interface CanaryOptions {
+  /** 8 bytes of secret, for replayable tests; all zeros are replaced. @defaultValue 8 random bytes */
+  seed?: Uint8Array;
+}
+
+const CANARY = 8;
+
+/**
+ * Guard words around every block (see the module documentation).
+ *
+ * @typeParam TInner - the wrapped allocator.
+ */
+export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
+  private readonly w0: number;
+  private readonly w1: number;
+  private corruptions: number;
+
+  /** @throws `AllocError` for a seed that is not 8 bytes, or an inner slab too small for a canaried byte. */
+  constructor(inner: TInner, options: CanaryOptions = {}) {
+    super("Canary", inner, true);
+    const seed = options.seed ?? randomBytes(8);
+    if (!(seed instanceof Uint8Array) || seed.length !== 8)
+      throw new AllocError("Canary: the seed must be 8 bytes");
+    const w0 = (seed[0]! | (seed[1]! << 8) | (seed[2]! << 16) | (seed[3]! << 24)) >>> 0;
+    const w1 = (seed[4]! | (seed[5]! << 8) | (seed[6]! << 16) | (seed[7]! << 24)) >>> 0;
+    this.w0 = w0 === 0 && w1 === 0 ? 0xdeadbeef : w0;
+    this.w1 = w0 === 0 && w1 === 0 ? 0xcafebabe : w1;
+    this.corruptions = 0;
+    const blockSize = (inner as { blockSize?: unknown }).blockSize;
+    if (typeof blockSize === "number" && blockSize < 2 * CANARY + 1) {
+      throw new AllocError(
+        `Canary: the inner's ${blockSize}-byte blocks cannot hold one byte between two ${CANARY}-byte canaries, so ` +
+          `every allocation would fail; give it blocks of at least ${2 * CANARY + 1} bytes (size + ${2 * CANARY})`,
+      );
+    }
+  }
+
+  /** Allocates `size + max(8, align) + 8` bytes from the inner and writes both canaries. `NULL` when the inner refuses. */
+  override allocate(size: number, align = 8): number {
+    if (!isValidLayout(size, align)) throw layoutError("Canary.allocate", size, align);
+    const pre = align > CANARY ? align : CANARY;
+    if (pre + size + CANARY > MAX_SIZE) return NULL; // the inflated request is larger than any allocator serves
+    const block = this.innerAllocate.call(this.inner, pre + size + CANARY, pre);
+    if (block === NULL) return NULL;
+    const p = block + pre;
+    const dv = this.memory.dataView;
+    dv.setUint32(p - 8, (this.w0 ^ pre) >>> 0, true); // the pre word also records the padding before it
+    dv.setUint32(p - 4, this.w1, true);
+    dv.setUint32(p + size, this.w0, true);
+    dv.setUint32(p + size + 4, this.w1, true);
+    return p;
+  }
+
+  /** As {@link Canary.allocate}, with the block zeroed. */
+  override allocateZeroed(size: number, align = 8): number {
+    const p = this.allocate(size, align);
+    if (p !== NULL) zeroBlock(this.memory, p, size);
+    return p;
+  }
+
+  /**
+   * Checks both canaries, zeroes them, and frees the inner block.
+   *
+   * @throws `CorruptionError` (counted) when a canary changed; `InvalidPointerError` when `ptr` is not a live block
+   *   (a double free, a foreign pointer); `LayoutError` for a bad layout.
+   */
+  override deallocate(ptr: number, size: number, align = 8): void {
+    if (!isValidLayout(size, align)) throw layoutError("Canary.deallocate", size, align);
+    const pre = align > CANARY ? align : CANARY;
+    if (!this.intact(ptr, size, pre)) throw this.failure("deallocate", ptr, size, pre);
+    this.innerDeallocate.call(this.inner, ptr - pre, pre + size + CANARY, pre);
+    zeroBlock(this.memory, ptr - CANARY, CANARY); // after the inner accepted the free: a refused one changes nothing
+    zeroBlock(this.memory, ptr + size, CANARY);
+  }
+
+  /** Moves the block to a new canaried block (checking the old canaries), as the Rust default. */
+  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    checkResize("Canary.grow", oldSize, newSize, align, true);
+    this.check("grow", ptr, oldSize, align);
+    return moveBlock(this, ptr, oldSize, newSize, align);
+  }
+
+  /** Moves the block to a smaller canaried block (the post canary must sit right after the new end). */
+  override shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    checkResize("Canary.shrink", oldSize, newSize, align, false);
+    this.check("shrink", ptr, oldSize, align);
+    return moveBlock(this, ptr, oldSize, newSize, align);
+  }
+
+  /** Exactly `size`: the post canary starts right after the block. @throws as `deallocate` for a bad block. */
+  override usableSize(ptr: number, size: number): number {
+    this.check("usableSize", ptr, size, this.preOf(ptr));
+    return size;
+  }
+
+  /** Corruptions this canary detected plus the inner's (I10). */
+  override corruptionEvents(): number {
+    return this.corruptions + this.inner.corruptionEvents();
+  }
+
+  /**
+   * Checks the canaries of a live block without freeing it.
+   *
+   * @throws `CorruptionError` (counted) or `InvalidPointerError`, as `deallocate`.
+   */
+  check(what: string, ptr: number, size: number, align = 8): void {
+    if (!isValidLayout(size, align)) throw layoutError(`Canary.${what}`, size, align);
+    const pre = align > CANARY ? align : CANARY;
+    if (!this.intact(ptr, size, pre)) throw this.failure(what, ptr, size, pre);
+    this.inner.usableSize(ptr - pre, pre + size + CANARY); // intact words on a block the inner no longer holds
+  }
+
+  /** Redacted for `JSON.stringify`: the secret is never serialised. */
+  toJSON(): { wrapper: string; secret: string } {
+    return { wrapper: "Canary", secret: "[redacted]" };
+  }
+
+  /** Redacted for Node's `util.inspect`. */
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return `Canary { secret: [redacted], corruptionEvents: ${this.corruptions} }`;
+  }
+
+  private intact(ptr: number, size: number, pre: number): boolean {
+    if ((ptr | 0) !== ptr || ptr < CANARY || ptr + size + CANARY > this.memory.byteLength) return false;
+    const dv = this.memory.dataView;
+    return (
+      dv.getUint32(ptr - 8, true) === (this.w0 ^ pre) >>> 0 &&
+      dv.getUint32(ptr - 4, true) === this.w1 &&
+      dv.getUint32(ptr + size, true) === this.w0 &&
+      dv.getUint32(ptr + size + 4, true) === this.w1
+    );
+  }
+
+  /** The padding recorded in a block's pre word (8, or the alignment above 8), or 8 when it is not plausible. */
+  private preOf(ptr: number): number {
+    if ((ptr | 0) !== ptr || ptr < CANARY || ptr > this.memory.byteLength) return CANARY;
+    const pre = (this.memory.dataView.getUint32(ptr - 8, true) ^ this.w0) >>> 0;
+    return pre >= CANARY && pre <= MAX_ALIGN && (pre & (pre - 1)) === 0 ? pre : CANARY;
+  }
+
+  /**
+   * A changed canary. Both words wrong: not a live canaried block (never issued, freed already: its words were
+   * zeroed, or a wrong pointer). One word wrong on a block the inner holds: corruption (counted).
+   */
+  private failure(what: string, ptr: number, size: number, pre: number): Error {
+    const dv = this.memory.dataView;
+    const inRange = (ptr | 0) === ptr && ptr >= CANARY && ptr + size + CANARY <= this.memory.byteLength;
+    const stored = this.preOf(ptr);
+    const before =
+      inRange &&
+      (dv.getUint32(ptr - 8, true) !== (this.w0 ^ stored) >>> 0 || dv.getUint32(ptr - 4, true) !== this.w1);
+    const after =
+      inRange &&
+      (dv.getUint32(ptr + size, true) !== this.w0 || dv.getUint32(ptr + size + 4, true) !== this.w1);
+    if (inRange && !before && !after && stored !== pre) {
+      return new LayoutError(
+        `Canary.${what}: block ${describePointer(ptr)} was allocated with alignment ${stored === CANARY ? "<= 8" : stored}, ` +
+          `not ${pre === CANARY ? "<= 8" : pre}; free it with the alignment it was allocated with`,
+      );
+    }
+    let live = inRange && !(before && after);
+    if (live) {
+      try {
+        this.inner.usableSize(ptr - pre, pre + size + CANARY);
+      } catch (error) {
+        if (!(error instanceof InvalidPointerError)) throw error;
+        live = false;
+      }
+    }
+    if (!live) {
+      return new InvalidPointerError(
+        ptr,
+        `Canary.${what}: ${describePointer(ptr)} (size ${size}) is not a live canaried block: never issued, freed ` +
+          `already, or freed with another size`,
+      );
+    }
+    this.corruptions++;
+    return new CorruptionError(
+      `Canary.${what}: the guard word ${before ? "before" : "after"} block ${describePointer(ptr)} (size ${size}) ` +
+        `was overwritten: a buffer ${before ? "underflow" : "overflow"} (or a free with a size other than the ` +
+        `allocation's). The block is not freed.`,
+    );
+  }
+}

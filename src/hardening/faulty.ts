@@ -1,0 +1,172 @@
+/**
+ * `Faulty`: fault injection for tests. Before each allocation it asks a policy whether to fail; a failed request
+ * returns `NULL` without touching the inner, so every out-of-memory branch of the code above becomes reachable
+ * (a `WithFallback`'s secondary, a `Watermark`'s `onOom`, your own recovery).
+ *
+ * Policies: {@link NeverFail}, {@link AlwaysFail}, {@link FailAfter}(n), {@link FailEveryNth}(n),
+ * {@link FailOnSize}(bytes), and {@link SeededFailures} (a replayable random policy). Any object with
+ * `shouldFail(size, align)` works.
+ *
+ * Complexity: the policy's cost (O(1) for all of ours). Where it may stand: right above the allocator whose
+ * out-of-memory you want to simulate. Bad layouts still throw `LayoutError` (validation comes before the policy).
+ *
+ * @example
+ * ```ts
+ * const chaos = new Faulty(pool, new FailEveryNth(3)); // calls 3, 6, 9, ... return NULL
+ * ```
+ *
+ * @module
+ */
+import {
+  AllocError,
+  type Allocator,
+  NULL,
+  checkInteger,
+  checkResize,
+  isValidLayout,
+  layoutError,
+} from "../core/index.js";
+import { Wrapper } from "./wrapper.js";
+
+/** Decides whether {@link Faulty} fails a request. Must not throw. */
+export interface AllocFaultPolicy {
+  /** True to make this request return `NULL`. Called once per allocation, zeroed allocation or grow. */
+  shouldFail(size: number, align: number): boolean;
+}
+
+/** Never fails. */
+export class NeverFail implements AllocFaultPolicy {
+  /** Always false. */
+  shouldFail(): boolean {
+    return false;
+  }
+}
+
+/** Always fails. */
+export class AlwaysFail implements AllocFaultPolicy {
+  /** Always true. */
+  shouldFail(): boolean {
+    return true;
+  }
+}
+
+/** Lets the first `n` requests through, then fails every one (credits never come back). */
+export class FailAfter implements AllocFaultPolicy {
+  private left: number;
+  /** @throws `AllocError` unless `n` is a non-negative integer. */
+  constructor(n: number) {
+    this.left = checkInteger("FailAfter", "n", n, 0, Number.MAX_SAFE_INTEGER);
+  }
+  /** True once `n` requests have passed. */
+  shouldFail(): boolean {
+    if (this.left === 0) return true;
+    this.left--;
+    return false;
+  }
+  /** Requests still let through. */
+  remaining(): number {
+    return this.left;
+  }
+}
+
+/** Fails requests number `n`, `2n`, `3n`, ... (1-based): with `n = 3`, calls 3, 6, 9 fail. */
+export class FailEveryNth implements AllocFaultPolicy {
+  private readonly period: number;
+  private calls: number;
+  /** @throws `AllocError` unless `n >= 1` (the Rust one panics on 0). */
+  constructor(n: number) {
+    this.period = checkInteger("FailEveryNth", "n", n, 1, Number.MAX_SAFE_INTEGER);
+    this.calls = 0;
+  }
+  /** True on every `n`-th call. */
+  shouldFail(): boolean {
+    this.calls++;
+    return this.calls % this.period === 0;
+  }
+}
+
+/** Fails every request of `minBytes` or more. */
+export class FailOnSize implements AllocFaultPolicy {
+  /** The smallest size that fails. */
+  readonly minBytes: number;
+  /** @throws `AllocError` unless `minBytes` is a positive integer. */
+  constructor(minBytes: number) {
+    this.minBytes = checkInteger("FailOnSize", "minBytes", minBytes, 1, Number.MAX_SAFE_INTEGER);
+  }
+  /** True when `size >= minBytes`. */
+  shouldFail(size: number): boolean {
+    return size >= this.minBytes;
+  }
+}
+
+/** Fails each request with a probability, from a seeded generator: the same seed replays the same failures. */
+export class SeededFailures implements AllocFaultPolicy {
+  /** The seed, to replay a run. */
+  readonly seed: number;
+  /** The failure probability. */
+  readonly probability: number;
+  private state: number;
+  /** @throws `AllocError` unless `0 <= probability <= 1`. */
+  constructor(options: { seed: number; probability: number }) {
+    const p = options?.probability;
+    if (typeof p !== "number" || !(p >= 0 && p <= 1)) {
+      throw new AllocError(
+        `SeededFailures: probability ${String(p)} is not valid; expected a number from 0 to 1`,
+      );
+    }
+    this.seed = options.seed >>> 0;
+    this.probability = p;
+    this.state = this.seed;
+  }
+  /** The next draw. */
+  shouldFail(): boolean {
+    let t = (this.state = (this.state + 0x6d2b79f5) >>> 0);
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296 < this.probability;
+  }
+}
+
+/**
+ * Fault injection over an allocator (see the module documentation).
+ *
+ * @typeParam TInner - the wrapped allocator.
+ * @typeParam TPolicy - the policy.
+ */
+export class Faulty<
+  TInner extends Allocator,
+  TPolicy extends AllocFaultPolicy = AllocFaultPolicy,
+> extends Wrapper<TInner> {
+  /** The policy consulted before every allocation. */
+  readonly policy: TPolicy;
+
+  /** @throws `AllocError` when `policy` has no `shouldFail`. */
+  constructor(inner: TInner, policy: TPolicy) {
+    super("Faulty", inner, true);
+    if (typeof policy?.shouldFail !== "function")
+      throw new AllocError("Faulty: the policy must have shouldFail(size, align)");
+    this.policy = policy;
+  }
+
+  /** `NULL` when the policy says so; otherwise forwarded. */
+  override allocate(size: number, align = 8): number {
+    if (!isValidLayout(size, align)) throw layoutError("Faulty.allocate", size, align);
+    if (this.policy.shouldFail(size, align)) return NULL;
+    return this.innerAllocate.call(this.inner, size, align);
+  }
+
+  /** `NULL` when the policy says so; otherwise forwarded. */
+  override allocateZeroed(size: number, align = 8): number {
+    if (!isValidLayout(size, align)) throw layoutError("Faulty.allocateZeroed", size, align);
+    if (this.policy.shouldFail(size, align)) return NULL;
+    return this.inner.allocateZeroed(size, align);
+  }
+
+  /** `NULL` (block intact) when the policy says so for `newSize`; otherwise forwarded. */
+  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    checkResize("Faulty.grow", oldSize, newSize, align, true);
+    this.inner.usableSize(ptr, oldSize);
+    if (this.policy.shouldFail(newSize, align)) return NULL;
+    return this.inner.grow(ptr, oldSize, newSize, align);
+  }
+}

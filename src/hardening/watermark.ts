@@ -1,0 +1,184 @@
+/**
+ * `Watermark`: watches the bytes live against the inner's capacity and calls you on the rising edge of a warning
+ * level (75% by default) and a critical level (90%), and on every out-of-memory. A level fires once; `rearm()`
+ * arms both again (falling below a level does not).
+ *
+ * Complexity: O(1) per call (one compare against the next level on the hot path). Overhead: none in the memory.
+ * Where it may stand: over anything with a finite `capacityBytes()`; over an unbounded one the levels never fire
+ * (the out-of-memory callback still does). It counts requested sizes; capacity is the inner's (over a
+ * `WithFallback`, both parts). A handler that throws after a successful allocation gets the block freed again
+ * before the error propagates, so nothing leaks (the Rust one leaks it).
+ *
+ * @example
+ * ```ts
+ * const alarms = new Watermark(pool, { onWarn: (e) => log(e), onOom: (e) => page(e) }, { warn: 0.75, critical: 0.9 });
+ * ```
+ *
+ * @module
+ */
+import { AllocError, type Allocator, NULL, TAGGED_FIELD } from "../core/index.js";
+import { Wrapper } from "./wrapper.js";
+
+/** What a {@link Watermark} handler receives. */
+export interface WatermarkEvent {
+  /** Which level: `"warn"`, `"critical"` or `"oom"`. */
+  readonly level: "warn" | "critical" | "oom";
+  /** Bytes live after the allocation (before it, for `"oom"`). */
+  readonly allocatedBytes: number;
+  /** The inner's capacity. */
+  readonly capacityBytes: number;
+  /** The request that failed (`"oom"` only). */
+  readonly requestedSize?: number;
+  /** Its alignment (`"oom"` only). */
+  readonly requestedAlign?: number;
+}
+
+/** The callbacks of a {@link Watermark}; each is optional. */
+export interface WatermarkHandlers {
+  /** The warning level was crossed (rising edge). */
+  onWarn?: (event: WatermarkEvent) => void;
+  /** The critical level was crossed (rising edge). */
+  onCritical?: (event: WatermarkEvent) => void;
+  /** An allocation returned `NULL` (every time). */
+  onOom?: (event: WatermarkEvent) => void;
+}
+
+/** The levels, as fractions of the capacity. */
+export interface WatermarkThresholds {
+  /** @defaultValue 0.75 */
+  warn?: number;
+  /** @defaultValue 0.9 */
+  critical?: number;
+}
+
+/**
+ * Capacity alarms (see the module documentation).
+ *
+ * @typeParam TInner - the wrapped allocator.
+ */
+export class Watermark<TInner extends Allocator> extends Wrapper<TInner> {
+  /** The warning level in bytes. */
+  readonly warnBytes: number;
+  /** The critical level in bytes. */
+  readonly criticalBytes: number;
+  private readonly handlers: WatermarkHandlers;
+  private live: number;
+  private gate: number;
+  private firedWarn: boolean;
+  private firedCritical: boolean;
+
+  /** @throws `AllocError` unless `0 < warn <= critical <= 1`. */
+  constructor(inner: TInner, handlers: WatermarkHandlers = {}, thresholds: WatermarkThresholds = {}) {
+    super("Watermark", inner, true);
+    const warn = thresholds.warn ?? 0.75;
+    const critical = thresholds.critical ?? 0.9;
+    if (!(
+      typeof warn === "number" &&
+      typeof critical === "number" &&
+      warn > 0 &&
+      warn <= critical &&
+      critical <= 1
+    )) {
+      throw new AllocError(
+        `Watermark: thresholds warn ${String(warn)}, critical ${String(critical)} are not valid; expected 0 < warn <= critical <= 1`,
+      );
+    }
+    const capacity = inner.capacityBytes();
+    this.warnBytes = Math.ceil(capacity * warn);
+    this.criticalBytes = Math.ceil(capacity * critical);
+    this.handlers = handlers;
+    this.live = TAGGED_FIELD; // representation hint (see TAGGED_FIELD)
+    this.live = 0;
+    this.firedWarn = false;
+    this.firedCritical = false;
+    this.gate = this.warnBytes;
+  }
+
+  /** Forwarded; fires a level crossed on the way up, or `onOom` on `NULL`. */
+  override allocate(size: number, align = 8): number {
+    const p = this.innerAllocate.call(this.inner, size, align);
+    if (p === NULL) return this.oom(size, align);
+    const live = this.live + size;
+    this.live = live;
+    if (live >= this.gate) this.crossed(p, size, align);
+    return p;
+  }
+
+  /** As {@link Watermark.allocate}, zeroed. */
+  override allocateZeroed(size: number, align = 8): number {
+    const p = this.inner.allocateZeroed(size, align);
+    if (p === NULL) return this.oom(size, align);
+    this.live += size;
+    if (this.live >= this.gate) this.crossed(p, size, align);
+    return p;
+  }
+
+  /** Forwarded; the live bytes drop (levels stay fired until `rearm()`). */
+  override deallocate(ptr: number, size: number, align = 8): void {
+    this.innerDeallocate.call(this.inner, ptr, size, align);
+    this.live -= size;
+  }
+
+  /** Forwarded; the live bytes follow. */
+  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    const q = this.inner.grow(ptr, oldSize, newSize, align);
+    if (q === NULL) return this.oom(newSize, align);
+    this.live += newSize - oldSize;
+    if (this.live >= this.gate) this.crossed(NULL, 0, align);
+    return q;
+  }
+
+  /** Forwarded; the live bytes follow. */
+  override shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    const q = this.inner.shrink(ptr, oldSize, newSize, align);
+    if (q !== NULL) this.live -= oldSize - newSize;
+    return q;
+  }
+
+  /** Forwarded; live bytes drop to 0 (levels stay fired until `rearm()`). */
+  override reset(): void {
+    this.inner.reset();
+    this.live = 0;
+  }
+
+  /** Bytes live now (requested sizes). */
+  allocatedBytes(): number {
+    return this.live;
+  }
+
+  /** Arms both levels again; a level already exceeded fires at the next allocation. */
+  rearm(): void {
+    this.firedWarn = false;
+    this.firedCritical = false;
+    this.gate = this.warnBytes;
+  }
+
+  private event(level: WatermarkEvent["level"]): WatermarkEvent {
+    return { level, allocatedBytes: this.live, capacityBytes: this.inner.capacityBytes() };
+  }
+
+  private oom(size: number, align: number): number {
+    this.handlers.onOom?.({ ...this.event("oom"), requestedSize: size, requestedAlign: align });
+    return NULL;
+  }
+
+  /** Slow path: fire the levels now crossed; free the block again if a handler throws. */
+  private crossed(p: number, size: number, align: number): void {
+    try {
+      if (!this.firedWarn && this.live >= this.warnBytes) {
+        this.firedWarn = true;
+        this.handlers.onWarn?.(this.event("warn"));
+      }
+      if (!this.firedCritical && this.live >= this.criticalBytes) {
+        this.firedCritical = true;
+        this.firedWarn = true;
+        this.handlers.onCritical?.(this.event("critical"));
+      }
+    } catch (error) {
+      if (p !== NULL) this.deallocate(p, size, align);
+      throw error;
+    } finally {
+      this.gate = !this.firedWarn ? this.warnBytes : !this.firedCritical ? this.criticalBytes : Infinity;
+    }
+  }
+}

@@ -1,0 +1,154 @@
+/**
+ * `Wrapper`: what every Layer 3 wrapper shares: it is an `Allocator` over one inner allocator, it forwards every
+ * call it does not change, and it forwards `FixedRange` and `OsBacked` exactly when the inner has them (and says so
+ * under `WRAPS`, so `isFixedRange`/`isOsBacked` and the carving layouts can tell).
+ *
+ * Hot calls reach the inner through the inner's own methods, read once at construction (`innerAllocate`,
+ * `innerDeallocate`) and invoked with `.call`. A plain `this.inner.allocate(...)` is one call site shared by every
+ * instance of a wrapper class: once five inner types pass through it, V8 makes it megamorphic and every call pays a
+ * global cache lookup. Reading the method once keeps the lookup out of the hot path; see docs/PERFORMANCE.md.
+ *
+ * @module
+ */
+import {
+  AllocError,
+  type Allocator,
+  type FixedRange,
+  Memory,
+  type OsBacked,
+  type ProtectFlags,
+  WRAPS,
+  type WrapperInfo,
+  isFixedRange,
+  isOsBacked,
+} from "../core/index.js";
+
+/** The method types read from the inner allocator. @internal */
+type AllocateFn = (this: Allocator, size: number, align?: number) => number;
+type DeallocateFn = (this: Allocator, ptr: number, size: number, align?: number) => void;
+
+/**
+ * The forwarding base of the hardening wrappers. Use the concrete wrappers; subclass it for a wrapper of your own.
+ *
+ * @typeParam TInner - the wrapped allocator.
+ */
+export class Wrapper<TInner extends Allocator> implements Allocator, FixedRange, OsBacked {
+  /** The wrapped allocator. */
+  readonly inner: TInner;
+  /** The inner's memory (a wrapper never changes the address space). */
+  readonly memory: Memory;
+  /** What this wrapper forwards and whether its work happens in `allocate` (see `WRAPS` in core). */
+  readonly [WRAPS]: WrapperInfo;
+  /** The inner's `allocate`, read once (see the module documentation). */
+  protected readonly innerAllocate: AllocateFn;
+  /** The inner's `deallocate`, read once. */
+  protected readonly innerDeallocate: DeallocateFn;
+  /** The class name, for messages. */
+  protected readonly label: string;
+
+  /**
+   * @param label - the wrapper's name; @param inner - the allocator to wrap; @param actsOnAllocate - whether its
+   *   work happens in `allocate`/`deallocate` (then a carving layout must not sit over it).
+   * @throws `AllocError` when `inner` is not an `Allocator` with a `memory`.
+   */
+  constructor(label: string, inner: TInner, actsOnAllocate: boolean) {
+    if (
+      typeof inner?.allocate !== "function" ||
+      typeof inner.deallocate !== "function" ||
+      !((inner as { memory?: unknown }).memory instanceof Memory)
+    ) {
+      throw new AllocError(`${label}: the inner must be an Allocator (allocate, deallocate, memory, ...)`);
+    }
+    this.inner = inner;
+    this.memory = inner.memory;
+    this.label = label;
+    this[WRAPS] = Object.freeze({
+      name: label,
+      fixedRange: isFixedRange(inner),
+      osBacked: isOsBacked(inner),
+      actsOnAllocate,
+    });
+    this.innerAllocate = inner.allocate as AllocateFn;
+    this.innerDeallocate = inner.deallocate as DeallocateFn;
+  }
+
+  /** Forwarded. */
+  allocate(size: number, align = 8): number {
+    return this.innerAllocate.call(this.inner, size, align);
+  }
+  /** Forwarded. */
+  allocateZeroed(size: number, align = 8): number {
+    return this.inner.allocateZeroed(size, align);
+  }
+  /** Forwarded. */
+  deallocate(ptr: number, size: number, align = 8): void {
+    this.innerDeallocate.call(this.inner, ptr, size, align);
+  }
+  /** Forwarded. */
+  grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    return this.inner.grow(ptr, oldSize, newSize, align);
+  }
+  /** Forwarded. */
+  shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    return this.inner.shrink(ptr, oldSize, newSize, align);
+  }
+  /** Forwarded. */
+  reset(): void {
+    this.inner.reset();
+  }
+  /** Forwarded. */
+  usableSize(ptr: number, size: number): number {
+    return this.inner.usableSize(ptr, size);
+  }
+  /** Forwarded. */
+  capacityBytes(): number {
+    return this.inner.capacityBytes();
+  }
+  /** Forwarded. */
+  corruptionEvents(): number {
+    return this.inner.corruptionEvents();
+  }
+  /** Forwarded when the inner is a `FixedRange`. @throws `AllocError` otherwise. */
+  base(): number {
+    return this.range().base();
+  }
+  /** Forwarded when the inner is a `FixedRange`. */
+  size(): number {
+    return this.range().size();
+  }
+  /** Forwarded when the inner is a `FixedRange`. */
+  commit(ptr: number, length: number): boolean {
+    return this.range().commit(ptr, length);
+  }
+  /** Forwarded when the inner is a `FixedRange`. */
+  contains(ptr: number): boolean {
+    return this.range().contains(ptr);
+  }
+  /** Forwarded when the inner is `OsBacked`. @throws `AllocError` otherwise. */
+  basePtr(): number {
+    return this.os().basePtr();
+  }
+  /** Forwarded when the inner is `OsBacked`. */
+  regionSize(): number {
+    return this.os().regionSize();
+  }
+  /** Forwarded when the inner is `OsBacked`. */
+  releasePages(ptr: number, size: number): void {
+    this.os().releasePages(ptr, size);
+  }
+  /** Forwarded when the inner is `OsBacked`. */
+  protect(ptr: number, size: number, flags: ProtectFlags): void {
+    this.os().protect(ptr, size, flags);
+  }
+
+  private range(): FixedRange {
+    if (!this[WRAPS].fixedRange)
+      throw new AllocError(`${this.label}: the inner allocator is not a FixedRange`);
+    return this.inner as unknown as FixedRange;
+  }
+
+  private os(): OsBacked {
+    if (!this[WRAPS].osBacked) throw new AllocError(`${this.label}: the inner allocator is not OsBacked`);
+    return this.inner as unknown as OsBacked;
+  }
+}
