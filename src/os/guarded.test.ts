@@ -141,3 +141,31 @@ describe("SplitMetadata and HardenedSlab", () => {
     assert.throws(() => new SplitMetadata(region, { metaSize: 0 }), AllocError);
   });
 });
+
+describe("CryptoSlab", () => {
+  test("locked, guarded, zeroized: a freed secret reads as zeros, and dispose unlocks and unmaps", async () => {
+    const { CryptoSlab } = await import("../os.js");
+    const before = vmLck();
+    const keys = new CryptoSlab({ blockSize: 32, capacity: 64 });
+    assert.ok(vmLck() - before >= 64 * 32, "the data pages are locked");
+    const k = keys.allocate(32);
+    keys.memory.u8.fill(0xaa, k, k + 32);
+    keys.deallocate(k, 32);
+    assert.deepEqual([...keys.memory.u8.subarray(k, k + 32)], new Array(32).fill(0));
+    const view = keys.memory.u8;
+    keys.dispose();
+    assert.equal(view.length, 0);
+    assert.equal(vmLck(), before);
+  });
+
+  test("fails closed when the lock is refused", () => {
+    const r = runChild(
+      `
+      const { CryptoSlab } = await import(${JSON.stringify(OS)});
+      try { new CryptoSlab({ blockSize: 32, capacity: 64 }); console.log("locked?!"); }
+      catch (e) { console.log(e.name, e.code); }`,
+      ["prlimit", "--memlock=0:0", "setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock", "--"],
+    );
+    assert.match(r.stdout, /OsError (EPERM|ENOMEM)/, r.stderr);
+  });
+});
