@@ -17,6 +17,15 @@ import {
   WasmMemoryBacked,
   WithFallback,
   alignUp,
+  CacheJitter,
+  Canary,
+  Faulty,
+  PoisonOnFree,
+  Quarantine,
+  SeededFailures,
+  Statistics,
+  Watermark,
+  ZeroizeOnFree,
 } from "../src/index.js";
 
 interface Block {
@@ -257,6 +266,7 @@ function runOps(
     } else if (op.kind === "badFree" && live.length > 0 && options.frees) {
       // A bump allocator cannot tell an interior pointer from a block; only freeing layouts are asked.
       const b = live[op.pick % live.length]!;
+      if (live.some((o) => o.ptr === b.ptr + op.delta)) continue; // that would be another live block
       assert.throws(() => a.deallocate(b.ptr + op.delta, b.size, b.align), InvalidPointerError);
     } else if (op.kind === "reset") {
       a.reset();
@@ -351,6 +361,97 @@ describe("property: random operation sequences match the reference model", () =>
           { frees: false },
         );
       }),
+      RUNS,
+    );
+  });
+});
+
+describe("property: random stacks of wrappers keep the shadow model's invariants", () => {
+  const layers = [
+    "Canary",
+    "PoisonOnFree",
+    "ZeroizeOnFree",
+    "Quarantine",
+    "Statistics",
+    "Watermark",
+    "Faulty",
+    "CacheJitter",
+  ] as const;
+  type Layer = (typeof layers)[number];
+  const wrap = (layer: Layer, inner: Allocator, seed: number): Allocator => {
+    switch (layer) {
+      case "Canary":
+        return new Canary(inner);
+      case "PoisonOnFree":
+        return new PoisonOnFree(inner, { checkOnReuse: true });
+      case "ZeroizeOnFree":
+        return new ZeroizeOnFree(inner);
+      case "Quarantine":
+        return new Quarantine(inner, 1 + (seed % 5));
+      case "Statistics":
+        return new Statistics(inner);
+      case "Watermark":
+        return new Watermark(inner, {});
+      case "Faulty":
+        return new Faulty(inner, new SeededFailures({ seed, probability: 0.1 }));
+      case "CacheJitter":
+        return new CacheJitter(inner, { line: 64, assoc: 4, seed });
+    }
+  };
+
+  test("over a Slab: aligned, disjoint, bytes kept, frees accepted, double frees refused", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.constantFrom(...layers), { maxLength: 4 }),
+        fc.nat(),
+        fc.array(
+          fc.record({
+            kind: fc.integer({ min: 0, max: 9 }),
+            size: fc.integer({ min: 1, max: 200 }),
+            alignLog: fc.integer({ min: 0, max: 4 }),
+            pick: fc.nat(),
+          }),
+          { maxLength: 120 },
+        ),
+        (stack, seed, ops) => {
+          let a: Allocator = new Slab(new ArrayBufferBacked(1 << 17), {
+            blockSize: 1024,
+            capacity: 96,
+            align: 64,
+          });
+          for (const layer of stack) a = wrap(layer, a, seed);
+          const live: Block[] = [];
+          let tag = 1;
+          for (const op of ops) {
+            if (op.kind < 6 || live.length === 0) {
+              const align = 1 << op.alignLog;
+              const p = a.allocate(op.size, align);
+              if (p === NULL) continue;
+              assert.equal(p % align, 0, "I1: aligned");
+              assert.ok(p >= 16 && p + op.size <= a.memory.byteLength, "I1: in range");
+              for (const b of live) assert.ok(p + op.size <= b.ptr || b.ptr + b.size <= p, "I2: disjoint");
+              a.memory.u8.fill(tag, p, p + op.size);
+              live.push({ ptr: p, size: op.size, align, tag });
+              tag = (tag % 250) + 1;
+            } else {
+              const i = op.pick % live.length;
+              const b = live[i]!;
+              checkTag(a, b);
+              a.deallocate(b.ptr, b.size, b.align);
+              live.splice(i, 1);
+              assert.throws(
+                () => a.deallocate(b.ptr, b.size, b.align),
+                InvalidPointerError,
+                `double free through ${stack.join("<")}`,
+              );
+            }
+          }
+          for (const b of live) checkTag(a, b);
+          const outer = a as { stats?: () => { liveCount: number } };
+          if (stack[stack.length - 1] === "Statistics") assert.equal(outer.stats!().liveCount, live.length);
+          assert.equal(a.corruptionEvents(), 0, "no false corruption reports");
+        },
+      ),
       RUNS,
     );
   });

@@ -125,8 +125,19 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
     const line = this.line;
     if (align > line) return this.innerDeallocate.call(this.inner, ptr, size, align);
     const disp = this.verified("deallocate", ptr, size);
-    this.innerDeallocate.call(this.inner, ptr - line - disp * line, size + line * this.assoc, line);
-    zeroBlock(this.memory, ptr - 8, 8); // after the inner accepted the free: a refused free changes nothing
+    // Zero the header before the inner frees the block (a scrubbing wrapper inside must see the final bytes), and
+    // put it back if the inner refuses, so a refused free changes nothing.
+    const u32 = this.memory.u32;
+    const h0 = u32[(ptr - 8) >>> 2]!;
+    const h1 = u32[(ptr - 4) >>> 2]!;
+    zeroBlock(this.memory, ptr - 8, 8);
+    try {
+      this.innerDeallocate.call(this.inner, ptr - line - disp * line, size + line * this.assoc, line);
+    } catch (error) {
+      u32[(ptr - 8) >>> 2] = h0;
+      u32[(ptr - 4) >>> 2] = h1;
+      throw error;
+    }
   }
 
   /** Moves the block (checking the old header). */
@@ -143,9 +154,9 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
     return moveBlock(this, ptr, oldSize, newSize, align);
   }
 
-  /** Exactly `size` (the rest of the inner block belongs to the prefix). */
+  /** Exactly `size` (the rest of the inner block belongs to the prefix). A query: a bad header counts nothing. */
   override usableSize(ptr: number, size: number): number {
-    this.verified("usableSize", ptr, size);
+    this.verified("usableSize", ptr, size, false);
     return size;
   }
 
@@ -165,7 +176,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
   }
 
   /** The displacement of a live jittered block, after its MAC checks out. */
-  private verified(what: string, ptr: number, size: number): number {
+  private verified(what: string, ptr: number, size: number, count = true): number {
     const line = this.line;
     if ((ptr | 0) === ptr && ptr >= 8 && (ptr & (line - 1)) === 0 && ptr <= this.memory.byteLength) {
       const u32 = this.memory.u32;
@@ -187,6 +198,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
       } catch {
         continue;
       }
+      if (!count) break; // a query (usableSize) reports a bad header as a bad pointer and counts nothing
       this.corruptions++;
       return this.fail(
         new CorruptionError(

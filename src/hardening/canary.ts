@@ -93,12 +93,16 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     const block = this.innerAllocate.call(this.inner, pre + size + CANARY, pre);
     if (block === NULL) return NULL;
     const p = block + pre;
+    this.writeWords(p, size, pre);
+    return p;
+  }
+
+  private writeWords(p: number, size: number, pre: number): void {
     const dv = this.memory.dataView;
     dv.setUint32(p - 8, (this.w0 ^ pre) >>> 0, true); // the pre word also records the padding before it
     dv.setUint32(p - 4, this.w1, true);
     dv.setUint32(p + size, this.w0, true);
     dv.setUint32(p + size + 4, this.w1, true);
-    return p;
   }
 
   /** As {@link Canary.allocate}, with the block zeroed. */
@@ -118,9 +122,16 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     if (!isValidLayout(size, align)) throw layoutError("Canary.deallocate", size, align);
     const pre = align > CANARY ? align : CANARY;
     if (!this.intact(ptr, size, pre)) throw this.failure("deallocate", ptr, size, pre);
-    this.innerDeallocate.call(this.inner, ptr - pre, pre + size + CANARY, pre);
-    zeroBlock(this.memory, ptr - CANARY, CANARY); // after the inner accepted the free: a refused one changes nothing
+    // Zero the words before the inner frees the block (a scrubbing wrapper inside must see the final bytes), and
+    // restore them if the inner refuses the free, so a refused free changes nothing.
+    zeroBlock(this.memory, ptr - CANARY, CANARY);
     zeroBlock(this.memory, ptr + size, CANARY);
+    try {
+      this.innerDeallocate.call(this.inner, ptr - pre, pre + size + CANARY, pre);
+    } catch (error) {
+      this.writeWords(ptr, size, pre);
+      throw error;
+    }
   }
 
   /** Moves the block to a new canaried block (checking the old canaries), as the Rust default. */
@@ -137,9 +148,20 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     return moveBlock(this, ptr, oldSize, newSize, align);
   }
 
-  /** Exactly `size`: the post canary starts right after the block. @throws as `deallocate` for a bad block. */
+  /**
+   * Exactly `size`: the post canary starts right after the block. A query, so it has no side effects: a block whose
+   * canaries are not intact is reported as `InvalidPointerError` and not counted (free it to have it counted).
+   */
   override usableSize(ptr: number, size: number): number {
-    this.check("usableSize", ptr, size, this.preOf(ptr));
+    const pre = this.preOf(ptr);
+    if (!isValidLayout(size, 1)) throw layoutError("Canary.usableSize", size, 1);
+    if (!this.intact(ptr, size, pre)) {
+      throw new InvalidPointerError(
+        ptr,
+        `Canary.usableSize: ${describePointer(ptr)} (size ${size}) is not an intact live canaried block`,
+      );
+    }
+    this.inner.usableSize(ptr - pre, pre + size + CANARY);
     return size;
   }
 
