@@ -22,6 +22,8 @@ export interface WrapperInfo {
   readonly osBacked: boolean;
   /** True when its protection or observation happens in `allocate`/`deallocate` (a carver would bypass it). */
   readonly actsOnAllocate: boolean;
+  /** True when it writes into the memory of blocks it allocates or frees (canaries, headers, scrubbing). */
+  readonly writesBlocks: boolean;
 }
 
 /** The symbol under which a wrapper exposes its {@link WrapperInfo}. */
@@ -57,6 +59,13 @@ export function isOsBacked(value: unknown): value is OsBacked {
     typeof v.releasePages === "function" &&
     info(v)?.osBacked !== false
   );
+}
+
+/** The wrappers below `value` (itself included), outermost first, following their `inner`. */
+export function wrapperChain(value: unknown): WrapperInfo[] {
+  const out: WrapperInfo[] = [];
+  for (let v = value; info(v) !== undefined; v = (v as { inner?: unknown }).inner) out.push(info(v)!);
+  return out;
 }
 
 /**

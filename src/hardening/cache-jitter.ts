@@ -70,7 +70,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** @throws `AllocError` for a line that is not a power of two in `[8, 4096]` or an assoc outside `[1, 65535]`. */
   constructor(inner: TInner, options: CacheJitterOptions = {}) {
-    super("CacheJitter", inner, true);
+    super("CacheJitter", inner, true, true);
     const line = options.line ?? 64;
     if (typeof line !== "number" || line < 8 || line > 4096 || (line & (line - 1)) !== 0) {
       throw new AllocError(

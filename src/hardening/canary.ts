@@ -67,7 +67,7 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** @throws `AllocError` for a seed that is not 8 bytes, or an inner slab too small for a canaried byte. */
   constructor(inner: TInner, options: CanaryOptions = {}) {
-    super("Canary", inner, true);
+    super("Canary", inner, true, true);
     const seed = options.seed ?? randomBytes(8);
     if (!(seed instanceof Uint8Array) || seed.length !== 8)
       throw new AllocError("Canary: the seed must be 8 bytes");

@@ -139,6 +139,20 @@ describe("PoisonOnFree and ZeroizeOnFree", () => {
     assert.equal(pool.corruptionEvents(), 2);
   });
 
+  test("checkOnReuse is refused over a wrapper that writes into blocks (it would report false writes after free)", () => {
+    assert.throws(
+      () => new PoisonOnFree(new Canary(slab()), { checkOnReuse: true }),
+      /Canary inside writes into blocks/,
+    );
+    assert.throws(
+      () => new PoisonOnFree(new Quarantine(new ZeroizeOnFree(slab())), { checkOnReuse: true }),
+      /ZeroizeOnFree inside/,
+    );
+    assert.doesNotThrow(
+      () => new PoisonOnFree(new Quarantine(new Statistics(slab())), { checkOnReuse: true }),
+    );
+  });
+
   test("zeroize leaves zeros, and a reset zeroes the whole range", () => {
     const z = new ZeroizeOnFree(slab());
     const p = z.allocate(64);

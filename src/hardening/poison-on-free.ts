@@ -31,6 +31,7 @@ import {
   isValidLayout,
   layoutError,
   moveBlock,
+  wrapperChain,
   zeroBlock,
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
@@ -66,13 +67,20 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** @throws `AllocError` for a pattern that is not a byte. */
   constructor(inner: TInner, options: PoisonOptions = {}, label = "PoisonOnFree") {
-    super(label, inner, true);
+    super(label, inner, true, true);
     const pattern = options.pattern ?? DEFAULT_POISON;
     if (!Number.isInteger(pattern) || pattern < 0 || pattern > 255) {
       throw new AllocError(`${label}: pattern ${String(pattern)} is not a byte (0 to 255)`);
     }
     this.pattern = pattern;
     this.checkOnReuse = options.checkOnReuse === true;
+    const writer = this.checkOnReuse ? wrapperChain(inner).find((w) => w.writesBlocks) : undefined;
+    if (writer !== undefined) {
+      throw new AllocError(
+        `${label}: checkOnReuse needs the blocks to hold the pattern until they are reused, but ${writer.name} ` +
+          `inside writes into blocks; put ${label} with checkOnReuse directly over the layout, and ${writer.name} outside it`,
+      );
+    }
     this.poisoned = new Map();
     this.corruptions = 0;
   }

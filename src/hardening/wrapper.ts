@@ -48,10 +48,11 @@ export class Wrapper<TInner extends Allocator> implements Allocator, FixedRange,
 
   /**
    * @param label - the wrapper's name; @param inner - the allocator to wrap; @param actsOnAllocate - whether its
-   *   work happens in `allocate`/`deallocate` (then a carving layout must not sit over it).
+   *   work happens in `allocate`/`deallocate` (then a carving layout must not sit over it); @param writesBlocks -
+   *   whether it writes into blocks' memory (canaries, headers, scrubbing).
    * @throws `AllocError` when `inner` is not an `Allocator` with a `memory`.
    */
-  constructor(label: string, inner: TInner, actsOnAllocate: boolean) {
+  constructor(label: string, inner: TInner, actsOnAllocate: boolean, writesBlocks = false) {
     if (
       typeof inner?.allocate !== "function" ||
       typeof inner.deallocate !== "function" ||
@@ -67,6 +68,7 @@ export class Wrapper<TInner extends Allocator> implements Allocator, FixedRange,
       fixedRange: isFixedRange(inner),
       osBacked: isOsBacked(inner),
       actsOnAllocate,
+      writesBlocks,
     });
     this.innerAllocate = inner.allocate as AllocateFn;
     this.innerDeallocate = inner.deallocate as DeallocateFn;
