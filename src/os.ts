@@ -46,7 +46,12 @@ export class HardenedSlab extends Slab implements Disposable {
     const region = new MmapBacked(interior + 2 * PAGE_SIZE);
     let split: SplitMetadata<MmapBacked> | undefined;
     try {
-      split = new SplitMetadata(region, { metaSize: roundToPages(8 * options.capacity + 64, PAGE_SIZE) });
+      split = new SplitMetadata(region, {
+        metaSize: roundToPages(
+          (options.protection === undefined ? 8 : 12) * options.capacity + 64,
+          PAGE_SIZE,
+        ),
+      });
       const guarded = new GuardPage(split);
       super(guarded, { ...options, metadata: split.meta });
       this.guarded = guarded;
@@ -101,7 +106,12 @@ export class CryptoSlab extends ZeroizeOnFree<Slab> implements Disposable {
     const mapping = new LockedMmapBacked(interior + 2 * PAGE_SIZE);
     let split: SplitMetadata<LockedMmapBacked> | undefined;
     try {
-      split = new SplitMetadata(mapping, { metaSize: roundToPages(8 * options.capacity + 64, PAGE_SIZE) });
+      split = new SplitMetadata(mapping, {
+        metaSize: roundToPages(
+          (options.protection === undefined ? 8 : 12) * options.capacity + 64,
+          PAGE_SIZE,
+        ),
+      });
       super(new Slab(new GuardPage(split), { ...options, metadata: split.meta }));
     } catch (error) {
       split?.dispose();

@@ -1,6 +1,7 @@
 export * from "./allocator.js";
 export * from "./blocks.js";
 export * from "./constants.js";
+export * from "./dispatch.js";
 export * from "./hints.js";
 export * from "./mac.js";
 export * from "./errors.js";

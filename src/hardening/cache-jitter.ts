@@ -90,9 +90,9 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
   override allocate(size: number, align = 8): number {
     if (!isValidLayout(size, align)) throw layoutError("CacheJitter.allocate", size, align);
     const line = this.line;
-    if (align > line) return this.innerAllocate.call(this.inner, size, align);
+    if (align > line) return this.innerAllocate(this.inner, size, align);
     if (size + line * this.assoc > MAX_SIZE) return NULL; // the inflated request is larger than any allocator serves
-    const block = this.innerAllocate.call(this.inner, size + line * this.assoc, line);
+    const block = this.innerAllocate(this.inner, size + line * this.assoc, line);
     if (block === NULL) return NULL;
     let x = this.rng;
     x ^= x << 13;
@@ -123,7 +123,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
   override deallocate(ptr: number, size: number, align = 8): void {
     if (!isValidLayout(size, align)) throw layoutError("CacheJitter.deallocate", size, align);
     const line = this.line;
-    if (align > line) return this.innerDeallocate.call(this.inner, ptr, size, align);
+    if (align > line) return this.innerDeallocate(this.inner, ptr, size, align);
     const disp = this.verified("deallocate", ptr, size);
     // Zero the header before the inner frees the block (a scrubbing wrapper inside must see the final bytes), and
     // put it back if the inner refuses, so a refused free changes nothing.
@@ -132,7 +132,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
     const h1 = u32[(ptr - 4) >>> 2]!;
     zeroBlock(this.memory, ptr - 8, 8);
     try {
-      this.innerDeallocate.call(this.inner, ptr - line - disp * line, size + line * this.assoc, line);
+      this.innerDeallocate(this.inner, ptr - line - disp * line, size + line * this.assoc, line);
     } catch (error) {
       u32[(ptr - 8) >>> 2] = h0;
       u32[(ptr - 4) >>> 2] = h1;

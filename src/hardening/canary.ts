@@ -90,7 +90,7 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     if (!isValidLayout(size, align)) throw layoutError("Canary.allocate", size, align);
     const pre = align > CANARY ? align : CANARY;
     if (pre + size + CANARY > MAX_SIZE) return NULL; // the inflated request is larger than any allocator serves
-    const block = this.innerAllocate.call(this.inner, pre + size + CANARY, pre);
+    const block = this.innerAllocate(this.inner, pre + size + CANARY, pre);
     if (block === NULL) return NULL;
     const p = block + pre;
     this.writeWords(p, size, pre);
@@ -127,7 +127,7 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     zeroBlock(this.memory, ptr - CANARY, CANARY);
     zeroBlock(this.memory, ptr + size, CANARY);
     try {
-      this.innerDeallocate.call(this.inner, ptr - pre, pre + size + CANARY, pre);
+      this.innerDeallocate(this.inner, ptr - pre, pre + size + CANARY, pre);
     } catch (error) {
       this.writeWords(ptr, size, pre);
       throw error;

@@ -152,7 +152,7 @@ export class Faulty<
   override allocate(size: number, align = 8): number {
     if (!isValidLayout(size, align)) throw layoutError("Faulty.allocate", size, align);
     if (this.policy.shouldFail(size, align)) return NULL;
-    return this.innerAllocate.call(this.inner, size, align);
+    return this.innerAllocate(this.inner, size, align);
   }
 
   /** `NULL` when the policy says so; otherwise forwarded. */

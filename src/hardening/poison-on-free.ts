@@ -27,6 +27,7 @@ import {
   NULL,
   checkResize,
   describePointer,
+  fillBytes,
   isFixedRange,
   isValidLayout,
   layoutError,
@@ -87,7 +88,7 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Forwarded; with `checkOnReuse`, a reused block is first checked for writes made while it was free. */
   override allocate(size: number, align = 8): number {
-    const p = this.innerAllocate.call(this.inner, size, align);
+    const p = this.innerAllocate(this.inner, size, align);
     if (this.checkOnReuse && p !== NULL) this.checkReuse(p, size);
     return p;
   }
@@ -107,8 +108,8 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   override deallocate(ptr: number, size: number, align = 8): void {
     if (!isValidLayout(size, align)) throw layoutError(`${this.label}.deallocate`, size, align);
     const usable = this.inner.usableSize(ptr, size); // validates ptr before anything is written
-    this.memory.u8.fill(this.pattern, ptr, ptr + usable);
-    this.innerDeallocate.call(this.inner, ptr, size, align);
+    fillBytes(this.memory, this.pattern, ptr, ptr + usable);
+    this.innerDeallocate(this.inner, ptr, size, align);
     if (this.checkOnReuse) this.record(ptr, usable);
   }
 

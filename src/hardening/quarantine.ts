@@ -84,7 +84,7 @@ export class Quarantine<TInner extends Allocator> extends Wrapper<TInner> {
     const n = this.epochs;
     if (this.count === n) {
       const h = this.head;
-      this.innerDeallocate.call(this.inner, this.ring[3 * h]!, this.ring[3 * h + 1]!, this.ring[3 * h + 2]!);
+      this.innerDeallocate(this.inner, this.ring[3 * h]!, this.ring[3 * h + 1]!, this.ring[3 * h + 2]!);
       this.head = h + 1 === n ? 0 : h + 1;
       this.count--;
     }
@@ -132,7 +132,7 @@ export class Quarantine<TInner extends Allocator> extends Wrapper<TInner> {
   flush(): void {
     while (this.count > 0) {
       const h = this.head;
-      this.innerDeallocate.call(this.inner, this.ring[3 * h]!, this.ring[3 * h + 1]!, this.ring[3 * h + 2]!);
+      this.innerDeallocate(this.inner, this.ring[3 * h]!, this.ring[3 * h + 1]!, this.ring[3 * h + 2]!);
       this.head = h + 1 === this.epochs ? 0 : h + 1;
       this.count--;
     }

@@ -67,7 +67,7 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Forwarded and counted. */
   override allocate(size: number, align = 8): number {
-    const p = this.innerAllocate.call(this.inner, size, align);
+    const p = this.innerAllocate(this.inner, size, align);
     if (p === NULL) {
       this.failures++;
       return NULL;
@@ -89,7 +89,7 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Forwarded; counted when the inner accepts it. */
   override deallocate(ptr: number, size: number, align = 8): void {
-    this.innerDeallocate.call(this.inner, ptr, size, align);
+    this.innerDeallocate(this.inner, ptr, size, align);
     this.deallocations++;
     this.live--;
     this.bytes -= size;

@@ -96,7 +96,7 @@ export class Watermark<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Forwarded; fires a level crossed on the way up, or `onOom` on `NULL`. */
   override allocate(size: number, align = 8): number {
-    const p = this.innerAllocate.call(this.inner, size, align);
+    const p = this.innerAllocate(this.inner, size, align);
     if (p === NULL) return this.oom(size, align);
     const live = this.live + size;
     this.live = live;
@@ -115,7 +115,7 @@ export class Watermark<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Forwarded; the live bytes drop (levels stay fired until `rearm()`). */
   override deallocate(ptr: number, size: number, align = 8): void {
-    this.innerDeallocate.call(this.inner, ptr, size, align);
+    this.innerDeallocate(this.inner, ptr, size, align);
     this.live -= size;
   }
 

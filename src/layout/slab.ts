@@ -279,9 +279,13 @@ export class Slab implements Allocator, FixedRange {
 
   /** The stride: the whole block may be used (I8). @throws `InvalidPointerError` when `ptr` is not live. */
   usableSize(ptr: number, size: number): number {
-    const idx = this.slotOf(ptr);
-    if (idx < 0 || !this.isLive(idx)) throw this.badPointer("usableSize", ptr);
-    if (size > this.blockSize || !isValidLayout(size, 1)) throw this.badLayout("usableSize", ptr, size, 1);
+    const idx = this.indexOf(ptr);
+    if (idx < 0 || ((size - 1) & this.sizeMask) + 1 !== size || size > this.blockSize) {
+      if (idx < 0 || !this.isLive(idx)) throw this.badPointer("usableSize", ptr);
+      throw this.badLayout("usableSize", ptr, size, 1);
+    }
+    const at = this.freeSet[this.capacity + idx]!;
+    if (at < this.freeCount && this.freeSet[at] === ptr) throw this.badPointer("usableSize", ptr);
     return this.stride;
   }
 
@@ -370,7 +374,7 @@ export class Slab implements Allocator, FixedRange {
 
   /** Checks a popped free-stack entry: a carved slot start, at its recorded place, with a valid tag. */
   private entryIsSound(ptr: number, at: number): boolean {
-    const idx = this.slotOf(ptr);
+    const idx = this.indexOf(ptr);
     if (idx < 0 || this.freeSet[this.capacity + idx] !== at) return false;
     return this.protection === null || this.protection.verify(ptr, at, this.freeSet[2 * this.capacity + at]!);
   }
@@ -396,6 +400,14 @@ export class Slab implements Allocator, FixedRange {
     set[this.capacity + idx] = n;
     if (this.protection !== null) set[2 * this.capacity + n] = this.protection.sign(ptr, n);
     this.freeCount = n + 1;
+  }
+
+  /** The slot index of `ptr` by the exact-division trick of `deallocate`, or -1 when it is not a carved slot start. */
+  private indexOf(ptr: number): number {
+    const q = (ptr - this.region) >> this.strideShift;
+    const inverse = this.strideInverse;
+    const idx = inverse === 1 ? q : Math.imul(q, inverse);
+    return idx * this.stride + this.region === ptr && idx >>> 0 < this.carved ? idx : -1;
   }
 
   /** The slot index of `ptr`, or -1 when it is not the start of a carved slot. */

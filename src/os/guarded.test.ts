@@ -122,6 +122,15 @@ describe("SplitMetadata and HardenedSlab", () => {
     assert.doesNotMatch(r.stdout, /survived/);
   });
 
+  test("takes a free-list MAC, and sizes its metadata mapping for the tags", async () => {
+    const { HalfSipHashMac } = await import("../core/index.js");
+    using slab = new HardenedSlab({ blockSize: 24, capacity: 4096, protection: new HalfSipHashMac() });
+    const ptrs = Array.from({ length: 4096 }, () => slab.allocate(24));
+    for (const p of ptrs) slab.deallocate(p, 24);
+    assert.equal(slab.allocate(24), ptrs[4095]);
+    assert.equal(slab.corruptionEvents(), 0);
+  });
+
   test("dispose unmaps both mappings", () => {
     const slab = new HardenedSlab({ blockSize: 32, capacity: 8 });
     const data = slab.memory.u8;

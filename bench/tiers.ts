@@ -1,0 +1,223 @@
+// The tier table of the Rust crate's composition_tradeoffs: 256 allocate+free round trips of 8 bytes per sample
+// (bump rows: 256 allocations, then reset), for the bare layouts and each hardening tier, as ns per round trip and
+// as the marginal cost over the bare slab, measured in the same run.
+//
+// Two columns, from two child processes: "clean" (each wrapper class sees one inner type) and "polluted" (before
+// timing, every wrapper class is driven over six different inner types, so a call site inside a wrapper that
+// reaches the inner through `this.inner.allocate` would be megamorphic). The stacks are reached through a mutable
+// holder, so V8 cannot constant-fold the receiver away and the call sites behave as in an application.
+//
+// `node build/bench/tiers.js [--rounds=N] [--time=MS] [--write]`.
+import { spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
+import { arch, cpus, platform } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Bench } from "tinybench";
+import {
+  type Allocator,
+  ArrayBufferBacked,
+  BumpArena,
+  CacheJitter,
+  Canary,
+  Faulty,
+  HalfSipHashMac,
+  NeverFail,
+  NULL,
+  PoisonOnFree,
+  Quarantine,
+  Slab,
+  StackAlloc,
+  StaticBacked,
+  Statistics,
+  Watermark,
+  WithFallback,
+  ZeroizeOnFree,
+} from "../src/index.js";
+import { HardenedSlab, MmapBacked } from "../src/os.js";
+
+const N = 256;
+const args = new Map<string, string | undefined>(
+  process.argv.slice(2).map((a) => {
+    const [k, v] = a.replace(/^--/, "").split("=");
+    return [k!, v];
+  }),
+);
+const rounds = Number(args.get("rounds") ?? 5);
+const time = Number(args.get("time") ?? 200);
+
+/** A forwarding wrapper written the plain way (`this.inner.allocate`), to show what the library design avoids. */
+class PlainStatistics {
+  readonly memory;
+  private allocations = 0;
+  private bytes = 0;
+  constructor(private readonly inner: Allocator) {
+    this.memory = inner.memory;
+    this.allocations = undefined as unknown as number;
+    this.allocations = 0;
+  }
+  allocate(size: number, align = 8): number {
+    const p = this.inner.allocate(size, align);
+    if (p !== NULL) {
+      this.allocations++;
+      this.bytes += size;
+    }
+    return p;
+  }
+  deallocate(ptr: number, size: number, align = 8): void {
+    this.inner.deallocate(ptr, size, align);
+    this.bytes -= size;
+  }
+  reset(): void {
+    this.inner.reset();
+  }
+}
+
+const slab = (blockSize = 8, protection?: HalfSipHashMac): Slab =>
+  new Slab(new ArrayBufferBacked(1 << 20), protection ? { blockSize, capacity: 4096, protection } : { blockSize, capacity: 4096 });
+
+interface Tier {
+  id: string;
+  name: string;
+  make: () => Allocator;
+  /**
+   * One sample: 256 round trips (or 256 bump allocations and a reset). Each tier has its own function literal on
+   * purpose: closures made at one source position share V8's feedback, so a shared loop would itself turn
+   * megamorphic over the tiers and measure the harness instead of the allocators.
+   */
+  run: (h: { a: Allocator }) => number;
+  target?: number;
+}
+
+const TIERS: Tier[] = [
+  { id: "0a", name: "Slab", make: () => slab(), run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
+  { id: "0b", name: "BumpArena (256 allocations, reset)", make: () => new BumpArena(new ArrayBufferBacked(1 << 20)), run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) s ^= a.allocate(8, 8); a.reset(); return s; } },
+  { id: "1a", name: "Statistics<Slab>", make: () => new Statistics(slab()), target: 3, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
+  { id: "1b", name: "Watermark<Statistics<Slab>>", make: () => new Watermark(new Statistics(slab())), run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
+  { id: "2a", name: "PoisonOnFree<Slab>", make: () => new PoisonOnFree(slab()), target: 5, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
+  { id: "2a'", name: "ZeroizeOnFree<Slab>", make: () => new ZeroizeOnFree(slab()), target: 5, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
+  { id: "2a''", name: "ZeroizeOnFree<Slab> at 64 B", make: () => new ZeroizeOnFree(slab(64)), target: 5, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(64, 8)), 64, 8); return s; } },
+  { id: "2b", name: "Quarantine<Slab, 4>", make: () => new Quarantine(slab(), 4), run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
+  { id: "3a", name: "Canary<Slab>", make: () => new Canary(slab(24)), target: 10, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
+  { id: "3b", name: "Slab with MAC", make: () => slab(8, new HalfSipHashMac()), target: 25, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
+  { id: "3c", name: "CacheJitter<BumpArena> (256 allocations, reset)", make: () => new CacheJitter(new BumpArena(new ArrayBufferBacked(1 << 20)), { line: 64, assoc: 8 }), run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) s ^= a.allocate(8, 8); a.reset(); return s; } },
+  { id: "4", name: "Canary<Quarantine<ZeroizeOnFree<HardenedSlab with MAC>>>", make: () => new Canary(new Quarantine(new ZeroizeOnFree(new HardenedSlab({ blockSize: 24, capacity: 4096, protection: new HalfSipHashMac() })), 4)), run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
+  { id: "x", name: "PlainStatistics<Slab> (`this.inner.allocate`, for comparison)", make: () => new PlainStatistics(slab()) as unknown as Allocator, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
+];
+
+/** Drives every wrapper class over six inner types, so their call sites have seen them all. */
+function pollute(): void {
+  const inners: (() => Allocator)[] = [
+    () => new Slab(new ArrayBufferBacked(1 << 20), { blockSize: 1024, capacity: 512 }),
+    () => new BumpArena(new ArrayBufferBacked(1 << 20)),
+    () => new StackAlloc(new ArrayBufferBacked(1 << 20)),
+    () => {
+      const b = new ArrayBufferBacked(1 << 20);
+      return new WithFallback(new Slab(b, { blockSize: 1024, capacity: 64 }), new BumpArena(StaticBacked.carve(b, 1 << 18)));
+    },
+    () => new ArrayBufferBacked(1 << 20),
+    () => new MmapBacked(1 << 20),
+  ];
+  const wrappers: ((a: Allocator) => Allocator)[] = [
+    (a) => new Statistics(a),
+    (a) => new Watermark(a),
+    (a) => new PoisonOnFree(a),
+    (a) => new ZeroizeOnFree(a),
+    (a) => new Quarantine(a, 4),
+    (a) => new Canary(a),
+    (a) => new Faulty(a, new NeverFail()),
+    (a) => new CacheJitter(a, { line: 64, assoc: 8 }),
+    (a) => new PlainStatistics(a) as unknown as Allocator,
+  ];
+  for (const wrap of wrappers) {
+    for (const make of inners) {
+      const w = wrap(make());
+      try {
+        for (let k = 0; k < 300; k++) {
+          for (let i = 0; i < 16; i++) w.deallocate(w.allocate(8, 8), 8, 8);
+          w.reset();
+        }
+      } catch {
+        // Some pairs do not compose (Quarantine evicts FIFO, a stack frees LIFO); their call sites are exercised.
+      }
+    }
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+async function measure(polluted: boolean): Promise<Record<string, number>> {
+  if (polluted) pollute();
+  const holder: { a: Allocator } = { a: slab() };
+  let sink = 0;
+  const perRound: Record<string, number[]> = {};
+  for (let r = 0; r < rounds; r++) {
+    const bench = new Bench({ time, warmupTime: 100 });
+    for (let t = 0; t < TIERS.length; t++) {
+      const tier = TIERS[(t + r) % TIERS.length]!;
+      const stack = tier.make();
+      holder.a = slab(); // written more than once: V8 cannot treat the field as a constant
+      holder.a = stack;
+      const h = { a: stack };
+      h.a = holder.a;
+      const run = tier.run;
+      bench.add(tier.id, () => {
+        sink ^= run(h);
+      });
+    }
+    await bench.run();
+    for (const task of bench.tasks) {
+      const result = task.result as { latency?: { p50: number } };
+      if (!result.latency) throw new Error(`tiers: task ${task.name} did not complete`);
+      (perRound[task.name] ??= []).push((result.latency.p50 * 1e6) / N);
+    }
+  }
+  if (sink === 0.5) console.log(sink);
+  return Object.fromEntries(Object.entries(perRound).map(([k, v]) => [k, median(v)]));
+}
+
+if (args.has("child")) {
+  const result = await measure(args.get("child") === "polluted");
+  process.stdout.write(JSON.stringify(result));
+} else {
+  const self = fileURLToPath(import.meta.url);
+  const run = (mode: string): Record<string, number> => {
+    process.stderr.write(`tiers: measuring the ${mode} column ...\n`);
+    const r = spawnSync(process.execPath, [self, `--child=${mode}`, `--rounds=${rounds}`, `--time=${time}`], { encoding: "utf8", maxBuffer: 1 << 20 });
+    if (r.status !== 0) throw new Error(`tiers: the ${mode} run failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as Record<string, number>;
+  };
+  const clean = run("clean");
+  const polluted = run("polluted");
+  const fmt = (x: number): string => x.toFixed(1);
+  const rows = [
+    "| tier | stack | clean: ns/round trip | clean: over bare slab | 6 inner types: ns/round trip | 6 inner types: over bare slab | target | met |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  for (const t of TIERS) {
+    const over = (c: Record<string, number>): number => c[t.id]! - c["0a"]!;
+    const target = t.target;
+    const met = target !== undefined ? (Math.max(over(clean), over(polluted)) <= target ? "yes" : "**no**") : "";
+    rows.push(
+      `| ${t.id} | ${t.name} | ${fmt(clean[t.id]!)} | ${t.id === "0a" ? "-" : `+${fmt(over(clean))}`} | ${fmt(polluted[t.id]!)} | ` +
+        `${t.id === "0a" ? "-" : `+${fmt(over(polluted))}`} | ${target !== undefined ? `<= +${target} ns` : ""} | ${met} |`,
+    );
+  }
+  const table = rows.join("\n");
+  const machine = `Node ${process.version}, ${platform()} ${arch()}, ${cpus()[0]?.model ?? "unknown CPU"}; ${rounds} rounds of ${time} ms per tier; 256 round trips of 8 bytes per sample (bump rows: 256 allocations, then reset).`;
+  console.log(`${machine}\n\n${table}`);
+  if (args.has("write")) {
+    const path = new URL("../../docs/PERFORMANCE.md", import.meta.url);
+    const doc = readFileSync(path, "utf8");
+    const begin = "<!-- tiers:begin -->";
+    const end = "<!-- tiers:end -->";
+    const i = doc.indexOf(begin);
+    const j = doc.indexOf(end);
+    if (i < 0 || j < i) throw new Error("docs/PERFORMANCE.md has no tiers markers");
+    writeFileSync(path, `${doc.slice(0, i + begin.length)}\nMeasured ${new Date().toISOString().slice(0, 10)}. ${machine}\n\n${table}\n${doc.slice(j)}`);
+    console.error("wrote the tier table into docs/PERFORMANCE.md");
+  }
+}
