@@ -73,7 +73,10 @@ class PlainStatistics {
 }
 
 const slab = (blockSize = 8, protection?: HalfSipHashMac): Slab =>
-  new Slab(new ArrayBufferBacked(1 << 20), protection ? { blockSize, capacity: 4096, protection } : { blockSize, capacity: 4096 });
+  new Slab(
+    new ArrayBufferBacked(1 << 20),
+    protection ? { blockSize, capacity: 4096, protection } : { blockSize, capacity: 4096 },
+  );
 
 interface Tier {
   id: string;
@@ -89,19 +92,165 @@ interface Tier {
 }
 
 const TIERS: Tier[] = [
-  { id: "0a", name: "Slab", make: () => slab(), run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
-  { id: "0b", name: "BumpArena (256 allocations, reset)", make: () => new BumpArena(new ArrayBufferBacked(1 << 20)), run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) s ^= a.allocate(8, 8); a.reset(); return s; } },
-  { id: "1a", name: "Statistics<Slab>", make: () => new Statistics(slab()), target: 3, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
-  { id: "1b", name: "Watermark<Statistics<Slab>>", make: () => new Watermark(new Statistics(slab())), run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
-  { id: "2a", name: "PoisonOnFree<Slab>", make: () => new PoisonOnFree(slab()), target: 5, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
-  { id: "2a'", name: "ZeroizeOnFree<Slab>", make: () => new ZeroizeOnFree(slab()), target: 5, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
-  { id: "2a''", name: "ZeroizeOnFree<Slab> at 64 B", make: () => new ZeroizeOnFree(slab(64)), target: 5, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(64, 8)), 64, 8); return s; } },
-  { id: "2b", name: "Quarantine<Slab, 4>", make: () => new Quarantine(slab(), 4), run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
-  { id: "3a", name: "Canary<Slab>", make: () => new Canary(slab(24)), target: 10, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
-  { id: "3b", name: "Slab with MAC", make: () => slab(8, new HalfSipHashMac()), target: 25, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
-  { id: "3c", name: "CacheJitter<BumpArena> (256 allocations, reset)", make: () => new CacheJitter(new BumpArena(new ArrayBufferBacked(1 << 20)), { line: 64, assoc: 8 }), run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) s ^= a.allocate(8, 8); a.reset(); return s; } },
-  { id: "4", name: "Canary<Quarantine<ZeroizeOnFree<HardenedSlab with MAC>>>", make: () => new Canary(new Quarantine(new ZeroizeOnFree(new HardenedSlab({ blockSize: 24, capacity: 4096, protection: new HalfSipHashMac() })), 4)), run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
-  { id: "x", name: "PlainStatistics<Slab> (`this.inner.allocate`, for comparison)", make: () => new PlainStatistics(slab()) as unknown as Allocator, run: (h) => { const a = h.a; let s = 0; for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8); return s; } },
+  {
+    id: "0a",
+    name: "Slab",
+    make: () => slab(),
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
+      return s;
+    },
+  },
+  {
+    id: "0b",
+    name: "BumpArena (256 allocations, reset)",
+    make: () => new BumpArena(new ArrayBufferBacked(1 << 20)),
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) s ^= a.allocate(8, 8);
+      a.reset();
+      return s;
+    },
+  },
+  {
+    id: "1a",
+    name: "Statistics<Slab>",
+    make: () => new Statistics(slab()),
+    target: 3,
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
+      return s;
+    },
+  },
+  {
+    id: "1b",
+    name: "Watermark<Statistics<Slab>>",
+    make: () => new Watermark(new Statistics(slab())),
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
+      return s;
+    },
+  },
+  {
+    id: "2a",
+    name: "PoisonOnFree<Slab>",
+    make: () => new PoisonOnFree(slab()),
+    target: 5,
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
+      return s;
+    },
+  },
+  {
+    id: "2a'",
+    name: "ZeroizeOnFree<Slab>",
+    make: () => new ZeroizeOnFree(slab()),
+    target: 5,
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
+      return s;
+    },
+  },
+  {
+    id: "2a''",
+    name: "ZeroizeOnFree<Slab> at 64 B",
+    make: () => new ZeroizeOnFree(slab(64)),
+    target: 5,
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(64, 8)), 64, 8);
+      return s;
+    },
+  },
+  {
+    id: "2b",
+    name: "Quarantine<Slab, 4>",
+    make: () => new Quarantine(slab(), 4),
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
+      return s;
+    },
+  },
+  {
+    id: "3a",
+    name: "Canary<Slab>",
+    make: () => new Canary(slab(24)),
+    target: 10,
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
+      return s;
+    },
+  },
+  {
+    id: "3b",
+    name: "Slab with MAC",
+    make: () => slab(8, new HalfSipHashMac()),
+    target: 25,
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
+      return s;
+    },
+  },
+  {
+    id: "3c",
+    name: "CacheJitter<BumpArena> (256 allocations, reset)",
+    make: () => new CacheJitter(new BumpArena(new ArrayBufferBacked(1 << 20)), { line: 64, assoc: 8 }),
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) s ^= a.allocate(8, 8);
+      a.reset();
+      return s;
+    },
+  },
+  {
+    id: "4",
+    name: "Canary<Quarantine<ZeroizeOnFree<HardenedSlab with MAC>>>",
+    make: () =>
+      new Canary(
+        new Quarantine(
+          new ZeroizeOnFree(
+            new HardenedSlab({ blockSize: 24, capacity: 4096, protection: new HalfSipHashMac() }),
+          ),
+          4,
+        ),
+      ),
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
+      return s;
+    },
+  },
+  {
+    id: "x",
+    name: "PlainStatistics<Slab> (`this.inner.allocate`, for comparison)",
+    make: () => new PlainStatistics(slab()) as unknown as Allocator,
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
+      return s;
+    },
+  },
 ];
 
 /** Drives every wrapper class over six inner types, so their call sites have seen them all. */
@@ -112,7 +261,10 @@ function pollute(): void {
     () => new StackAlloc(new ArrayBufferBacked(1 << 20)),
     () => {
       const b = new ArrayBufferBacked(1 << 20);
-      return new WithFallback(new Slab(b, { blockSize: 1024, capacity: 64 }), new BumpArena(StaticBacked.carve(b, 1 << 18)));
+      return new WithFallback(
+        new Slab(b, { blockSize: 1024, capacity: 64 }),
+        new BumpArena(StaticBacked.carve(b, 1 << 18)),
+      );
     },
     () => new ArrayBufferBacked(1 << 20),
     () => new MmapBacked(1 << 20),
@@ -186,7 +338,10 @@ if (args.has("child")) {
   const self = fileURLToPath(import.meta.url);
   const run = (mode: string): Record<string, number> => {
     process.stderr.write(`tiers: measuring the ${mode} column ...\n`);
-    const r = spawnSync(process.execPath, [self, `--child=${mode}`, `--rounds=${rounds}`, `--time=${time}`], { encoding: "utf8", maxBuffer: 1 << 20 });
+    const r = spawnSync(process.execPath, [self, `--child=${mode}`, `--rounds=${rounds}`, `--time=${time}`], {
+      encoding: "utf8",
+      maxBuffer: 1 << 20,
+    });
     if (r.status !== 0) throw new Error(`tiers: the ${mode} run failed: ${r.stderr}`);
     return JSON.parse(r.stdout) as Record<string, number>;
   };
@@ -200,7 +355,8 @@ if (args.has("child")) {
   for (const t of TIERS) {
     const over = (c: Record<string, number>): number => c[t.id]! - c["0a"]!;
     const target = t.target;
-    const met = target !== undefined ? (Math.max(over(clean), over(polluted)) <= target ? "yes" : "**no**") : "";
+    const met =
+      target !== undefined ? (Math.max(over(clean), over(polluted)) <= target ? "yes" : "**no**") : "";
     rows.push(
       `| ${t.id} | ${t.name} | ${fmt(clean[t.id]!)} | ${t.id === "0a" ? "-" : `+${fmt(over(clean))}`} | ${fmt(polluted[t.id]!)} | ` +
         `${t.id === "0a" ? "-" : `+${fmt(over(polluted))}`} | ${target !== undefined ? `<= +${target} ns` : ""} | ${met} |`,
@@ -217,7 +373,10 @@ if (args.has("child")) {
     const i = doc.indexOf(begin);
     const j = doc.indexOf(end);
     if (i < 0 || j < i) throw new Error("docs/PERFORMANCE.md has no tiers markers");
-    writeFileSync(path, `${doc.slice(0, i + begin.length)}\nMeasured ${new Date().toISOString().slice(0, 10)}. ${machine}\n\n${table}\n${doc.slice(j)}`);
+    writeFileSync(
+      path,
+      `${doc.slice(0, i + begin.length)}\nMeasured ${new Date().toISOString().slice(0, 10)}. ${machine}\n\n${table}\n${doc.slice(j)}`,
+    );
     console.error("wrote the tier table into docs/PERFORMANCE.md");
   }
 }

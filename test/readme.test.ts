@@ -14,8 +14,13 @@ const extract = (text: string): string[] =>
   [...text.matchAll(/```ts\n([\s\S]*?)```/g)]
     .map((m) => m[1]!)
     .filter((b) => b.includes('from "forge-alloc'));
-// README first (its first block is the composition example), then docs/OS.md.
-const blocks = [...extract(readme), ...extract(readFileSync(join(root, "docs", "OS.md"), "utf8"))];
+// README first (its first block is the composition example), then docs/OS.md and docs/COMPOSITION_RECIPES.md.
+const blocks = [
+  ...extract(readme),
+  ...["OS.md", "COMPOSITION_RECIPES.md"].flatMap((doc) =>
+    extract(readFileSync(join(root, "docs", doc), "utf8")),
+  ),
+];
 
 test("the README has runnable examples", () => {
   assert.ok(blocks.length >= 2);

@@ -8,7 +8,12 @@ test("HalfSipHash matches the reference vector (2-4, 32-bit, key 00..07, message
 });
 
 test("the straight-line HalfSipHash-1-3 equals the general one with 1 and 3 rounds", () => {
-  for (const [k0, k1, m0, m1] of [[0, 0, 0, 0], [1, 2, 3, 4], [-1, 0x7fffffff, 0x80000000, 12345], [0x03020100, 0x07060504, 16, 7]]) {
+  for (const [k0, k1, m0, m1] of [
+    [0, 0, 0, 0],
+    [1, 2, 3, 4],
+    [-1, 0x7fffffff, 0x80000000, 12345],
+    [0x03020100, 0x07060504, 16, 7],
+  ]) {
     assert.equal(halfSipHash13(k0!, k1!, m0!, m1!), halfSipHash(1, 3, k0!, k1!, m0!, m1!));
   }
 });
