@@ -87,7 +87,10 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Allocates `size + max(8, align) + 8` bytes from the inner and writes both canaries. `NULL` when the inner refuses. */
   override allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError("Canary.allocate", size, align);
+    const m = align - 1;
+    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
+      throw layoutError("Canary.allocate", size, align);
+    }
     const pre = align > CANARY ? align : CANARY;
     if (pre + size + CANARY > MAX_SIZE) return NULL; // the inflated request is larger than any allocator serves
     const block = this.innerAllocate(this.inner, pre + size + CANARY, pre);
@@ -97,12 +100,20 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     return p;
   }
 
+  /** Writes both canaries (the pre word at an 8-aligned offset; the post word by words when aligned). */
   private writeWords(p: number, size: number, pre: number): void {
-    const dv = this.memory.dataView;
-    dv.setUint32(p - 8, (this.w0 ^ pre) >>> 0, true); // the pre word also records the padding before it
-    dv.setUint32(p - 4, this.w1, true);
-    dv.setUint32(p + size, this.w0, true);
-    dv.setUint32(p + size + 4, this.w1, true);
+    const u32 = this.memory.u32;
+    u32[(p - 8) >>> 2] = (this.w0 ^ pre) >>> 0; // the pre word also records the padding before it
+    u32[(p - 4) >>> 2] = this.w1;
+    const q = p + size;
+    if ((q & 3) === 0) {
+      u32[q >>> 2] = this.w0;
+      u32[(q + 4) >>> 2] = this.w1;
+    } else {
+      const dv = this.memory.dataView;
+      dv.setUint32(q, this.w0, true);
+      dv.setUint32(q + 4, this.w1, true);
+    }
   }
 
   /** As {@link Canary.allocate}, with the block zeroed. */
@@ -119,13 +130,24 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    *   (a double free, a foreign pointer); `LayoutError` for a bad layout.
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError("Canary.deallocate", size, align);
+    const m = align - 1;
+    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
+      throw layoutError("Canary.deallocate", size, align);
+    }
     const pre = align > CANARY ? align : CANARY;
     if (!this.intact(ptr, size, pre)) throw this.failure("deallocate", ptr, size, pre);
     // Zero the words before the inner frees the block (a scrubbing wrapper inside must see the final bytes), and
     // restore them if the inner refuses the free, so a refused free changes nothing.
-    zeroBlock(this.memory, ptr - CANARY, CANARY);
-    zeroBlock(this.memory, ptr + size, CANARY);
+    const u32 = this.memory.u32;
+    u32[(ptr - 8) >>> 2] = 0;
+    u32[(ptr - 4) >>> 2] = 0;
+    const q = ptr + size;
+    if ((q & 3) === 0) {
+      u32[q >>> 2] = 0;
+      u32[(q + 4) >>> 2] = 0;
+    } else {
+      zeroBlock(this.memory, q, CANARY);
+    }
     try {
       this.innerDeallocate(this.inner, ptr - pre, pre + size + CANARY, pre);
     } catch (error) {
@@ -193,14 +215,14 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
   }
 
   private intact(ptr: number, size: number, pre: number): boolean {
-    if ((ptr | 0) !== ptr || ptr < CANARY || ptr + size + CANARY > this.memory.byteLength) return false;
+    if ((ptr | 0) !== ptr || (ptr & 7) !== 0 || ptr < CANARY || ptr + size + CANARY > this.memory.byteLength)
+      return false;
+    const u32 = this.memory.u32;
+    if (u32[(ptr - 8) >>> 2] !== (this.w0 ^ pre) >>> 0 || u32[(ptr - 4) >>> 2] !== this.w1) return false;
+    const q = ptr + size;
+    if ((q & 3) === 0) return u32[q >>> 2] === this.w0 && u32[(q + 4) >>> 2] === this.w1;
     const dv = this.memory.dataView;
-    return (
-      dv.getUint32(ptr - 8, true) === (this.w0 ^ pre) >>> 0 &&
-      dv.getUint32(ptr - 4, true) === this.w1 &&
-      dv.getUint32(ptr + size, true) === this.w0 &&
-      dv.getUint32(ptr + size + 4, true) === this.w1
-    );
+    return dv.getUint32(q, true) === this.w0 && dv.getUint32(q + 4, true) === this.w1;
   }
 
   /** The padding recorded in a block's pre word (8, or the alignment above 8), or 8 when it is not plausible. */

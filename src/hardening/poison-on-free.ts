@@ -29,7 +29,6 @@ import {
   describePointer,
   fillBytes,
   isFixedRange,
-  isValidLayout,
   layoutError,
   moveBlock,
   wrapperChain,
@@ -106,7 +105,10 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
    * @throws what the inner's `usableSize` throws for a block that is not live (nothing is written then).
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError(`${this.label}.deallocate`, size, align);
+    const m = align - 1;
+    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
+      throw layoutError(`${this.label}.deallocate`, size, align);
+    }
     const usable = this.inner.usableSize(ptr, size); // validates ptr before anything is written
     fillBytes(this.memory, this.pattern, ptr, ptr + usable);
     this.innerDeallocate(this.inner, ptr, size, align);
