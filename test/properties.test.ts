@@ -27,6 +27,7 @@ import {
   Watermark,
   ZeroizeOnFree,
   wrapperChain,
+  Tlsf,
 } from "../src/index.js";
 
 interface Block {
@@ -451,6 +452,72 @@ describe("property: random stacks of wrappers keep the shadow model's invariants
           const outer = a as { stats?: () => { liveCount: number } };
           if (stack[stack.length - 1] === "Statistics") assert.equal(outer.stats!().liveCount, live.length);
           assert.equal(a.corruptionEvents(), 0, "no false corruption reports");
+        },
+      ),
+      RUNS,
+    );
+  });
+});
+
+describe("property: Tlsf keeps every heap invariant (validate() after every step) and the shadow model's", () => {
+  test("random allocate / free / realloc / aligned requests over a growable memory", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            kind: fc.integer({ min: 0, max: 9 }),
+            size: fc.integer({ min: 1, max: 3000 }),
+            alignLog: fc.integer({ min: 0, max: 8 }),
+            pick: fc.nat(),
+          }),
+          { maxLength: 150 },
+        ),
+        (ops) => {
+          const t = new Tlsf(new ArrayBufferBacked({ size: 4096, maxSize: 1 << 19 }));
+          const live: Block[] = [];
+          let tag = 1;
+          for (const op of ops) {
+            if (op.kind < 5 || live.length === 0) {
+              const align = op.kind === 4 ? 1 << op.alignLog : 8;
+              const p = t.allocate(op.size, align);
+              if (p === NULL) continue;
+              assert.equal(p % align, 0);
+              for (const b of live) assert.ok(p + op.size <= b.ptr || b.ptr + b.size <= p, "I2: disjoint");
+              t.memory.u8.fill(tag, p, p + op.size);
+              live.push({ ptr: p, size: op.size, align, tag });
+              tag = (tag % 250) + 1;
+            } else if (op.kind < 8) {
+              const i = op.pick % live.length;
+              const b = live[i]!;
+              checkTag(t, b);
+              if (op.kind === 7) t.free(b.ptr);
+              else t.deallocate(b.ptr, b.size, b.align);
+              live.splice(i, 1);
+            } else {
+              const i = op.pick % live.length;
+              const b = live[i]!;
+              if (b.align > 8) continue;
+              checkTag(t, b);
+              const q = t.realloc(b.ptr, op.size);
+              if (q === NULL) {
+                checkTag(t, b);
+                continue;
+              }
+              const keep = Math.min(op.size, b.size);
+              for (let k = 0; k < keep; k++)
+                assert.equal(t.memory.u8[q + k], b.tag, "I5: realloc kept the bytes");
+              live.splice(i, 1);
+              for (const o of live)
+                assert.ok(q + op.size <= o.ptr || o.ptr + o.size <= q, "I2 after realloc");
+              t.memory.u8.fill(b.tag, q, q + op.size);
+              live.push({ ...b, ptr: q, size: op.size });
+            }
+            t.validate();
+          }
+          for (const b of live) checkTag(t, b);
+          for (const b of live) t.free(b.ptr);
+          t.validate();
+          assert.equal(t.stats().freeBlocks, 1, "everything coalesced back into one block");
         },
       ),
       RUNS,

@@ -17,6 +17,7 @@ import {
   Slab,
   StackAlloc,
   StaticBacked,
+  Tlsf,
   WasmMemoryBacked,
   WithFallback,
 } from "../src/index.js";
@@ -176,6 +177,30 @@ export const SUBJECTS: readonly Subject[] = [
       );
     },
     caps: { ...bump, maxSize: 256 },
+  },
+  {
+    name: "Tlsf<ArrayBufferBacked>",
+    covers: [Tlsf],
+    make: () => new Tlsf(new ArrayBufferBacked(1 << 16)),
+    caps: { frees: true, reset: true, detectsDoubleFree: true, maxSize: 1024 },
+  },
+  {
+    name: "Tlsf<ArrayBufferBacked (resizable)>",
+    covers: [Tlsf],
+    make: () => new Tlsf(new ArrayBufferBacked({ size: 4096, maxSize: 1 << 17 })),
+    caps: { frees: true, reset: true, detectsDoubleFree: true, maxSize: 1024 },
+  },
+  {
+    name: "Tlsf<WasmMemoryBacked (growable)>",
+    covers: [Tlsf],
+    make: () => new Tlsf(new WasmMemoryBacked({ initial: 1, maximum: 3 })),
+    caps: { frees: true, reset: true, detectsDoubleFree: true, maxSize: 2048 },
+  },
+  {
+    name: "Tlsf<MmapBacked>",
+    covers: [Tlsf],
+    make: () => new Tlsf(new MmapBacked(1 << 16)),
+    caps: { frees: true, reset: true, detectsDoubleFree: true, maxSize: 1024 },
   },
   // forge-alloc/os: real mappings (released by the addon's finalizer when collected).
   { name: "MmapBacked", covers: [MmapBacked], make: () => new MmapBacked(1 << 16), caps: bump },

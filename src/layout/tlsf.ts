@@ -1,0 +1,639 @@
+/**
+ * `Tlsf`: a general-purpose allocator for mixed sizes: two-level segregated fit (TLSF), with O(1) allocate and
+ * free, immediate coalescing of free neighbours, splitting, in-place `realloc` when the neighbour allows it, and
+ * growth of a growable memory when the heap is exhausted (offsets stay valid).
+ *
+ * Complexity: O(1) allocate, free and realloc (a fixed number of bitmap scans); `validate()` and `stats()` walk the
+ * heap, O(blocks). Required backing: a `FixedRange` (it carves the whole range, as `BumpArena`, and commits through
+ * it to grow). Threads: one agent. Per-block overhead: an 8-byte header; payloads are 8-aligned and sized in
+ * multiples of 8 (at least 16). Out of band, one bit per 8 bytes of heap marks the live block starts, so a free of
+ * anything but a live block (a double free, an interior or foreign pointer) is refused, never followed.
+ *
+ * ```text
+ *  used block:   | size | flags (4) | 0 (4) | payload (size bytes) ...
+ *  free block:   | size | flags (4) | 0 (4) | next free (4) | prev free (4) | ... | back link: payload (4) |
+ *  heap:         | block | block | ... | sentinel header (size 0, used) |   <- committed end
+ *  flags: bit 0 FREE, bit 1 PREV_FREE (the block before is free; its payload address is the 4 bytes before
+ *  this block's header)
+ *  lists: first level = floor(log2 size) (sizes below 128 share level 0), second level = 16 linear steps;
+ *  flMap bit f set iff some slMap[f] is non-zero; slMap[f] bit s set iff list (f, s) is non-empty
+ * ```
+ * Invariants (checked by `validate()`): the blocks tile the heap exactly; no two free blocks are adjacent; every
+ * free block is in the list of its size and nowhere else; every list and bitmap bit agrees; the start bitmap marks
+ * exactly the used blocks.
+ *
+ * Alignments up to 8 cost nothing; larger ones over-allocate and give the front back as a free block.
+ * Composition limits: hardening wrappers go outside (a `Canary` before a `Tlsf` also protects its in-band headers).
+ * An overflow into the next block's header is detected when that block is freed (a header that cannot be right is
+ * a `CorruptionError`, counted), not before.
+ *
+ * @example
+ * ```ts
+ * const tlsf = new Tlsf(new ArrayBufferBacked({ size: 1 << 20, maxSize: 1 << 30 }));
+ * const p = tlsf.allocate(100);
+ * const q = tlsf.realloc(p, 400);
+ * tlsf.free(q);
+ * ```
+ *
+ * @module
+ */
+import {
+  AllocError,
+  type Allocator,
+  CorruptionError,
+  type FixedRange,
+  InvalidPointerError,
+  LayoutError,
+  type Memory,
+  NULL,
+  checkCarvable,
+  checkResize,
+  describePointer,
+  isFixedRange,
+  isValidLayout,
+  layoutError,
+} from "../core/index.js";
+
+const HEADER = 8;
+const MIN_SIZE = 16; // next, prev and the back link fit
+const FREE = 1;
+const PREV_FREE = 2;
+const FLAGS = 3;
+const SL_BITS = 4;
+const SL_SIZE = 1 << SL_BITS;
+const SB_BITS = SL_BITS + 3; // sizes below 128 share the first level, in steps of 8
+const SB_SIZE = 1 << SB_BITS;
+const FL_COUNT = 31 - SB_BITS + 1 + 1;
+
+/** Heap statistics from {@link Tlsf.stats}. */
+export interface TlsfStats {
+  /** Bytes in used blocks' payloads. */
+  readonly usedBytes: number;
+  /** Used blocks. */
+  readonly usedBlocks: number;
+  /** Bytes in free blocks' payloads. */
+  readonly freeBytes: number;
+  /** Free blocks. */
+  readonly freeBlocks: number;
+  /** The largest free payload: the largest request that fits without growing. */
+  readonly largestFreeBlock: number;
+  /** `1 - largestFreeBlock / freeBytes` (0 when there is no free byte): how scattered the free space is. */
+  readonly fragmentation: number;
+  /** Bytes of block headers (8 per block). */
+  readonly overheadBytes: number;
+  /** Bytes committed to the heap so far. */
+  readonly heapBytes: number;
+}
+
+/** A two-level segregated-fit allocator (see the module documentation). */
+export class Tlsf implements Allocator, FixedRange {
+  /** The memory the heap lies in. */
+  readonly memory: Memory;
+  /** The range the heap carves. */
+  readonly backing: FixedRange;
+  private readonly heapBase: number;
+  private readonly rangeEnd: number;
+  private heapEnd: number;
+  private flMap: number;
+  private readonly slMap: Int32Array;
+  private readonly heads: Int32Array;
+  private starts: Int32Array;
+  private corruptions: number;
+
+  /** @throws `AllocError` when `backing` is not a `FixedRange`, is a wrapper it would bypass, or is too small. */
+  constructor(backing: FixedRange) {
+    if (!isFixedRange(backing))
+      throw new AllocError("Tlsf: the backing must be a FixedRange (a backing or a range)");
+    checkCarvable("Tlsf", backing);
+    const base = (backing.base() + 7) & ~7;
+    const end = (backing.base() + backing.size()) & ~7;
+    if (end - base < HEADER + MIN_SIZE + HEADER)
+      throw new AllocError(`Tlsf: the range [${base}, ${end}) is too small for a heap`);
+    this.memory = backing.memory;
+    this.backing = backing;
+    this.heapBase = base;
+    this.rangeEnd = end;
+    this.flMap = 0;
+    this.slMap = new Int32Array(FL_COUNT);
+    this.heads = new Int32Array(FL_COUNT * SL_SIZE);
+    this.corruptions = 0;
+    const committed = Math.min(end, this.memory.byteLength) & ~7;
+    const initial = Math.max(committed, base + HEADER + MIN_SIZE + HEADER);
+    if (initial > committed && !backing.commit(committed, initial - committed)) {
+      throw new AllocError("Tlsf: the backing cannot commit the first bytes of the heap");
+    }
+    this.heapEnd = initial;
+    this.starts = new Int32Array(((initial - base) >>> 8) + 1); // grows with the heap
+    this.format();
+  }
+
+  /**
+   * Allocates `size` bytes aligned to `align` (default 8). `NULL` when neither the heap nor its growth can serve it.
+   *
+   * @throws `LayoutError` for a bad size or alignment (I9).
+   */
+  allocate(size: number, align = 8): number {
+    const m = align - 1;
+    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
+      throw layoutError("Tlsf.allocate", size, align);
+    }
+    if (align > 8) return this.allocateAligned(size, align);
+    const s = size <= MIN_SIZE ? MIN_SIZE : (size + 7) & ~7;
+    let b = this.search(s);
+    if (b === NULL) {
+      b = this.growFor(s);
+      if (b === NULL) return NULL;
+    }
+    this.take(b, s);
+    return b;
+  }
+
+  /** As {@link Tlsf.allocate}, with the block zeroed. */
+  allocateZeroed(size: number, align = 8): number {
+    const p = this.allocate(size, align);
+    if (p !== NULL) this.memory.u8.fill(0, p, p + size);
+    return p;
+  }
+
+  /**
+   * Frees a live block; `size` and `align` are checked against it (any size up to its usable size).
+   *
+   * @throws `InvalidPointerError` for anything but a live block (never issued, freed, interior, foreign);
+   *   `LayoutError` for a size larger than the block; `CorruptionError` (counted) for a header an overflow destroyed.
+   */
+  deallocate(ptr: number, size: number, align = 8): void {
+    if (!isValidLayout(size, align)) throw layoutError("Tlsf.deallocate", size, align);
+    const usable = this.liveSize("deallocate", ptr);
+    if (size > usable || (ptr & (align - 1)) !== 0) {
+      throw new LayoutError(
+        `Tlsf.deallocate: block ${describePointer(ptr)} holds ${usable} bytes, aligned to its address; it cannot have been allocated with size ${size} and align ${align}`,
+      );
+    }
+    this.release(ptr);
+  }
+
+  /**
+   * Frees a live block without its size (`malloc`-style).
+   *
+   * @throws as {@link Tlsf.deallocate}.
+   */
+  free(ptr: number): void {
+    this.liveSize("free", ptr);
+    this.release(ptr);
+  }
+
+  /**
+   * Resizes a live block: in place when it shrinks or the next block is free and large enough, else by moving it.
+   * Returns the (possibly new) offset, or `NULL` with the old block intact when no memory can be had.
+   *
+   * @throws as {@link Tlsf.free} for a bad pointer; `LayoutError` for a bad size.
+   */
+  realloc(ptr: number, newSize: number): number {
+    if (!isValidLayout(newSize, 1)) throw layoutError("Tlsf.realloc", newSize, 8);
+    const cur = this.liveSize("realloc", ptr);
+    const s = newSize <= MIN_SIZE ? MIN_SIZE : (newSize + 7) & ~7;
+    if (s <= cur) {
+      this.trim(ptr, s);
+      return ptr;
+    }
+    const u32 = this.memory.u32;
+    const next = ptr + cur + HEADER;
+    const nh = u32[(next - HEADER) >>> 2]!;
+    if ((nh & FREE) !== 0 && cur + HEADER + (nh & ~FLAGS) >= s) {
+      this.unlink(next, nh & ~FLAGS);
+      const merged = cur + HEADER + (nh & ~FLAGS);
+      u32[(ptr - HEADER) >>> 2] = merged | (u32[(ptr - HEADER) >>> 2]! & PREV_FREE);
+      this.clearPrevFree(ptr + merged + HEADER);
+      this.trim(ptr, s);
+      return ptr;
+    }
+    const q = this.allocate(newSize, 8);
+    if (q === NULL) return NULL;
+    this.memory.u8.copyWithin(q, ptr, ptr + cur);
+    this.release(ptr);
+    return q;
+  }
+
+  /** Grows a block (I5): `realloc`, with the contract's checks. */
+  grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    checkResize("Tlsf.grow", oldSize, newSize, align, true);
+    this.checkHeld("grow", ptr, oldSize, align);
+    if (align > 8 && newSize > this.liveSize("grow", ptr)) return this.move(ptr, oldSize, newSize, align);
+    return this.realloc(ptr, newSize);
+  }
+
+  /** Shrinks a block in place (I5). */
+  shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    checkResize("Tlsf.shrink", oldSize, newSize, align, false);
+    this.checkHeld("shrink", ptr, oldSize, align);
+    return this.realloc(ptr, newSize);
+  }
+
+  /** Frees every block at once (I7): the committed heap becomes one free block again. */
+  reset(): void {
+    this.format();
+  }
+
+  /** The block's payload size (at least the size asked for, rounded up to 8). */
+  usableSize(ptr: number, size: number): number {
+    if (!isValidLayout(size, 1)) throw layoutError("Tlsf.usableSize", size, 1);
+    const usable = this.liveSize("usableSize", ptr);
+    if (size > usable)
+      throw new LayoutError(
+        `Tlsf.usableSize: block ${describePointer(ptr)} holds ${usable} bytes, not ${size}`,
+      );
+    return usable;
+  }
+
+  /** The most bytes the heap can span: the backing's whole range (committed or not). */
+  capacityBytes(): number {
+    return this.rangeEnd - this.heapBase;
+  }
+
+  /** Headers found destroyed (by an overflow of the block before) so far. */
+  corruptionEvents(): number {
+    return this.corruptions;
+  }
+
+  /** First offset of the heap's range. */
+  base(): number {
+    return this.heapBase;
+  }
+
+  /** Length of the heap's range (committed or not). */
+  size(): number {
+    return this.rangeEnd - this.heapBase;
+  }
+
+  /** Forwarded to the backing within the range. */
+  commit(ptr: number, length: number): boolean {
+    return this.backing.commit(ptr, length);
+  }
+
+  /** True inside the heap's range. */
+  contains(ptr: number): boolean {
+    return (ptr | 0) === ptr && ptr >= this.heapBase && ptr < this.rangeEnd;
+  }
+
+  /** Walks the heap: used and free bytes and blocks, the largest free block, fragmentation. O(blocks). */
+  stats(): TlsfStats {
+    const u32 = this.memory.u32;
+    let usedBytes = 0;
+    let usedBlocks = 0;
+    let freeBytes = 0;
+    let freeBlocks = 0;
+    let largest = 0;
+    for (let p = this.heapBase + HEADER; p < this.heapEnd;) {
+      const h = u32[(p - HEADER) >>> 2]!;
+      const size = h & ~FLAGS;
+      if (size === 0) break; // the sentinel
+      if ((h & FREE) !== 0) {
+        freeBytes += size;
+        freeBlocks++;
+        if (size > largest) largest = size;
+      } else {
+        usedBytes += size;
+        usedBlocks++;
+      }
+      p += size + HEADER;
+    }
+    return {
+      usedBytes,
+      usedBlocks,
+      freeBytes,
+      freeBlocks,
+      largestFreeBlock: largest,
+      fragmentation: freeBytes === 0 ? 0 : 1 - largest / freeBytes,
+      overheadBytes: (usedBlocks + freeBlocks + 1) * HEADER,
+      heapBytes: this.heapEnd - this.heapBase,
+    };
+  }
+
+  /** Checks every invariant of the module documentation; throws an `Error` naming the first one broken. O(blocks). */
+  validate(): void {
+    const u32 = this.memory.u32;
+    const fail = (what: string): never => {
+      throw new Error(`Tlsf.validate: ${what}`);
+    };
+    const free = new Set<number>();
+    let prevFree = false;
+    let p = this.heapBase + HEADER;
+    for (;;) {
+      if (p > this.heapEnd) fail(`block ${p} runs past the heap end ${this.heapEnd}`);
+      const h = u32[(p - HEADER) >>> 2]!;
+      const size = h & ~FLAGS;
+      if (((h & PREV_FREE) !== 0) !== prevFree)
+        fail(
+          `block ${p}: PREV_FREE is ${(h & PREV_FREE) !== 0}, the block before is ${prevFree ? "free" : "used"}`,
+        );
+      if (size === 0) {
+        if (p !== this.heapEnd) fail(`the sentinel sits at ${p}, not at the heap end ${this.heapEnd}`);
+        break;
+      }
+      if (size < MIN_SIZE || (size & 7) !== 0) fail(`block ${p} has size ${size}`);
+      const isFree = (h & FREE) !== 0;
+      if (isFree && prevFree) fail(`blocks before ${p} and ${p} are both free (not coalesced)`);
+      if (isFree) {
+        free.add(p);
+        if (u32[(p + size - 4) >>> 2] !== p) fail(`free block ${p} has a wrong back link`);
+      }
+      if (this.isStart(p) === isFree)
+        fail(`the start bitmap says ${isFree ? "used" : "free"} for block ${p}`);
+      prevFree = isFree;
+      p += size + HEADER;
+    }
+    let listed = 0;
+    for (let f = 0; f < FL_COUNT; f++) {
+      for (let s = 0; s < SL_SIZE; s++) {
+        const head = this.heads[f * SL_SIZE + s]!;
+        if (((this.slMap[f]! >>> s) & 1) !== (head !== NULL ? 1 : 0))
+          fail(`slMap[${f}] bit ${s} disagrees with its list`);
+        let prev = NULL;
+        for (let b = head; b !== NULL; b = u32[b >>> 2]!) {
+          if (!free.has(b)) fail(`list (${f}, ${s}) holds ${b}, which is not a free block`);
+          const [bf, bs] = mapping(u32[(b - HEADER) >>> 2]! & ~FLAGS);
+          if (bf !== f || bs !== s) fail(`free block ${b} is in list (${f}, ${s}), not (${bf}, ${bs})`);
+          if (u32[(b + 4) >>> 2] !== prev) fail(`free block ${b} has a wrong prev link`);
+          prev = b;
+          if (++listed > free.size) fail("a free list has a cycle");
+        }
+      }
+      if ((((this.flMap >>> f) & 1) === 1) !== (this.slMap[f] !== 0))
+        fail(`flMap bit ${f} disagrees with slMap[${f}]`);
+    }
+    if (listed !== free.size) fail(`${free.size} free blocks, ${listed} listed`);
+  }
+
+  // ---- internals ----
+
+  /** One free block over the whole committed heap, then the sentinel. */
+  private format(): void {
+    this.flMap = 0;
+    this.slMap.fill(0);
+    this.heads.fill(0);
+    this.starts.fill(0);
+    const u32 = this.memory.u32;
+    const p = this.heapBase + HEADER;
+    const size = this.heapEnd - HEADER - p;
+    u32[(this.heapEnd - HEADER) >>> 2] = 0 | PREV_FREE; // sentinel: size 0, used
+    u32[(p - HEADER) >>> 2] = size | FREE;
+    u32[(p - 4) >>> 2] = 0;
+    u32[(p + size - 4) >>> 2] = p;
+    this.link(p, size);
+  }
+
+  private isStart(p: number): boolean {
+    const i = (p - this.heapBase) >>> 3;
+    return ((this.starts[i >>> 5]! >>> (i & 31)) & 1) === 1;
+  }
+
+  /** The payload size of the live block at `ptr`; throws for anything else. */
+  private liveSize(what: string, ptr: number): number {
+    if (
+      (ptr | 0) !== ptr ||
+      (ptr & 7) !== 0 ||
+      ptr <= this.heapBase ||
+      ptr >= this.heapEnd ||
+      !this.isStart(ptr)
+    ) {
+      throw new InvalidPointerError(
+        ptr,
+        `Tlsf.${what}: ${describePointer(ptr)} is not a live block (never issued, freed already, an interior or foreign pointer)`,
+      );
+    }
+    const h = this.memory.u32[(ptr - HEADER) >>> 2]!;
+    const size = h & ~FLAGS;
+    if ((h & FREE) !== 0 || size < MIN_SIZE || (size & 7) !== 0 || ptr + size + HEADER > this.heapEnd) {
+      this.corruptions++;
+      throw new CorruptionError(
+        `Tlsf.${what}: the header of block ${describePointer(ptr)} was overwritten (an overflow of the block before it)`,
+      );
+    }
+    return size;
+  }
+
+  private checkHeld(what: string, ptr: number, size: number, align: number): void {
+    const usable = this.liveSize(what, ptr);
+    if (size > usable || (ptr & (align - 1)) !== 0) {
+      throw new LayoutError(
+        `Tlsf.${what}: block ${describePointer(ptr)} holds ${usable} bytes; not a block of size ${size} and align ${align}`,
+      );
+    }
+  }
+
+  private move(ptr: number, oldSize: number, newSize: number, align: number): number {
+    const q = this.allocate(newSize, align);
+    if (q === NULL) return NULL;
+    this.memory.u8.copyWithin(q, ptr, ptr + oldSize);
+    this.release(ptr);
+    return q;
+  }
+
+  /** Finds a free block of at least `s` bytes (rounded up to its class first, so any block found fits). */
+  private search(s: number): number {
+    let fl: number;
+    let sl: number;
+    if (s < SB_SIZE) {
+      fl = 0;
+      sl = s >>> 3;
+    } else {
+      const r = s + (1 << (31 - Math.clz32(s) - SL_BITS)) - 1; // round up to the next class boundary
+      const f = 31 - Math.clz32(r);
+      sl = (r >>> (f - SL_BITS)) ^ SL_SIZE;
+      fl = f - (SB_BITS - 1);
+      if (fl >= FL_COUNT) return NULL;
+    }
+    let slBits = this.slMap[fl]! & (~0 << sl);
+    if (slBits === 0) {
+      const flBits = fl + 1 >= 32 ? 0 : this.flMap & (~0 << (fl + 1));
+      if (flBits === 0) return NULL;
+      fl = 31 - Math.clz32(flBits & -flBits);
+      slBits = this.slMap[fl]!;
+    }
+    sl = 31 - Math.clz32(slBits & -slBits);
+    return this.heads[fl * SL_SIZE + sl]!;
+  }
+
+  /** Removes free block `b` from its list, splits off what is not needed, marks it used. */
+  private take(b: number, s: number): void {
+    const u32 = this.memory.u32;
+    const h = u32[(b - HEADER) >>> 2]!;
+    const size = h & ~FLAGS;
+    this.unlink(b, size);
+    const rest = size - s;
+    if (rest >= HEADER + MIN_SIZE) {
+      u32[(b - HEADER) >>> 2] = s | (h & PREV_FREE);
+      const n = b + s + HEADER;
+      const nsize = rest - HEADER;
+      u32[(n - HEADER) >>> 2] = nsize | FREE;
+      u32[(n - 4) >>> 2] = 0;
+      u32[(n + nsize - 4) >>> 2] = n;
+      this.link(n, nsize); // the block after n already has PREV_FREE (it followed free b)
+    } else {
+      u32[(b - HEADER) >>> 2] = size | (h & PREV_FREE);
+      this.clearPrevFree(b + size + HEADER);
+    }
+    const i = (b - this.heapBase) >>> 3;
+    this.starts[i >>> 5]! |= 1 << (i & 31);
+  }
+
+  /** Frees a live block: coalesces with free neighbours and files the result. */
+  private release(p: number): void {
+    const i = (p - this.heapBase) >>> 3;
+    this.starts[i >>> 5]! &= ~(1 << (i & 31));
+    const u32 = this.memory.u32;
+    let h = u32[(p - HEADER) >>> 2]!;
+    let size = h & ~FLAGS;
+    const next = p + size + HEADER;
+    const nh = u32[(next - HEADER) >>> 2]!;
+    if ((nh & FREE) !== 0) {
+      this.unlink(next, nh & ~FLAGS);
+      size += HEADER + (nh & ~FLAGS);
+    }
+    if ((h & PREV_FREE) !== 0) {
+      const prev = u32[(p - HEADER - 4) >>> 2]!;
+      const ph = u32[(prev - HEADER) >>> 2]!;
+      this.unlink(prev, ph & ~FLAGS);
+      size += HEADER + (ph & ~FLAGS);
+      p = prev;
+      h = ph;
+    }
+    u32[(p - HEADER) >>> 2] = size | FREE | (h & PREV_FREE);
+    u32[(p + size - 4) >>> 2] = p;
+    const after = p + size + HEADER;
+    u32[(after - HEADER) >>> 2] = u32[(after - HEADER) >>> 2]! | PREV_FREE;
+    this.link(p, size);
+  }
+
+  /** Shrinks the used block `p` to `s` bytes, giving a large enough tail back. */
+  private trim(p: number, s: number): void {
+    const u32 = this.memory.u32;
+    const h = u32[(p - HEADER) >>> 2]!;
+    const size = h & ~FLAGS;
+    const rest = size - s;
+    if (rest < HEADER + MIN_SIZE) return;
+    u32[(p - HEADER) >>> 2] = s | (h & PREV_FREE);
+    const n = p + s + HEADER;
+    u32[(n - HEADER) >>> 2] = (rest - HEADER) | 0; // used for a moment, so release() can coalesce it
+    const j = (n - this.heapBase) >>> 3;
+    this.starts[j >>> 5]! |= 1 << (j & 31);
+    this.release(n);
+  }
+
+  private clearPrevFree(p: number): void {
+    const u32 = this.memory.u32;
+    u32[(p - HEADER) >>> 2] = u32[(p - HEADER) >>> 2]! & ~PREV_FREE;
+  }
+
+  private link(b: number, size: number): void {
+    const fl = flOf(size);
+    const sl = slOf(size);
+    const k = fl * SL_SIZE + sl;
+    const head = this.heads[k]!;
+    const u32 = this.memory.u32;
+    u32[b >>> 2] = head;
+    u32[(b + 4) >>> 2] = NULL;
+    if (head !== NULL) u32[(head + 4) >>> 2] = b;
+    this.heads[k] = b;
+    this.flMap |= 1 << fl;
+    this.slMap[fl]! |= 1 << sl;
+  }
+
+  private unlink(b: number, size: number): void {
+    const u32 = this.memory.u32;
+    const next = u32[b >>> 2]!;
+    const prev = u32[(b + 4) >>> 2]!;
+    if (next !== NULL) u32[(next + 4) >>> 2] = prev;
+    if (prev !== NULL) {
+      u32[prev >>> 2] = next;
+      return;
+    }
+    const fl = flOf(size);
+    const sl = slOf(size);
+    const k = fl * SL_SIZE + sl;
+    this.heads[k] = next;
+    if (next === NULL) {
+      const bits = this.slMap[fl]! & ~(1 << sl);
+      this.slMap[fl] = bits;
+      if (bits === 0) this.flMap &= ~(1 << fl);
+    }
+  }
+
+  /** Grows the committed heap so a block of `s` bytes fits; returns that free block, or `NULL`. */
+  private growFor(s: number): number {
+    const oldEnd = this.heapEnd;
+    // search() looks one size class up (so any block it finds fits): grow by the rounded size.
+    const rounded = s < SB_SIZE ? s : s + (1 << (31 - Math.clz32(s) - SL_BITS)) - 1;
+    const want = (oldEnd + rounded + 2 * HEADER + MIN_SIZE + 7) & ~7;
+    if (want > this.rangeEnd) return NULL;
+    const target = Math.min(this.rangeEnd, Math.max(want, oldEnd + (oldEnd - this.heapBase))) & ~7;
+    if (!this.backing.commit(oldEnd, target - oldEnd) && !this.backing.commit(oldEnd, want - oldEnd))
+      return NULL;
+    const newEnd = Math.min(this.rangeEnd, this.memory.byteLength) & ~7;
+    if (newEnd < want) return NULL;
+    if (newEnd - this.heapBase >= this.starts.length * 256) {
+      const grown = new Int32Array(((newEnd - this.heapBase) >>> 8) + 1);
+      grown.set(this.starts);
+      this.starts = grown;
+    }
+    const u32 = this.memory.u32;
+    // The old sentinel's header becomes the header of a used block spanning the new bytes; releasing it coalesces
+    // with a free block before it. A new sentinel closes the heap.
+    const p = oldEnd;
+    const size = newEnd - HEADER - p;
+    const flags = u32[(oldEnd - HEADER) >>> 2]! & PREV_FREE;
+    u32[(p - HEADER) >>> 2] = size | flags;
+    u32[(newEnd - HEADER) >>> 2] = 0;
+    this.heapEnd = newEnd;
+    const i = (p - this.heapBase) >>> 3;
+    this.starts[i >>> 5]! |= 1 << (i & 31);
+    this.release(p);
+    return this.search(s);
+  }
+
+  /** Alignment above 8: take `size + align + 24` and give the front (and the tail) back. */
+  private allocateAligned(size: number, align: number): number {
+    const s = size <= MIN_SIZE ? MIN_SIZE : (size + 7) & ~7;
+    const want = s + align + HEADER + MIN_SIZE;
+    if (want > 0x40000000) return NULL;
+    let b = this.search(want);
+    if (b === NULL) {
+      b = this.growFor(want);
+      if (b === NULL) return NULL;
+    }
+    this.take(b, want);
+    let q = (b + align - 1) & -align;
+    if (q !== b && q - b < HEADER + MIN_SIZE) q += align;
+    if (q === b) {
+      this.trim(b, s);
+      return b;
+    }
+    // Split the front [b, q) off as its own block and free it.
+    const u32 = this.memory.u32;
+    const h = u32[(b - HEADER) >>> 2]!;
+    const total = h & ~FLAGS;
+    const front = q - b - HEADER;
+    u32[(b - HEADER) >>> 2] = front | (h & PREV_FREE);
+    u32[(q - HEADER) >>> 2] = total - front - HEADER;
+    const j = (q - this.heapBase) >>> 3;
+    this.starts[j >>> 5]! |= 1 << (j & 31);
+    this.release(b);
+    this.trim(q, s);
+    return q;
+  }
+}
+
+/** The first level of a free block's list (no tuple: this runs on every free). */
+function flOf(size: number): number {
+  return size < SB_SIZE ? 0 : 31 - Math.clz32(size) - (SB_BITS - 1);
+}
+
+/** The second level of a free block's list. */
+function slOf(size: number): number {
+  return size < SB_SIZE ? size >>> 3 : (size >>> (31 - Math.clz32(size) - SL_BITS)) ^ SL_SIZE;
+}
+
+/** Both levels, for `validate()`. */
+function mapping(size: number): [number, number] {
+  return [flOf(size), slOf(size)];
+}
