@@ -28,6 +28,7 @@ import {
   ZeroizeOnFree,
   wrapperChain,
   Tlsf,
+  Heap,
 } from "../src/index.js";
 
 interface Block {
@@ -518,6 +519,66 @@ describe("property: Tlsf keeps every heap invariant (validate() after every step
           for (const b of live) t.free(b.ptr);
           t.validate();
           assert.equal(t.stats().freeBlocks, 1, "everything coalesced back into one block");
+        },
+      ),
+      RUNS,
+    );
+  });
+});
+
+describe("property: Heap (size classes over a Tlsf) keeps the invariants, with malloc / free / realloc and growth", () => {
+  test("random malloc / free / realloc; the Tlsf validates after every step", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            kind: fc.integer({ min: 0, max: 9 }),
+            size: fc.integer({ min: 1, max: 2500 }),
+            pick: fc.nat(),
+          }),
+          { maxLength: 150 },
+        ),
+        (ops) => {
+          const heap = new Heap(new ArrayBufferBacked({ size: 4096, maxSize: 1 << 20 }), {
+            slotsPerClass: 8,
+          });
+          const live: Block[] = [];
+          let tag = 1;
+          for (const op of ops) {
+            if (op.kind < 5 || live.length === 0) {
+              const p = heap.malloc(op.size);
+              assert.equal(p % 8, 0);
+              for (const b of live) assert.ok(p + op.size <= b.ptr || b.ptr + b.size <= p, "I2: disjoint");
+              heap.memory.u8.fill(tag, p, p + op.size);
+              live.push({ ptr: p, size: op.size, align: 8, tag });
+              tag = (tag % 250) + 1;
+            } else if (op.kind < 8) {
+              const i = op.pick % live.length;
+              checkTag(heap, live[i]!);
+              heap.free(live[i]!.ptr);
+              live.splice(i, 1);
+            } else {
+              const i = op.pick % live.length;
+              const b = live[i]!;
+              checkTag(heap, b);
+              const q = heap.realloc(b.ptr, op.size);
+              const keep = Math.min(op.size, b.size);
+              for (let k = 0; k < keep; k++)
+                assert.equal(heap.memory.u8[q + k], b.tag, "I5: realloc kept the bytes");
+              live.splice(i, 1);
+              for (const o of live)
+                assert.ok(q + op.size <= o.ptr || o.ptr + o.size <= q, "I2 after realloc");
+              heap.memory.u8.fill(b.tag, q, q + op.size);
+              live.push({ ...b, ptr: q, size: op.size });
+            }
+            heap.tlsf.validate();
+          }
+          for (const b of live) checkTag(heap, b);
+          for (const b of live) heap.free(b.ptr);
+          assert.deepEqual(
+            heap.classes.classUsage().filter((n) => n > 0),
+            [],
+          );
         },
       ),
       RUNS,

@@ -18,6 +18,8 @@ import {
   StackAlloc,
   StaticBacked,
   Tlsf,
+  SizeClassed,
+  Heap,
   WasmMemoryBacked,
   WithFallback,
 } from "../src/index.js";
@@ -201,6 +203,19 @@ export const SUBJECTS: readonly Subject[] = [
     covers: [Tlsf],
     make: () => new Tlsf(new MmapBacked(1 << 16)),
     caps: { frees: true, reset: true, detectsDoubleFree: true, maxSize: 1024 },
+  },
+  {
+    name: "SizeClassed<Tlsf>",
+    covers: [SizeClassed],
+    make: () => new SizeClassed(new Tlsf(new ArrayBufferBacked(1 << 18)), { slotsPerClass: 16 }),
+    caps: { frees: true, reset: true, detectsDoubleFree: true, maxSize: 2048 },
+  },
+  {
+    name: "Heap<SharedArrayBufferBacked (growable)>",
+    covers: [Heap],
+    make: () =>
+      new Heap(new SharedArrayBufferBacked({ size: 1 << 12, maxSize: 1 << 19 }), { slotsPerClass: 16 }),
+    caps: { frees: true, reset: true, detectsDoubleFree: true, maxSize: 2048 },
   },
   // forge-alloc/os: real mappings (released by the addon's finalizer when collected).
   { name: "MmapBacked", covers: [MmapBacked], make: () => new MmapBacked(1 << 16), caps: bump },

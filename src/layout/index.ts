@@ -1,4 +1,7 @@
 export * from "./bump-arena.js";
+export * from "./generational-slab.js";
+export * from "./heap.js";
+export * from "./size-classed.js";
 export * from "./slab.js";
 export * from "./stack-alloc.js";
 export * from "./tlsf.js";

@@ -1,0 +1,126 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import {
+  AllocError,
+  ArrayBufferBacked,
+  InvalidPointerError,
+  LayoutError,
+  NULL,
+  SharedArrayBufferBacked,
+} from "../index.js";
+import { GenerationalSlab, Heap, SizeClassed, Tlsf } from "./index.js";
+
+describe("SizeClassed", () => {
+  test("small requests come from class slabs, large ones from the inner; frees are routed back", () => {
+    const tlsf = new Tlsf(new ArrayBufferBacked(1 << 18));
+    const sc = new SizeClassed(tlsf, { slotsPerClass: 4 });
+    const small = sc.allocate(24);
+    assert.equal(sc.classOf(small), 2, "the 32-byte class");
+    const big = sc.allocate(5000);
+    assert.equal(sc.classOf(big), -1);
+    assert.deepEqual(sc.classUsage().slice(0, 3), [0, 0, 1]);
+    sc.deallocate(small, 24);
+    sc.free(big);
+    assert.deepEqual(sc.classUsage().slice(0, 3), [0, 0, 0]);
+    tlsf.validate();
+  });
+
+  test("a full class overflows into the inner, and memory parked in classes is bounded", () => {
+    const sc = new SizeClassed(new Tlsf(new ArrayBufferBacked(1 << 18)), { slotsPerClass: 2 });
+    const ptrs = [sc.allocate(8), sc.allocate(8), sc.allocate(8)];
+    assert.deepEqual(
+      ptrs.map((p) => sc.classOf(p)),
+      [0, 0, -1],
+    );
+    for (const p of ptrs) sc.deallocate(p, 8);
+    assert.throws(() => sc.deallocate(ptrs[0]!, 8), InvalidPointerError, "a double free reaches the slab");
+  });
+
+  test("rejects bad classes", () => {
+    const tlsf = new Tlsf(new ArrayBufferBacked(1 << 14));
+    for (const classes of [[], [4], [8, 8], [24], [16, 8]])
+      assert.throws(() => new SizeClassed(tlsf, { classes }), AllocError, JSON.stringify(classes));
+  });
+});
+
+describe("Heap", () => {
+  test("malloc / calloc / realloc / free, and typed views freed by view", () => {
+    const heap = new Heap(new SharedArrayBufferBacked({ size: 1 << 14, maxSize: 1 << 22 }));
+    const p = heap.malloc(100);
+    heap.memory.u8.fill(5, p, p + 100);
+    const q = heap.realloc(p, 4000);
+    assert.equal(heap.memory.u8[q + 99], 5);
+    const z = heap.calloc(10, 8);
+    assert.deepEqual([...heap.memory.u8.subarray(z, z + 80)], new Array(80).fill(0));
+    const xs = heap.allocArray(Float64Array, 1000);
+    xs[999] = 1.5;
+    assert.equal(xs.length, 1000);
+    heap.free(xs);
+    heap.free(q);
+    heap.free(z);
+    assert.equal(heap.realloc(NULL, 16) > 0, true, "realloc(NULL, n) is malloc(n)");
+    heap.tlsf.validate();
+  });
+
+  test("throws AllocError when out of memory and refuses foreign views and bad sizes", () => {
+    const heap = new Heap(new ArrayBufferBacked(1 << 14));
+    assert.throws(
+      () => heap.malloc(1 << 20),
+      (e: unknown) => e instanceof AllocError && /out of memory: 1048576 bytes/.test((e as Error).message),
+    );
+    assert.throws(() => heap.free(new Float64Array(4)), InvalidPointerError);
+    assert.throws(() => heap.malloc(0), LayoutError);
+    assert.throws(() => heap.calloc(2 ** 20, 2 ** 20), LayoutError);
+    const p = heap.malloc(8);
+    heap.free(p);
+    assert.throws(() => heap.free(p), InvalidPointerError);
+  });
+
+  test("grows its memory as it fills, and offsets stay valid", () => {
+    const heap = new Heap(new ArrayBufferBacked({ size: 4096, maxSize: 1 << 24 }));
+    const first = heap.malloc(16);
+    heap.memory.u32[first >>> 2] = 77;
+    const blocks = Array.from({ length: 200 }, (_, i) => heap.malloc(64 + (i % 7) * 900));
+    assert.ok(heap.memory.byteLength > 100_000);
+    assert.equal(heap.memory.u32[first >>> 2], 77);
+    for (const b of blocks) heap.free(b);
+    heap.tlsf.validate();
+  });
+});
+
+describe("GenerationalSlab", () => {
+  test("insert, get, remove; a stale handle returns undefined instead of the slot's next value", () => {
+    const pool = new GenerationalSlab<string>(new ArrayBufferBacked(1 << 14), { capacity: 4 });
+    const a = pool.insert("alice");
+    assert.equal(pool.get(a), "alice");
+    assert.equal(pool.remove(a), "alice");
+    const b = pool.insert("bob"); // reuses the slot
+    assert.equal(pool.get(a), undefined);
+    assert.equal(pool.get(b), "bob");
+    assert.equal(pool.contains(a), false);
+    assert.equal(pool.remove(a), undefined);
+    assert.notEqual(pool.ptr(b), NULL);
+    assert.equal(pool.ptr(a), NULL);
+  });
+
+  test("a handle from another pool is refused; a full pool throws", () => {
+    const one = new GenerationalSlab<number>(new ArrayBufferBacked(1 << 12), { capacity: 1 });
+    const two = new GenerationalSlab<number>(new ArrayBufferBacked(1 << 12), { capacity: 1 });
+    const h = one.insert(1);
+    assert.throws(
+      () => two.get(h),
+      (e: unknown) => e instanceof InvalidPointerError && /belongs to pool/.test((e as Error).message),
+    );
+    assert.throws(() => one.insert(2), /all 1 slots are taken/);
+    assert.throws(() => one.get(1.5 as never), InvalidPointerError);
+  });
+
+  test("a slot whose generation would wrap is retired", () => {
+    const pool = new GenerationalSlab(new ArrayBufferBacked(1 << 12), { capacity: 1 });
+    for (let i = 0; i < (1 << 20) - 1; i++) pool.remove(pool.insert());
+    const last = pool.insert();
+    pool.remove(last);
+    assert.equal(pool.retired(), 1);
+    assert.throws(() => pool.insert(), /1 retired/);
+  });
+});
