@@ -20,6 +20,7 @@ import {
   Tlsf,
   SizeClassed,
   Heap,
+  ExtendableSlab,
   WasmMemoryBacked,
   WithFallback,
 } from "../src/index.js";
@@ -216,6 +217,23 @@ export const SUBJECTS: readonly Subject[] = [
     make: () =>
       new Heap(new SharedArrayBufferBacked({ size: 1 << 12, maxSize: 1 << 19 }), { slotsPerClass: 16 }),
     caps: { frees: true, reset: true, detectsDoubleFree: true, maxSize: 2048 },
+  },
+  {
+    name: "ExtendableSlab<ArrayBufferBacked (resizable)>",
+    covers: [ExtendableSlab],
+    make: () =>
+      new ExtendableSlab(new ArrayBufferBacked({ size: 1024, maxSize: 1 << 16 }), {
+        blockSize: 256,
+        align: 16,
+      }),
+    caps: slab,
+  },
+  {
+    name: "ExtendableSlab<WasmMemoryBacked (growable)>",
+    covers: [ExtendableSlab],
+    make: () =>
+      new ExtendableSlab(new WasmMemoryBacked({ initial: 1, maximum: 2 }), { blockSize: 256, align: 16 }),
+    caps: slab,
   },
   // forge-alloc/os: real mappings (released by the addon's finalizer when collected).
   { name: "MmapBacked", covers: [MmapBacked], make: () => new MmapBacked(1 << 16), caps: bump },
