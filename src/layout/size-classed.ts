@@ -67,6 +67,8 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
   /** `byLog2[ceil(log2(n))]` = the class index for requests of `n` bytes, or -1 above the largest class. */
   private readonly byLog2: Int32Array;
   private readonly slabs: (Slab | null)[];
+  /** `[start, end)` of each open class slab's region, by class (0, 0 while closed): `owner` scans it without calls. */
+  private readonly regions: Int32Array;
 
   /** @throws `AllocError` for classes that are not increasing powers of two in `[8, 65536]`, or a bad slot count. */
   constructor(inner: TInner, options: SizeClassedOptions = {}) {
@@ -105,6 +107,7 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
       this.byLog2[b] = k;
     }
     this.slabs = new Array<Slab | null>(classes.length).fill(null);
+    this.regions = new Int32Array(2 * classes.length);
   }
 
   /** A class block when a class fits and has room; otherwise the inner's block; `NULL` when neither can. */
@@ -140,9 +143,14 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
    * in place keeps its slab), else through the inner.
    */
   deallocate(ptr: number, size: number, align = 8): void {
-    const slab = this.slabFor(size, align);
-    if (slab !== null && slab.contains(ptr)) {
-      slab.deallocate(ptr, size > align ? size : align, align);
+    const m = align - 1;
+    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
+      throw layoutError("SizeClassed.deallocate", size, align);
+    }
+    const n = size > align ? size : align;
+    const k = this.byLog2[32 - Math.clz32(n - 1)]!;
+    if (k >= 0 && ptr >= this.regions[2 * k]! && ptr < this.regions[2 * k + 1]!) {
+      this.slabs[k]!.deallocate(ptr, n, align);
       return;
     }
     const owner = this.owner(ptr);
@@ -202,6 +210,7 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
   reset(): void {
     this.inner.reset();
     this.slabs.fill(null);
+    this.regions.fill(0);
   }
 
   /** The class size for class blocks, else the inner's. */
@@ -240,15 +249,11 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
 
   /** The class slab whose region holds `ptr`, or `null`. O(classes). */
   private owner(ptr: number): Slab | null {
-    for (const slab of this.slabs) if (slab !== null && slab.contains(ptr)) return slab;
+    const r = this.regions;
+    for (let k = 0, n = r.length; k < n; k += 2) {
+      if (ptr >= r[k]! && ptr < r[k + 1]!) return (ptr | 0) === ptr ? this.slabs[k >>> 1]! : null;
+    }
     return null;
-  }
-
-  private slabFor(size: number, align: number): Slab | null {
-    if (!isValidLayout(size, align)) throw layoutError("SizeClassed", size, align);
-    const n = size > align ? size : align;
-    const k = this.byLog2[32 - Math.clz32(n - 1)]!;
-    return k >= 0 ? (this.slabs[k] ?? null) : null;
   }
 
   /** Slow path: the first request for class `k` builds its slab from the inner. */
@@ -261,6 +266,8 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
       return NULL; // the inner has no room for the slab: the request goes to the inner itself
     }
     this.slabs[k] = slab;
+    this.regions[2 * k] = slab.base();
+    this.regions[2 * k + 1] = slab.base() + slab.size();
     return slab.allocate(n, align);
   }
 }
