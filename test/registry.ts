@@ -21,6 +21,8 @@ import {
   SizeClassed,
   Heap,
   ExtendableSlab,
+  SharedBumpArena,
+  SlabOwner,
   WasmMemoryBacked,
   WithFallback,
 } from "../src/index.js";
@@ -233,6 +235,36 @@ export const SUBJECTS: readonly Subject[] = [
     covers: [ExtendableSlab],
     make: () =>
       new ExtendableSlab(new WasmMemoryBacked({ initial: 1, maximum: 2 }), { blockSize: 256, align: 16 }),
+    caps: slab,
+  },
+  {
+    name: "SharedBumpArena<SharedArrayBufferBacked>",
+    covers: [SharedBumpArena],
+    make: () => new SharedBumpArena(new SharedArrayBufferBacked(1 << 14)),
+    caps: bump,
+  },
+  {
+    name: "SharedBumpArena<SharedArrayBufferBacked (growable)>",
+    covers: [SharedBumpArena],
+    make: () => new SharedBumpArena(new SharedArrayBufferBacked({ size: 4096, maxSize: 1 << 15 })),
+    caps: bump,
+  },
+  {
+    name: "SharedBumpArena<WasmMemoryBacked (shared)>",
+    covers: [SharedBumpArena],
+    make: () => new SharedBumpArena(new WasmMemoryBacked({ initial: 1, maximum: 2, shared: true })),
+    caps: bump,
+  },
+  {
+    name: "SlabOwner<SharedArrayBufferBacked>",
+    covers: [SlabOwner],
+    make: () =>
+      new SlabOwner(new SharedArrayBufferBacked(1 << 16), {
+        blockSize: 256,
+        capacity: 64,
+        align: 16,
+        ringCapacity: 64,
+      }),
     caps: slab,
   },
   // forge-alloc/os: real mappings (released by the addon's finalizer when collected).

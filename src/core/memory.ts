@@ -166,6 +166,11 @@ export class Memory {
     );
   }
 
+  /** What the memory wraps: the buffer, or the `WebAssembly.Memory` (what to post to another worker to share it). */
+  get source(): MemorySource {
+    return this.wasm ?? this.current;
+  }
+
   /** The current buffer. Never cache it across growth of a WebAssembly memory. */
   get buffer(): AnyBuffer {
     if (this.wasm !== null) this.sync();

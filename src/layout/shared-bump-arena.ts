@@ -1,0 +1,249 @@
+/**
+ * `SharedBumpArena`: a bump arena that any number of workers allocate from at once, over one shared memory (a
+ * `SharedArrayBuffer`, growable or not, or a shared `WebAssembly.Memory`). The cursor lives in the memory and moves
+ * by `Atomics.compareExchange`, so two workers never get overlapping blocks; there is no lock.
+ *
+ * ```text
+ *  base                                  base + 128                                      end
+ *  | control: magic, cursor, end, allocations, failures (128 bytes, its own cache lines) | blocks ...      |
+ * ```
+ * `share()` returns a small structured-cloneable descriptor (the shared buffer or memory, and the range); in another
+ * worker `SharedBumpArena.attach(descriptor)` works on the same cursor. Statistics live in the control block too,
+ * so every worker reads the same numbers.
+ *
+ * Complexity: one CAS per allocation (retried under contention). Overhead: 128 bytes per arena; alignment padding.
+ * Composition limits: `reset()` is only safe when no other worker is allocating. `deallocate` checks and reclaims
+ * nothing, as every bump allocator.
+ *
+ * @example
+ * ```ts
+ * const arena = new SharedBumpArena(new SharedArrayBufferBacked(1 << 24));
+ * worker.postMessage(arena.share());
+ * // in the worker: const mine = SharedBumpArena.attach(message); mine.allocate(64);
+ * ```
+ *
+ * @module
+ */
+import {
+  AllocError,
+  type Allocator,
+  type FixedRange,
+  InvalidPointerError,
+  Memory,
+  NULL,
+  checkCarvable,
+  describePointer,
+  isFixedRange,
+  isValidLayout,
+  layoutError,
+  moveBlock,
+  checkResize,
+  zeroBlock,
+} from "../core/index.js";
+import { StaticBacked } from "../backing/index.js";
+
+const CONTROL = 128;
+const MAGIC = 0x5b4d_4152; // "SBMA"
+const W_MAGIC = 0;
+const W_CURSOR = 1;
+const W_END = 2;
+const W_ALLOCATIONS = 3;
+const W_FAILURES = 4;
+const W_START = 5;
+
+/** What `share()` returns: post it to a worker and `attach` it there. */
+export interface SharedBumpArenaDescriptor {
+  /** Always `"SharedBumpArena"`. */
+  readonly kind: "SharedBumpArena";
+  /** The shared storage. */
+  readonly source: SharedArrayBuffer | WebAssembly.Memory;
+  /** The control block's offset. */
+  readonly control: number;
+}
+
+/** Counters of a {@link SharedBumpArena}, the same in every worker. */
+export interface SharedBumpStats {
+  /** Successful allocations by all workers. */
+  readonly allocations: number;
+  /** Allocations that returned `NULL`. */
+  readonly failures: number;
+  /** Bytes issued (padding included). */
+  readonly allocatedBytes: number;
+  /** Bytes the arena can issue in all. */
+  readonly capacityBytes: number;
+}
+
+/** A lock-free bump arena shared by workers (see the module documentation). */
+export class SharedBumpArena implements Allocator {
+  /** The shared memory. */
+  readonly memory: Memory;
+  private readonly control: number;
+  private readonly words: number;
+  private readonly source: SharedArrayBuffer | WebAssembly.Memory;
+
+  /**
+   * Formats the control block at the start of `backing`'s range (`attaching` is internal: `attach` uses it).
+   *
+   * @throws `AllocError` when the memory is not shared, the backing is not a range, or the range is too small.
+   */
+  constructor(backing: FixedRange, attaching = false) {
+    if (!isFixedRange(backing)) throw new AllocError("SharedBumpArena: the backing must be a FixedRange");
+    checkCarvable("SharedBumpArena", backing);
+    const memory = backing.memory;
+    if (!memory.shared) {
+      throw new AllocError(
+        "SharedBumpArena: the memory is not shared; use SharedArrayBufferBacked or a shared WebAssembly memory",
+      );
+    }
+    const control = (backing.base() + 127) & ~127;
+    const end = backing.base() + backing.size();
+    if (end - control <= CONTROL) throw new AllocError("SharedBumpArena: the range is too small");
+    if (!backing.commit(control, CONTROL))
+      throw new AllocError("SharedBumpArena: the backing cannot commit the control block");
+    this.memory = memory;
+    this.control = control;
+    this.words = control >>> 2;
+    this.source = memory.source as SharedArrayBuffer | WebAssembly.Memory;
+    const i32 = memory.i32;
+    if (attaching) {
+      if (Atomics.load(i32, this.words + W_MAGIC) !== MAGIC) {
+        throw new AllocError(
+          "SharedBumpArena.attach: no arena is formatted at that offset of the shared memory",
+        );
+      }
+      return;
+    }
+    Atomics.store(i32, this.words + W_START, control + CONTROL);
+    Atomics.store(i32, this.words + W_END, end);
+    Atomics.store(i32, this.words + W_ALLOCATIONS, 0);
+    Atomics.store(i32, this.words + W_FAILURES, 0);
+    Atomics.store(i32, this.words + W_CURSOR, control + CONTROL);
+    Atomics.store(i32, this.words + W_MAGIC, MAGIC);
+  }
+
+  /**
+   * Works on an arena another worker created and shared.
+   *
+   * @throws `AllocError` when the descriptor does not describe a formatted arena.
+   */
+  static attach(descriptor: SharedBumpArenaDescriptor): SharedBumpArena {
+    if (descriptor?.kind !== "SharedBumpArena")
+      throw new AllocError("SharedBumpArena.attach: not a SharedBumpArena descriptor");
+    const memory = Memory.of(descriptor.source);
+    const end = memory.i32[(descriptor.control >>> 2) + W_END]!;
+    const range = new StaticBacked(memory, { offset: descriptor.control, size: end - descriptor.control });
+    return new SharedBumpArena(range, true);
+  }
+
+  /** A structured-cloneable description for `SharedBumpArena.attach` in another worker. */
+  share(): SharedBumpArenaDescriptor {
+    return { kind: "SharedBumpArena", source: this.source, control: this.control };
+  }
+
+  /** Bumps the shared cursor with a CAS loop; `NULL` when the range is exhausted (I1-I3). */
+  allocate(size: number, align = 8): number {
+    const m = align - 1;
+    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
+      throw layoutError("SharedBumpArena.allocate", size, align);
+    }
+    const i32 = this.memory.i32;
+    const w = this.words;
+    const end = i32[w + W_END]!;
+    for (;;) {
+      const old = Atomics.load(i32, w + W_CURSOR);
+      const p = old + (-old & m);
+      const next = p + size;
+      if (next > end) {
+        Atomics.add(i32, w + W_FAILURES, 1);
+        return NULL;
+      }
+      if (Atomics.compareExchange(i32, w + W_CURSOR, old, next) === old) {
+        if (
+          next > this.memory.byteLength &&
+          !this.memory.grow(Math.min(end, Math.max(next, this.memory.byteLength * 2)))
+        ) {
+          // The shared memory could not grow to cover the block: give the bytes up (the cursor cannot move back
+          // safely while others allocate) and report out of memory.
+          Atomics.add(i32, w + W_FAILURES, 1);
+          return NULL;
+        }
+        Atomics.add(i32, w + W_ALLOCATIONS, 1);
+        return p;
+      }
+    }
+  }
+
+  /** As {@link SharedBumpArena.allocate}, zeroed. */
+  allocateZeroed(size: number, align = 8): number {
+    const p = this.allocate(size, align);
+    if (p !== NULL) zeroBlock(this.memory, p, size);
+    return p;
+  }
+
+  /** Checks that `ptr` was issued and does nothing else (space returns on `reset`). */
+  deallocate(ptr: number, size: number, align = 8): void {
+    this.checkIssued("deallocate", ptr, size, align);
+  }
+
+  /** Moves the block (another worker may have allocated after it). */
+  grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    checkResize("SharedBumpArena.grow", oldSize, newSize, align, true);
+    this.checkIssued("grow", ptr, oldSize, align);
+    return moveBlock(this, ptr, oldSize, newSize, align);
+  }
+
+  /** In place. */
+  shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    checkResize("SharedBumpArena.shrink", oldSize, newSize, align, false);
+    this.checkIssued("shrink", ptr, oldSize, align);
+    return ptr;
+  }
+
+  /** Frees everything. Only safe when no other worker is allocating. */
+  reset(): void {
+    const i32 = this.memory.i32;
+    Atomics.store(i32, this.words + W_CURSOR, i32[this.words + W_START]!);
+  }
+
+  /** Exactly `size`. */
+  usableSize(ptr: number, size: number): number {
+    this.checkIssued("usableSize", ptr, size, 1);
+    return size;
+  }
+
+  /** Bytes the arena can issue in all. */
+  capacityBytes(): number {
+    const i32 = this.memory.i32;
+    return i32[this.words + W_END]! - i32[this.words + W_START]!;
+  }
+
+  /** Always 0. */
+  corruptionEvents(): number {
+    return 0;
+  }
+
+  /** The shared counters (the same numbers in every worker). */
+  stats(): SharedBumpStats {
+    const i32 = this.memory.i32;
+    const w = this.words;
+    return {
+      allocations: Atomics.load(i32, w + W_ALLOCATIONS),
+      failures: Atomics.load(i32, w + W_FAILURES),
+      allocatedBytes: Atomics.load(i32, w + W_CURSOR) - i32[w + W_START]!,
+      capacityBytes: i32[w + W_END]! - i32[w + W_START]!,
+    };
+  }
+
+  private checkIssued(what: string, ptr: number, size: number, align: number): void {
+    if (!isValidLayout(size, align)) throw layoutError(`SharedBumpArena.${what}`, size, align);
+    const i32 = this.memory.i32;
+    const start = i32[this.words + W_START]!;
+    const cursor = Atomics.load(i32, this.words + W_CURSOR);
+    if ((ptr | 0) !== ptr || ptr < start || ptr + size > cursor || (ptr & (align - 1)) !== 0) {
+      throw new InvalidPointerError(
+        ptr,
+        `SharedBumpArena.${what}: ${describePointer(ptr)} (size ${size}) was not issued by this arena`,
+      );
+    }
+  }
+}

@@ -1,0 +1,330 @@
+/**
+ * `SlabOwner` and `SlabRemote`: a slab that one worker (the owner) allocates from and frees into without any atomic
+ * operation on its fast path, while any other worker can free its blocks: a remote free is pushed onto a lock-free
+ * ring in the shared memory (`RemoteFreeRing`), and the owner drains the ring in batches. This is the Rust
+ * `SlabOwner`/`SlabRemote` with the lock-free ring the Rust crate promised for a later release.
+ *
+ * Draining follows a `BatchPolicy`: `BatchPolicy.fixed(n)` drains once `n` frees wait; `BatchPolicy.adaptive()`
+ * moves between 8, 16, 32, 64 and 128 with the Rust rules (a step down when the ring is more than three quarters
+ * full, a step up when it is less than a quarter full, at most once per 16 checks). The owner checks every
+ * `threshold` allocations, and always before it reports out of memory.
+ *
+ * A full ring makes `SlabRemote.tryDeallocate` say `"full"`; `SlabRemote.deallocate` then waits with `Atomics.wait`
+ * and a timeout (never a busy spin). `SlabOwner.close()` refuses further pushes and drains what was accepted.
+ *
+ * Complexity: O(1) owner operations; a drain is O(batch). Overhead: the ring (`4 * ringCapacity + 128` bytes).
+ * Threads: the owner object in one worker, `SlabRemote`s in any. The slab's own state stays in the owner's heap.
+ *
+ * @example
+ * ```ts
+ * const owner = new SlabOwner(new SharedArrayBufferBacked(1 << 20), { blockSize: 64, capacity: 1024 });
+ * worker.postMessage(owner.share());
+ * // in the worker: SlabRemote.attach(message).deallocate(ptr);
+ * ```
+ *
+ * @module
+ */
+import {
+  AllocError,
+  type Allocator,
+  InvalidPointerError,
+  type Memory,
+  Memory as MemoryClass,
+  NULL,
+  checkInteger,
+  describePointer,
+} from "../core/index.js";
+import { RemoteFreeRing } from "./remote-ring.js";
+import { Slab, type SlabOptions } from "./slab.js";
+
+/** When the owner drains remote frees. */
+export interface BatchPolicy {
+  /** `"fixed"` or `"adaptive"`. */
+  readonly kind: "fixed" | "adaptive";
+  /** The fixed threshold (for `"fixed"`). */
+  readonly threshold: number;
+}
+
+/** The adaptive policy's levels (the Rust `ADAPTIVE_LEVELS`). */
+export const ADAPTIVE_LEVELS: readonly number[] = Object.freeze([8, 16, 32, 64, 128]);
+/** Checks between two adaptive level changes (the Rust `ADAPTIVE_COOLDOWN_TICKS`). */
+export const ADAPTIVE_COOLDOWN_TICKS = 16;
+
+/** Constructors of {@link BatchPolicy}. */
+export const BatchPolicy: {
+  /** Drain once `n` remote frees wait (1 to 2^20). */
+  fixed(n: number): BatchPolicy;
+  /** Move between 8 and 128 by how full the ring is. */
+  adaptive(): BatchPolicy;
+} = Object.freeze({
+  fixed: (n: number): BatchPolicy =>
+    Object.freeze({ kind: "fixed", threshold: checkInteger("BatchPolicy.fixed", "n", n, 1, 1 << 20) }),
+  adaptive: (): BatchPolicy => Object.freeze({ kind: "adaptive", threshold: 64 }),
+});
+
+/** Options of {@link SlabOwner}. */
+export interface SlabOwnerOptions extends Omit<SlabOptions, "metadata" | "protection"> {
+  /** When to drain. @defaultValue `BatchPolicy.fixed(64)` */
+  policy?: BatchPolicy;
+  /** Ring slots (a power of two). @defaultValue 1024 */
+  ringCapacity?: number;
+}
+
+/** What `SlabOwner.share()` returns. */
+export interface SlabRemoteDescriptor {
+  /** Always `"SlabRemote"`. */
+  readonly kind: "SlabRemote";
+  /** The shared storage. */
+  readonly source: SharedArrayBuffer | WebAssembly.Memory;
+  /** The ring's offset and capacity. */
+  readonly ring: number;
+  /** Ring slots. */
+  readonly ringCapacity: number;
+  /** The slab's region, stride and capacity (remote frees are checked against them). */
+  readonly region: number;
+  /** Bytes between blocks. */
+  readonly stride: number;
+  /** Blocks. */
+  readonly capacity: number;
+}
+
+/** The owning side (see the module documentation). */
+export class SlabOwner implements Allocator {
+  /** The shared memory. */
+  readonly memory: Memory;
+  /** The owner's slab. */
+  readonly slab: Slab;
+  /** The remote-free ring. */
+  readonly ring: RemoteFreeRing;
+  private readonly adaptive: boolean;
+  private threshold: number;
+  private level: number;
+  private cooldown: number;
+  private countdown: number;
+  private remoteErrors: number;
+  private readonly sink: (word: number) => void;
+
+  /** @throws `AllocError` when the memory is not shared or the backing cannot hold the slab and the ring. */
+  constructor(backing: Allocator, options: SlabOwnerOptions) {
+    if (!backing?.memory?.shared)
+      throw new AllocError("SlabOwner: the backing's memory must be shared (SharedArrayBufferBacked)");
+    const ringCapacity = options.ringCapacity ?? 1024;
+    const ringAt = backing.allocate(RemoteFreeRing.bytesFor(ringCapacity), 128);
+    if (ringAt === NULL) throw new AllocError("SlabOwner: the backing cannot hold the remote-free ring");
+    this.memory = backing.memory;
+    this.ring = new RemoteFreeRing(backing.memory, ringAt, ringCapacity, true);
+    this.slab = new Slab(backing, {
+      blockSize: options.blockSize,
+      capacity: options.capacity,
+      ...(options.align === undefined ? {} : { align: options.align }),
+    });
+    const policy = options.policy ?? BatchPolicy.fixed(64);
+    this.adaptive = policy.kind === "adaptive";
+    this.level = 3;
+    this.threshold = this.adaptive ? ADAPTIVE_LEVELS[3]! : policy.threshold;
+    this.cooldown = 0;
+    this.countdown = this.threshold;
+    this.remoteErrors = 0;
+    this.sink = (word: number): void => {
+      try {
+        this.slab.deallocate(word, 1, 1);
+      } catch {
+        this.remoteErrors++; // a remote double free or a stale pointer: counted, the slab stays consistent
+      }
+    };
+  }
+
+  /** A description for `SlabRemote.attach` in another worker. */
+  share(): SlabRemoteDescriptor {
+    return {
+      kind: "SlabRemote",
+      source: this.memory.source as SharedArrayBuffer | WebAssembly.Memory,
+      ring: this.ring.offset,
+      ringCapacity: this.ring.capacity,
+      region: this.slab.base(),
+      stride: this.slab.stride,
+      capacity: this.slab.capacity,
+    };
+  }
+
+  /** The slab's block; every `threshold` calls (and before giving up) it drains remote frees first. */
+  allocate(size: number, align = 8): number {
+    if (--this.countdown <= 0) this.tick();
+    const p = this.slab.allocate(size, align);
+    if (p !== NULL) return p;
+    if (this.drain() === 0) return NULL;
+    return this.slab.allocate(size, align);
+  }
+
+  /** As {@link SlabOwner.allocate}, zeroed. */
+  allocateZeroed(size: number, align = 8): number {
+    if (--this.countdown <= 0) this.tick();
+    const p = this.slab.allocateZeroed(size, align);
+    if (p !== NULL || this.drain() === 0) return p;
+    return this.slab.allocateZeroed(size, align);
+  }
+
+  /** The owner's own free: straight into the slab, no atomics. */
+  deallocate(ptr: number, size: number, align = 8): void {
+    this.slab.deallocate(ptr, size, align);
+  }
+
+  /** Forwarded to the slab. */
+  grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    return this.slab.grow(ptr, oldSize, newSize, align);
+  }
+
+  /** Forwarded to the slab. */
+  shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    return this.slab.shrink(ptr, oldSize, newSize, align);
+  }
+
+  /** Drains, then resets the slab. */
+  reset(): void {
+    this.drain();
+    this.slab.reset();
+  }
+
+  /** Forwarded to the slab. */
+  usableSize(ptr: number, size: number): number {
+    return this.slab.usableSize(ptr, size);
+  }
+
+  /** The slab's capacity. */
+  capacityBytes(): number {
+    return this.slab.capacityBytes();
+  }
+
+  /** The slab's corruption count plus remote frees that were not live blocks. */
+  corruptionEvents(): number {
+    return this.slab.corruptionEvents() + this.remoteErrors;
+  }
+
+  /** Takes every remote free published so far. Returns how many. */
+  drain(): number {
+    return this.ring.drain(this.sink);
+  }
+
+  /** The drain threshold in force (moves under the adaptive policy). */
+  currentThreshold(): number {
+    return this.threshold;
+  }
+
+  /** Remote frees that were refused by the slab (double frees, stale pointers). */
+  remoteFreeErrors(): number {
+    return this.remoteErrors;
+  }
+
+  /**
+   * Refuses further remote frees and drains every accepted one (waiting, with `Atomics.wait`, for pushes that were
+   * reserved before the close to be published). Idempotent.
+   */
+  close(timeoutMs = 1000): void {
+    this.ring.close();
+    const deadline = Date.now() + timeoutMs;
+    while (this.ring.pending() > 0) {
+      if (this.drain() === 0) {
+        if (Date.now() > deadline)
+          throw new AllocError("SlabOwner.close: a remote push was reserved but never published");
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1); // a 1 ms pause, not a spin
+      }
+    }
+  }
+
+  /** `using` support: `close()`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Every `threshold` allocations: drain if enough frees wait, and adapt the threshold. */
+  private tick(): void {
+    const pending = this.ring.pending();
+    if (pending >= this.threshold) this.drain();
+    if (this.adaptive) {
+      if (this.cooldown > 0) this.cooldown--;
+      else {
+        const cap = this.ring.capacity;
+        if (pending * 4 > cap * 3 && this.level > 0) {
+          this.level--;
+          this.cooldown = ADAPTIVE_COOLDOWN_TICKS;
+        } else if (pending * 4 < cap && this.level < ADAPTIVE_LEVELS.length - 1) {
+          this.level++;
+          this.cooldown = ADAPTIVE_COOLDOWN_TICKS;
+        }
+        this.threshold = ADAPTIVE_LEVELS[this.level]!;
+      }
+    }
+    this.countdown = this.threshold;
+  }
+}
+
+/** The freeing side, in any worker (see the module documentation). */
+export class SlabRemote {
+  /** The shared memory. */
+  readonly memory: Memory;
+  /** The owner's ring. */
+  readonly ring: RemoteFreeRing;
+  private readonly region: number;
+  private readonly stride: number;
+  private readonly capacity: number;
+
+  private constructor(descriptor: SlabRemoteDescriptor) {
+    this.memory = MemoryClass.of(descriptor.source);
+    this.ring = new RemoteFreeRing(this.memory, descriptor.ring, descriptor.ringCapacity, false);
+    this.region = descriptor.region;
+    this.stride = descriptor.stride;
+    this.capacity = descriptor.capacity;
+  }
+
+  /** The freeing side of a shared owner. @throws `AllocError` for a descriptor that does not describe one. */
+  static attach(descriptor: SlabRemoteDescriptor): SlabRemote {
+    if (descriptor?.kind !== "SlabRemote")
+      throw new AllocError("SlabRemote.attach: not a SlabRemote descriptor");
+    return new SlabRemote(descriptor);
+  }
+
+  /**
+   * Pushes a free onto the owner's ring: `"ok"`, `"full"` (try again after the owner drains) or `"closed"`.
+   *
+   * @throws `InvalidPointerError` when `ptr` is not the start of one of the owner's blocks.
+   */
+  tryDeallocate(ptr: number): "ok" | "full" | "closed" {
+    this.check(ptr);
+    return this.ring.push(ptr);
+  }
+
+  /**
+   * Pushes a free, waiting (with `Atomics.wait`, up to `timeoutMs` in all) while the ring is full.
+   *
+   * @throws `AllocError` when the owner is closed or the wait times out; `InvalidPointerError` for a non-block.
+   */
+  deallocate(ptr: number, timeoutMs = 5000): void {
+    this.check(ptr);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const r = this.ring.push(ptr);
+      if (r === "ok") return;
+      if (r === "closed")
+        throw new AllocError(
+          `SlabRemote.deallocate: the owner is closed; ${describePointer(ptr)} was not freed`,
+        );
+      const left = deadline - Date.now();
+      if (left <= 0 || !this.ring.waitForSpace(left)) {
+        throw new AllocError(
+          `SlabRemote.deallocate: the ring stayed full for ${timeoutMs} ms (is the owner draining?)`,
+        );
+      }
+    }
+  }
+
+  private check(ptr: number): void {
+    const off = ptr - this.region;
+    const idx = Math.floor(off / this.stride);
+    if ((ptr | 0) !== ptr || off < 0 || idx >= this.capacity || idx * this.stride !== off) {
+      throw new InvalidPointerError(
+        ptr,
+        `SlabRemote: ${describePointer(ptr)} is not one of the owner's blocks`,
+      );
+    }
+  }
+}
