@@ -23,6 +23,7 @@ import {
   ExtendableSlab,
   SharedBumpArena,
   SlabOwner,
+  ConcurrentHeap,
   WasmMemoryBacked,
   WithFallback,
 } from "../src/index.js";
@@ -266,6 +267,12 @@ export const SUBJECTS: readonly Subject[] = [
         ringCapacity: 64,
       }),
     caps: slab,
+  },
+  {
+    name: "ConcurrentHeap<SharedArrayBufferBacked>",
+    covers: [ConcurrentHeap],
+    make: () => new ConcurrentHeap(new SharedArrayBufferBacked(1 << 20)),
+    caps: { frees: true, reset: false, detectsDoubleFree: true, maxSize: 2048, oomLimit: 200_000 },
   },
   // forge-alloc/os: real mappings (released by the addon's finalizer when collected).
   { name: "MmapBacked", covers: [MmapBacked], make: () => new MmapBacked(1 << 16), caps: bump },

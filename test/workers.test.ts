@@ -4,6 +4,7 @@ import { describe, test } from "node:test";
 import { Worker } from "node:worker_threads";
 import {
   AllocError,
+  ConcurrentHeap,
   NULL,
   RemoteFreeRing,
   SharedArrayBufferBacked,
@@ -138,6 +139,48 @@ describe("SlabOwner / SlabRemote across workers", () => {
     const { pushed, drained } = owner.ring.counters();
     assert.deepEqual([pushed, drained], [accepted, accepted], "every accepted push was drained");
     assert.equal(owner.slab.liveCount(), N - accepted);
+  });
+});
+
+describe("ConcurrentHeap across workers", () => {
+  test("2 workers x 1,000,000 mixed operations, then each frees the other's leftovers remotely: nothing twice, nothing lost", async () => {
+    const heap = new ConcurrentHeap(new SharedArrayBufferBacked(64 << 20));
+    const map = new SharedArrayBuffer(4 * ((64 << 20) >>> 4));
+    const leftovers = new SharedArrayBuffer(2 * 4 * 2001);
+    const barrier = new SharedArrayBuffer(4);
+    const results = await Promise.all(
+      [1, 2].map((id) =>
+        run<{ doubles: number; lost: number; remote: number }>("./helpers/heap-worker.js", {
+          heap: heap.share(),
+          map,
+          leftovers,
+          barrier,
+          id,
+          ops: 1_000_000,
+        }),
+      ),
+    );
+    for (const r of results) assert.deepEqual([r.doubles, r.lost], [0, 0]);
+    assert.ok(
+      results.every((r) => r.remote > 0),
+      "both workers freed blocks of the other",
+    );
+    const s = heap.stats();
+    assert.equal(s.allocations, s.frees, "every block allocated was freed");
+    assert.ok(s.remoteFrees >= results[0]!.remote + results[1]!.remote);
+    assert.equal(s.workers, 1, "the workers released their slots; the main thread's remains");
+    assert.ok(
+      new Int32Array(map).every((v) => v === 0),
+      "the ownership map is empty",
+    );
+    // The pages the workers left (empty or abandoned) are reusable: the main thread can take the whole heap back.
+    const blocks: number[] = [];
+    for (;;) {
+      const p = heap.allocate(32000);
+      if (p === NULL) break;
+      blocks.push(p);
+    }
+    assert.ok(blocks.length >= (s.pages - 4) * 2, `reclaimed ${blocks.length} blocks of 32000 bytes`);
   });
 });
 

@@ -1,5 +1,6 @@
 export * from "./arena-pool.js";
 export * from "./bump-arena.js";
+export * from "./concurrent-heap.js";
 export * from "./extendable-slab.js";
 export * from "./generational-slab.js";
 export * from "./heap.js";
