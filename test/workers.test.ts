@@ -26,9 +26,10 @@ function run<T>(file: string, workerData: unknown): Promise<T> {
 describe("SharedBumpArena across workers", () => {
   test("2 workers x 1,000,000 allocations: no block handed out twice, none lost", async () => {
     const N = 1_000_000;
-    const arena = new SharedBumpArena(new SharedArrayBufferBacked(2 * N * 8 + 4096));
-    const start = 128 + 128; // the control block sits at the first 128-aligned offset; blocks follow
-    const map = new SharedArrayBuffer(4 * (2 * N + 16));
+    const bytes = 2 * N * 8 + (1 << 20); // chunk tails are given up at each refill: room for them
+    const arena = new SharedBumpArena(new SharedArrayBufferBacked(bytes));
+    const start = 128 + 256; // the control block sits at the first 128-aligned offset; blocks follow
+    const map = new SharedArrayBuffer(4 * (bytes >>> 3));
     const results = await Promise.all(
       [1, 2].map((id) =>
         run<{ doubles: number; failures: number }>("./helpers/bump-worker.js", {
@@ -47,7 +48,7 @@ describe("SharedBumpArena across workers", () => {
     const owners = new Int32Array(map);
     let claimed = 0;
     const perWorker = [0, 0, 0];
-    for (let i = 0; i < 2 * N; i++) {
+    for (let i = 0; i < owners.length; i++) {
       if (owners[i] !== 0) claimed++;
       perWorker[owners[i]!]!++;
     }
@@ -58,7 +59,7 @@ describe("SharedBumpArena across workers", () => {
     );
     assert.deepEqual(perWorker.slice(1), [N, N]);
     assert.deepEqual(arena.stats().allocations, 2 * N, "statistics read the same from the main thread");
-    assert.equal(arena.allocate(8192), NULL, "the rest of the range is smaller than that");
+    assert.equal(arena.allocate(1 << 21), NULL, "the rest of the range is smaller than that");
   });
 });
 

@@ -7,9 +7,9 @@
  * abandons the others, which any worker adopts when it needs a page.
  *
  * ```text
- *  control (256 B) | worker slots (64 x 32 B) | page headers (16 words per page) | block states (1 byte per 16 B) |
+ *  control (256 B) | worker slots (64 x 128 B, a cache line pair each: no false sharing) | page headers (128 B per page) | block states (1 byte per 16 B) |
  *  pages (64 KiB each, 64 KiB-aligned) ...
- *  page header: owner | class size | capacity | used | local free head | remote free head | bump | next (stacks)
+ *  page header (128 B): owner | class size | capacity | used | local free head | remote free head | bump | next
  *  block state: 0 free, 1 live; a remote free turns it 1 -> 0 with a CAS, so a double free is refused
  * ```
  *
@@ -54,6 +54,7 @@ const PAGE_SHIFT = 16;
 const PAGE = 1 << PAGE_SHIFT;
 const MAX_SMALL = 32768;
 const MAX_WORKERS = 64;
+const SLOT_BYTES = 128; // a worker's counters get their own cache lines
 const MAGIC = 0x6368_6561; // "chea"
 // control words
 const C_MAGIC = 0;
@@ -79,7 +80,7 @@ const H_LOCAL = 4;
 const H_REMOTE = 5;
 const H_BUMP = 6;
 const H_NEXT = 7;
-const H_WORDS = 16;
+const H_WORDS = 32; // 128 bytes: two workers' page headers never share a cache line pair
 const ABANDONED = -1;
 
 /** The class sizes: 16 .. 32 KiB, four per power of two. */
@@ -160,7 +161,7 @@ export class ConcurrentHeap implements Allocator {
     if (!attaching) {
       const end = backing.base() + backing.size();
       const slots = this.control + 256;
-      const headers = slots + MAX_WORKERS * 32;
+      const headers = slots + MAX_WORKERS * SLOT_BYTES;
       // pages: n * (64 KiB page + 64 B header + 4 KiB of states) must fit after the headers, pages 64 KiB-aligned
       let n = Math.floor((end - headers) / (PAGE + H_WORDS * 4 + PAGE / 16));
       let states = headers + n * H_WORDS * 4;
@@ -194,7 +195,7 @@ export class ConcurrentHeap implements Allocator {
     this.pagesAt = w[this.c + C_PAGES_AT]!;
     this.workerId = this.claimWorker();
     this.owner = this.workerId + 1;
-    this.slot = (w[this.c + C_SLOTS]! + this.workerId * 32) >>> 2;
+    this.slot = (w[this.c + C_SLOTS]! + this.workerId * SLOT_BYTES) >>> 2;
     for (let k = 0; k < 8; k++) w[this.slot + k] = 0;
     this.current = new Int32Array(CONCURRENT_CLASSES.length);
     this.partial = CONCURRENT_CLASSES.map(() => []);
@@ -357,9 +358,10 @@ export class ConcurrentHeap implements Allocator {
     let frees = 0;
     let remoteFrees = 0;
     for (let k = 0; k < MAX_WORKERS; k++) {
-      allocations += Atomics.load(i32, slots + k * 8 + S_ALLOCS);
-      frees += Atomics.load(i32, slots + k * 8 + S_FREES);
-      remoteFrees += Atomics.load(i32, slots + k * 8 + S_REMOTE);
+      const at = slots + k * (SLOT_BYTES >>> 2);
+      allocations += Atomics.load(i32, at + S_ALLOCS);
+      frees += Atomics.load(i32, at + S_FREES);
+      remoteFrees += Atomics.load(i32, at + S_REMOTE);
     }
     let inUse = 0;
     const cursor = Atomics.load(i32, this.c + C_NEXT_PAGE);

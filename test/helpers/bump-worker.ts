@@ -28,4 +28,5 @@ for (let i = 0; i < count; i++) {
   }
   if (Atomics.compareExchange(owners, (p - start) >>> 3, 0, id) !== 0) doubles++;
 }
+arena.flush();
 parentPort!.postMessage({ doubles, failures });
