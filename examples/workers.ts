@@ -41,6 +41,7 @@ if (isMainThread) {
   const arena = SharedBumpArena.attach(a);
   const remote = SlabRemote.attach(o);
   for (let i = 0; i < 100; i++) arena.allocate(256);
+  arena.flush(); // publish this worker's count for stats() in other workers
   for (const p of blocks) remote.deallocate(p); // waits (Atomics.wait) whenever the ring is full
   parentPort!.postMessage(
     `worker: allocated 100 blocks from the shared arena and freed ${blocks.length} slab blocks remotely`,
