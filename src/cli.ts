@@ -24,7 +24,7 @@ const HELP = `forge-alloc: composable memory allocators for JavaScript runtimes
 usage: forge-alloc <command>
 
 commands:
-  tour    run each primitive and print what it shows (what \`npm start\` runs)
+  tour    run each primitive, then the six application recipes (what \`npm start\` runs)
   doctor  what this machine offers the OS layer: addon, pages, NUMA, huge pages, mlock, mbind
   help    this text
 `;
@@ -32,6 +32,26 @@ commands:
 interface Row {
   step: string;
   shows: string;
+}
+
+/**
+ * The six application recipes live in the repository's `examples/` (they are programs to read, not part of the
+ * package); `npm start` compiles them next to this file's test build, where this finds them.
+ */
+async function recipes(say: (text: string) => void): Promise<void> {
+  const where = new URL("../examples/tour.js", import.meta.url);
+  let mod: { runRecipes: (say: (line: string) => void) => Promise<unknown> };
+  try {
+    mod = (await import(where.href)) as typeof mod;
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw error;
+    say(
+      "\nthe six application recipes are programs in the repository's examples/ folder; " +
+        "run `npm start` in a clone of forge-alloc to see them",
+    );
+    return;
+  }
+  await mod.runRecipes(say);
 }
 
 function tour(): void {
@@ -131,7 +151,7 @@ function tour(): void {
     shows: `grew to ${wasm.wasmMemory.buffer.byteLength / 65536} pages, views re-derived`,
   });
 
-  say("\nsummary");
+  say("\nprimitives: summary");
   const width = Math.max(...rows.map((r) => r.step.length));
   for (const r of rows) say(`  ${r.step.padEnd(width)}  ${r.shows}`);
 }
@@ -140,6 +160,7 @@ async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? "tour";
   if (command === "tour") {
     tour();
+    await recipes((text) => console.log(text));
     return 0;
   }
   if (command === "doctor") {

@@ -18,10 +18,20 @@ test("`forge-alloc tour` runs every step and prints its summary", () => {
     "not the newest block",
     "parts over different memories are refused",
     "still reads 0xc0ffee",
-    "summary",
+    "primitives: summary",
   ]) {
     assert.ok(r.stdout.includes(step), `missing: ${step}`);
   }
+  // The installed package has no examples/: the tour says where the recipes are instead of failing.
+  assert.match(r.stdout, /the six application recipes are programs in the repository's examples\/ folder/);
+});
+
+test("`npm start`'s tour (the test build, next to examples/) runs the six recipes and their summary", () => {
+  const r = spawnSync(process.execPath, [join(root, "build", "src", "cli.js"), "tour"], { encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  for (let i = 1; i <= 6; i++) assert.match(r.stdout, new RegExp(`\\nrecipe ${i}: `));
+  assert.match(r.stdout, /recipes: summary\n {2}cli-batch /);
+  assert.match(r.stdout, /every OS-layer part ran on this machine/);
 });
 
 test("no command means the tour; help lists the commands; an unknown command fails with the usage", () => {

@@ -1,0 +1,46 @@
+// What the six application recipes share: how they print, how they report, how they reach the OS layer.
+import { pathToFileURL } from "node:url";
+import { isMainThread } from "node:worker_threads";
+
+/** Where a recipe prints its lines (the console when run alone; the tour indents them). */
+export type Say = (line: string) => void;
+
+/** What a recipe reports for the tour's summary table and for the tests that check its claims. */
+export interface RecipeReport {
+  /** The recipe's name, as in the Rust crate's application recipes. */
+  readonly name: string;
+  /** The composition, outermost first. */
+  readonly composition: string;
+  /** One line: what the run showed. */
+  readonly shows: string;
+  /** OS-layer parts that did not run here, and why (empty when everything ran). */
+  readonly skipped: readonly string[];
+}
+
+/** `forge-alloc/os`, or the reason it cannot be used on this machine. */
+export async function loadOs(): Promise<typeof import("../../src/os.js") | string> {
+  try {
+    return await import("../../src/os.js");
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+/** Runs `recipe` with console output when `moduleUrl` is the program node was started with. */
+export function runIfMain(
+  moduleUrl: string,
+  recipe: (say: Say) => Promise<RecipeReport> | RecipeReport,
+): void {
+  const started = process.argv[1];
+  if (!isMainThread || started === undefined || pathToFileURL(started).href !== moduleUrl) return;
+  void Promise.resolve(recipe((line) => console.log(line))).then(
+    (report) => {
+      console.log(`\n${report.name}: ${report.shows}`);
+      for (const s of report.skipped) console.log(`skipped: ${s}`);
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}
