@@ -9,6 +9,13 @@ import {
   AllocError,
   ArrayBufferBacked,
   BumpArena,
+  Heap,
+  type HeapPicture,
+  Quarantine,
+  formatSummary,
+  inspect,
+  renderHtml,
+  renderSvg,
   InvalidPointerError,
   NULL,
   RESERVED_LOW_BYTES,
@@ -18,6 +25,7 @@ import {
   WasmMemoryBacked,
   WithFallback,
 } from "./index.js";
+import { SeededRandom } from "./testing/index.js";
 
 const HELP = `forge-alloc: composable memory allocators for JavaScript runtimes
 
@@ -25,6 +33,8 @@ usage: forge-alloc <command>
 
 commands:
   tour    run each primitive, then the six application recipes (what \`npm start\` runs)
+  inspect draw demo heaps (used, free, quarantined, guard pages) as HTML or SVG, with fragmentation summaries
+          options: --out FILE (.html or .svg; default forge-alloc-inspect.html), --seed N, --ops N
   doctor  what this machine offers the OS layer: addon, pages, NUMA, huge pages, mlock, mbind
   help    this text
 `;
@@ -156,12 +166,103 @@ function tour(): void {
   for (const r of rows) say(`  ${r.step.padEnd(width)}  ${r.shows}`);
 }
 
+/** Parses `--name value` pairs; unknown names and missing values are errors. */
+function options(args: string[], known: readonly string[]): Map<string, string> | string {
+  const out = new Map<string, string>();
+  for (let i = 0; i < args.length; i += 2) {
+    const name = args[i]!.replace(/^--/, "");
+    if (!args[i]!.startsWith("--") || !known.includes(name)) {
+      return `unknown option "${args[i]}"; expected ${known.map((k) => `--${k}`).join(", ")}`;
+    }
+    const value = args[i + 1];
+    if (value === undefined) return `--${name} needs a value`;
+    out.set(name, value);
+  }
+  return out;
+}
+
+function positiveInt(
+  opts: Map<string, string>,
+  name: string,
+  fallback: number,
+  max: number,
+): number | string {
+  const text = opts.get(name);
+  if (text === undefined) return fallback;
+  const n = Number(text);
+  return Number.isInteger(n) && n >= 0 && n <= max
+    ? n
+    : `--${name} must be an integer from 0 to ${max}, not "${text}"`;
+}
+
+/** A `Quarantine<Heap>` after `ops` seeded mixed-size allocations and frees (about 45% frees). */
+function churnedHeap(seed: number, ops: number): HeapPicture {
+  const heap = new Quarantine(new Heap(new ArrayBufferBacked({ size: 1 << 18, maxSize: 1 << 28 })), 16);
+  const random = new SeededRandom(seed);
+  const live: number[] = [];
+  for (let i = 0; i < ops; i++) {
+    if (live.length > 0 && random.int(0, 99) < 45) {
+      const k = 2 * random.int(0, live.length / 2 - 1);
+      heap.deallocate(live[k]!, live[k + 1]!);
+      live[k] = live[live.length - 2]!;
+      live[k + 1] = live[live.length - 1]!;
+      live.length -= 2;
+    } else {
+      const size = random.int(0, 9) < 8 ? random.int(8, 200) : random.int(1000, 5000);
+      const p = heap.allocate(size);
+      if (p !== NULL) live.push(p, size);
+    }
+  }
+  return inspect(heap, `Quarantine<Heap> after ${ops} seeded operations (seed ${seed})`);
+}
+
+async function inspectCommand(args: string[]): Promise<number> {
+  const opts = options(args, ["out", "seed", "ops"]);
+  const seed = typeof opts === "string" ? opts : positiveInt(opts, "seed", 1, 0xffffffff);
+  const ops = typeof opts === "string" ? opts : positiveInt(opts, "ops", 5000, 10_000_000);
+  const out = typeof opts === "string" ? "" : (opts.get("out") ?? "forge-alloc-inspect.html");
+  for (const bad of [opts, seed, ops]) {
+    if (typeof bad === "string") {
+      process.stderr.write(`forge-alloc inspect: ${bad}\n`);
+      return 2;
+    }
+  }
+  if (!/\.(html|svg)$/.test(out)) {
+    process.stderr.write(`forge-alloc inspect: --out ${out}: expected a file name ending in .html or .svg\n`);
+    return 2;
+  }
+  const pictures = [churnedHeap(seed as number, ops as number)];
+  const slab = new Quarantine(new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 256 }), 8);
+  const tokens = Array.from({ length: 200 }, () => slab.allocate(64));
+  for (let i = 0; i < 200; i += 3) slab.deallocate(tokens[i]!, 64);
+  pictures.push(inspect(slab, "Quarantine<Slab> of 64-byte tokens, every third one revoked"));
+  try {
+    const { HardenedSlab } = await import("./os.js");
+    const keys = new Quarantine(new HardenedSlab({ blockSize: 64, capacity: 100 }), 4);
+    const issued = Array.from({ length: 60 }, () => keys.allocate(64));
+    for (const k of issued.slice(20, 30)) keys.deallocate(k, 64);
+    pictures.push(inspect(keys, "Quarantine<HardenedSlab>: guard pages around the slots"));
+  } catch (error) {
+    console.log(`skipped the HardenedSlab picture: ${(error as Error).message}\n`);
+  }
+  for (const p of pictures) console.log(`${formatSummary(p)}\n`);
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(out, out.endsWith(".svg") ? renderSvg(pictures[0]!) : renderHtml(pictures));
+  console.log(
+    `wrote ${out}${out.endsWith(".svg") ? " (the first picture)" : ` (${pictures.length} pictures)`}`,
+  );
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const command = argv[0] ?? "tour";
   if (command === "tour") {
     tour();
     await recipes((text) => console.log(text));
     return 0;
+  }
+  if (command === "inspect") {
+    return inspectCommand(argv.slice(1));
   }
   if (command === "doctor") {
     const { doctor, formatDoctor } = await import("./doctor.js");

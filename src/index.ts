@@ -11,3 +11,4 @@ export * from "./core/index.js";
 export * from "./backing/index.js";
 export * from "./layout/index.js";
 export * from "./hardening/index.js";
+export * from "./inspect.js";

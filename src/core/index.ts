@@ -9,3 +9,4 @@ export * from "./memory.js";
 export * from "./range-backing.js";
 export * from "./validate.js";
 export * from "./wrapping.js";
+export * from "./regions.js";

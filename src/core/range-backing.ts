@@ -26,6 +26,7 @@ import { NULL } from "./constants.js";
 import { InvalidPointerError } from "./errors.js";
 import { TAGGED_FIELD } from "./hints.js";
 import type { Memory } from "./memory.js";
+import type { Region } from "./regions.js";
 import { describePointer, isValidLayout, layoutError } from "./validate.js";
 
 /**
@@ -164,6 +165,16 @@ export class RangeBacking implements Allocator, FixedRange {
   /** Bytes issued since the last reset, padding included. */
   allocated(): number {
     return this.top - this.rangeBase;
+  }
+
+  /** The issued bytes `[base, cursor)` as one `used` region, the rest of the range as `free`. O(1); allocates. */
+  regions(): Region[] {
+    const out: Region[] = [];
+    if (this.top > this.rangeBase)
+      out.push({ offset: this.rangeBase, size: this.top - this.rangeBase, kind: "used" });
+    if (this.rangeEnd > this.top)
+      out.push({ offset: this.top, size: this.rangeEnd - this.top, kind: "free" });
+    return out;
   }
 
   /** Bytes left in the range (committed or not), ignoring alignment padding. */

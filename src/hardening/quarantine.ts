@@ -21,11 +21,13 @@
 import {
   type Allocator,
   InvalidPointerError,
+  type Region,
   checkInteger,
   checkResize,
   describePointer,
   isValidLayout,
   layoutError,
+  markContaining,
   moveBlock,
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
@@ -146,6 +148,15 @@ export class Quarantine<TInner extends Allocator> extends Wrapper<TInner> {
   /** Frees accepted since construction (the Rust `deallocate_count`). */
   deallocateCount(): number {
     return this.frees;
+  }
+
+  /** The inner's regions with each block waiting here marked `quarantined`. O(blocks); allocates. */
+  override regions(): Region[] {
+    const held: number[] = [];
+    const n = this.epochs;
+    for (let k = 0, i = this.head; k < this.count; k++, i = i + 1 === n ? 0 : i + 1)
+      held.push(this.ring[3 * i]!);
+    return markContaining(super.regions(), held, "quarantined");
   }
 
   /** True when `ptr` is waiting in quarantine. */

@@ -18,6 +18,8 @@ import {
   Memory,
   type OsBacked,
   type ProtectFlags,
+  type Region,
+  UnsupportedError,
   WRAPS,
   type WrapperInfo,
   type AllocateForwarder,
@@ -25,6 +27,7 @@ import {
   allocateForwarder,
   deallocateForwarder,
   dispatchKind,
+  hasRegions,
   isFixedRange,
   isOsBacked,
 } from "../core/index.js";
@@ -144,6 +147,19 @@ export class Wrapper<TInner extends Allocator> implements Allocator, FixedRange,
   /** Forwarded when the inner is `OsBacked`. */
   protect(ptr: number, size: number, flags: ProtectFlags): void {
     this.os().protect(ptr, size, flags);
+  }
+
+  /**
+   * The inner's regions (see `HasRegions`), unchanged; a wrapper that knows better overrides it.
+   * @throws `UnsupportedError` when the inner cannot list its regions.
+   */
+  regions(): Region[] {
+    if (!hasRegions(this.inner)) {
+      throw new UnsupportedError(
+        `${this[WRAPS].name}.regions: the inner allocator (${this.inner.constructor.name}) cannot list its regions`,
+      );
+    }
+    return this.inner.regions();
   }
 
   private range(): FixedRange {

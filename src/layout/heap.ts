@@ -26,6 +26,7 @@ import {
   LayoutError,
   type Memory,
   NULL,
+  type Region,
   type TypedArray,
   type TypedArrayConstructor,
   isValidSize,
@@ -178,6 +179,11 @@ export class Heap implements Allocator {
   /** Corruptions detected by the classes and the `Tlsf`. */
   corruptionEvents(): number {
     return this.classes.corruptionEvents();
+  }
+
+  /** The `Tlsf`'s blocks, with the class slabs shown slot by slot (see `SizeClassed.regions`). O(blocks). */
+  regions(): Region[] {
+    return this.classes.regions();
   }
 
   /** The `Tlsf`'s statistics (class slabs count as its used blocks) and the live blocks per class. O(blocks). */

@@ -29,12 +29,15 @@ import {
   LayoutError,
   type Memory,
   NULL,
+  type Region,
   UnsupportedError,
   checkInteger,
   checkResize,
+  hasRegions,
   isValidLayout,
   layoutError,
   moveBlock,
+  overlayRegions,
   zeroBlock,
 } from "../core/index.js";
 import { Slab } from "./slab.js";
@@ -68,7 +71,7 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
   private readonly byLog2: Int32Array;
   private readonly slabs: (Slab | null)[];
   /** `[start, end)` of each open class slab's region, by class (0, 0 while closed): `owner` scans it without calls. */
-  private readonly regions: Int32Array;
+  private readonly slabRanges: Int32Array;
 
   /** @throws `AllocError` for classes that are not increasing powers of two in `[8, 65536]`, or a bad slot count. */
   constructor(inner: TInner, options: SizeClassedOptions = {}) {
@@ -107,7 +110,7 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
       this.byLog2[b] = k;
     }
     this.slabs = new Array<Slab | null>(classes.length).fill(null);
-    this.regions = new Int32Array(2 * classes.length);
+    this.slabRanges = new Int32Array(2 * classes.length);
   }
 
   /** A class block when a class fits and has room; otherwise the inner's block; `NULL` when neither can. */
@@ -149,7 +152,7 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
     }
     const n = size > align ? size : align;
     const k = this.byLog2[32 - Math.clz32(n - 1)]!;
-    if (k >= 0 && ptr >= this.regions[2 * k]! && ptr < this.regions[2 * k + 1]!) {
+    if (k >= 0 && ptr >= this.slabRanges[2 * k]! && ptr < this.slabRanges[2 * k + 1]!) {
       this.slabs[k]!.deallocate(ptr, n, align);
       return;
     }
@@ -210,7 +213,7 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
   reset(): void {
     this.inner.reset();
     this.slabs.fill(null);
-    this.regions.fill(0);
+    this.slabRanges.fill(0);
   }
 
   /** The class size for class blocks, else the inner's. */
@@ -247,9 +250,20 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
     return this.slabs.map((s) => (s === null ? 0 : s.liveCount()));
   }
 
+  /**
+   * The inner's regions (when it can list them) with each class slab's piece replaced by the slab's slots; without
+   * them, the class slabs' slots alone. O(blocks); allocates.
+   */
+  regions(): Region[] {
+    const slabs: Region[] = [];
+    for (const s of this.slabs) if (s !== null) slabs.push(...s.regions());
+    slabs.sort((a, b) => a.offset - b.offset);
+    return hasRegions(this.inner) ? overlayRegions(this.inner.regions(), slabs) : slabs;
+  }
+
   /** The class slab whose region holds `ptr`, or `null`. O(classes). */
   private owner(ptr: number): Slab | null {
-    const r = this.regions;
+    const r = this.slabRanges;
     for (let k = 0, n = r.length; k < n; k += 2) {
       if (ptr >= r[k]! && ptr < r[k + 1]!) return (ptr | 0) === ptr ? this.slabs[k >>> 1]! : null;
     }
@@ -266,8 +280,8 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
       return NULL; // the inner has no room for the slab: the request goes to the inner itself
     }
     this.slabs[k] = slab;
-    this.regions[2 * k] = slab.base();
-    this.regions[2 * k + 1] = slab.base() + slab.size();
+    this.slabRanges[2 * k] = slab.base();
+    this.slabRanges[2 * k + 1] = slab.base() + slab.size();
     return slab.allocate(n, align);
   }
 }

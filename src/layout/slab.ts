@@ -42,6 +42,7 @@ import {
   LayoutError,
   type Memory,
   NULL,
+  type Region,
   TAGGED_FIELD,
   MAX_SIZE,
   alignUp,
@@ -416,6 +417,26 @@ export class Slab implements Allocator, FixedRange {
     return typeof ptr === "number" && idx >= 0 && idx < this.carved && idx * this.stride + this.region === ptr
       ? idx
       : -1;
+  }
+
+  /**
+   * Every slot as a `used` or `free` region (a whole stride each), then the slots not yet carved as one `free`
+   * region. O(capacity); allocates.
+   */
+  regions(): Region[] {
+    const out: Region[] = [];
+    const stride = this.stride;
+    for (let i = 0; i < this.carved; i++) {
+      out.push({ offset: this.region + i * stride, size: stride, kind: this.isLive(i) ? "used" : "free" });
+    }
+    if (this.carved < this.capacity) {
+      out.push({
+        offset: this.region + this.carved * stride,
+        size: (this.capacity - this.carved) * stride,
+        kind: "free",
+      });
+    }
+    return out;
   }
 
   private isLive(idx: number): boolean {

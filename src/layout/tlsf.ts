@@ -46,6 +46,7 @@ import {
   LayoutError,
   type Memory,
   NULL,
+  type Region,
   checkCarvable,
   checkResize,
   describePointer,
@@ -307,6 +308,25 @@ export class Tlsf implements Allocator, FixedRange {
       overheadBytes: (usedBlocks + freeBlocks + 1) * HEADER,
       heapBytes: this.heapEnd - this.heapBase,
     };
+  }
+
+  /**
+   * The heap block by block: each 8-byte header as `metadata` and each payload as `used` or `free`. The range
+   * not committed yet (room to grow) is not listed. O(blocks); allocates.
+   */
+  regions(): Region[] {
+    const u32 = this.memory.u32;
+    const out: Region[] = [];
+    let p = this.heapBase + HEADER;
+    for (; p <= this.heapEnd;) {
+      const h = u32[(p - HEADER) >>> 2]!;
+      const size = h & ~FLAGS;
+      out.push({ offset: p - HEADER, size: HEADER, kind: "metadata" });
+      if (size === 0) break; // the sentinel
+      out.push({ offset: p, size, kind: (h & FREE) !== 0 ? "free" : "used" });
+      p += size + HEADER;
+    }
+    return out;
   }
 
   /** Checks every invariant of the module documentation; throws an `Error` naming the first one broken. O(blocks). */

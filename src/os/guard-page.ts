@@ -22,7 +22,14 @@
  *
  * @module
  */
-import { AllocError, type OsBacked, ProtectFlags, RangeBacking, checkCarvable } from "../core/index.js";
+import {
+  AllocError,
+  type OsBacked,
+  ProtectFlags,
+  RangeBacking,
+  type Region,
+  checkCarvable,
+} from "../core/index.js";
 import { PAGE_SIZE } from "./native.js";
 
 /** Options of {@link GuardPage}. */
@@ -77,6 +84,16 @@ export class GuardPage<TInner extends OsBacked> extends RangeBacking {
       inner.protect(base, page, ProtectFlags.RW);
       throw error;
     }
+  }
+
+  /** The interior's regions (issued and free) between the two `guard` regions. O(1); allocates. */
+  override regions(): Region[] {
+    const [[a0, a1], [b0, b1]] = this.guards();
+    return [
+      { offset: a0, size: a1 - a0, kind: "guard" },
+      ...super.regions(),
+      { offset: b0, size: b1 - b0, kind: "guard" },
+    ];
   }
 
   /** The two guarded ranges, `[start, end)` each: touching them crashes the process. */
