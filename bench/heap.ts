@@ -6,24 +6,19 @@
 // random live block and allocates a new one; (c) after (b): bytes in use (and, for Heap, held) over bytes requested.
 // Seeded, so every allocator sees the same sequence. `node build/bench/heap.js [--rounds=N] [--time=MS] [--write]`.
 import { execFileSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { arch, cpus, platform, tmpdir } from "node:os";
+import { readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MemPool } from "@thi.ng/malloc";
 import { Bench } from "tinybench";
 import { ArrayBufferBacked, Heap, Tlsf } from "../src/index.js";
 import { SeededRandom } from "../src/testing/index.js";
+import { type Bar, machine, numberArg, progress, publish } from "./output.js";
 import { RefSlab } from "./reference.js";
 
-const args = new Map<string, string | undefined>(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, "").split("=");
-    return [k!, v];
-  }),
-);
-const rounds = Number(args.get("rounds") ?? 3);
-const time = Number(args.get("time") ?? 300);
+const rounds = numberArg("rounds", 3);
+const time = numberArg("time", 300);
 const LIVE = 10_000;
 const STEPS = 1 << 16;
 
@@ -162,7 +157,7 @@ for (let r = 0; r < rounds; r++) {
     const steps = task.name.startsWith("a:") ? 256 : SUBJECTS.find((s) => `b:${s.name}` === task.name)!.steps;
     perRound.set(task.name, [...(perRound.get(task.name) ?? []), (result.latency.p50 * 1e6) / steps]);
   }
-  process.stderr.write(`heap bench: round ${r + 1}/${rounds}\n`);
+  progress(r + 1, rounds, "rounds");
 }
 
 const ns = (name: string): number => median(perRound.get(name)!);
@@ -211,19 +206,36 @@ rows.push(
 rows.push(
   `| (c) after (b) | Heap | ${hRatio.toFixed(4)} | held: Tlsf blocks + whole class slabs (parked free slots included) | <= 1.20 | ${hRatio <= 1.2 ? "yes" : "**no**"} |`,
 );
-const table = rows.join("\n");
-const machine = `Node ${process.version}, ${platform()} ${arch()}, ${cpus()[0]?.model ?? "unknown CPU"}; ${rounds} rounds of ${time} ms per task; a seeded workload of ${STEPS} steps.`;
-console.log(`${machine}\n\n${table}`);
-if (args.has("write")) {
-  const path = new URL("../../docs/PERFORMANCE.md", import.meta.url);
-  const doc = readFileSync(path, "utf8");
-  const begin = "<!-- heap:begin -->";
-  const i = doc.indexOf(begin);
-  const j = doc.indexOf("<!-- heap:end -->");
-  if (i < 0 || j < i) throw new Error("docs/PERFORMANCE.md has no heap markers");
-  writeFileSync(
-    path,
-    `${doc.slice(0, i + begin.length)}\nMeasured ${new Date().toISOString().slice(0, 10)}. ${machine}\n\n${table}\n${doc.slice(j)}`,
-  );
-  console.error("wrote the heap table into docs/PERFORMANCE.md");
-}
+const nsBars: Bar[] = [
+  { group: "(a) 64 B allocate+free", label: "hand-written slab", value: slab },
+  { group: "(a) 64 B allocate+free", label: "Heap", value: ns("a:Heap (64 B)") },
+  { group: "(a) 64 B allocate+free", label: "Tlsf", value: ns("a:Tlsf (64 B)") },
+  ...SUBJECTS.map((s) => ({
+    group: "(b) random 16..4096 B, 10k live",
+    label: s.name,
+    value: ns(`b:${s.name}`),
+  })),
+];
+publish({
+  section: "heap",
+  title: "General-purpose allocation against its peers",
+  setup: `${machine()}; ${rounds} rounds of ${time} ms per task; a seeded workload of ${STEPS} steps.`,
+  table: rows.join("\n"),
+  charts: [
+    {
+      title: "ns per operation, per workload and allocator",
+      unit: "ns/op",
+      lowerIsBetter: true,
+      bars: nsBars,
+    },
+    {
+      title: "memory overhead after (b): bytes used or held per byte requested",
+      unit: "bytes/byte",
+      lowerIsBetter: true,
+      bars: [
+        { group: "after (b)", label: "Tlsf (in use)", value: tRatio },
+        { group: "after (b)", label: "Heap (held)", value: hRatio },
+      ],
+    },
+  ],
+});

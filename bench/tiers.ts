@@ -9,8 +9,6 @@
 //
 // `node build/bench/tiers.js [--rounds=N] [--time=MS] [--write]`.
 import { spawnSync } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
-import { arch, cpus, platform } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Bench } from "tinybench";
 import {
@@ -34,16 +32,13 @@ import {
   ZeroizeOnFree,
 } from "../src/index.js";
 import { HardenedSlab, MmapBacked } from "../src/os.js";
+import { args, machine, numberArg, progress, publish } from "./output.js";
 
 const N = 256;
-const args = new Map<string, string | undefined>(
-  process.argv.slice(2).map((a) => {
-    const [k, v] = a.replace(/^--/, "").split("=");
-    return [k!, v];
-  }),
-);
-const rounds = Number(args.get("rounds") ?? 5);
-const time = Number(args.get("time") ?? 200);
+const rounds = numberArg("rounds", 5);
+const time = numberArg("time", 200);
+/** Rounds already done before this process (the parent runs two children), for the progress lines. */
+const roundsBefore = Number(args.get("before") ?? 0);
 
 /** A forwarding wrapper written the plain way (`this.inner.allocate`), to show what the library design avoids. */
 class PlainStatistics {
@@ -326,6 +321,7 @@ async function measure(polluted: boolean): Promise<Record<string, number>> {
       if (!result.latency) throw new Error(`tiers: task ${task.name} did not complete`);
       (perRound[task.name] ??= []).push((result.latency.p50 * 1e6) / N);
     }
+    progress(roundsBefore + r + 1, 2 * rounds, "rounds (clean, then 6 inner types)");
   }
   if (sink === 0.5) console.log(sink);
   return Object.fromEntries(Object.entries(perRound).map(([k, v]) => [k, median(v)]));
@@ -336,17 +332,17 @@ if (args.has("child")) {
   process.stdout.write(JSON.stringify(result));
 } else {
   const self = fileURLToPath(import.meta.url);
-  const run = (mode: string): Record<string, number> => {
-    process.stderr.write(`tiers: measuring the ${mode} column ...\n`);
-    const r = spawnSync(process.execPath, [self, `--child=${mode}`, `--rounds=${rounds}`, `--time=${time}`], {
-      encoding: "utf8",
-      maxBuffer: 1 << 20,
-    });
-    if (r.status !== 0) throw new Error(`tiers: the ${mode} run failed: ${r.stderr}`);
+  const run = (mode: string, before: number): Record<string, number> => {
+    const r = spawnSync(
+      process.execPath,
+      [self, `--child=${mode}`, `--rounds=${rounds}`, `--time=${time}`, `--before=${before}`],
+      { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"] },
+    );
+    if (r.status !== 0) throw new Error(`tiers: the ${mode} run failed (exit ${r.status})`);
     return JSON.parse(r.stdout) as Record<string, number>;
   };
-  const clean = run("clean");
-  const polluted = run("polluted");
+  const clean = run("clean", 0);
+  const polluted = run("polluted", rounds);
   const fmt = (x: number): string => x.toFixed(1);
   const rows = [
     "| tier | stack | clean: ns/round trip | clean: over bare slab | 6 inner types: ns/round trip | 6 inner types: over bare slab | target | met |",
@@ -362,21 +358,21 @@ if (args.has("child")) {
         `${t.id === "0a" ? "-" : `+${fmt(over(polluted))}`} | ${target !== undefined ? `<= +${target} ns` : ""} | ${met} |`,
     );
   }
-  const table = rows.join("\n");
-  const machine = `Node ${process.version}, ${platform()} ${arch()}, ${cpus()[0]?.model ?? "unknown CPU"}; ${rounds} rounds of ${time} ms per tier; 256 round trips of 8 bytes per sample (bump rows: 256 allocations, then reset).`;
-  console.log(`${machine}\n\n${table}`);
-  if (args.has("write")) {
-    const path = new URL("../../docs/PERFORMANCE.md", import.meta.url);
-    const doc = readFileSync(path, "utf8");
-    const begin = "<!-- tiers:begin -->";
-    const end = "<!-- tiers:end -->";
-    const i = doc.indexOf(begin);
-    const j = doc.indexOf(end);
-    if (i < 0 || j < i) throw new Error("docs/PERFORMANCE.md has no tiers markers");
-    writeFileSync(
-      path,
-      `${doc.slice(0, i + begin.length)}\nMeasured ${new Date().toISOString().slice(0, 10)}. ${machine}\n\n${table}\n${doc.slice(j)}`,
-    );
-    console.error("wrote the tier table into docs/PERFORMANCE.md");
-  }
+  publish({
+    section: "tiers",
+    title: "What each hardening tier costs",
+    setup: `${machine()}; ${rounds} rounds of ${time} ms per tier; 256 round trips of 8 bytes per sample (bump rows: 256 allocations, then reset).`,
+    table: rows.join("\n"),
+    charts: [
+      {
+        title: "cost per tier: ns per allocate+free round trip",
+        unit: "ns/round trip",
+        lowerIsBetter: true,
+        bars: TIERS.flatMap((t) => [
+          { group: `${t.id} ${t.name}`, label: "clean", value: clean[t.id]! },
+          { group: `${t.id} ${t.name}`, label: "6 inner types", value: polluted[t.id]! },
+        ]),
+      },
+    ],
+  });
 }

@@ -2,8 +2,6 @@
 // cost of a remote free (SlabRemote push + the owner's drain), and ConcurrentHeap against Tlsf in one worker.
 // Each figure is the median of `--rounds` runs; every worker times its own loop and the aggregate rate is
 // total operations / the slowest worker's time. `node build/bench/workers.js [--rounds=N] [--write]`.
-import { readFileSync, writeFileSync } from "node:fs";
-import { arch, cpus, platform } from "node:os";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import {
   ArrayBufferBacked,
@@ -18,8 +16,10 @@ import {
   Tlsf,
 } from "../src/index.js";
 import { SeededRandom } from "../src/testing/index.js";
+import { type Bar, machine, numberArg, progress, publish } from "./output.js";
 
-const OPS = 5_000_000;
+/** Operations per worker (`--ops=N`; the workers get it from the main thread). */
+const OPS: number = isMainThread ? numberArg("ops", 5_000_000) : (workerData as { ops: number }).ops;
 
 interface Job {
   kind: "bump" | "heap" | "remote";
@@ -74,20 +74,17 @@ if (!isMainThread) {
   }
   parentPort!.postMessage(ns);
 } else {
-  const args = new Map<string, string | undefined>(
-    process.argv.slice(2).map((a) => {
-      const [k, v] = a.replace(/^--/, "").split("=");
-      return [k!, v];
-    }),
-  );
-  const rounds = Number(args.get("rounds") ?? 3);
+  const rounds = numberArg("rounds", 3);
+  const steps = 4 + 1 + 1; // four throughput cells, the remote free, the single-worker comparison
+  let done = 0;
+  const bars: Bar[] = [];
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
   /** Runs one job per worker, starts them together, returns the slowest worker's nanoseconds. */
   async function runWorkers(jobs: Omit<Job, "start">[]): Promise<number> {
     const start = new SharedArrayBuffer(4);
     const workers = jobs.map(
-      (job) => new Worker(new URL(import.meta.url), { workerData: { ...job, start } }),
+      (job) => new Worker(new URL(import.meta.url), { workerData: { ...job, start, ops: OPS } }),
     );
     const results = workers.map(
       (w) => new Promise<number>((resolve, reject) => (w.once("message", resolve), w.once("error", reject))),
@@ -122,13 +119,17 @@ if (!isMainThread) {
       }
       const ns = median(samples);
       rate.push(((n * OPS) / ns) * 1000);
-      process.stderr.write(`workers bench: ${kind} x${n} done\n`);
+      progress(++done, steps, "measurements");
     }
     const label =
       kind === "bump"
         ? "SharedBumpArena: allocate 8 B"
         : "ConcurrentHeap: free + malloc, 16..527 B, 1024 live per worker";
     const scale = rate[1]! / rate[0]!;
+    bars.push(
+      { group: label, label: "1 worker", value: rate[0]! },
+      { group: label, label: "2 workers", value: rate[1]! },
+    );
     rows.push(`| ${label} | 1 | ${rate[0]!.toFixed(1)} | ${(1000 / rate[0]!).toFixed(1)} |  |  |  |`);
     rows.push(
       `| ${label} | 2 | ${rate[1]!.toFixed(1)} | ${(2000 / rate[1]!).toFixed(1)} | ${scale.toFixed(2)}x | >= 1.6x | ${scale >= 1.6 ? "yes" : "**no**"} |`,
@@ -163,6 +164,7 @@ if (!isMainThread) {
     }
     remoteSamples.push((await done) / (N / 2));
   }
+  progress(++done, steps, "measurements");
   rows.push(
     `| SlabRemote: remote free (push; the owner drains), 2 workers | 2 |  | ${median(remoteSamples).toFixed(1)} |  |  |  |`,
   );
@@ -193,24 +195,24 @@ if (!isMainThread) {
     single[name] = median(samples);
   }
   const ratio = single["ConcurrentHeap"]! / single["Tlsf"]!;
+  progress(++done, steps, "measurements");
   rows.push(
     `| one worker: free + malloc churn | 1 | | Tlsf ${single["Tlsf"]!.toFixed(1)}, ConcurrentHeap ${single["ConcurrentHeap"]!.toFixed(1)} | ${ratio.toFixed(2)}x Tlsf | <= 1.5x Tlsf | ${ratio <= 1.5 ? "yes" : "**no**"} |`,
   );
 
-  const table = rows.join("\n");
-  const machine = `Node ${process.version}, ${platform()} ${arch()}, ${cpus()[0]?.model ?? "unknown CPU"} (${cpus().length} cores); ${OPS} operations per worker; median of ${rounds} runs.`;
-  console.log(`${machine}\n\n${table}`);
-  if (args.has("write")) {
-    const path = new URL("../../docs/PERFORMANCE.md", import.meta.url);
-    const doc = readFileSync(path, "utf8");
-    const begin = "<!-- workers:begin -->";
-    const i = doc.indexOf(begin);
-    const j = doc.indexOf("<!-- workers:end -->");
-    if (i < 0 || j < i) throw new Error("docs/PERFORMANCE.md has no workers markers");
-    writeFileSync(
-      path,
-      `${doc.slice(0, i + begin.length)}\nMeasured ${new Date().toISOString().slice(0, 10)}. ${machine}\n\n${table}\n${doc.slice(j)}`,
-    );
-    console.error("wrote the workers table into docs/PERFORMANCE.md");
-  }
+  publish({
+    section: "workers",
+    title: "Many workers, one memory",
+    setup: `${machine()}; ${OPS} operations per worker; median of ${rounds} runs.`,
+    table: rows.join("\n"),
+    charts: [
+      { title: "aggregate throughput with 1 and 2 workers", unit: "Mops/s", lowerIsBetter: false, bars },
+      {
+        title: "one worker: free + malloc churn",
+        unit: "ns/op",
+        lowerIsBetter: true,
+        bars: Object.entries(single).map(([label, value]) => ({ group: "churn, 16..527 B", label, value })),
+      },
+    ],
+  });
 }

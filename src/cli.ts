@@ -35,6 +35,8 @@ commands:
   tour    run each primitive, then the six application recipes (what \`npm start\` runs)
   inspect draw demo heaps (used, free, quarantined, guard pages) as HTML or SVG, with fragmentation summaries
           options: --out FILE (.html or .svg; default forge-alloc-inspect.html), --seed N, --ops N
+  bench   every benchmark with a progress bar, then bench-report/report.md and report.html (charts)
+          options: --quick, --only=bench,tiers,heap,workers,secure, --out-dir=DIR, --rounds=N, --time=MS
   doctor  what this machine offers the OS layer: addon, pages, NUMA, huge pages, mlock, mbind
   help    this text
 `;
@@ -263,6 +265,22 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === "inspect") {
     return inspectCommand(argv.slice(1));
+  }
+  if (command === "bench") {
+    // Like the recipes, the benchmarks are repository programs (they need the dev dependencies: the peers).
+    const where = new URL("../bench/report.js", import.meta.url);
+    let mod: { main: (argv: readonly string[]) => Promise<number> };
+    try {
+      mod = (await import(where.href)) as typeof mod;
+    } catch (error) {
+      if ((error as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw error;
+      process.stderr.write(
+        "forge-alloc bench: the benchmarks are programs in the repository's bench/ folder, with the peers as dev " +
+          "dependencies; run `npm run bench` in a clone of forge-alloc\n",
+      );
+      return 2;
+    }
+    return mod.main(argv.slice(1));
   }
   if (command === "doctor") {
     const { doctor, formatDoctor } = await import("./doctor.js");

@@ -1,0 +1,133 @@
+// `forge-alloc bench`: the report runner in its quick configuration, the Markdown and HTML it writes, and the HTML
+// opened in headless Chromium. Timings are not checked here (they belong to the benchmarks); what is checked is
+// that every section ran and its report was written and renders.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { PNG } from "pngjs";
+import { renderChart } from "../bench/report.js";
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
+
+test("renderChart: a bar per value, a log scale only when values span more than 50x, nothing for NaN", () => {
+  const linear = renderChart({
+    title: "t",
+    unit: "ns/op",
+    lowerIsBetter: true,
+    bars: [
+      { group: "g", label: "a", value: 2 },
+      { group: "g", label: "b", value: 4 },
+      { group: "g", label: "c", value: Number.NaN },
+    ],
+  });
+  assert.equal((linear.match(/class="bar"/g) ?? []).length, 2);
+  assert.doesNotMatch(linear, /log scale/);
+  assert.match(linear, /ns\/op, lower is better/);
+  const log = renderChart({
+    title: "t <&>",
+    unit: "ns/pair",
+    lowerIsBetter: true,
+    bars: [
+      { group: "g", label: "ours", value: 90 },
+      { group: "g", label: "theirs", value: 18000 },
+    ],
+  });
+  assert.match(log, /log scale/);
+  assert.match(log, /t &lt;&amp;&gt;/);
+});
+
+test("`forge-alloc bench --quick` runs every section with progress and writes both reports; Chromium renders the charts", () => {
+  const dir = mkdtempSync(join(tmpdir(), "forge-bench-test-"));
+  try {
+    const r = spawnSync(
+      process.execPath,
+      [join(root, "build", "src", "cli.js"), "bench", "--quick", `--out-dir=${dir}`],
+      {
+        encoding: "utf8",
+        timeout: 240_000,
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    for (const section of ["bench", "tiers", "heap", "workers", "secure"]) {
+      assert.match(r.stderr, new RegExp(` ${section} +\\|`), `no progress bar for ${section}`);
+    }
+    assert.match(r.stdout, /wrote .*report\.md\nwrote .*report\.html/);
+    const md = readFileSync(join(dir, "report.md"), "utf8");
+    for (const title of [
+      "## Layouts against hand-written references",
+      "## What each hardening tier costs",
+      "## General-purpose allocation against its peers",
+      "## Many workers, one memory",
+      "## Secure memory: CryptoSlab against sodium-native",
+    ]) {
+      assert.ok(md.includes(title), `report.md lacks ${title}`);
+    }
+    assert.match(
+      md,
+      /\| allocate\+free 32 B, 500 pairs per run \| sodium-native sodium_malloc\/sodium_free \| \d+/,
+    );
+    assert.match(
+      md,
+      /\| \(b\) random 16\.\.4096 B, 10k live, free \+ allocate \| AssemblyScript TLSF \(wasm\) \| [\d.]+ \|/,
+    );
+    const html = readFileSync(join(dir, "report.html"), "utf8");
+    assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 7);
+    assert.equal((html.match(/<table>/g) ?? []).length, 5);
+
+    const chromium = ["chromium", "chromium-browser", "google-chrome"].find(
+      (c) => spawnSync("which", [c]).status === 0,
+    );
+    assert.ok(
+      chromium,
+      "headless Chromium is needed for this test: apt-get install chromium (.ci/run installs it)",
+    );
+    const png = join(dir, "shot.png");
+    const shot = spawnSync(
+      chromium,
+      [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--hide-scrollbars",
+        "--window-size=1100,3000",
+        `--screenshot=${png}`,
+        `file://${join(dir, "report.html")}`,
+      ],
+      { encoding: "utf8", timeout: 60_000 },
+    );
+    assert.equal(shot.status, 0, shot.stderr);
+    const image = PNG.sync.read(readFileSync(png));
+    let blue = 0;
+    let orange = 0;
+    for (let i = 0; i < image.data.length; i += 4) {
+      const [red, green, b] = [image.data[i]!, image.data[i + 1]!, image.data[i + 2]!];
+      if (red === 0x4e && green === 0x79 && b === 0xa7) blue++;
+      if (red === 0xf2 && green === 0x8e && b === 0x2b) orange++;
+    }
+    assert.ok(
+      blue > 2000 && orange > 2000,
+      `the chart bars are not in the screenshot (${blue} blue, ${orange} orange pixels)`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("`forge-alloc bench` refuses unknown options and sections; the installed CLI points to the repository", () => {
+  const cli = join(root, "build", "src", "cli.js");
+  const bad = spawnSync(process.execPath, [cli, "bench", "--fast"], { encoding: "utf8" });
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /unknown option "--fast"; expected --quick/);
+  const section = spawnSync(process.execPath, [cli, "bench", "--only=nope"], { encoding: "utf8" });
+  assert.equal(section.status, 2);
+  assert.match(section.stderr, /unknown section nope; expected bench, tiers, heap, workers, secure/);
+  const installed = spawnSync(process.execPath, [join(root, "dist", "cli.js"), "bench"], {
+    encoding: "utf8",
+  });
+  assert.equal(installed.status, 2);
+  assert.match(installed.stderr, /run `npm run bench` in a clone of forge-alloc/);
+});
