@@ -6,7 +6,7 @@
 
 /**
  * The null pointer: `0`. Every allocator returns it, and only it, when it cannot satisfy a request
- * (contract {@link "I3"}). No allocator ever hands out a block at offset 0, because the first
+ * (contract I3 (see `Allocator`)). No allocator ever hands out a block at offset 0, because the first
  * {@link RESERVED_LOW_BYTES} bytes of every memory are reserved.
  */
 export const NULL = 0;

@@ -31,7 +31,7 @@ export class AllocError extends Error {
 /**
  * A size or an alignment is not acceptable: a size that is not an integer in `[1, MAX_SIZE]`, or an alignment
  * that is not a power of two in `[1, MAX_ALIGN]`, or a layout on `deallocate` that does not match the block.
- * Contract {@link "I9"}: nothing changed.
+ * Contract I9 (see `Allocator`): nothing changed.
  */
 export class LayoutError extends AllocError {
   override name = "LayoutError";
@@ -39,7 +39,7 @@ export class LayoutError extends AllocError {
 
 /**
  * A pointer was not a live block of this allocator: never issued, already freed (double free), freed out of order
- * where order matters, issued before a `reset`, or not a number at all. Contract {@link "I4"}: nothing changed.
+ * where order matters, issued before a `reset`, or not a number at all. Contract I4 (see `Allocator`): nothing changed.
  */
 export class InvalidPointerError extends AllocError {
   override name = "InvalidPointerError";
@@ -62,7 +62,7 @@ export class CorruptionError extends AllocError {
 
 /**
  * The allocator does not support the operation (for example `reset()` on an allocator that cannot free
- * everything at once). Contract {@link "I7"}: nothing changed.
+ * everything at once). Contract I7 (see `Allocator`): nothing changed.
  */
 export class UnsupportedError extends AllocError {
   override name = "UnsupportedError";

@@ -92,7 +92,7 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     return p;
   }
 
-  /** As {@link PoisonOnFree.allocate}, zeroed. */
+  /** As `allocate`, zeroed. */
   override allocateZeroed(size: number, align = 8): number {
     const p = this.allocate(size, align);
     if (p !== NULL) zeroBlock(this.memory, p, size);
