@@ -14,7 +14,8 @@
  * for (let i = 0; i < 40; i++) heap.allocate(24 + i * 16);
  * const picture = inspect(heap, "my heap");
  * console.log(formatSummary(picture));
- * writeFileSync("heap.svg", renderSvg(picture));
+ * const svg = renderSvg(picture); // or writeFileSync("heap.html", renderHtml([picture]))
+ * const html = renderHtml([picture, inspect(new Slab(new ArrayBufferBacked(4096), { blockSize: 64, capacity: 8 }))]);
  * ```
  *
  * @module

@@ -12,7 +12,8 @@
  * @example
  * ```ts
  * const backing = new SharedArrayBufferBacked({ size: 1 << 20, maxSize: 1 << 26 });
- * worker.postMessage(backing.memory.buffer);
+ * const buffer = backing.memory.buffer; // post it to a worker: new Worker(url, { workerData: buffer })
+ * console.log(buffer instanceof SharedArrayBuffer, backing.allocate(64) > 0); // true true
  * ```
  *
  * @module

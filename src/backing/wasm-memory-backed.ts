@@ -15,7 +15,9 @@
  * @example
  * ```ts
  * const backing = new WasmMemoryBacked({ initial: 1, maximum: 256 }); // pages of 64 KiB
- * const instanceMemory = new WasmMemoryBacked(instance.exports.memory, { offset: heapBase, maximum: 256 });
+ * // Over a module's own memory, above its data: new WasmMemoryBacked(instance.exports.memory, { offset: heapBase })
+ * const shared = new WasmMemoryBacked(backing.wasmMemory, { offset: 32768, maximum: 256 });
+ * console.log(shared.allocate(16) >= 32768); // true
  * ```
  *
  * @module

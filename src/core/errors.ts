@@ -8,6 +8,16 @@
  *
  * Messages say what was wrong and what was expected. They never contain secrets.
  *
+ * @example
+ * ```ts
+ * const slab = new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 8 });
+ * try { slab.allocate(0); } catch (e) { console.log(e instanceof LayoutError, e instanceof AllocError); } // true true
+ * const p = slab.allocate(64);
+ * slab.deallocate(p, 64);
+ * try { slab.deallocate(p, 64); } catch (e) { console.log(e instanceof InvalidPointerError); } // true: a double free
+ * try { inspect({}); } catch (e) { console.log(e instanceof UnsupportedError); } // true: it cannot list regions
+ * ```
+ *
  * @module
  */
 

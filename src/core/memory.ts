@@ -23,6 +23,14 @@
  *
  * Threads: a `Memory` object belongs to one agent (worker); a shared buffer can be wrapped in every worker.
  *
+ * @example
+ * ```ts
+ * const memory = Memory.of(new ArrayBuffer(4096, { maxByteLength: 1 << 20 }));
+ * memory.u32[16 >>> 2] = 42;
+ * (memory.source as ArrayBuffer).resize(8192); // growth: offsets stay valid, views stay current
+ * console.log(memory.byteLength, memory.u32[16 >>> 2]); // 8192 42
+ * ```
+ *
  * @module
  */
 import { MAX_MEMORY_BYTES, WASM_PAGE_SIZE } from "./constants.js";

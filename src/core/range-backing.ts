@@ -32,6 +32,13 @@ import { describePointer, isValidLayout, layoutError } from "./validate.js";
 /**
  * The common implementation of the backings: a bump cursor over `[base, end)` of one memory.
  * Use the concrete backings; this class is exported for the layers above and for custom backings.
+ *
+ * @example
+ * ```ts
+ * const memory = Memory.of(new ArrayBuffer(1 << 16));
+ * const range = new RangeBacking("MyRange", memory, 16, 4096); // a backing over [16, 4096)
+ * console.log(range.allocate(64), range.remaining()); // 16 4016
+ * ```
  */
 export class RangeBacking implements Allocator, FixedRange {
   /** The memory this backing's range lies in. */

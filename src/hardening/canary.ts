@@ -21,9 +21,11 @@
  *
  * @example
  * ```ts
+ * const backing = new ArrayBufferBacked(1 << 16);
  * const guarded = new Canary(new Slab(backing, { blockSize: 64, capacity: 256 }));
  * const p = guarded.allocate(40);
- * guarded.deallocate(p, 40); // throws CorruptionError if [p-8, p) or [p+40, p+48) changed
+ * guarded.memory.u8[p + 40] = 1; // one byte too far
+ * try { guarded.deallocate(p, 40); } catch (e) { console.log(e instanceof CorruptionError); } // true
  * ```
  *
  * @module

@@ -12,7 +12,14 @@
  *
  * @example
  * ```ts
+ * const pool = new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 100 });
  * const chaos = new Faulty(pool, new FailEveryNth(3)); // calls 3, 6, 9, ... return NULL
+ * console.log([1, 2, 3].map(() => chaos.allocate(64) === NULL)); // [false, false, true]
+ * // The other policies: new NeverFail(), new AlwaysFail(), new FailAfter(100), new FailOnSize(4096),
+ * // new SeededFailures({ seed: 42, probability: 0.01 }) (1% of calls, reproducibly).
+ * for (const policy of [new NeverFail(), new AlwaysFail(), new FailAfter(1), new FailOnSize(64), new SeededFailures({ seed: 42, probability: 0.5 })]) {
+ *   new Faulty(new Slab(new ArrayBufferBacked(1 << 12), { blockSize: 64, capacity: 8 }), policy).allocate(64);
+ * }
  * ```
  *
  * @module

@@ -13,8 +13,13 @@
  *
  * @example
  * ```ts
+ * const backing = new ArrayBufferBacked(1 << 16);
  * const pool = new PoisonOnFree(new Slab(backing, { blockSize: 64, capacity: 100 }), { checkOnReuse: true });
  * const secrets = new ZeroizeOnFree(new Slab(backing, { blockSize: 32, capacity: 16 }));
+ * const k = secrets.allocate(32);
+ * secrets.memory.u8.fill(7, k, k + 32);
+ * secrets.deallocate(k, 32);
+ * console.log(secrets.memory.u8[k], pool.allocate(64) > 0); // 0 true
  * ```
  *
  * @module

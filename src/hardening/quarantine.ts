@@ -13,7 +13,11 @@
  *
  * @example
  * ```ts
+ * const backing = new ArrayBufferBacked(1 << 17);
  * const tokens = new Quarantine(new Slab(backing, { blockSize: 64, capacity: 1024 }), 4);
+ * const t = tokens.allocate(64);
+ * tokens.deallocate(t, 64);
+ * console.log(tokens.holds(t), tokens.allocate(64) !== t); // true true: not reused for 4 more frees
  * ```
  *
  * @module

@@ -9,8 +9,10 @@
  *
  * @example
  * ```ts
+ * const backing = new ArrayBufferBacked(1 << 17);
  * const tokens = new Statistics(new Quarantine(new Slab(backing, { blockSize: 64, capacity: 1024 }), 4));
- * tokens.stats(); // { totalAllocations, totalDeallocations, currentBytes, peakBytes, failures, liveCount, corruptionEvents }
+ * tokens.deallocate(tokens.allocate(40), 40);
+ * console.log(tokens.stats()); // { totalAllocations: 1, totalDeallocations: 1, currentBytes: 0, peakBytes: 40, ... }
  * ```
  *
  * @module

@@ -11,7 +11,16 @@
  *
  * @example
  * ```ts
- * const alarms = new Watermark(pool, { onWarn: (e) => log(e), onOom: (e) => page(e) }, { warn: 0.75, critical: 0.9 });
+ * const pool = new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 100 });
+ * const log: string[] = [];
+ * const alarms = new Watermark(
+ *   pool,
+ *   { onWarn: (e) => log.push(`warn ${e.allocatedBytes}`), onOom: (e) => log.push(`oom ${e.requestedSize}`) },
+ *   { warn: 0.75, critical: 0.9 },
+ * );
+ * for (let i = 0; i < 80; i++) alarms.allocate(64);
+ * alarms.allocate(4096); // NULL: larger than a block
+ * console.log(log); // ["warn 4864", "oom 4096"]
  * ```
  *
  * @module

@@ -9,6 +9,24 @@
  * cache lookup (+17 ns per round trip, measured). The dispatch gives each inner class its own call site, so the cost
  * of a stack stays the sum of its layers however many stacks an application builds; see docs/PERFORMANCE.md.
  *
+ * @example
+ * ```ts
+ * // A wrapper of your own: it forwards everything it does not override.
+ * class CountingAllocations<T extends Allocator> extends Wrapper<T> {
+ *   calls = 0;
+ *   constructor(inner: T) {
+ *     super("CountingAllocations", inner, true);
+ *   }
+ *   override allocate(size: number, align = 8): number {
+ *     this.calls++;
+ *     return super.allocate(size, align);
+ *   }
+ * }
+ * const counted = new CountingAllocations(new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 8 }));
+ * counted.deallocate(counted.allocate(64), 64);
+ * console.log(counted.calls); // 1
+ * ```
+ *
  * @module
  */
 import {

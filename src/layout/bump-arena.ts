@@ -24,6 +24,9 @@
  * const arena = new BumpArena(new ArrayBufferBacked(1 << 20));
  * const p = arena.allocate(64, 16);
  * { using scope = arena.scope(); scope.allocArray(Float64Array, 100); } // rewound here
+ * const scope: BumpScope = arena.scope(); // or dispose a scope by hand
+ * scope.allocate(64);
+ * scope.dispose();
  * arena.reset();
  * ```
  *

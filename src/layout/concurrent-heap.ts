@@ -24,8 +24,10 @@
  * @example
  * ```ts
  * const heap = new ConcurrentHeap(new SharedArrayBufferBacked(64 << 20));
- * worker.postMessage(heap.share());
- * // in the worker: const mine = ConcurrentHeap.attach(message); const p = mine.malloc(100); mine.free(p);
+ * const message = heap.share(); // post it to a worker: new Worker(url, { workerData: message })
+ * const mine = ConcurrentHeap.attach(message); // in the worker
+ * const p = mine.malloc(100);
+ * mine.free(p);
  * ```
  *
  * @module

@@ -15,6 +15,17 @@
  * Counters are 32-bit and wrap; `tail - head` is computed with `| 0`, so the ring works for ever as long as the
  * capacity is at most 2^30.
  *
+ * @example
+ * ```ts
+ * const memory = new SharedArrayBufferBacked(1 << 16).memory;
+ * const ring = new RemoteFreeRing(memory, 1024, 64, true); // 64 slots at offset 1024, formatted
+ * const peer = new RemoteFreeRing(memory, 1024, 64, false); // another worker opens the same ring
+ * peer.push(4096);
+ * const got: number[] = [];
+ * ring.drain((word) => got.push(word));
+ * console.log(got); // [4096]
+ * ```
+ *
  * @module
  */
 import { AllocError, type Memory, checkInteger } from "../core/index.js";

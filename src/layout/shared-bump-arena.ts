@@ -20,8 +20,9 @@
  * @example
  * ```ts
  * const arena = new SharedBumpArena(new SharedArrayBufferBacked(1 << 24));
- * worker.postMessage(arena.share());
- * // in the worker: const mine = SharedBumpArena.attach(message); mine.allocate(64);
+ * const message = arena.share(); // post it to a worker: new Worker(url, { workerData: message })
+ * const mine = SharedBumpArena.attach(message); // in the worker
+ * console.log(mine.allocate(64) > 0); // true
  * ```
  *
  * @module

@@ -18,8 +18,11 @@
  * @example
  * ```ts
  * const owner = new SlabOwner(new SharedArrayBufferBacked(1 << 20), { blockSize: 64, capacity: 1024 });
- * worker.postMessage(owner.share());
- * // in the worker: SlabRemote.attach(message).deallocate(ptr);
+ * const ptr = owner.allocate(64);
+ * const message = owner.share(); // post it (and ptr) to a worker: new Worker(url, { workerData: message })
+ * SlabRemote.attach(message).deallocate(ptr); // in the worker: queued for the owner
+ * console.log(owner.drain(), owner.slab.liveCount()); // 1 0
+ * owner.close();
  * ```
  *
  * @module

@@ -29,6 +29,9 @@
  * const slab = new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 48, capacity: 1000 });
  * const q = slab.allocate(48);
  * slab.deallocate(q, 48);
+ * // With a keyed MAC over the free list, a forged free-list entry is caught instead of followed:
+ * const signed = new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 100, protection: new HalfSipHashMac() });
+ * signed.deallocate(signed.allocate(64), 64);
  * ```
  *
  * @module

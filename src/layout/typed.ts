@@ -8,6 +8,18 @@
  * A view over a WebAssembly memory goes stale (length 0) when that memory grows; derive a new one with
  * `memory.view(ctor, view.byteOffset, view.length)`.
  *
+ * @example
+ * ```ts
+ * const arena = new BumpArena(new ArrayBufferBacked(1 << 16));
+ * const xs = allocArray(arena, "example", Float64Array, 4); // as arena.allocArray(Float64Array, 4)
+ * const header = allocDataView(arena, "example", 16, 8);
+ * const name = allocUtf8(arena, "example", "forge");
+ * header.setUint32(0, name.byteOffset, true);
+ * console.log(xs.length, header.byteLength, name.length); // 4 16 5
+ * // A layout of your own throws the same error from its typed helpers when it has no room:
+ * console.log(outOfMemory("MyLayout.allocBytes", 1 << 20, arena).message.startsWith("MyLayout.allocBytes")); // true
+ * ```
+ *
  * @module
  */
 import {

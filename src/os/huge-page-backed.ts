@@ -11,7 +11,14 @@
  *
  * @example
  * ```ts
- * const heap = new HugePageBacked(64 << 20); // 32 huge pages of 2 MiB
+ * console.log(hugePagePool()); // { total, free, sizeBytes } of the reserved pool, or undefined
+ * try {
+ *   const heap = new HugePageBacked(64 << 20); // 32 huge pages of 2 MiB
+ *   heap[Symbol.dispose]();
+ * } catch (error) {
+ *   // An OsError naming mmap and ENOMEM when no huge pages are reserved (`forge-alloc doctor` shows the pool)
+ *   if (!(error instanceof OsError)) throw error;
+ * }
  * ```
  *
  * @module

@@ -7,6 +7,14 @@
  * view of the mapping has length 0, reading it returns `undefined`, and allocating throws: nothing can touch
  * unmapped memory.
  *
+ * @example
+ * ```ts
+ * using mapping: MappedBacking = new MmapBacked(1 << 16); // every OS backing is a MappedBacking
+ * const p = mapping.allocate(64);
+ * mapping.releasePages(mapping.basePtr(), 4096); // madvise(DONTNEED): the page reads as zeros again
+ * console.log(mapping.regionSize(), p > 0, roundToPages(5000, 4096)); // 65536 true 8192
+ * ```
+ *
  * @module
  */
 import {

@@ -6,6 +6,18 @@
  * (the build log in `native/build/status.json`, or the loader's message) and how to fix it. The rest of
  * forge-alloc does not import this module and keeps working.
  *
+ * @example
+ * ```ts
+ * clearLastOsError();
+ * try {
+ *   using mapping = new MmapBacked(1 << 16);
+ *   new NumaLocal(mapping, NumaPolicy.bind(NodeSet.of(1000)!)); // node 1000 is not online
+ * } catch (error) {
+ *   const info = lastOsError(); // { errno, code, syscall } of the failure
+ *   console.log(error instanceof OsError, info?.syscall, info && errnoName(info.errno)); // true mbind EINVAL
+ * }
+ * ```
+ *
  * @module
  */
 import { existsSync, readFileSync } from "node:fs";

@@ -15,6 +15,15 @@
  * Where the OS has no NUMA (not Linux, or a kernel without NUMA: `ENOSYS`), `NumaLocal` is a pass-through with the
  * policy stored and `enforced === false`. Containers often refuse `mbind` (`EPERM`): that is an error.
  *
+ * @example
+ * ```ts
+ * console.log(parseNodeList("0-2,4")); // [0, 1, 2, 4]: the sysfs list format
+ * const nodes = onlineNumaNodes() ?? [0]; // undefined where sysfs has no NUMA
+ * const { nodes: info } = numaTopology(); // ids, CPUs and memory of each node
+ * const args = mbindArgs(NumaPolicy.bind(NodeSet.of(nodes[0]!))); // what mbind(2) receives: mode, mask, maxnode
+ * console.log(args.maxnode > nodes[0]!, info.length >= 0, numaSupported() ? currentNumaNode() : "no NUMA");
+ * ```
+ *
  * @module
  */
 import { existsSync, readFileSync, readdirSync } from "node:fs";

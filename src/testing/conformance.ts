@@ -25,6 +25,20 @@
  * });
  * ```
  *
+ * @example
+ * ```ts
+ * // A broken allocator is caught: this one hands out the same block twice.
+ * const backing = new ArrayBufferBacked(1 << 16);
+ * const broken = { ...backing, memory: backing.memory, allocate: () => 64, deallocate: () => {} } as unknown as Allocator;
+ * try {
+ *   runConformance(() => broken, { frees: true, maxSize: 64, seed: 7 });
+ * } catch (error) {
+ *   console.log(error instanceof ConformanceError); // true
+ * }
+ * // The seeded generator the kit uses, for reproducible tests of your own:
+ * console.log(new SeededRandom(7).int(1, 6) === new SeededRandom(7).int(1, 6)); // true
+ * ```
+ *
  * @module
  */
 import {
