@@ -47,23 +47,38 @@ interface Row {
 }
 
 /**
- * The six application recipes live in the repository's `examples/` (they are programs to read, not part of the
- * package); `npm start` compiles them next to this file's test build, where this finds them.
+ * A program of the repository that is not part of the package (the recipes in `examples/`, the benchmarks in
+ * `bench/`), compiled by `npm run build:test` into `build/`. Found next to this file when it runs from `build/src`,
+ * or in `build/` when it runs from `dist/` in a clone. `"unbuilt"`: a clone that has not compiled them yet;
+ * `"absent"`: an installed package, which has neither.
  */
+async function repoModule<T>(path: string): Promise<T | "unbuilt" | "absent"> {
+  const { existsSync } = await import("node:fs");
+  const { fileURLToPath } = await import("node:url");
+  for (const base of ["../", "../build/"]) {
+    const url = new URL(`${base}${path}`, import.meta.url);
+    if (existsSync(fileURLToPath(url))) return (await import(url.href)) as T;
+  }
+  return existsSync(fileURLToPath(new URL(`../${path.replace(/\.js$/, ".ts")}`, import.meta.url)))
+    ? "unbuilt"
+    : "absent";
+}
+
+/** The six application recipes (`examples/tour.ts`), when this runs in a clone. */
 async function recipes(say: (text: string) => void): Promise<void> {
-  const where = new URL("../examples/tour.js", import.meta.url);
-  let mod: { runRecipes: (say: (line: string) => void) => Promise<unknown> };
-  try {
-    mod = (await import(where.href)) as typeof mod;
-  } catch (error) {
-    if ((error as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw error;
+  const mod = await repoModule<{ runRecipes: (say: (line: string) => void) => Promise<unknown> }>(
+    "examples/tour.js",
+  );
+  if (mod === "unbuilt") {
+    say("\nthe six application recipes are not compiled yet: run `npm start` (or `npm run build:test`)");
+  } else if (mod === "absent") {
     say(
       "\nthe six application recipes are programs in the repository's examples/ folder; " +
         "run `npm start` in a clone of forge-alloc to see them",
     );
-    return;
+  } else {
+    await mod.runRecipes(say);
   }
-  await mod.runRecipes(say);
 }
 
 function tour(): void {
@@ -268,15 +283,13 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === "bench") {
     // Like the recipes, the benchmarks are repository programs (they need the dev dependencies: the peers).
-    const where = new URL("../bench/report.js", import.meta.url);
-    let mod: { main: (argv: readonly string[]) => Promise<number> };
-    try {
-      mod = (await import(where.href)) as typeof mod;
-    } catch (error) {
-      if ((error as { code?: string }).code !== "ERR_MODULE_NOT_FOUND") throw error;
+    const mod = await repoModule<{ main: (argv: readonly string[]) => Promise<number> }>("bench/report.js");
+    if (typeof mod === "string") {
       process.stderr.write(
-        "forge-alloc bench: the benchmarks are programs in the repository's bench/ folder, with the peers as dev " +
-          "dependencies; run `npm run bench` in a clone of forge-alloc\n",
+        mod === "unbuilt"
+          ? "forge-alloc bench: the benchmarks are not compiled yet: run `npm run bench` (or `npm run build:test`)\n"
+          : "forge-alloc bench: the benchmarks are programs in the repository's bench/ folder, with the peers as dev " +
+              "dependencies; run `npm run bench` in a clone of forge-alloc\n",
       );
       return 2;
     }

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { cpSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
@@ -22,8 +24,29 @@ test("`forge-alloc tour` runs every step and prints its summary", () => {
   ]) {
     assert.ok(r.stdout.includes(step), `missing: ${step}`);
   }
-  // The installed package has no examples/: the tour says where the recipes are instead of failing.
-  assert.match(r.stdout, /the six application recipes are programs in the repository's examples\/ folder/);
+  // In a clone, dist/cli.js finds the recipes compiled into build/.
+  assert.match(r.stdout, /recipes: summary/);
+});
+
+test("an installed package (dist/ alone) says where the recipes and the benchmarks are instead of failing", () => {
+  const dir = mkdtempSync(join(tmpdir(), "forge-installed-"));
+  try {
+    cpSync(join(root, "dist"), join(dir, "dist"), { recursive: true });
+    cpSync(join(root, "package.json"), join(dir, "package.json"));
+    const cli = join(dir, "dist", "cli.js");
+    const tour = spawnSync(process.execPath, [cli, "tour"], { encoding: "utf8" });
+    assert.equal(tour.status, 0, tour.stderr);
+    assert.match(tour.stdout, /primitives: summary/);
+    assert.match(
+      tour.stdout,
+      /the six application recipes are programs in the repository's examples\/ folder/,
+    );
+    const bench = spawnSync(process.execPath, [cli, "bench"], { encoding: "utf8" });
+    assert.equal(bench.status, 2);
+    assert.match(bench.stderr, /run `npm run bench` in a clone of forge-alloc/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
 
 test("`npm start`'s tour (the test build, next to examples/) runs the six recipes and their summary", () => {
