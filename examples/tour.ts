@@ -42,5 +42,5 @@ export async function runRecipes(say: Say): Promise<RecipeReport[]> {
 
 runIfMain(import.meta.url, async (say) => {
   const reports = await runRecipes(say);
-  return { name: "tour", composition: "", shows: `${reports.length} recipes ran`, skipped: [] };
+  return { name: "tour", composition: "", shows: `${reports.length} recipes ran`, skipped: [], pictures: [] };
 });

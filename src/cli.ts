@@ -34,7 +34,8 @@ usage: forge-alloc <command>
 commands:
   tour    run each primitive, then the six application recipes (what \`npm start\` runs)
   inspect draw demo heaps (used, free, quarantined, guard pages) as HTML or SVG, with fragmentation summaries
-          options: --out FILE (.html or .svg; default forge-alloc-inspect.html), --seed N, --ops N
+          options: --out FILE (.html or .svg; default forge-alloc-inspect.html), --seed N, --ops N,
+          --recipes (the allocators of the six application recipes instead of the demos)
   bench   every benchmark with a progress bar, then bench-report/report.md and report.html (charts)
           options: --quick, --only=bench,tiers,heap,workers,secure, --out-dir=DIR, --rounds=N, --time=MS
   doctor  what this machine offers the OS layer: addon, pages, NUMA, huge pages, mlock, mbind
@@ -233,7 +234,38 @@ function churnedHeap(seed: number, ops: number): HeapPicture {
   return inspect(heap, `Quarantine<Heap> after ${ops} seeded operations (seed ${seed})`);
 }
 
-async function inspectCommand(args: string[]): Promise<number> {
+/** The demo heaps: a churned heap, a token slab, and (where the OS layer loads) a HardenedSlab. */
+async function demoPictures(seed: number, ops: number): Promise<HeapPicture[]> {
+  const pictures = [churnedHeap(seed, ops)];
+  const slab = new Quarantine(new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 256 }), 8);
+  const tokens = Array.from({ length: 200 }, () => slab.allocate(64));
+  for (let i = 0; i < 200; i += 3) slab.deallocate(tokens[i]!, 64);
+  pictures.push(inspect(slab, "Quarantine<Slab> of 64-byte tokens, every third one revoked"));
+  try {
+    const { HardenedSlab } = await import("./os.js");
+    const keys = new Quarantine(new HardenedSlab({ blockSize: 64, capacity: 100 }), 4);
+    const issued = Array.from({ length: 60 }, () => keys.allocate(64));
+    for (const k of issued.slice(20, 30)) keys.deallocate(k, 64);
+    pictures.push(inspect(keys, "Quarantine<HardenedSlab>: guard pages around the slots"));
+  } catch (error) {
+    console.log(`skipped the HardenedSlab picture: ${(error as Error).message}\n`);
+  }
+  return pictures;
+}
+
+/** The six application recipes' pictures (they run quietly), or undefined outside a clone. */
+async function recipePictures(): Promise<HeapPicture[] | undefined> {
+  const mod = await repoModule<{
+    runRecipes: (say: (line: string) => void) => Promise<{ pictures: readonly HeapPicture[] }[]>;
+  }>("examples/tour.js");
+  if (typeof mod === "string") return undefined;
+  const reports = await mod.runRecipes(() => {});
+  return reports.flatMap((r) => r.pictures);
+}
+
+async function inspectCommand(argv: string[]): Promise<number> {
+  const fromRecipes = argv.includes("--recipes");
+  const args = argv.filter((a) => a !== "--recipes");
   const opts = options(args, ["out", "seed", "ops"]);
   const seed = typeof opts === "string" ? opts : positiveInt(opts, "seed", 1, 0xffffffff);
   const ops = typeof opts === "string" ? opts : positiveInt(opts, "ops", 5000, 10_000_000);
@@ -248,19 +280,13 @@ async function inspectCommand(args: string[]): Promise<number> {
     process.stderr.write(`forge-alloc inspect: --out ${out}: expected a file name ending in .html or .svg\n`);
     return 2;
   }
-  const pictures = [churnedHeap(seed as number, ops as number)];
-  const slab = new Quarantine(new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 256 }), 8);
-  const tokens = Array.from({ length: 200 }, () => slab.allocate(64));
-  for (let i = 0; i < 200; i += 3) slab.deallocate(tokens[i]!, 64);
-  pictures.push(inspect(slab, "Quarantine<Slab> of 64-byte tokens, every third one revoked"));
-  try {
-    const { HardenedSlab } = await import("./os.js");
-    const keys = new Quarantine(new HardenedSlab({ blockSize: 64, capacity: 100 }), 4);
-    const issued = Array.from({ length: 60 }, () => keys.allocate(64));
-    for (const k of issued.slice(20, 30)) keys.deallocate(k, 64);
-    pictures.push(inspect(keys, "Quarantine<HardenedSlab>: guard pages around the slots"));
-  } catch (error) {
-    console.log(`skipped the HardenedSlab picture: ${(error as Error).message}\n`);
+  const pictures = fromRecipes ? await recipePictures() : await demoPictures(seed as number, ops as number);
+  if (pictures === undefined) {
+    process.stderr.write(
+      "forge-alloc inspect --recipes: the recipes are programs of the repository (examples/); " +
+        "run it in a clone after `npm run build:test`\n",
+    );
+    return 2;
   }
   for (const p of pictures) console.log(`${formatSummary(p)}\n`);
   const { writeFileSync } = await import("node:fs");

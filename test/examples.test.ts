@@ -84,6 +84,8 @@ test("recipe auth-service: quarantined tokens are not reused; the key reads zero
   assert.ok(lines.some((l) => l.endsWith("quarantined slots handed out again: 0")));
   assert.deepEqual(report.skipped, []); // CI runs on Linux with the addon: the OS parts must run, not be skipped
   assert.match(report.shows, /key after free: zeroized$/);
+  // Its picture shows the 4 tokens still in quarantine.
+  assert.equal(report.pictures[0]!.summary.bytes.quarantined, 4 * 64);
 });
 
 test("recipe db-executor: pages go back after each query, the audit log is a HardenedSlab and keeps its entries", async () => {
@@ -99,6 +101,10 @@ test("recipe db-executor: pages go back after each query, the audit log is a Har
   );
   assert.deepEqual(report.skipped, []);
   assert.match(report.shows, /8 pages borrowed, 0 live after; 4 audit entries kept/);
+  // The audit log's picture shows its two guard pages and the 4 entries between them.
+  const audit = report.pictures[0]!.summary;
+  assert.equal(audit.bytes.guard, 2 * 4096);
+  assert.equal(audit.usedRegions, 4);
 });
 
 test("the tour runs the six recipes in order, each runnable alone as a program", () => {

@@ -8,6 +8,7 @@ import {
   Slab,
   Statistics,
   Watermark,
+  inspect,
 } from "../../src/index.js";
 import { type RecipeReport, type Say, loadOs, runIfMain } from "./shared.js";
 
@@ -56,6 +57,7 @@ export async function authService(say: Say): Promise<RecipeReport> {
     `  (the first revoked slot left quarantine after 4 later frees and was reused: ${evictedReused}; the depth is how many frees a slot waits)`,
   );
 
+  const picture = inspect(tokens, "auth-service: tokens after 5 revocations and 5 new issues");
   let secret = "skipped";
   if (typeof os === "string") {
     skipped.push(`CryptoSlab for signing keys: ${os}`);
@@ -79,6 +81,7 @@ export async function authService(say: Say): Promise<RecipeReport> {
     composition: "Statistics<Watermark<Quarantine<Slab>>>; CryptoSlab for keys",
     shows: `${held} revoked tokens quarantined, ${reused} of them reused; key after free: ${secret}`,
     skipped,
+    pictures: [picture],
   };
 }
 

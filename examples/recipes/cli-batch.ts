@@ -1,6 +1,6 @@
 // Recipe 1, a command-line batch job: one bump arena with a fixed budget, no frees, everything goes at exit.
 // Run alone: `node build/examples/recipes/cli-batch.js` after `npm run build:test`.
-import { BumpArena, NULL, StaticBacked } from "../../src/index.js";
+import { BumpArena, NULL, StaticBacked, inspect } from "../../src/index.js";
 import { type RecipeReport, type Say, runIfMain } from "./shared.js";
 
 /** Shows the cheapest allocator: a 64 KiB budget fixed up front, and what happens when a job outgrows it. */
@@ -20,6 +20,7 @@ export function cliBatch(say: Say): RecipeReport {
     if (made % 100 === 0) say(`  ${made} records, ${arena.allocated()} bytes used`);
   }
   say(`${made} records of 64 bytes: ${arena.allocated()} of ${arena.capacityBytes()} bytes used, no frees`);
+  const picture = inspect(arena, "cli-batch: the arena after 512 records");
 
   // The same job with twice the records: the arena says NULL at the edge, it never throws or grows.
   let extra = 0;
@@ -35,6 +36,7 @@ export function cliBatch(say: Say): RecipeReport {
     composition: "BumpArena<StaticBacked 64 KiB>",
     shows: `${made} records in ${made * 64} bytes; NULL after ${total}`,
     skipped: [],
+    pictures: [picture],
   };
 }
 

@@ -1,7 +1,15 @@
 // Recipe 6, a database executor: an arena per query, a pool of 8 KiB pages, and an audit log that is the one
 // hardened part (guard pages around it, its slab state in a separate mapping).
 // Run alone: `node build/examples/recipes/db-executor.js` after `npm run build:test`.
-import { type Allocator, ArrayBufferBacked, BumpArena, Canary, Slab, StaticBacked } from "../../src/index.js";
+import {
+  type Allocator,
+  ArrayBufferBacked,
+  BumpArena,
+  Canary,
+  Slab,
+  StaticBacked,
+  inspect,
+} from "../../src/index.js";
 import { type RecipeReport, type Say, loadOs, runIfMain } from "./shared.js";
 
 const PAGE = 8 << 10;
@@ -56,12 +64,17 @@ export async function dbExecutor(say: Say): Promise<RecipeReport> {
     .decode(audit.memory.u8.subarray(entries[3]!, entries[3]! + AUDIT_ENTRY))
     .replace(/\0+$/, "");
   say(`pages live at the end: ${pages.liveCount()}; the last audit entry reads "${last}"`);
+  const picture = inspect(
+    audit,
+    `db-executor: the audit log after 4 entries (${typeof os === "string" ? "Canary<Slab>" : "HardenedSlab"})`,
+  );
   close();
   return {
     name: "db-executor",
     composition: `BumpArena per query; Slab of pages; ${typeof os === "string" ? "Canary<Slab>" : "HardenedSlab"} audit log`,
     shows: `4 queries, ${pagesBorrowed} pages borrowed, ${pages.liveCount()} live after; ${entries.length} audit entries kept`,
     skipped,
+    pictures: [picture],
   };
 }
 

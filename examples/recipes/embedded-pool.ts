@@ -1,7 +1,7 @@
 // Recipe 2, an embedded-style fixed pool: 256 sensor readings in an 8 KiB budget, O(1) acquire and release, and
 // handles that notice when a slot has been reused.
 // Run alone: `node build/examples/recipes/embedded-pool.js` after `npm run build:test`.
-import { GenerationalSlab, RESERVED_LOW_BYTES, Slab, StaticBacked } from "../../src/index.js";
+import { GenerationalSlab, RESERVED_LOW_BYTES, Slab, StaticBacked, inspect } from "../../src/index.js";
 import { type RecipeReport, type Say, runIfMain } from "./shared.js";
 
 /** The 32-byte record: `u32 sensor; f32 celsius; f64 timestamp; u8[16] reserved`. */
@@ -26,6 +26,7 @@ export function embeddedPool(say: Say): RecipeReport {
   say(
     `4 readings at offsets ${taken.join(", ")}; sensor 3 reads ${f32[(taken[3]! + 4) >>> 2]} degrees; live: ${readings.liveCount()}`,
   );
+  const picture = inspect(readings, "embedded-pool: 4 readings taken from the 8 KiB pool");
   for (const r of taken) readings.deallocate(r, READING, 8);
   const next = readings.allocate(READING, 8);
   const lifo = next === taken[3];
@@ -47,6 +48,7 @@ export function embeddedPool(say: Say): RecipeReport {
     composition: "Slab<StaticBacked 8 KiB>; GenerationalSlab for handles",
     shows: `O(1) acquire/release, LIFO reuse: ${lifo}; stale handle refused: ${stale}`,
     skipped: [],
+    pictures: [picture],
   };
 }
 

@@ -11,6 +11,7 @@ import {
   SlabRemote,
   type SlabRemoteDescriptor,
   StaticBacked,
+  inspect,
 } from "../../src/index.js";
 import { type RecipeReport, type Say, runIfMain } from "./shared.js";
 
@@ -59,6 +60,7 @@ export async function gameFrame(say: Say): Promise<RecipeReport> {
     );
     frame.reset();
   }
+  const picture = inspect(entities, `game-frame: the entity pool after ${FRAMES} frames`);
   for (const e of spawned) entities.deallocate(e, 64);
   await mixer.terminate();
   audio.close(); // drains anything still in flight
@@ -71,6 +73,7 @@ export async function gameFrame(say: Say): Promise<RecipeReport> {
     composition: "BumpArena per frame; Slab of entities; SlabOwner + SlabRemote in a worker",
     shows: `${sent} audio events freed in a worker; ${drained} drained by the owner, ${live} left live`,
     skipped: [],
+    pictures: [picture],
   };
 }
 

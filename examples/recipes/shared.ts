@@ -1,6 +1,7 @@
 // What the six application recipes share: how they print, how they report, how they reach the OS layer.
 import { pathToFileURL } from "node:url";
 import { isMainThread } from "node:worker_threads";
+import type { HeapPicture } from "../../src/index.js";
 
 /** Where a recipe prints its lines (the console when run alone; the tour indents them). */
 export type Say = (line: string) => void;
@@ -15,6 +16,8 @@ export interface RecipeReport {
   readonly shows: string;
   /** OS-layer parts that did not run here, and why (empty when everything ran). */
   readonly skipped: readonly string[];
+  /** Pictures of the recipe's allocators at its most telling moment (`forge-alloc inspect --recipes` draws them). */
+  readonly pictures: readonly HeapPicture[];
 }
 
 /** `forge-alloc/os`, or the reason it cannot be used on this machine. */

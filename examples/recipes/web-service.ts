@@ -10,6 +10,7 @@ import {
   Statistics,
   Watermark,
   WithFallback,
+  inspect,
 } from "../../src/index.js";
 import { type RecipeReport, type Say, runIfMain } from "./shared.js";
 
@@ -38,6 +39,7 @@ export function webService(say: Say): RecipeReport {
 
   const open = [0, 1, 2].map(() => connections.allocate(CONNECTION));
   say(`3 connections opened, all from the pool: ${open.every((c) => pool.inner.inner.contains(c))}`);
+  const pictures = [inspect(pool, "web-service: the connection pool with 3 connections open")];
   let fromHeap = 0;
   let served = 0;
   for (let request = 1; request <= 5; request++) {
@@ -50,6 +52,7 @@ export function webService(say: Say): RecipeReport {
     if (request % 3 === 0) {
       const upload = connections.allocate(LARGE);
       const tookIt = heapRange.contains(upload);
+      pictures.push(inspect(heap, "web-service: the fallback heap holding a 4 MiB upload"));
       if (tookIt) fromHeap++;
       say(`  request ${request}: a 4 MiB upload; the pool refused it and the heap took it: ${tookIt}`);
       connections.deallocate(upload, LARGE); // routed to the heap by address
@@ -68,6 +71,7 @@ export function webService(say: Say): RecipeReport {
     composition: "BumpArena scratch; WithFallback<Statistics<Watermark<Slab>>, Heap>",
     shows: `${served} requests, ${fromHeap} uploads of 4 MiB served by the heap, scratch reset each time`,
     skipped: [],
+    pictures,
   };
 }
 
