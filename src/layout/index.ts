@@ -4,6 +4,7 @@ export * from "./concurrent-heap.js";
 export * from "./extendable-slab.js";
 export * from "./generational-slab.js";
 export * from "./heap.js";
+export * from "./offset-allocator.js";
 export * from "./remote-ring.js";
 export * from "./shared-bump-arena.js";
 export * from "./size-classed.js";
