@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { PNG } from "pngjs";
 import { renderChart } from "../bench/report.js";
+import { screenshotColours } from "./chromium.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -78,36 +78,9 @@ test("`forge-alloc bench --quick` runs every section with progress and writes bo
     assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 7);
     assert.equal((html.match(/<table>/g) ?? []).length, 5);
 
-    const chromium = ["chromium", "chromium-browser", "google-chrome"].find(
-      (c) => spawnSync("which", [c]).status === 0,
-    );
-    assert.ok(
-      chromium,
-      "headless Chromium is needed for this test: apt-get install chromium (.ci/run installs it)",
-    );
-    const png = join(dir, "shot.png");
-    const shot = spawnSync(
-      chromium,
-      [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--hide-scrollbars",
-        "--window-size=1100,3000",
-        `--screenshot=${png}`,
-        `file://${join(dir, "report.html")}`,
-      ],
-      { encoding: "utf8", timeout: 60_000 },
-    );
-    assert.equal(shot.status, 0, shot.stderr);
-    const image = PNG.sync.read(readFileSync(png));
-    let blue = 0;
-    let orange = 0;
-    for (let i = 0; i < image.data.length; i += 4) {
-      const [red, green, b] = [image.data[i]!, image.data[i + 1]!, image.data[i + 2]!];
-      if (red === 0x4e && green === 0x79 && b === 0xa7) blue++;
-      if (red === 0xf2 && green === 0x8e && b === 0x2b) orange++;
-    }
+    const count = screenshotColours(join(dir, "report.html"), 1100, 3000);
+    const blue = count.get("#4e79a7") ?? 0;
+    const orange = count.get("#f28e2b") ?? 0;
     assert.ok(
       blue > 2000 && orange > 2000,
       `the chart bars are not in the screenshot (${blue} blue, ${orange} orange pixels)`,
