@@ -9,6 +9,8 @@ const NOT_SUBJECTS = new Map<Function, string>([
   [api.RangeBacking, "the shared base class of the backings"],
   [osApi.MappedBacking, "the shared base class of the OS backings"],
   [api.Wrapper, "the forwarding base class of the hardening wrappers (each wrapper runs the kit)"],
+  [osApi.OsForwarder, "the forwarding base class of the OS wrappers (each wrapper runs the kit)"],
+  [osApi.OsRangeForwarder, "the forwarding base class of the OS wrappers (each wrapper runs the kit)"],
   [
     osApi.HugePageBacked,
     "needs reserved huge pages: its conformance run is in src/os/mmap.test.ts, under a reservation",

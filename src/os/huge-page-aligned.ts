@@ -23,14 +23,8 @@
  *
  * @module
  */
-import {
-  AllocError,
-  type Memory,
-  type OsBacked,
-  type ProtectFlags,
-  isValidAlign,
-  layoutError,
-} from "../core/index.js";
+import { AllocError, type OsBacked, isValidAlign, layoutError } from "../core/index.js";
+import { OsForwarder } from "./forwarding.js";
 import { Advice, native } from "./native.js";
 
 /** Options of {@link HugePageAligned}. */
@@ -44,15 +38,13 @@ export interface HugePageAlignedOptions {
  *
  * @typeParam TInner - the mapping.
  */
-export class HugePageAligned<TInner extends OsBacked> implements OsBacked {
+export class HugePageAligned<TInner extends OsBacked> extends OsForwarder<TInner> {
   /** The wrapped mapping. */
   readonly inner: TInner;
   /** The alignment every block gets. */
   readonly hugePageSize: number;
   /** True when the kernel accepted `MADV_HUGEPAGE` for the whole huge pages of the region. */
   readonly transparentHugePages: boolean;
-  /** The inner's memory. */
-  readonly memory: Memory;
 
   /** @throws `AllocError` when the size is not valid or the mapping's address is not aligned to it. */
   constructor(inner: TInner, options: HugePageAlignedOptions = {}) {
@@ -74,68 +66,40 @@ export class HugePageAligned<TInner extends OsBacked> implements OsBacked {
           `aligned; map it with new MmapBacked(size, { alignment: ${hp} })`,
       );
     }
+    super("HugePageAligned", inner, "the inner allocator");
     this.inner = inner;
     this.hugePageSize = hp;
-    this.memory = inner.memory;
     const whole = Math.floor(inner.regionSize() / hp) * hp;
     this.transparentHugePages =
       whole > 0 && native.advise(buffer, inner.basePtr(), whole, Advice.HUGEPAGE) === 0;
   }
 
   /** Allocates from the inner with the alignment raised to the huge page size. */
-  allocate(size: number, align = 8): number {
+  override allocate(size: number, align = 8): number {
     return this.inner.allocate(size, this.raise(align, size));
   }
   /** As {@link HugePageAligned.allocate}, zeroed. */
-  allocateZeroed(size: number, align = 8): number {
+  override allocateZeroed(size: number, align = 8): number {
     return this.inner.allocateZeroed(size, this.raise(align, size));
   }
   /** Forwarded with the raised alignment. */
-  deallocate(ptr: number, size: number, align = 8): void {
+  override deallocate(ptr: number, size: number, align = 8): void {
     this.inner.deallocate(ptr, size, this.raise(align, size));
   }
   /** Forwarded with the raised alignment. */
-  grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
+  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
     return this.inner.grow(ptr, oldSize, newSize, this.raise(align, oldSize));
   }
   /** Forwarded with the raised alignment. */
-  shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
+  override shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
     return this.inner.shrink(ptr, oldSize, newSize, this.raise(align, oldSize));
   }
-  /** Forwarded. */
-  reset(): void {
-    this.inner.reset();
-  }
-  /** Forwarded. */
-  usableSize(ptr: number, size: number): number {
-    return this.inner.usableSize(ptr, size);
-  }
-  /** Forwarded. */
-  capacityBytes(): number {
-    return this.inner.capacityBytes();
-  }
-  /** Forwarded. */
-  corruptionEvents(): number {
-    return this.inner.corruptionEvents();
-  }
-  /** Forwarded. */
-  basePtr(): number {
-    return this.inner.basePtr();
-  }
-  /** Forwarded. */
-  regionSize(): number {
-    return this.inner.regionSize();
-  }
   /** Releases only the whole huge pages inside `[ptr, ptr + size)`; nothing when none fits. */
-  releasePages(ptr: number, size: number): void {
+  override releasePages(ptr: number, size: number): void {
     const hp = this.hugePageSize;
     const start = Math.ceil(ptr / hp) * hp;
     const end = Math.floor((ptr + size) / hp) * hp;
     if (end > start) this.inner.releasePages(start, end - start);
-  }
-  /** Forwarded. */
-  protect(ptr: number, size: number, flags: ProtectFlags): void {
-    this.inner.protect(ptr, size, flags);
   }
   /** The alignment passed down: `max(align, hugePageSize)`, after checking `align` itself (I9). */
   private raise(align: number, size: number): number {

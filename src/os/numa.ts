@@ -27,14 +27,8 @@
  * @module
  */
 import { existsSync, readFileSync, readdirSync } from "node:fs";
-import {
-  AllocError,
-  type FixedRange,
-  type Memory,
-  type OsBacked,
-  type ProtectFlags,
-  isFixedRange,
-} from "../core/index.js";
+import { AllocError, type OsBacked } from "../core/index.js";
+import { OsRangeForwarder } from "./forwarding.js";
 import { check, native, osError } from "./native.js";
 
 /** The most NUMA nodes Linux supports (`CONFIG_NODES_SHIFT` = 10). */
@@ -280,19 +274,18 @@ export interface NumaLocalOptions {
 /**
  * Binds an `OsBacked` allocator's whole region to NUMA nodes, once (see the module documentation), and forwards
  * every `Allocator`, `OsBacked` and `FixedRange` call unchanged, `usableSize` and `commit` included (so a wrapper
- * above still sees the inner's slack and lazy commits).
+ * above still sees the inner's slack and lazy commits). Pages given back with `releasePages` come back under the
+ * same policy when touched again.
  *
  * @typeParam TInner - the wrapped allocator: an OS mapping (and a `FixedRange` when it is one).
  */
-export class NumaLocal<TInner extends OsBacked> implements OsBacked, FixedRange {
+export class NumaLocal<TInner extends OsBacked> extends OsRangeForwarder<TInner> {
   /** The wrapped allocator. */
   readonly inner: TInner;
   /** The policy asked for. */
   readonly policy: NumaPolicy;
   /** True when the kernel applied the policy; false only where the OS has no NUMA (then it is stored, not enforced). */
   readonly enforced: boolean;
-  /** The memory of the inner allocator. */
-  readonly memory: Memory;
 
   /**
    * @throws `AllocError` for an invalid policy (before any syscall); `OsError` with the errno when a node is not
@@ -339,10 +332,10 @@ export class NumaLocal<TInner extends OsBacked> implements OsBacked, FixedRange 
         enforced = true;
       }
     }
+    super("NumaLocal", inner, "the inner allocator");
     this.inner = inner;
     this.policy = policy;
     this.enforced = enforced;
-    this.memory = inner.memory;
   }
 
   /** What the kernel reports for the region's first page: the policy actually in force. */
@@ -371,83 +364,6 @@ export class NumaLocal<TInner extends OsBacked> implements OsBacked, FixedRange 
       "NumaLocal.nodeOfPage",
     );
     return Number(out[0]);
-  }
-
-  // Allocator, forwarded.
-  /** Forwarded to the inner allocator. */
-  allocate(size: number, align?: number): number {
-    return this.inner.allocate(size, align);
-  }
-  /** Forwarded. */
-  allocateZeroed(size: number, align?: number): number {
-    return this.inner.allocateZeroed(size, align);
-  }
-  /** Forwarded. */
-  deallocate(ptr: number, size: number, align?: number): void {
-    this.inner.deallocate(ptr, size, align);
-  }
-  /** Forwarded. */
-  grow(ptr: number, oldSize: number, newSize: number, align?: number): number {
-    return this.inner.grow(ptr, oldSize, newSize, align);
-  }
-  /** Forwarded. */
-  shrink(ptr: number, oldSize: number, newSize: number, align?: number): number {
-    return this.inner.shrink(ptr, oldSize, newSize, align);
-  }
-  /** Forwarded. */
-  reset(): void {
-    this.inner.reset();
-  }
-  /** Forwarded: the inner's slack stays visible to wrappers above. */
-  usableSize(ptr: number, size: number): number {
-    return this.inner.usableSize(ptr, size);
-  }
-  /** Forwarded. */
-  capacityBytes(): number {
-    return this.inner.capacityBytes();
-  }
-  /** Forwarded. */
-  corruptionEvents(): number {
-    return this.inner.corruptionEvents();
-  }
-  // OsBacked, forwarded.
-  /** Forwarded. */
-  basePtr(): number {
-    return this.inner.basePtr();
-  }
-  /** Forwarded. */
-  regionSize(): number {
-    return this.inner.regionSize();
-  }
-  /** Forwarded. Released pages come back under the same policy when touched again. */
-  releasePages(ptr: number, size: number): void {
-    this.inner.releasePages(ptr, size);
-  }
-  /** Forwarded. */
-  protect(ptr: number, size: number, flags: ProtectFlags): void {
-    this.inner.protect(ptr, size, flags);
-  }
-  // FixedRange, forwarded (when the inner is one).
-  /** Forwarded. */
-  base(): number {
-    return this.range().base();
-  }
-  /** Forwarded. */
-  size(): number {
-    return this.range().size();
-  }
-  /** Forwarded, so a commit-aware layout above reaches the inner backing. */
-  commit(ptr: number, length: number): boolean {
-    return this.range().commit(ptr, length);
-  }
-  /** Forwarded. */
-  contains(ptr: number): boolean {
-    return this.range().contains(ptr);
-  }
-
-  private range(): FixedRange {
-    if (!isFixedRange(this.inner)) throw new AllocError("NumaLocal: the inner allocator is not a FixedRange");
-    return this.inner;
   }
 
   private readPolicy(ptr: number, flags: number): AppliedPolicy {

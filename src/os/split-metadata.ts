@@ -17,15 +17,8 @@
  *
  * @module
  */
-import {
-  AllocError,
-  type Allocator,
-  type FixedRange,
-  type Memory,
-  type OsBacked,
-  type ProtectFlags,
-  isFixedRange,
-} from "../core/index.js";
+import { AllocError, type Allocator } from "../core/index.js";
+import { OsRangeForwarder } from "./forwarding.js";
 import { MmapBacked } from "./mmap-backed.js";
 
 /** Options of {@link SplitMetadata}. */
@@ -39,91 +32,21 @@ export interface SplitMetadataOptions {
  *
  * @typeParam TData - the data allocator.
  */
-export class SplitMetadata<TData extends Allocator> implements OsBacked, FixedRange, Disposable {
+export class SplitMetadata<TData extends Allocator> extends OsRangeForwarder<TData> implements Disposable {
   /** The data side: every allocation goes here. */
   readonly data: TData;
   /** The metadata mapping: give it to a layout's `metadata` option. */
   readonly meta: MmapBacked;
-  /** The data side's memory. */
-  readonly memory: Memory;
 
   /** @throws `AllocError`/`OsError` when the metadata mapping cannot be made (including `metaSize` 0). */
   constructor(data: TData, options: SplitMetadataOptions) {
     if (typeof data?.allocate !== "function")
       throw new AllocError("SplitMetadata: the data side must be an Allocator");
+    super("SplitMetadata", data, "the data side");
     this.data = data;
     this.meta = new MmapBacked(options?.metaSize);
-    this.memory = data.memory;
   }
 
-  /** Forwarded to the data side. */
-  allocate(size: number, align?: number): number {
-    return this.data.allocate(size, align);
-  }
-  /** Forwarded. */
-  allocateZeroed(size: number, align?: number): number {
-    return this.data.allocateZeroed(size, align);
-  }
-  /** Forwarded. */
-  deallocate(ptr: number, size: number, align?: number): void {
-    this.data.deallocate(ptr, size, align);
-  }
-  /** Forwarded. */
-  grow(ptr: number, oldSize: number, newSize: number, align?: number): number {
-    return this.data.grow(ptr, oldSize, newSize, align);
-  }
-  /** Forwarded. */
-  shrink(ptr: number, oldSize: number, newSize: number, align?: number): number {
-    return this.data.shrink(ptr, oldSize, newSize, align);
-  }
-  /** Forwarded (the metadata mapping is the layouts' business). */
-  reset(): void {
-    this.data.reset();
-  }
-  /** Forwarded. */
-  usableSize(ptr: number, size: number): number {
-    return this.data.usableSize(ptr, size);
-  }
-  /** Forwarded. */
-  capacityBytes(): number {
-    return this.data.capacityBytes();
-  }
-  /** Forwarded. */
-  corruptionEvents(): number {
-    return this.data.corruptionEvents();
-  }
-  /** Forwarded. @throws `AllocError` when the data side is not `OsBacked`. */
-  basePtr(): number {
-    return this.os().basePtr();
-  }
-  /** Forwarded. */
-  regionSize(): number {
-    return this.os().regionSize();
-  }
-  /** Forwarded. */
-  releasePages(ptr: number, size: number): void {
-    this.os().releasePages(ptr, size);
-  }
-  /** Forwarded. */
-  protect(ptr: number, size: number, flags: ProtectFlags): void {
-    this.os().protect(ptr, size, flags);
-  }
-  /** Forwarded. @throws `AllocError` when the data side is not a `FixedRange`. */
-  base(): number {
-    return this.range().base();
-  }
-  /** Forwarded. */
-  size(): number {
-    return this.range().size();
-  }
-  /** Forwarded. */
-  commit(ptr: number, length: number): boolean {
-    return this.range().commit(ptr, length);
-  }
-  /** Forwarded. */
-  contains(ptr: number): boolean {
-    return this.range().contains(ptr);
-  }
   /** Unmaps the metadata mapping. */
   dispose(): void {
     this.meta.dispose();
@@ -131,16 +54,5 @@ export class SplitMetadata<TData extends Allocator> implements OsBacked, FixedRa
   /** `using` support. */
   [Symbol.dispose](): void {
     this.dispose();
-  }
-
-  private os(): OsBacked {
-    const d = this.data as unknown as Partial<OsBacked>;
-    if (typeof d.basePtr !== "function") throw new AllocError("SplitMetadata: the data side is not OsBacked");
-    return this.data as unknown as OsBacked;
-  }
-
-  private range(): FixedRange {
-    if (!isFixedRange(this.data)) throw new AllocError("SplitMetadata: the data side is not a FixedRange");
-    return this.data;
   }
 }
