@@ -42,6 +42,7 @@
  * @module
  */
 import { AllocError, InvalidPointerError, LayoutError, type Region, checkInteger } from "../core/index.js";
+import type { TlsfStats } from "./tlsf.js";
 
 /** What {@link OffsetAllocator.allocate} returns when the request does not fit. */
 export const OFFSET_NONE = -1;
@@ -53,21 +54,11 @@ const SMALL_BITS = SL_BITS + 3; // sizes below 128 share the first level, in ste
 const FL_COUNT = 54 - SMALL_BITS + 1;
 const NONE = -1;
 
-/** Statistics of an {@link OffsetAllocator}. */
-export interface OffsetStats {
-  /** Bytes in used blocks (requests rounded up to 8, alignment fronts excluded). */
-  readonly usedBytes: number;
-  /** Used blocks. */
-  readonly usedBlocks: number;
-  /** Bytes in free blocks. */
-  readonly freeBytes: number;
-  /** Free blocks. */
-  readonly freeBlocks: number;
-  /** The largest free block: the largest request that fits (with alignment 8). */
-  readonly largestFreeBlock: number;
-  /** `1 - largestFreeBlock / freeBytes` (0 with no free byte). */
-  readonly fragmentation: number;
-}
+/**
+ * Statistics of an {@link OffsetAllocator}: `Tlsf`'s, less the in-band fields (it has no headers and no heap to
+ * grow). `usedBytes` counts requests rounded up to 8; alignment fronts are free blocks.
+ */
+export type OffsetStats = Omit<TlsfStats, "overheadBytes" | "heapBytes">;
 
 /** The first-level index of a size (a multiple of 8). */
 function firstLevel(size: number): number {
