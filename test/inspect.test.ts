@@ -83,16 +83,20 @@ test("a Tlsf's regions tile its heap and agree with stats(); a Quarantine marks 
   );
 });
 
-test("a Heap shows its class slabs slot by slot inside the Tlsf block that holds them", () => {
-  const heap = new Heap(new ArrayBufferBacked({ size: 1 << 18, maxSize: 1 << 20 }), { slotsPerClass: 16 });
+test("a Heap shows its pages slot by slot inside the Tlsf block that holds them", () => {
+  const heap = new Heap(new ArrayBufferBacked({ size: 1 << 18, maxSize: 1 << 20 }));
   const small = heap.allocate(24); // the 32-byte class
-  const large = heap.allocate(5000); // the Tlsf
+  const large = heap.allocate(20000); // the Tlsf
   const regions = heap.regions();
   assertTiles(regions, regions[0]!.offset, regions.at(-1)!.offset + regions.at(-1)!.size);
   const slot = regions.find((r) => r.offset === small)!;
   assert.deepEqual([slot.size, slot.kind], [32, "used"]);
-  // The class slab's other 15 slots are not carved yet: one free run right after the used slot.
-  assert.deepEqual(regions[regions.indexOf(slot) + 1], { offset: small + 32, size: 15 * 32, kind: "free" });
+  // The page's other slots are free, one region each (a 32-byte page holds 256 slots).
+  const page = heap.stats();
+  assert.equal(page.pages, 1);
+  assert.equal(page.freeSlots, 255);
+  assert.deepEqual(regions[regions.indexOf(slot) + 1], { offset: small + 32, size: 32, kind: "free" });
+  assert.equal(regions.filter((r) => r.kind === "free" && r.size === 32).length, 255);
   assert.equal(regions.find((r) => r.offset === large)!.kind, "used");
 });
 

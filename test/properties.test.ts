@@ -527,7 +527,7 @@ describe("property: Tlsf keeps every heap invariant (validate() after every step
 });
 
 describe("property: Heap (size classes over a Tlsf) keeps the invariants, with malloc / free / realloc and growth", () => {
-  test("random malloc / free / realloc; the Tlsf validates after every step", () => {
+  test("random malloc / free / realloc; the heap validates after every step", () => {
     fc.assert(
       fc.property(
         fc.array(
@@ -539,9 +539,7 @@ describe("property: Heap (size classes over a Tlsf) keeps the invariants, with m
           { maxLength: 150 },
         ),
         (ops) => {
-          const heap = new Heap(new ArrayBufferBacked({ size: 4096, maxSize: 1 << 20 }), {
-            slotsPerClass: 8,
-          });
+          const heap = new Heap(new ArrayBufferBacked({ size: 4096, maxSize: 1 << 20 }));
           const live: Block[] = [];
           let tag = 1;
           for (const op of ops) {
@@ -571,13 +569,19 @@ describe("property: Heap (size classes over a Tlsf) keeps the invariants, with m
               heap.memory.u8.fill(b.tag, q, q + op.size);
               live.push({ ...b, ptr: q, size: op.size });
             }
-            heap.tlsf.validate();
+            heap.validate();
           }
           for (const b of live) checkTag(heap, b);
           for (const b of live) heap.free(b.ptr);
+          heap.validate();
+          const stats = heap.stats();
           assert.deepEqual(
-            heap.classes.classUsage().filter((n) => n > 0),
+            stats.classUsage.filter((n) => n > 0),
             [],
+          );
+          assert.ok(
+            stats.pages <= 1 + new Set(ops.map((o) => o.size)).size,
+            "at most one empty page per class",
           );
         },
       ),

@@ -217,8 +217,7 @@ export const SUBJECTS: readonly Subject[] = [
   {
     name: "Heap<SharedArrayBufferBacked (growable)>",
     covers: [Heap],
-    make: () =>
-      new Heap(new SharedArrayBufferBacked({ size: 1 << 12, maxSize: 1 << 19 }), { slotsPerClass: 16 }),
+    make: () => new Heap(new SharedArrayBufferBacked({ size: 1 << 12, maxSize: 1 << 19 })),
     caps: { frees: true, reset: true, detectsDoubleFree: true, maxSize: 2048 },
   },
   {

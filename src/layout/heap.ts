@@ -1,12 +1,27 @@
 /**
- * `Heap`: `malloc` / `calloc` / `realloc` / `free` for application code, over one memory: size classes in front for
- * small blocks, a `Tlsf` behind for the rest (and for the class slabs' memory). Out of memory throws `AllocError`
- * here (this is the high-level face; its `allocate` still returns `NULL`). Typed helpers return a view of exactly
- * the allocation, and `free` takes a pointer or such a view.
+ * `Heap`: `malloc` / `calloc` / `realloc` / `free` for application code, over one memory. Small blocks (up to 16 KiB)
+ * live in pages of one size class each, carved from a `Tlsf`; larger blocks are `Tlsf` blocks. Out of memory throws
+ * `AllocError` here (this is the high-level face; its `allocate` still returns `NULL`). Typed helpers return a view
+ * of exactly the allocation, and `free` takes a pointer or such a view.
  *
- * Complexity: O(1) for every call but an unsized `free` of a large block, which first asks each class (O(classes)).
- * Overhead: a class block rounds up to its class (8 .. 1024 bytes by default); a `Tlsf` block has an 8-byte header.
- * Memory held in class slabs is bounded: `slotsPerClass` blocks per class (see `SizeClassed`).
+ * ```text
+ *  memory:  | hdr | page: slot slot slot ... | hdr | large block ... | hdr | page: slot slot ... | ... (the Tlsf)
+ *  engine:  state byte per 16 B (1 = live slot start), page map per 4 KiB, page records and free-slot stacks:
+ *           all out of band, so no word a program can overwrite steers a small allocation or free
+ * ```
+ * (the page engine's module documentation, `page-engine.ts`, has the full diagram and the algebra).
+ *
+ * Complexity: O(1) for every call (a page is chosen among at most 8 partial ones). Threads: one agent (see
+ * `ConcurrentHeap` for workers). Overhead: a small block rounds up to its class (16 .. 16 KiB, four classes per
+ * power of two, at most 25%); a page costs its `Tlsf` header and up to 8 bytes of alignment; a large block an 8-byte
+ * header. Memory held beyond the live blocks: the free slots of partly used pages and at most one empty page per
+ * class (empty pages go back to the `Tlsf` at once). Out of band: about 1/16 of the heap span plus 4 bytes per slot.
+ *
+ * Invariants (checked by `validate()`): every live small block is a slot whose state byte is 1 and every other
+ * granule's is 0; per page, live slots + free slots = capacity; pages are live `Tlsf` blocks that only the heap can
+ * free (a page's `Tlsf` block passed to `free` is refused); the `Tlsf`'s own invariants.
+ *
+ * Composition limits: hardening wrappers go outside. A `Heap` needs a `FixedRange` backing (it formats the range).
  *
  * @example
  * ```ts
@@ -22,47 +37,51 @@ import {
   AllocError,
   type Allocator,
   type FixedRange,
-  InvalidPointerError,
   LayoutError,
-  type Memory,
   NULL,
   type Region,
   type TypedArray,
   type TypedArrayConstructor,
+  checkResize,
+  describePointer,
+  isFixedRange,
+  isValidLayout,
   isValidSize,
   layoutError,
   zeroBlock,
 } from "../core/index.js";
-import { SizeClassed, type SizeClassedOptions } from "./size-classed.js";
+import { MAX_SMALL, PageEngine, type PageStats } from "./page-engine.js";
 import { Tlsf, type TlsfStats } from "./tlsf.js";
 import { allocArray, allocDataView, allocUtf8 } from "./typed.js";
 
-/** Options of {@link Heap}: the size classes in front of its `Tlsf`. */
-export type HeapOptions = SizeClassedOptions;
+/** Options of {@link Heap}. None yet: the classes and page sizes are fixed (see the module documentation). */
+export type HeapOptions = Record<string, never>;
 
-/** A `malloc`-style heap (see the module documentation). */
-export class Heap implements Allocator {
-  /** The memory the heap serves. */
-  readonly memory: Memory;
-  /** The general allocator behind the classes. */
-  readonly tlsf: Tlsf;
-  /** The size classes in front. */
-  readonly classes: SizeClassed<Tlsf>;
+/** What {@link Heap.stats} reports: the `Tlsf`'s walk (pages and large blocks are its used blocks) and the pages'. */
+export type HeapStats = TlsfStats & PageStats;
 
-  /** @throws `AllocError` when `backing` is not a `FixedRange` or too small. */
+/**
+ * A `malloc`-style heap (see the module documentation). `allocate`, `free`, `deallocate` and the other fast paths
+ * come from the page engine it extends.
+ */
+export class Heap extends PageEngine implements Allocator {
+  /** @throws `AllocError` when `backing` is not a `FixedRange` or is too small. */
   constructor(backing: FixedRange, options: HeapOptions = {}) {
-    this.tlsf = new Tlsf(backing);
-    this.classes = new SizeClassed(this.tlsf, options);
-    this.memory = this.tlsf.memory;
+    if (!isFixedRange(backing))
+      throw new AllocError("Heap: the backing must be a FixedRange (a backing or a range)");
+    if (typeof options !== "object" || options === null)
+      throw new AllocError(`Heap: options must be an object, got ${String(options)}`);
+    super(new Tlsf(backing), "Heap");
   }
 
   /**
-   * `size` bytes, 8-aligned.
+   * `size` bytes, 16-aligned for small blocks and 8-aligned for large ones.
    *
    * @throws `AllocError` when out of memory; `LayoutError` for a bad size.
    */
   malloc(size: number): number {
-    const p = this.classes.allocate(size, 8);
+    if (((size - 1) & 0x3fffffff) + 1 !== size) throw layoutError("Heap.malloc", size, 8);
+    const p = this.allocRaw(size, 8);
     if (p === NULL) throw this.oom("malloc", size);
     return p;
   }
@@ -74,12 +93,12 @@ export class Heap implements Allocator {
    */
   calloc(count: number, size: number): number {
     const total = count * size;
-    if (!Number.isInteger(count) || !isValidSize(size) || !isValidSize(total)) {
+    if (!isValidSize(count) || !isValidSize(size) || !isValidSize(total)) {
       throw new LayoutError(
-        `Heap.calloc: ${String(count)} x ${String(size)} bytes is not a valid request; expected positive integers whose product is at most 2^30`,
+        `Heap.calloc: ${describePointer(count)} x ${describePointer(size)} bytes is not a valid request; expected positive integers whose product is at most 2^30`,
       );
     }
-    const p = this.classes.allocate(total, 8);
+    const p = this.allocRaw(total, 8);
     if (p === NULL) throw this.oom("calloc", total);
     zeroBlock(this.memory, p, total);
     return p;
@@ -89,39 +108,25 @@ export class Heap implements Allocator {
    * Resizes a block (`realloc(NULL, n)` is `malloc(n)`): in place when its class or its neighbour allows it, else by
    * moving it. The old pointer is invalid afterwards unless it was returned.
    *
-   * @throws `AllocError` when out of memory (the old block is then intact); `InvalidPointerError` for a bad pointer.
+   * @throws `AllocError` when out of memory (the old block is then intact); `InvalidPointerError` for a bad pointer;
+   *   `LayoutError` for a bad size. Nothing changes when it throws.
    */
   realloc(ptr: number, size: number): number {
     if (ptr === NULL) return this.malloc(size);
-    if (!isValidSize(size)) throw layoutError("Heap.realloc", size, 8);
-    const k = this.classes.classOf(ptr);
-    if (k < 0) {
-      const q = this.tlsf.realloc(ptr, size); // validates ptr; NULL leaves the block intact
+    if (((size - 1) & 0x3fffffff) + 1 !== size) throw layoutError("Heap.realloc", size, 8);
+    const usable = this.sizeOf(ptr);
+    if (usable < 0) throw this.notLive("realloc", ptr);
+    if (usable > MAX_SMALL) {
+      const q = this.tlsf.realloc(ptr, size); // in place when it shrinks or the neighbour allows; NULL leaves it intact
       if (q === NULL) throw this.oom("realloc", size);
       return q;
     }
-    const usable = this.classes.usableSize(ptr, 1); // validates that the class block is live
     if (size <= usable) return ptr;
-    const q = this.malloc(size);
+    const q = this.allocRaw(size, 8);
+    if (q === NULL) throw this.oom("realloc", size);
     this.memory.u8.copyWithin(q, ptr, ptr + usable);
-    this.classes.free(ptr);
+    this.freeRaw(ptr);
     return q;
-  }
-
-  /**
-   * Frees a block by pointer, or by a view that `allocArray` (or any helper) returned.
-   *
-   * @throws `InvalidPointerError` for anything but a live block of this heap (a view over another memory, too).
-   */
-  free(block: number | ArrayBufferView): void {
-    if (typeof block === "number") {
-      this.classes.free(block);
-      return;
-    }
-    if (!ArrayBuffer.isView(block) || block.buffer !== this.memory.buffer) {
-      throw new InvalidPointerError(block, "Heap.free: the view is not over this heap's memory");
-    }
-    this.classes.free(block.byteOffset);
   }
 
   /** `length` elements of `ctor`, as a view of exactly them. @throws `AllocError` when out of memory. */
@@ -144,51 +149,80 @@ export class Heap implements Allocator {
     return allocUtf8(this, "Heap.allocUtf8", text);
   }
 
-  /** The allocation contract: `NULL` when out of memory (I3). */
-  allocate(size: number, align = 8): number {
-    return this.classes.allocate(size, align);
-  }
-  /** As {@link Heap.allocate}, zeroed. */
+  /** As `allocate`, zeroed (I6). */
   allocateZeroed(size: number, align = 8): number {
-    return this.classes.allocateZeroed(size, align);
+    const p = this.allocate(size, align);
+    if (p !== NULL) zeroBlock(this.memory, p, size);
+    return p;
   }
-  /** Sized free (I4). */
-  deallocate(ptr: number, size: number, align = 8): void {
-    this.classes.deallocate(ptr, size, align);
-  }
-  /** See `SizeClassed.grow`. */
+
+  /** Grows a block (I5): in place when it fits its class or its neighbour, else by moving it. `NULL` leaves it intact. */
   grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    return this.classes.grow(ptr, oldSize, newSize, align);
+    checkResize("Heap.grow", oldSize, newSize, align, true);
+    return this.resize("grow", ptr, oldSize, newSize, align);
   }
-  /** See `SizeClassed.shrink`. */
+
+  /** Shrinks a block (I5): in place. */
   shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    return this.classes.shrink(ptr, oldSize, newSize, align);
+    checkResize("Heap.shrink", oldSize, newSize, align, false);
+    return this.resize("shrink", ptr, oldSize, newSize, align);
   }
-  /** Frees everything (I7). */
+
+  /** Frees everything (I7): the pages are forgotten and the `Tlsf` is formatted again. */
   reset(): void {
-    this.classes.reset();
+    this.clearPages();
+    this.tlsf.reset();
   }
-  /** The block's usable size. */
+
+  /** The block's usable size: its class, or a large block's payload (I8). */
   usableSize(ptr: number, size: number): number {
-    return this.classes.usableSize(ptr, size);
+    if (!isValidLayout(size, 1)) throw layoutError("Heap.usableSize", size, 1);
+    const usable = this.sizeOf(ptr);
+    if (usable < 0) throw this.notLive("usableSize", ptr);
+    if (size > usable)
+      throw new LayoutError(
+        `Heap.usableSize: block ${describePointer(ptr)} holds ${usable} bytes, not ${size}`,
+      );
+    return usable;
   }
+
   /** The heap's range (it can grow to it). */
   capacityBytes(): number {
     return this.tlsf.capacityBytes();
   }
-  /** Corruptions detected by the classes and the `Tlsf`. */
+
+  /** Corruptions detected (headers of large blocks and pages found overwritten). */
   corruptionEvents(): number {
-    return this.classes.corruptionEvents();
+    return this.tlsf.corruptionEvents() + this.corruptions;
   }
 
-  /** The `Tlsf`'s blocks, with the class slabs shown slot by slot (see `SizeClassed.regions`). O(blocks). */
+  /** The `Tlsf`'s blocks, with every page shown slot by slot. O(blocks + slots). */
   regions(): Region[] {
-    return this.classes.regions();
+    return this.pageRegions();
   }
 
-  /** The `Tlsf`'s statistics (class slabs count as its used blocks) and the live blocks per class. O(blocks). */
-  stats(): TlsfStats & { readonly classUsage: number[] } {
-    return { ...this.tlsf.stats(), classUsage: this.classes.classUsage() };
+  /** The `Tlsf`'s statistics (pages count as its used blocks) and the pages'. O(blocks + pages). */
+  stats(): HeapStats {
+    return { ...this.tlsf.stats(), ...this.pageStats() };
+  }
+
+  /** Checks every invariant of the module documentation; throws an `Error` naming the first one broken. O(heap). */
+  validate(): void {
+    this.validatePages();
+  }
+
+  private resize(what: string, ptr: number, oldSize: number, newSize: number, align: number): number {
+    const usable = this.sizeOf(ptr);
+    if (usable < 0) throw this.notLive(what, ptr);
+    if (oldSize > usable || (ptr & (align - 1)) !== 0)
+      throw this.wrongLayout(what, ptr, usable, oldSize, align);
+    if (usable > MAX_SMALL && (align <= 8 || newSize <= usable)) return this.tlsf.realloc(ptr, newSize);
+    if (newSize <= usable) return ptr;
+    const q = this.allocRaw(newSize, align);
+    if (q === NULL) return NULL;
+    this.memory.u8.copyWithin(q, ptr, ptr + Math.min(oldSize, newSize));
+    this.freeRaw(ptr);
+    return q;
   }
 
   private oom(what: string, size: number): AllocError {

@@ -98,8 +98,15 @@ export class Tlsf implements Allocator, FixedRange {
   private flMap: number;
   private readonly slMap: Int32Array;
   private readonly heads: Int32Array;
+  /** Out of band, one bit per 8 bytes: set where a live block starts. */
   private starts: Int32Array;
+  /** Out of band, one bit per 8 bytes: set where a free block (on a list) starts. */
+  private frees: Int32Array;
   private corruptions: number;
+  /** The memory's 32-bit view, taken again at each public entry (a WebAssembly memory replaces its buffer). */
+  private u32: Uint32Array;
+  /** The key of the header check words (random per heap). */
+  private readonly key: number;
 
   /** @throws `AllocError` when `backing` is not a `FixedRange`, is a wrapper it would bypass, or is too small. */
   constructor(backing: FixedRange) {
@@ -125,6 +132,9 @@ export class Tlsf implements Allocator, FixedRange {
     }
     this.heapEnd = initial;
     this.starts = new Int32Array(((initial - base) >>> 8) + 1); // grows with the heap
+    this.frees = new Int32Array(this.starts.length);
+    this.u32 = this.memory.u32;
+    this.key = randomKey();
     this.format();
   }
 
@@ -138,6 +148,15 @@ export class Tlsf implements Allocator, FixedRange {
     if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
       throw layoutError("Tlsf.allocate", size, align);
     }
+    return this.allocRaw(size, align);
+  }
+
+  /**
+   * The raw protocol (see `RawAllocator` in core): `allocate` for a layout the caller has checked.
+   * @internal
+   */
+  allocRaw(size: number, align: number): number {
+    this.u32 = this.memory.u32;
     if (align > 8) return this.allocateAligned(size, align);
     const s = size <= MIN_SIZE ? MIN_SIZE : (size + 7) & ~7;
     let b = this.search(s);
@@ -147,6 +166,26 @@ export class Tlsf implements Allocator, FixedRange {
     }
     this.take(b, s);
     return b;
+  }
+
+  /**
+   * The raw protocol: the payload size of the live block `ptr`, or -1 for anything else (any value).
+   *
+   * @throws `CorruptionError` (counted) when the block's header was overwritten.
+   * @internal
+   */
+  sizeOf(ptr: unknown): number {
+    const p = ptr as number;
+    if ((p | 0) !== p || (p & 7) !== 0 || p <= this.heapBase || p >= this.heapEnd || !this.isStart(p))
+      return -1;
+    this.u32 = this.memory.u32;
+    return this.checkedHeader("free", p);
+  }
+
+  /** The raw protocol: frees a block `sizeOf` just reported live. @internal */
+  freeRaw(ptr: number): void {
+    this.u32 = this.memory.u32;
+    this.release(ptr);
   }
 
   /** As {@link Tlsf.allocate}, with the block zeroed. */
@@ -193,17 +232,21 @@ export class Tlsf implements Allocator, FixedRange {
     if (!isValidLayout(newSize, 1)) throw layoutError("Tlsf.realloc", newSize, 8);
     const cur = this.liveSize("realloc", ptr);
     const s = newSize <= MIN_SIZE ? MIN_SIZE : (newSize + 7) & ~7;
+    const u32 = this.u32;
+    const next = ptr + cur + HEADER;
+    this.checkNext("realloc", ptr, next);
     if (s <= cur) {
       this.trim(ptr, s);
       return ptr;
     }
-    const u32 = this.memory.u32;
-    const next = ptr + cur + HEADER;
     const nh = u32[(next - HEADER) >>> 2]!;
-    if ((nh & FREE) !== 0 && cur + HEADER + (nh & ~FLAGS) >= s) {
+    if (this.isFree(next) && cur + HEADER + (nh & ~FLAGS) >= s) {
+      const nsize = this.checkFree("realloc", next);
+      this.checkLinks("realloc", next, nsize);
+      this.checkTag("realloc", next + nsize + HEADER);
       this.unlink(next, nh & ~FLAGS);
       const merged = cur + HEADER + (nh & ~FLAGS);
-      u32[(ptr - HEADER) >>> 2] = merged | (u32[(ptr - HEADER) >>> 2]! & PREV_FREE);
+      this.put(ptr, merged | (u32[(ptr - HEADER) >>> 2]! & PREV_FREE));
       this.clearPrevFree(ptr + merged + HEADER);
       this.trim(ptr, s);
       return ptr;
@@ -350,6 +393,7 @@ export class Tlsf implements Allocator, FixedRange {
         if (p !== this.heapEnd) fail(`the sentinel sits at ${p}, not at the heap end ${this.heapEnd}`);
         break;
       }
+      if (u32[(p - 4) >>> 2] !== this.tagOf(p, h)) fail(`block ${p} has a wrong check word`);
       if (size < MIN_SIZE || (size & 7) !== 0) fail(`block ${p} has size ${size}`);
       const isFree = (h & FREE) !== 0;
       if (isFree && prevFree) fail(`blocks before ${p} and ${p} are both free (not coalesced)`);
@@ -392,12 +436,13 @@ export class Tlsf implements Allocator, FixedRange {
     this.slMap.fill(0);
     this.heads.fill(0);
     this.starts.fill(0);
-    const u32 = this.memory.u32;
+    this.frees.fill(0);
+    this.u32 = this.memory.u32;
+    const u32 = this.u32;
     const p = this.heapBase + HEADER;
     const size = this.heapEnd - HEADER - p;
-    u32[(this.heapEnd - HEADER) >>> 2] = 0 | PREV_FREE; // sentinel: size 0, used
-    u32[(p - HEADER) >>> 2] = size | FREE;
-    u32[(p - 4) >>> 2] = 0;
+    this.put(this.heapEnd, 0 | PREV_FREE); // sentinel: size 0, used
+    this.put(p, size | FREE);
     u32[(p + size - 4) >>> 2] = p;
     this.link(p, size);
   }
@@ -409,6 +454,7 @@ export class Tlsf implements Allocator, FixedRange {
 
   /** The payload size of the live block at `ptr`; throws for anything else. */
   private liveSize(what: string, ptr: number): number {
+    this.u32 = this.memory.u32;
     if (
       (ptr | 0) !== ptr ||
       (ptr & 7) !== 0 ||
@@ -421,15 +467,108 @@ export class Tlsf implements Allocator, FixedRange {
         `Tlsf.${what}: ${describePointer(ptr)} is not a live block (never issued, freed already, an interior or foreign pointer)`,
       );
     }
-    const h = this.memory.u32[(ptr - HEADER) >>> 2]!;
+    return this.checkedHeader(what, ptr);
+  }
+
+  /** The payload size in the header of the block at `ptr` (a start bit is set there), checked against the heap. */
+  private checkedHeader(what: string, ptr: number): number {
+    const h = this.u32[(ptr - HEADER) >>> 2]!;
     const size = h & ~FLAGS;
-    if ((h & FREE) !== 0 || size < MIN_SIZE || (size & 7) !== 0 || ptr + size + HEADER > this.heapEnd) {
-      this.corruptions++;
-      throw new CorruptionError(
-        `Tlsf.${what}: the header of block ${describePointer(ptr)} was overwritten (an overflow of the block before it)`,
+    const next = ptr + size + HEADER;
+    if (
+      this.u32[(ptr - 4) >>> 2] !== this.tagOf(ptr, h) ||
+      (h & FREE) !== 0 ||
+      size < MIN_SIZE ||
+      (size & 7) !== 0 ||
+      next > this.heapEnd ||
+      (next !== this.heapEnd && !this.isStart(next) && !this.isFree(next))
+    ) {
+      throw this.corrupt(
+        what,
+        `the header of block ${describePointer(ptr)} was overwritten (an overflow of the block before it)`,
       );
     }
     return size;
+  }
+
+  /** Counts a corruption and builds its error. */
+  private corrupt(what: string, detail: string): CorruptionError {
+    this.corruptions++;
+    return new CorruptionError(`Tlsf.${what}: ${detail}; nothing was handed out or freed`);
+  }
+
+  /**
+   * The check word of a header: a keyed mix of the block's address and its first header word. A program that
+   * overwrites a header (an overflow of the block before, a write after free) does not know the key, so the pair no
+   * longer matches and the header is refused before anything follows it.
+   */
+  private tagOf(p: number, h: number): number {
+    return (Math.imul(p ^ this.key, 0x9e3779b1) ^ Math.imul(h ^ (p >>> 7), 0x85ebca6b)) >>> 0;
+  }
+
+  /** Checks the check word of the header at `p` (a block or the end marker) before it is rewritten. */
+  private checkTag(what: string, p: number): void {
+    if (this.u32[(p - 4) >>> 2] !== this.tagOf(p, this.u32[(p - HEADER) >>> 2]!))
+      throw this.corrupt(what, `the header of block ${describePointer(p)} was overwritten`);
+  }
+
+  /** Writes the header of the block at `p`: `h` (size and flags) and its check word. */
+  private put(p: number, h: number): void {
+    this.u32[(p - HEADER) >>> 2] = h;
+    this.u32[(p - 4) >>> 2] = this.tagOf(p, h);
+  }
+
+  /** True when a free block (one on a list) starts at `p` (any value: false for anything else). */
+  private isFree(p: number): boolean {
+    const i = (p - this.heapBase) >>> 3;
+    return (p & 7) === 0 && ((this.frees[i >>> 5]! >>> (i & 31)) & 1) === 1;
+  }
+
+  /**
+   * The size of the free block `b` after checking what its header says against the out-of-band bits: a free block
+   * starts there, the header says free, and its size ends at the start of a used block or the heap's end.
+   */
+  private checkFree(what: string, b: number): number {
+    const h = this.u32[(b - HEADER) >>> 2]!;
+    const size = h & ~FLAGS;
+    const next = b + size + HEADER;
+    if (
+      !this.isFree(b) ||
+      this.u32[(b - 4) >>> 2] !== this.tagOf(b, h) ||
+      (h & FREE) === 0 ||
+      size < MIN_SIZE ||
+      (size & 7) !== 0 ||
+      next > this.heapEnd ||
+      (next !== this.heapEnd && !this.isStart(next))
+    ) {
+      throw this.corrupt(what, `the header of free block ${describePointer(b)} was overwritten`);
+    }
+    return size;
+  }
+
+  /** Checks the list links of free block `b` (of `size`): each neighbour is a free block that links back. */
+  private checkLinks(what: string, b: number, size: number): void {
+    const u32 = this.u32;
+    const next = u32[b >>> 2]!;
+    const prev = u32[(b + 4) >>> 2]!;
+    if (
+      (next !== NULL && (!this.isFree(next) || u32[(next + 4) >>> 2] !== b)) ||
+      (prev === NULL
+        ? this.heads[flOf(size) * SL_SIZE + slOf(size)] !== b
+        : !this.isFree(prev) || u32[prev >>> 2] !== b)
+    ) {
+      throw this.corrupt(
+        what,
+        `the free-list links of block ${describePointer(b)} were overwritten (a write after free)`,
+      );
+    }
+  }
+
+  /** Checks that `next`, the block after the live block `p`, is a block start (or the heap's end). */
+  private checkNext(what: string, p: number, next: number): void {
+    if (next !== this.heapEnd && !this.isStart(next) && !this.isFree(next)) {
+      throw this.corrupt(what, `the header of block ${describePointer(p)} was overwritten`);
+    }
   }
 
   private checkHeld(what: string, ptr: number, size: number, align: number): void {
@@ -476,21 +615,22 @@ export class Tlsf implements Allocator, FixedRange {
 
   /** Removes free block `b` from its list, splits off what is not needed, marks it used. */
   private take(b: number, s: number): void {
-    const u32 = this.memory.u32;
+    const u32 = this.u32;
+    const size = this.checkFree("allocate", b);
+    this.checkLinks("allocate", b, size);
+    this.checkTag("allocate", b + size + HEADER);
     const h = u32[(b - HEADER) >>> 2]!;
-    const size = h & ~FLAGS;
     this.unlink(b, size);
     const rest = size - s;
     if (rest >= HEADER + MIN_SIZE) {
-      u32[(b - HEADER) >>> 2] = s | (h & PREV_FREE);
+      this.put(b, s | (h & PREV_FREE));
       const n = b + s + HEADER;
       const nsize = rest - HEADER;
-      u32[(n - HEADER) >>> 2] = nsize | FREE;
-      u32[(n - 4) >>> 2] = 0;
+      this.put(n, nsize | FREE);
       u32[(n + nsize - 4) >>> 2] = n;
       this.link(n, nsize); // the block after n already has PREV_FREE (it followed free b)
     } else {
-      u32[(b - HEADER) >>> 2] = size | (h & PREV_FREE);
+      this.put(b, size | (h & PREV_FREE));
       this.clearPrevFree(b + size + HEADER);
     }
     const i = (b - this.heapBase) >>> 3;
@@ -499,50 +639,65 @@ export class Tlsf implements Allocator, FixedRange {
 
   /** Frees a live block: coalesces with free neighbours and files the result. */
   private release(p: number): void {
+    const u32 = this.u32;
+    let h = u32[(p - HEADER) >>> 2]!;
+    let size = this.checkedHeader("free", p);
+    // Check every neighbour the merge will follow before writing anything.
+    const next = p + size + HEADER;
+    let nsize = -1;
+    if (next !== this.heapEnd && this.isFree(next)) {
+      nsize = this.checkFree("free", next);
+      this.checkLinks("free", next, nsize);
+    }
+    let prev = NULL;
+    let psize = -1;
+    if ((h & PREV_FREE) !== 0) {
+      prev = u32[(p - HEADER - 4) >>> 2]!;
+      if (!this.isFree(prev))
+        throw this.corrupt("free", `the header of block ${describePointer(p)} was overwritten`);
+      psize = this.checkFree("free", prev);
+      if (prev + psize + HEADER !== p)
+        throw this.corrupt("free", `the back link before block ${describePointer(p)} was overwritten`);
+      this.checkLinks("free", prev, psize);
+    }
+    this.checkTag("free", nsize >= 0 ? next + nsize + HEADER : next); // its PREV_FREE flag is rewritten below
     const i = (p - this.heapBase) >>> 3;
     this.starts[i >>> 5]! &= ~(1 << (i & 31));
-    const u32 = this.memory.u32;
-    let h = u32[(p - HEADER) >>> 2]!;
-    let size = h & ~FLAGS;
-    const next = p + size + HEADER;
-    const nh = u32[(next - HEADER) >>> 2]!;
-    if ((nh & FREE) !== 0) {
-      this.unlink(next, nh & ~FLAGS);
-      size += HEADER + (nh & ~FLAGS);
+    if (nsize >= 0) {
+      this.unlink(next, nsize);
+      size += HEADER + nsize;
     }
-    if ((h & PREV_FREE) !== 0) {
-      const prev = u32[(p - HEADER - 4) >>> 2]!;
-      const ph = u32[(prev - HEADER) >>> 2]!;
-      this.unlink(prev, ph & ~FLAGS);
-      size += HEADER + (ph & ~FLAGS);
+    if (psize >= 0) {
+      this.unlink(prev, psize);
+      size += HEADER + psize;
       p = prev;
-      h = ph;
+      h = u32[(prev - HEADER) >>> 2]!;
     }
-    u32[(p - HEADER) >>> 2] = size | FREE | (h & PREV_FREE);
+    this.put(p, size | FREE | (h & PREV_FREE));
     u32[(p + size - 4) >>> 2] = p;
     const after = p + size + HEADER;
-    u32[(after - HEADER) >>> 2] = u32[(after - HEADER) >>> 2]! | PREV_FREE;
+    this.put(after, u32[(after - HEADER) >>> 2]! | PREV_FREE);
     this.link(p, size);
   }
 
   /** Shrinks the used block `p` to `s` bytes, giving a large enough tail back. */
   private trim(p: number, s: number): void {
-    const u32 = this.memory.u32;
+    const u32 = this.u32;
     const h = u32[(p - HEADER) >>> 2]!;
     const size = h & ~FLAGS;
     const rest = size - s;
     if (rest < HEADER + MIN_SIZE) return;
-    u32[(p - HEADER) >>> 2] = s | (h & PREV_FREE);
+    this.put(p, s | (h & PREV_FREE));
     const n = p + s + HEADER;
-    u32[(n - HEADER) >>> 2] = (rest - HEADER) | 0; // used for a moment, so release() can coalesce it
+    this.put(n, (rest - HEADER) | 0); // used for a moment, so release() can coalesce it
     const j = (n - this.heapBase) >>> 3;
     this.starts[j >>> 5]! |= 1 << (j & 31);
     this.release(n);
   }
 
   private clearPrevFree(p: number): void {
-    const u32 = this.memory.u32;
-    u32[(p - HEADER) >>> 2] = u32[(p - HEADER) >>> 2]! & ~PREV_FREE;
+    const u32 = this.u32;
+    this.put(p, u32[(p - HEADER) >>> 2]! & ~PREV_FREE);
   }
 
   private link(b: number, size: number): void {
@@ -550,7 +705,9 @@ export class Tlsf implements Allocator, FixedRange {
     const sl = slOf(size);
     const k = fl * SL_SIZE + sl;
     const head = this.heads[k]!;
-    const u32 = this.memory.u32;
+    const u32 = this.u32;
+    const i = (b - this.heapBase) >>> 3;
+    this.frees[i >>> 5]! |= 1 << (i & 31);
     u32[b >>> 2] = head;
     u32[(b + 4) >>> 2] = NULL;
     if (head !== NULL) u32[(head + 4) >>> 2] = b;
@@ -560,7 +717,9 @@ export class Tlsf implements Allocator, FixedRange {
   }
 
   private unlink(b: number, size: number): void {
-    const u32 = this.memory.u32;
+    const u32 = this.u32;
+    const i = (b - this.heapBase) >>> 3;
+    this.frees[i >>> 5]! &= ~(1 << (i & 31));
     const next = u32[b >>> 2]!;
     const prev = u32[(b + 4) >>> 2]!;
     if (next !== NULL) u32[(next + 4) >>> 2] = prev;
@@ -584,8 +743,9 @@ export class Tlsf implements Allocator, FixedRange {
     const oldEnd = this.heapEnd;
     // search() looks one size class up (so any block it finds fits): grow by the rounded size.
     const rounded = s < SB_SIZE ? s : s + (1 << (31 - Math.clz32(s) - SL_BITS)) - 1;
+    // Compared before any bitwise operation: near 2^30 a sum wraps in 32-bit arithmetic (and would commit memory).
+    if (oldEnd + rounded + 2 * HEADER + MIN_SIZE + 7 > this.rangeEnd) return NULL;
     const want = (oldEnd + rounded + 2 * HEADER + MIN_SIZE + 7) & ~7;
-    if (want > this.rangeEnd) return NULL;
     const target = Math.min(this.rangeEnd, Math.max(want, oldEnd + (oldEnd - this.heapBase))) & ~7;
     if (!this.backing.commit(oldEnd, target - oldEnd) && !this.backing.commit(oldEnd, want - oldEnd))
       return NULL;
@@ -595,15 +755,24 @@ export class Tlsf implements Allocator, FixedRange {
       const grown = new Int32Array(((newEnd - this.heapBase) >>> 8) + 1);
       grown.set(this.starts);
       this.starts = grown;
+      const frees = new Int32Array(grown.length);
+      frees.set(this.frees);
+      this.frees = frees;
     }
-    const u32 = this.memory.u32;
+    this.u32 = this.memory.u32;
+    const u32 = this.u32;
     // The old sentinel's header becomes the header of a used block spanning the new bytes; releasing it coalesces
     // with a free block before it. A new sentinel closes the heap.
     const p = oldEnd;
     const size = newEnd - HEADER - p;
-    const flags = u32[(oldEnd - HEADER) >>> 2]! & PREV_FREE;
-    u32[(p - HEADER) >>> 2] = size | flags;
-    u32[(newEnd - HEADER) >>> 2] = 0;
+    const sentinel = u32[(oldEnd - HEADER) >>> 2]!;
+    if ((sentinel & ~PREV_FREE) !== 0 || u32[(oldEnd - 4) >>> 2] !== this.tagOf(oldEnd, sentinel))
+      throw this.corrupt(
+        "allocate",
+        `the heap's end marker at ${describePointer(oldEnd - HEADER)} was overwritten`,
+      );
+    this.put(p, size | (sentinel & PREV_FREE));
+    this.put(newEnd, 0);
     this.heapEnd = newEnd;
     const i = (p - this.heapBase) >>> 3;
     this.starts[i >>> 5]! |= 1 << (i & 31);
@@ -629,18 +798,25 @@ export class Tlsf implements Allocator, FixedRange {
       return b;
     }
     // Split the front [b, q) off as its own block and free it.
-    const u32 = this.memory.u32;
+    const u32 = this.u32;
     const h = u32[(b - HEADER) >>> 2]!;
     const total = h & ~FLAGS;
     const front = q - b - HEADER;
-    u32[(b - HEADER) >>> 2] = front | (h & PREV_FREE);
-    u32[(q - HEADER) >>> 2] = total - front - HEADER;
+    this.put(b, front | (h & PREV_FREE));
+    this.put(q, total - front - HEADER);
     const j = (q - this.heapBase) >>> 3;
     this.starts[j >>> 5]! |= 1 << (j & 31);
     this.release(b);
     this.trim(q, s);
     return q;
   }
+}
+
+/** A random 32-bit key: from the platform's cryptographic generator where there is one. */
+function randomKey(): number {
+  const c = (globalThis as { crypto?: { getRandomValues?(a: Uint32Array): Uint32Array } }).crypto;
+  if (typeof c?.getRandomValues === "function") return c.getRandomValues(new Uint32Array(1))[0]! | 0;
+  return (Math.random() * 0x100000000) | 0;
 }
 
 /** The first level of a free block's list (no tuple: this runs on every free). */
