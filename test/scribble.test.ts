@@ -1,8 +1,8 @@
 // The scribble fuzz at a size CI affords (bench/scribble.ts runs the full 10,000 runs): writes after free and
-// overflows into headers never make Tlsf or Heap hand out memory outside their range or over a live block.
+// overflows into headers never make Tlsf, Heap or ConcurrentHeap hand out memory outside their range or over a live block.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ArrayBufferBacked, Heap, Tlsf } from "../src/index.js";
+import { ArrayBufferBacked, ConcurrentHeap, Heap, SharedArrayBufferBacked, Tlsf } from "../src/index.js";
 import { scribbleFuzz, type ScribbleSubject } from "./helpers/scribble.js";
 
 const RUNS = 300;
@@ -19,6 +19,12 @@ const subjects: [string, () => ScribbleSubject, (a: ScribbleSubject) => [number,
     "Heap",
     () => new Heap(new ArrayBufferBacked({ size: 1 << 14, maxSize: 1 << 20 })),
     (a) => [(a as Heap).tlsf.base(), (a as Heap).tlsf.base() + (a as Heap).tlsf.size()],
+    40000,
+  ],
+  [
+    "ConcurrentHeap",
+    () => new ConcurrentHeap(new SharedArrayBufferBacked(1 << 20)),
+    (a) => [(a as ConcurrentHeap).memory.byteLength - (1 << 20), (a as ConcurrentHeap).memory.byteLength],
     40000,
   ],
 ];

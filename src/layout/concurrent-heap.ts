@@ -1,25 +1,35 @@
 /**
  * `ConcurrentHeap`: `malloc`/`free` for several workers over one shared memory, after mimalloc: each worker
  * allocates from pages it owns (64 KiB, one size class each), so its common path is a pop from the page's free list
- * with no lock and no atomic read-modify-write; a block freed by another worker is pushed (one CAS) onto its page's
- * remote list, which the owner takes back in one `Atomics.exchange` when its own list runs dry. Pages come from a
- * shared cursor and a lock-free stack of free pages; a worker that leaves (`release()`) returns its empty pages and
- * abandons the others, which any worker adopts when it needs a page.
+ * with no lock; a free by the owner is one compare-and-swap of the block's state byte (so it and a remote free of
+ * the same block cannot both pass), and a block freed by another worker is pushed (one more CAS) onto its page's
+ * remote list, which the owner takes back in one `Atomics.exchange` when its own list runs dry, or from any page it
+ * owns when it would otherwise take a new page. A page whose blocks are all freed is free for any worker, class or
+ * large block: a worker claims a free page with a CAS of its owner word, else takes fresh pages from a shared cursor.
+ * A worker that leaves (`release()`) frees its empty pages and abandons the others, which any worker adopts.
  *
  * ```text
  *  control (256 B) | worker slots (64 x 128 B, a cache line pair each: no false sharing) | page headers (128 B per page) | block states (1 byte per 16 B) |
  *  pages (64 KiB each, 64 KiB-aligned) ...
- *  page header (128 B): owner | class size | capacity | used | local free head | remote free head | bump | next
- *  block state: 0 free, 1 live; a remote free turns it 1 -> 0 with a CAS, so a double free is refused
+ *  control: magic | pages | cursor | free-page scan hint | abandoned stack | region offsets | attached-worker bitmap
+ *  page header (128 B: words of 4 B, the rest padding): owner | class size | capacity | used | local free head |
+ *    remote free head | bump | next (abandoned stack)
+ *  block state: 0 free, 1 live; every free turns it 1 -> 0 with a CAS, so a double free is refused
  * ```
+ *
+ * Metadata that fails closed: the free-list links live in freed blocks, where a write after free can reach them, so
+ * every link is checked before it is followed (a slot of the same page, below its bump mark, in the free state),
+ * and `collect` walks at most a page's capacity, marking what it visits so a cycle stops it. A forged link raises
+ * `CorruptionError` (counted in `corruptionEvents()`) and the forged list is dropped, never handed out.
  *
  * Classes: 16 .. 32 KiB in four steps per power of two (16-byte aligned; a power-of-two class for larger
  * alignments); larger blocks take whole pages. Everything shared lives in the memory; `share()` / `attach()` hand
- * it to another worker. Statistics are per-worker slots in the memory, summed by `stats()` in any worker.
+ * it to another worker, and formatting a range that holds a heap with attached workers is refused. Statistics are
+ * per-worker slots in the memory, summed by `stats()` in any worker.
  *
- * Complexity: O(1) allocate and free. Overhead: 1 byte of state per 16 bytes of pages, a 64-byte header per page,
- * rounding to the class (at most 25%). Composition limits: frees must come from a worker attached to this heap;
- * large blocks (above 32 KiB) are carved from the shared cursor and, once freed, their pages serve small classes.
+ * Complexity: O(1) allocate and free; taking a page when none is at hand scans the page headers (O(pages)).
+ * Overhead: 1 byte of state per 16 bytes of pages, a 128-byte header per page, rounding to the class (at most 25%).
+ * Composition limits: frees must come from a worker attached to this heap.
  *
  * @example
  * ```ts
@@ -35,6 +45,7 @@
 import {
   AllocError,
   type Allocator,
+  CorruptionError,
   type FixedRange,
   InvalidPointerError,
   LayoutError,
@@ -62,7 +73,7 @@ const MAGIC = 0x6368_6561; // "chea"
 const C_MAGIC = 0;
 const C_PAGES = 1; // page count
 const C_NEXT_PAGE = 2; // bump cursor (pages)
-const C_FREE_PAGES = 3; // tagged stack head
+const C_FREE_HINT = 3; // where the next scan for a free page starts
 const C_ABANDONED = 4; // tagged stack head
 const C_SLOTS = 5; // byte offsets of the regions
 const C_HEADERS = 6;
@@ -74,7 +85,7 @@ const S_ALLOCS = 0;
 const S_FREES = 1;
 const S_REMOTE = 2;
 // page header words
-const H_OWNER = 0; // worker id + 1; 0 = free page; -1 = abandoned
+const H_OWNER = 0; // worker id + 1; 0 = free page; -1 = abandoned; -2 = never used (past the cursor)
 const H_CLASS = 1; // class size, or -pages for a large span head
 const H_CAPACITY = 2;
 const H_USED = 3;
@@ -84,6 +95,10 @@ const H_BUMP = 6;
 const H_NEXT = 7;
 const H_WORDS = 32; // 128 bytes: two workers' page headers never share a cache line pair
 const ABANDONED = -1;
+/** The owner word of a page the cursor has not reached yet. */
+const NEVER_USED = -2;
+/** A block state used only inside `collect` (by the owner, on free blocks no other worker touches). */
+const VISITED = 2;
 
 /** The class sizes: 16 .. 32 KiB, four per power of two. */
 export const CONCURRENT_CLASSES: readonly number[] = (() => {
@@ -91,6 +106,8 @@ export const CONCURRENT_CLASSES: readonly number[] = (() => {
   for (let p = 128; p < MAX_SMALL; p *= 2) for (let q = 1; q <= 4; q++) out.push(p + (p / 4) * q);
   return Object.freeze(out);
 })();
+/** `1 / class size`, for the exact slot test `Math.round(off * inv) * cls === off` (no division on the hot path). */
+const CLASS_INV = Float64Array.from(CONCURRENT_CLASSES, (c) => 1 / c);
 const CLASS_OF = new Uint8Array((MAX_SMALL >>> 4) + 1);
 for (let n = 1, k = 0; n <= MAX_SMALL >>> 4; n++) {
   while (CONCURRENT_CLASSES[k]! < n * 16) k++;
@@ -142,6 +159,7 @@ export class ConcurrentHeap implements Allocator {
   /** Pages of each class with free blocks that are not current. */
   private readonly partial: number[][];
   private released: boolean;
+  private corruptions: number;
 
   /**
    * Formats a heap over `backing`'s range (`attaching` is internal: `attach` uses it) and joins it as a worker.
@@ -160,6 +178,16 @@ export class ConcurrentHeap implements Allocator {
     this.control = (backing.base() + 255) & ~255;
     this.c = this.control >>> 2;
     const i32 = () => memory.i32;
+    if (
+      !attaching &&
+      memory.byteLength >= this.control + 256 &&
+      Atomics.load(i32(), this.c + C_MAGIC) === MAGIC &&
+      (Atomics.load(i32(), this.c + C_WORKERS) | Atomics.load(i32(), this.c + C_WORKERS + 1)) !== 0
+    ) {
+      throw new AllocError(
+        "ConcurrentHeap: the range holds a heap that workers are attached to; join it with ConcurrentHeap.attach(heap.share()) instead of formatting it again",
+      );
+    }
     if (!attaching) {
       const end = backing.base() + backing.size();
       const slots = this.control + 256;
@@ -186,6 +214,9 @@ export class ConcurrentHeap implements Allocator {
       w[this.c + C_HEADERS] = headers;
       w[this.c + C_STATES] = states;
       w[this.c + C_PAGES_AT] = pagesAt;
+      // Pages past the cursor are NEVER_USED, not free: a worker that bumps the cursor owns them before it has
+      // written its id into them, and a scan for free pages (owner 0) must not take them in that moment.
+      for (let p = 0; p < n; p++) w[(headers >>> 2) + p * H_WORDS + H_OWNER] = NEVER_USED;
       Atomics.store(w, this.c + C_MAGIC, MAGIC);
     } else if (Atomics.load(i32(), this.c + C_MAGIC) !== MAGIC) {
       throw new AllocError("ConcurrentHeap.attach: no heap is formatted at that offset");
@@ -202,6 +233,7 @@ export class ConcurrentHeap implements Allocator {
     this.current = new Int32Array(CONCURRENT_CLASSES.length);
     this.partial = CONCURRENT_CLASSES.map(() => []);
     this.released = false;
+    this.corruptions = 0;
   }
 
   /** Joins a heap another worker shared. @throws `AllocError` for a bad descriptor or when 64 workers are attached. */
@@ -241,9 +273,22 @@ export class ConcurrentHeap implements Allocator {
         const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
         const p = i32[h + H_LOCAL]!;
         if (p !== NULL) {
-          i32[h + H_LOCAL] = i32[p >>> 2]!;
+          // The link lives in the free block, where a write after free can reach it: it must name a free slot of
+          // this page below its bump mark before it becomes the head.
+          const next = i32[p >>> 2]!;
+          const off = next - (p - ((p - this.pagesAt) & (PAGE - 1)));
+          const u8 = this.memory.u8;
+          if (
+            next !== NULL &&
+            (off >>> 0 >= i32[h + H_BUMP]! * CONCURRENT_CLASSES[k]! ||
+              Math.round(off * CLASS_INV[k]!) * CONCURRENT_CLASSES[k]! !== off ||
+              u8[this.states + ((next - this.pagesAt) >>> 4)] !== 0)
+          ) {
+            return this.corruptList(h, p);
+          }
+          i32[h + H_LOCAL] = next;
           i32[h + H_USED]!++;
-          this.memory.u8[this.states + ((p - this.pagesAt) >>> 4)] = 1;
+          u8[this.states + ((p - this.pagesAt) >>> 4)] = 1;
           i32[this.slot + S_ALLOCS]!++;
           return p;
         }
@@ -279,19 +324,23 @@ export class ConcurrentHeap implements Allocator {
     const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
     const cls = i32[h + H_CLASS]!;
     const off = ptr - this.pagesAt - ((page - 1) << PAGE_SHIFT);
-    if (cls <= 0 || off % cls !== 0) return this.freeSlow(ptr, page, cls, off);
+    if (cls <= 0 || Math.round(off * CLASS_INV[CLASS_OF[(cls + 15) >>> 4]!]!) * cls !== off)
+      return this.freeSlow(ptr, page, cls, off);
     const s = this.states + ((ptr - this.pagesAt) >>> 4);
     if (i32[h + H_OWNER] === this.owner) {
-      const u8 = this.memory.u8;
-      if (u8[s] !== 1) throw this.notABlock("free", ptr);
-      u8[s] = 0;
+      // A compare-and-swap even for the owner: a remote free of the same block may race this one, and exactly one
+      // of them may win.
+      if (Atomics.compareExchange(this.memory.u8, s, 1, 0) !== 1) throw this.notABlock("free", ptr);
       i32[ptr >>> 2] = i32[h + H_LOCAL]!;
       i32[h + H_LOCAL] = ptr;
       const used = i32[h + H_USED]! - 1;
       i32[h + H_USED] = used;
       i32[this.slot + S_FREES]!++;
-      if (used === i32[h + H_CAPACITY]! - 1 && this.current[CLASS_OF[(cls + 15) >>> 4]!] !== page) {
-        this.partial[CLASS_OF[(cls + 15) >>> 4]!]!.push(page); // it was full: it has room again
+      if (
+        (used === 0 || used === i32[h + H_CAPACITY]! - 1) &&
+        this.current[CLASS_OF[(cls + 15) >>> 4]!] !== page
+      ) {
+        this.afterLocalFree(page, h, cls, used);
       }
       return;
     }
@@ -347,9 +396,9 @@ export class ConcurrentHeap implements Allocator {
     return this.pageCount * PAGE;
   }
 
-  /** Always 0. */
+  /** Forged free-list links this worker found (and refused to follow). */
   corruptionEvents(): number {
-    return 0;
+    return this.corruptions;
   }
 
   /** The counters of every worker, summed; readable in any worker. */
@@ -368,7 +417,7 @@ export class ConcurrentHeap implements Allocator {
     let inUse = 0;
     const cursor = Atomics.load(i32, this.c + C_NEXT_PAGE);
     for (let p = 0; p < cursor; p++)
-      if (Atomics.load(i32, (this.headers >>> 2) + p * H_WORDS + H_OWNER) !== 0) inUse++;
+      if (Atomics.load(i32, (this.headers >>> 2) + p * H_WORDS + H_OWNER) !== 0) inUse++; // below the cursor: used or free
     const bits = Atomics.load(i32, this.c + C_WORKERS);
     const bits2 = Atomics.load(i32, this.c + C_WORKERS + 1);
     const popcount = (x: number): number => {
@@ -393,6 +442,8 @@ export class ConcurrentHeap implements Allocator {
   release(): void {
     if (this.released) return;
     this.released = true;
+    this.current.fill(0); // the fast path now falls through to the slow path, which refuses
+    for (const list of this.partial) list.length = 0;
     const i32 = this.memory.i32;
     const h0 = this.headers >>> 2;
     const cursor = Atomics.load(i32, this.c + C_NEXT_PAGE);
@@ -440,113 +491,231 @@ export class ConcurrentHeap implements Allocator {
         const h = h0 + (page - 1) * H_WORDS;
         if (i32[h + H_LOCAL] === NULL) this.collect(h);
         let p = i32[h + H_LOCAL]!;
-        if (p !== NULL) i32[h + H_LOCAL] = i32[p >>> 2]!;
-        else if (i32[h + H_BUMP]! < i32[h + H_CAPACITY]!) {
+        if (p !== NULL) return this.allocate(cls, 16); // the fast path validates the link
+        if (i32[h + H_BUMP]! < i32[h + H_CAPACITY]!) {
           const b = i32[h + H_BUMP]!;
           i32[h + H_BUMP] = b + 1;
           p = this.pagesAt + ((page - 1) << PAGE_SHIFT) + b * cls;
-        }
-        if (p !== NULL) {
           i32[h + H_USED]!++;
           this.memory.u8[this.states + ((p - this.pagesAt) >>> 4)] = 1;
           i32[this.slot + S_ALLOCS]!++;
           return p;
         }
       }
-      const next = this.partial[k]!.pop() ?? this.adopt(cls) ?? this.newPage(cls);
+      const next =
+        this.nextPartial(k, cls) || this.collectOwned(k, cls) || this.adopt(cls) || this.newPage(cls);
       if (next === 0) return NULL;
       this.current[k] = next;
     }
   }
 
-  /** Takes the page's remote frees back (one exchange) onto its local list. */
+  /** A page of this worker's partial list of class `k` that still is one (entries go stale when a page empties). */
+  private nextPartial(k: number, cls: number): number {
+    const i32 = this.memory.i32;
+    const list = this.partial[k]!;
+    while (list.length > 0) {
+      const page = list.pop()!;
+      const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
+      if (i32[h + H_OWNER] === this.owner && i32[h + H_CLASS] === cls && page !== this.current[k])
+        return page;
+    }
+    return 0;
+  }
+
+  /**
+   * Remote frees collected from every page this worker owns: a page that filled up and then had its blocks freed by
+   * other workers is on no list, so without this its memory would never come back. Empty pages go back to the
+   * heap; the first page of class `cls` with room is returned (0: none). O(pages); the slow path only.
+   */
+  private collectOwned(k: number, cls: number): number {
+    const i32 = this.memory.i32;
+    const h0 = this.headers >>> 2;
+    const cursor = Atomics.load(i32, this.c + C_NEXT_PAGE);
+    let found = 0;
+    for (let page = 1; page <= cursor; page++) {
+      const h = h0 + (page - 1) * H_WORDS;
+      if (i32[h + H_OWNER] !== this.owner || i32[h + H_CLASS]! <= 0 || Atomics.load(i32, h + H_REMOTE) === 0)
+        continue;
+      this.collect(h);
+      const pk = CLASS_OF[(i32[h + H_CLASS]! + 15) >>> 4]!;
+      if (i32[h + H_USED] === 0 && this.current[pk] !== page) this.freePage(page);
+      else if (found === 0 && i32[h + H_CLASS] === cls && page !== this.current[k]) found = page;
+      else if (this.current[pk] !== page) this.partial[pk]!.push(page);
+    }
+    return found;
+  }
+
+  /** After a local free left `used` blocks in a page that is not current: room again, or empty. */
+  private afterLocalFree(page: number, h: number, cls: number, used: number): void {
+    const k = CLASS_OF[(cls + 15) >>> 4]!;
+    if (used === 0) {
+      this.collect(h);
+      if (this.memory.i32[h + H_USED] === 0) {
+        this.freePage(page); // any class, or a large block, can have it now
+        return;
+      }
+    }
+    this.partial[k]!.push(page);
+  }
+
+  /**
+   * Takes the page's remote frees back (one exchange) onto its local list. Each link is checked (a free slot of
+   * this page) and the walk is bounded by the page's capacity: a forged link stops it, counted, and the rest of
+   * that list is dropped rather than followed.
+   */
   private collect(h: number): void {
     const i32 = this.memory.i32;
     const r = Atomics.exchange(i32, h + H_REMOTE, 0);
     if (r === 0) return;
+    const cls = i32[h + H_CLASS]!;
+    const cap = i32[h + H_CAPACITY]!;
+    const k = CLASS_OF[(cls + 15) >>> 4]!;
+    const u8 = this.memory.u8;
     let n = 0;
-    let last = r;
-    for (let p = r; p !== 0; p = i32[p >>> 2]!) {
+    let last = 0;
+    for (let p = r; p !== 0;) {
+      const off = p - (this.pagesAt + (((p - this.pagesAt) >>> PAGE_SHIFT) << PAGE_SHIFT));
+      const page = ((p - this.pagesAt) >>> PAGE_SHIFT) + 1;
+      if (
+        (p | 0) !== p ||
+        p < this.pagesAt ||
+        page > this.pageCount ||
+        h !== (this.headers >>> 2) + (page - 1) * H_WORDS ||
+        Math.round(off * CLASS_INV[k]!) * cls !== off ||
+        off >= i32[h + H_BUMP]! * cls ||
+        u8[this.states + ((p - this.pagesAt) >>> 4)] !== 0 ||
+        n >= cap
+      ) {
+        this.corruptions++; // a forged link, or a cycle back to a block already walked (marked below)
+        if (last !== 0) i32[last >>> 2] = 0; // keep what was checked, drop the forged rest
+        break;
+      }
+      u8[this.states + ((p - this.pagesAt) >>> 4)] = VISITED;
       n++;
       last = p;
+      p = i32[p >>> 2]!;
     }
+    for (let q = r, j = 0; j < n; j++, q = i32[q >>> 2]!) u8[this.states + ((q - this.pagesAt) >>> 4)] = 0;
+    if (n === 0) return;
     i32[last >>> 2] = i32[h + H_LOCAL]!;
     i32[h + H_LOCAL] = r;
     i32[h + H_USED] = i32[h + H_USED]! - n;
   }
 
-  /** A page abandoned by a worker that left, adopted for class `cls` (or `undefined`). */
-  private adopt(cls: number): number | undefined {
-    const page = this.popStack(C_ABANDONED);
-    if (page === 0) return undefined;
-    const i32 = this.memory.i32;
-    const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
-    Atomics.store(i32, h + H_OWNER, this.owner);
-    this.collect(h); // the frees that arrived while it was abandoned
-    if (i32[h + H_USED] === 0) {
-      this.freePage(page); // empty now: any class can have it
-      return this.adopt(cls);
-    }
-    if (i32[h + H_CLASS] !== cls) {
-      this.partial[CLASS_OF[(i32[h + H_CLASS]! + 15) >>> 4]!]!.push(page); // keep it for its own class
-      return this.adopt(cls);
-    }
-    return page;
+  /** The page's local list has a forged link after `p`: drop the list (count it), never hand out what it names. */
+  private corruptList(h: number, p: number): number {
+    this.corruptions++;
+    this.memory.i32[h + H_LOCAL] = NULL;
+    throw new CorruptionError(
+      `ConcurrentHeap.allocate: the free-list link in freed block ${describePointer(p)} was overwritten (a write after free); the page's free list is dropped`,
+    );
   }
 
-  /** A fresh page for class `cls`: from the free-page stack, else from the cursor; 0 when the heap is full. */
+  /** A page abandoned by a worker that left, adopted for class `cls` (0: none left). */
+  private adopt(cls: number): number {
+    const i32 = this.memory.i32;
+    for (;;) {
+      const page = this.popStack(C_ABANDONED);
+      if (page === 0) return 0;
+      const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
+      Atomics.store(i32, h + H_OWNER, this.owner);
+      this.collect(h); // the frees that arrived while it was abandoned
+      if (i32[h + H_USED] === 0) {
+        this.freePage(page); // empty now: any class can have it
+        continue;
+      }
+      if (i32[h + H_CLASS] !== cls) {
+        this.partial[CLASS_OF[(i32[h + H_CLASS]! + 15) >>> 4]!]!.push(page); // keep it for its own class
+        continue;
+      }
+      return page;
+    }
+  }
+
+  /** A fresh page for class `cls`: a free page (claimed with a CAS), else one from the cursor; 0 when full. */
   private newPage(cls: number): number {
     const i32 = this.memory.i32;
-    let page = this.popStack(C_FREE_PAGES);
-    if (page === 0) {
-      for (;;) {
-        const cur = Atomics.load(i32, this.c + C_NEXT_PAGE);
-        if (cur >= this.pageCount) return 0;
-        if (Atomics.compareExchange(i32, this.c + C_NEXT_PAGE, cur, cur + 1) === cur) {
-          page = cur + 1;
-          break;
-        }
-      }
-    }
+    let page = this.claimFreePages(1);
+    if (page === 0) page = this.bumpPages(1);
+    if (page === 0) return 0;
     const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
-    i32[h + H_CLASS] = cls;
     i32[h + H_CAPACITY] = Math.floor(PAGE / cls);
     i32[h + H_USED] = 0;
     i32[h + H_LOCAL] = 0;
     i32[h + H_BUMP] = 0;
     Atomics.store(i32, h + H_REMOTE, 0);
-    Atomics.store(i32, h + H_OWNER, this.owner);
+    Atomics.store(i32, h + H_CLASS, cls);
     return page;
   }
 
-  /** Whole pages from the cursor for a block above 32 KiB (their pages serve small classes once freed). */
+  /**
+   * Whole pages for a block above 32 KiB: from the cursor, else a run of freed pages (so freed memory serves large
+   * blocks too).
+   */
   private allocateLarge(size: number): number {
     const n = Math.ceil(size / PAGE);
     const i32 = this.memory.i32;
+    let first = this.bumpPages(n);
+    if (first === 0) first = this.claimFreePages(n);
+    if (first === 0) return NULL;
+    const h0 = this.headers >>> 2;
+    for (let j = 0; j < n; j++)
+      Atomics.store(i32, h0 + (first - 1 + j) * H_WORDS + H_CLASS, j === 0 ? -n : 0);
+    const p = this.pagesAt + ((first - 1) << PAGE_SHIFT);
+    Atomics.store(this.memory.u8, this.states + ((p - this.pagesAt) >>> 4), 1);
+    i32[this.slot + S_ALLOCS]!++;
+    return p;
+  }
+
+  /** `n` never-used pages from the shared cursor, owned by this worker (the first page's number; 0: none). */
+  private bumpPages(n: number): number {
+    const i32 = this.memory.i32;
     for (;;) {
       const cur = Atomics.load(i32, this.c + C_NEXT_PAGE);
-      if (cur + n > this.pageCount) return NULL;
+      if (cur + n > this.pageCount) return 0;
       if (Atomics.compareExchange(i32, this.c + C_NEXT_PAGE, cur, cur + n) === cur) {
-        const h0 = this.headers >>> 2;
-        for (let j = 0; j < n; j++) {
-          const h = h0 + (cur + j) * H_WORDS;
-          i32[h + H_CLASS] = j === 0 ? -n : 0;
-          Atomics.store(i32, h + H_OWNER, this.owner);
-        }
-        const p = this.pagesAt + (cur << PAGE_SHIFT);
-        Atomics.store(this.memory.u8, this.states + ((p - this.pagesAt) >>> 4), 1);
-        i32[this.slot + S_ALLOCS]!++;
-        return p;
+        for (let j = 0; j < n; j++)
+          Atomics.store(i32, (this.headers >>> 2) + (cur + j) * H_WORDS + H_OWNER, this.owner);
+        return cur + 1;
       }
     }
   }
 
+  /**
+   * A run of `n` free pages below the cursor, each claimed with a CAS of its owner word 0 -> this worker (a page
+   * claimed by another worker mid-run releases the ones taken and the scan goes on). 0 when there is none.
+   * O(pages); the slow path only. The scan starts where the last one ended.
+   */
+  private claimFreePages(n: number): number {
+    const i32 = this.memory.i32;
+    const h0 = this.headers >>> 2;
+    const cursor = Atomics.load(i32, this.c + C_NEXT_PAGE);
+    if (cursor < n) return 0;
+    const hint = Atomics.load(i32, this.c + C_FREE_HINT);
+    for (let scanned = 0, start = hint < cursor ? hint : 0; scanned < cursor; scanned++) {
+      const first = (start + scanned) % cursor;
+      if (first + n > cursor) continue;
+      let taken = 0;
+      while (
+        taken < n &&
+        Atomics.compareExchange(i32, h0 + (first + taken) * H_WORDS + H_OWNER, 0, this.owner) === 0
+      )
+        taken++;
+      if (taken === n) {
+        Atomics.store(i32, this.c + C_FREE_HINT, first + n);
+        return first + 1;
+      }
+      for (let j = 0; j < taken; j++) Atomics.store(i32, h0 + (first + j) * H_WORDS + H_OWNER, 0);
+    }
+    return 0;
+  }
+
   private freeSlow(ptr: number, page: number, cls: number, off: number): void {
     if (cls < 0 && off === 0) {
-      // a large span: any worker frees it with a CAS on its state, then its pages go to the free-page stack
+      // a large span: any worker frees it with a CAS on its state, then its pages are free for any use
       if (Atomics.compareExchange(this.memory.u8, this.states + ((ptr - this.pagesAt) >>> 4), 1, 0) !== 1)
         throw this.notABlock("free", ptr);
-      for (let j = 0; j < -cls; j++) this.freePage(page + j);
+      for (let j = -cls - 1; j >= 0; j--) this.freePage(page + j);
       this.memory.i32[this.slot + S_FREES]!++;
       return;
     }
@@ -565,15 +734,15 @@ export class ConcurrentHeap implements Allocator {
     i32[this.slot + S_REMOTE]!++;
   }
 
+  /** Makes a page free for any worker, class or large block (its owner word 0 is what others claim). */
   private freePage(page: number): void {
     const i32 = this.memory.i32;
     const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
-    i32[h + H_CLASS] = 0;
+    Atomics.store(i32, h + H_CLASS, 0);
     Atomics.store(i32, h + H_OWNER, 0);
-    this.pushStack(C_FREE_PAGES, page);
   }
 
-  /** A tagged Treiber stack of pages: head = tag << 16 | page (1-based). */
+  /** A tagged Treiber stack of pages (the abandoned ones): head = tag << 16 | page (1-based). */
   private pushStack(word: number, page: number): void {
     const i32 = this.memory.i32;
     const h = (this.headers >>> 2) + (page - 1) * H_WORDS;

@@ -1,0 +1,96 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { AllocError, CorruptionError, InvalidPointerError, NULL, SharedArrayBufferBacked } from "../index.js";
+import { ConcurrentHeap } from "./concurrent-heap.js";
+
+// Two workers in one thread: attach() gives the second its own worker slot, exactly as in another worker.
+function pair(bytes = 1 << 20): [ConcurrentHeap, ConcurrentHeap] {
+  const owner = new ConcurrentHeap(new SharedArrayBufferBacked(bytes));
+  return [owner, ConcurrentHeap.attach(owner.share())];
+}
+
+describe("ConcurrentHeap: memory comes back, whoever frees it", () => {
+  test("blocks freed remotely from full pages are collected: a heap emptied by another worker allocates again", () => {
+    const [a, b] = pair();
+    const blocks: number[] = [];
+    for (let p = a.allocate(64); p !== NULL; p = a.allocate(64)) blocks.push(p);
+    assert.ok(blocks.length > 100);
+    for (const p of blocks) b.free(p); // every free is remote: a's pages are full, on no list
+    assert.equal(a.stats().remoteFrees, blocks.length);
+    const again: number[] = [];
+    for (let p = a.allocate(64); p !== NULL; p = a.allocate(64)) again.push(p);
+    assert.equal(again.length, blocks.length, "every block came back");
+  });
+
+  test("pages emptied by frees serve other classes and large blocks", () => {
+    const [a] = pair();
+    const small: number[] = [];
+    for (let p = a.allocate(48); p !== NULL; p = a.allocate(48)) small.push(p);
+    assert.equal(a.allocate(100_000), NULL, "full");
+    for (const p of small) a.free(p);
+    const large = a.allocate(100_000);
+    assert.notEqual(large, NULL, "the freed pages make a run for a large block");
+    a.free(large);
+    const other: number[] = [];
+    for (let p = a.allocate(1000); p !== NULL; p = a.allocate(1000)) other.push(p);
+    assert.ok(other.length * 1000 > small.length * 48 * 0.8, "and pages for another class");
+  });
+
+  test("after release() nothing is allocated, not even from a page with free blocks", () => {
+    const [a] = pair();
+    a.free(a.allocate(64)); // the current page has a free block: the fast path could serve it
+    a.release();
+    assert.throws(() => a.allocate(64), AllocError);
+    assert.throws(() => a.malloc(64), AllocError);
+  });
+
+  test("the owner's free and a remote free of one block: exactly one succeeds", () => {
+    const [a, b] = pair();
+    const p = a.allocate(64);
+    const q = a.allocate(64);
+    a.free(p);
+    assert.throws(() => b.free(p), InvalidPointerError);
+    b.free(q);
+    assert.throws(() => a.free(q), InvalidPointerError);
+  });
+
+  test("a forged remote-free link is refused and counted; collecting never loops", () => {
+    const [a, b] = pair();
+    const blocks: number[] = [];
+    for (let p = a.allocate(64); p !== NULL; p = a.allocate(64)) blocks.push(p);
+    b.free(blocks[0]!);
+    b.free(blocks[1]!);
+    a.memory.i32[blocks[0]! >>> 2] = blocks[1]!; // a write after free: a cycle 1 -> 0 -> 1 ...
+    const got: number[] = [];
+    for (let p = a.allocate(64); p !== NULL; p = a.allocate(64)) got.push(p);
+    assert.ok(a.corruptionEvents() >= 1);
+    assert.ok(got.length <= 2);
+    assert.equal(new Set(got).size, got.length, "no block twice");
+  });
+
+  test("a forged local free-list link raises CorruptionError instead of handing out a live block", () => {
+    const [a] = pair();
+    const live = a.allocate(64);
+    const freed = a.allocate(64);
+    a.free(freed);
+    a.memory.i32[freed >>> 2] = live; // the next link now names a live block
+    assert.throws(() => a.allocate(64), CorruptionError);
+    assert.equal(a.corruptionEvents(), 1);
+    for (let i = 0; i < 10; i++) assert.notEqual(a.allocate(64), live);
+  });
+
+  test("formatting memory that holds a heap with attached workers is refused; attach joins it", () => {
+    const backing = new SharedArrayBufferBacked(1 << 20);
+    const a = new ConcurrentHeap(backing);
+    const p = a.allocate(64);
+    assert.throws(() => new ConcurrentHeap(backing), /attach/);
+    const b = ConcurrentHeap.attach(a.share());
+    b.free(p);
+    a.release();
+    b.release();
+    assert.doesNotThrow(
+      () => new ConcurrentHeap(backing),
+      "once every worker left, it may be formatted again",
+    );
+  });
+});
