@@ -8,8 +8,10 @@
  * kernel's decision; `transparentHugePages` says whether the advice was accepted (it is refused when THP is
  * `never`).
  *
- * It is deliberately not a `FixedRange`: a `BumpArena` over it would carve the range directly and align nothing
- * (the Rust footgun); `new BumpArena(new HugePageAligned(...))` is rejected instead.
+ * It forwards `FixedRange` (`commit` included) exactly when the inner is one, as the seed does, so provenance
+ * routing (`WithFallback`) works over it; but a carving layout would carve the range directly and align nothing
+ * (the Rust footgun), so it reports its work as done in `allocate` and `new BumpArena(new HugePageAligned(...))`
+ * (or over any pass-through above it, such as `NumaLocal`) is refused at construction instead.
  *
  * Overhead: up to one huge page of padding per block. `releasePages` rounds inward to whole huge pages and does
  * nothing when none is left.
@@ -24,7 +26,7 @@
  * @module
  */
 import { AllocError, type OsBacked, isValidAlign, layoutError } from "../core/index.js";
-import { OsForwarder } from "./forwarding.js";
+import { OsRangeForwarder } from "./forwarding.js";
 import { Advice, native } from "./native.js";
 
 /** Options of {@link HugePageAligned}. */
@@ -38,7 +40,7 @@ export interface HugePageAlignedOptions {
  *
  * @typeParam TInner - the mapping.
  */
-export class HugePageAligned<TInner extends OsBacked> extends OsForwarder<TInner> {
+export class HugePageAligned<TInner extends OsBacked> extends OsRangeForwarder<TInner> {
   /** The wrapped mapping. */
   readonly inner: TInner;
   /** The alignment every block gets. */
@@ -66,7 +68,7 @@ export class HugePageAligned<TInner extends OsBacked> extends OsForwarder<TInner
           `aligned; map it with new MmapBacked(size, { alignment: ${hp} })`,
       );
     }
-    super("HugePageAligned", inner, "the inner allocator");
+    super("HugePageAligned", inner, "the inner allocator", true);
     this.inner = inner;
     this.hugePageSize = hp;
     const whole = Math.floor(inner.regionSize() / hp) * hp;

@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { AllocError, InvalidPointerError, LayoutError, ProtectFlags } from "../core/index.js";
+import { AllocError, InvalidPointerError, LayoutError, ProtectFlags, isFixedRange } from "../core/index.js";
+import { BumpArena } from "../layout/index.js";
 import { CORE, OS, runChild } from "../../test/helpers/child.js";
 import {
   HugePageAligned,
@@ -191,10 +192,12 @@ describe("HugePageAligned", () => {
     big.releasePages(0, 4 << 20);
   });
 
-  test("refuses a mapping whose base is not huge-page aligned, and is not a FixedRange (a bump arena would bypass it)", () => {
+  test("refuses a mapping whose base is not huge-page aligned; forwards FixedRange but a bump arena refuses it (it would bypass the alignment)", () => {
     using region = new MmapBacked(8 << 20, { alignment: 2 << 20 });
     const shifted = Object.assign(Object.create(region) as MmapBacked, { basePtr: () => 4096 });
     assert.throws(() => new HugePageAligned(shifted), /alignment: 2097152/);
-    assert.equal("base" in new HugePageAligned(region), false);
+    const big = new HugePageAligned(region);
+    assert.equal(isFixedRange(big), true);
+    assert.throws(() => new BumpArena(big), /HugePageAligned as the range under BumpArena would do nothing/);
   });
 });
