@@ -7,10 +7,11 @@
  * - A mapping is an external ArrayBuffer, registered here. Every span is checked: the buffer must be a live
  *   mapping of ours (EBADF otherwise: a foreign, detached or disposed buffer), the numbers non-negative integers
  *   (EINVAL), the span inside the buffer (ERANGE), and whole pages for the page calls (EINVAL).
- * - unmap() retires a mapping in ONE call: fresh zero pages over it in place (MAP_FIXED), then every JS view is
- *   detached. The address range is munmapped only when the buffer object and its V8 backing store are both gone
- *   (two finalizers), so nothing that can still reach it (a view, a transferred buffer, native I/O holding the
- *   buffer) ever sees it unmapped, and no new mapping can reuse its addresses meanwhile.
+ * - unmap() retires a mapping in ONE call: fresh zero pages over it in place (MAP_FIXED); views are not detached
+ *   (Node's zlib aborts on a buffer detached under it) and read zeros. The address range is munmapped only when the
+ *   buffer object and its V8 backing store are both gone (two finalizers), so nothing that can still reach it (a
+ *   view, a transferred buffer, native I/O holding the buffer) ever sees it unmapped, and no new mapping can reuse
+ *   its addresses meanwhile.
  * - Failures return -errno (a negative number); JavaScript turns it into an error carrying errno and its name.
  *   Misuse of the API itself (a wrong argument type) throws a TypeError with code ERR_FORGE_OS_ARGUMENT.
  *   No argument from JavaScript can crash the process.
@@ -301,8 +302,10 @@ static napi_value map(napi_env env, napi_callback_info info) {
 }
 
 /* unmap(buffer, munlockFirst) -> 0 or -errno (EBADF: not a live mapping of ours). Retires the mapping in one
-   call: munlock when asked, fresh zero pages over the whole range in place (MAP_FIXED, so the old contents are
-   gone at once and no thread can ever see the range unmapped), then every view is detached. The address range
+   call: munlock when asked, then fresh zero pages over the whole range in place (MAP_FIXED, so the old contents
+   are gone at once for every reader and no thread can ever see the range unmapped). The buffer is deliberately
+   NOT detached: Node's own native code can hold it across calls (zlib's chunked deflate re-reads the buffer for
+   each chunk and aborts the process on a detached one), so its views stay valid and read zeros. The address range
    stays reserved until the buffer object and its backing store are both collected (see mapping_t). */
 static napi_value unmap(napi_env env, napi_callback_info info) {
   napi_value argv[2];
@@ -340,13 +343,6 @@ static napi_value unmap(napi_env env, napi_callback_info info) {
     err = errno;
     if (mprotect(m->addr, m->len, PROT_READ | PROT_WRITE) == 0 && madvise(m->addr, m->len, MADV_DONTNEED) == 0)
       err = 0;
-  }
-  bool detached = true;
-  if (napi_is_detached_arraybuffer(env, argv[0], &detached) == napi_ok && !detached) {
-    if (napi_detach_arraybuffer(env, argv[0]) != napi_ok) {
-      napi_value ignored;
-      napi_get_and_clear_last_exception(env, &ignored);
-    }
   }
   return err == 0 ? number(env, 0) : fail(env, err);
 }

@@ -5,12 +5,15 @@
  * The mapping is one `Memory` of kind `"os"`; offsets are offsets into the mapping (the region is
  * `[0, regionSize())`, and as in every memory the first 16 bytes are never handed out).
  *
- * Lifetime: `dispose()` replaces the contents with fresh zero pages in place (the old bytes are gone at once, for
- * every reader, native threads included) and detaches every view (length 0, reads return `undefined`); allocating
- * then throws an `AllocError` and `commit` returns `false`. The address range itself stays reserved until the
- * buffer object and everything sharing its memory (a buffer moved out with `ArrayBuffer.prototype.transfer`, a
- * pending `fs.write` or `zlib` call holding a view) are garbage-collected; only then is it unmapped. So no reader
- * ever faults on unmapped memory, and no new mapping can take the addresses while an old view can reach them.
+ * Lifetime: `dispose()` replaces the contents with fresh zero pages in place, in one native call: the old bytes
+ * are gone at once for every reader, native threads included (a pending `fs.write` or `zlib.deflate` reads zeros
+ * from there on). Allocating then throws an `AllocError`, `commit` returns `false` and the `OsBacked` calls throw.
+ * Views are deliberately not detached (Node's zlib aborts the process when a buffer it is reading is detached):
+ * they keep their length and read zeros; writes through them land in the retired pages and nowhere else. The
+ * address range stays reserved until the buffer object and everything sharing its memory (a buffer moved out with
+ * `ArrayBuffer.prototype.transfer`, native I/O holding a view) are garbage-collected; only then is it unmapped.
+ * So no reader ever faults on unmapped memory, and no new mapping can take the addresses while an old view can
+ * reach them.
  *
  * @example
  * ```ts
@@ -37,7 +40,7 @@ import { Advice, PAGE_SIZE, check, native } from "./native.js";
 
 /** The base of the OS backings (see the module documentation). */
 export class MappedBacking extends RangeBacking implements OsBacked, Disposable {
-  /** The mapping itself (an external `ArrayBuffer`); detached once disposed. */
+  /** The mapping itself (an external `ArrayBuffer`); all zeros once disposed. */
   protected readonly mapping: ArrayBuffer;
   /** Length of the mapping in bytes (a whole number of pages). */
   protected readonly length: number;
@@ -96,10 +99,10 @@ export class MappedBacking extends RangeBacking implements OsBacked, Disposable 
   }
 
   /**
-   * Retires the region in one native call: its pages are replaced with zero pages (the contents are gone at once)
-   * and every view of it is detached (length 0); the address range is unmapped once nothing can reach it (see the
-   * module documentation). Idempotent. Afterwards allocating throws an `AllocError`, `commit` returns `false`, and
-   * blocks allocated before must not be used (their views read as empty).
+   * Retires the region in one native call: its pages are replaced with zero pages (the contents are gone at once,
+   * views read zeros); the address range is unmapped once nothing can reach it (see the module documentation).
+   * Idempotent. Afterwards allocating throws an `AllocError`, `commit` returns `false`, and blocks allocated before
+   * must not be used (they read zeros, and what is written there is discarded).
    */
   dispose(): void {
     if (!this.live) return;

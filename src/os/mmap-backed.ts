@@ -2,7 +2,7 @@
  * `MmapBacked`: a private anonymous mapping from the OS (`mmap`), with a bump cursor. The OS hands out zeroed
  * pages lazily on first touch, so a large mapping costs nothing until it is used.
  *
- * Complexity: O(1) bump allocation; construction is one `mmap` (about 10-50 us); `dispose()` one native call (zero pages in place, views detached; unmapped once unreachable).
+ * Complexity: O(1) bump allocation; construction is one `mmap` (about 10-50 us); `dispose()` one native call (zero pages in place; unmapped once unreachable).
  * Threads: one agent. Overhead: none per block; the size is rounded up to whole pages.
  *
  * Composition limits: as every backing (a layout over it carves its whole range). The base of the mapping is
