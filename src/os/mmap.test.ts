@@ -121,10 +121,17 @@ describe("MmapBacked", () => {
 
   test("a mapping the OS refuses is an OsError with errno, also in lastOsError()", () => {
     clearLastOsError();
-    // 2^31 - 64 KiB of populated memory is more than this machine lets one mapping take without overcommit; use a
-    // size the validation accepts but a flag combination the kernel rejects: a huge page size it does not have.
-    assert.throws(() => new HugePageBacked(1 << 20, { hugePageSize: 1 << 16 }), OsError);
+    // A size the validation accepts but the kernel cannot serve: more huge pages than the pool holds.
+    assert.throws(
+      () => new HugePageBacked(1 << 30),
+      (e: unknown) => e instanceof OsError && e.code === "ENOMEM",
+    );
     assert.equal(lastOsError()?.syscall, "mmap");
+    // A huge page size the kernel does not offer is refused before the syscall, naming the sizes it does offer.
+    assert.throws(
+      () => new HugePageBacked(1 << 20, { hugePageSize: 1 << 16 }),
+      /is not valid here; expected one the kernel offers/,
+    );
   });
 
   test("constructors reject bad sizes", () => {
