@@ -170,7 +170,12 @@ export class OsForwarder<TTarget extends Allocator> implements Allocator, OsBack
  * @typeParam TTarget - the allocator every call goes to.
  */
 export class OsRangeForwarder<TTarget extends Allocator> extends OsForwarder<TTarget> implements FixedRange {
-  /** @param label - as {@link OsForwarder}; @param target; @param role; @param actsOnAllocate. */
+  /**
+   * @param label - the wrapper's name
+   * @param target - where calls go
+   * @param role - how messages call the target
+   * @param actsOnAllocate - whether its work happens in `allocate` (see {@link OsForwarder})
+   */
   constructor(label: string, target: TTarget, role: string, actsOnAllocate = false) {
     super(label, target, role, actsOnAllocate);
     if (!isFixedRange(target)) hide(this, FIXED_RANGE_METHODS);

@@ -22,6 +22,7 @@
  * const region = new MmapBacked(64 << 20, { alignment: 2 << 20 });
  * const big = new HugePageAligned(region);
  * const table = big.allocate(8 << 20); // 2 MiB-aligned address
+ * console.log(hugePageSizes().includes(defaultHugePageSize())); // true: the sizes MAP_HUGETLB can use here
  * ```
  *
  * @module

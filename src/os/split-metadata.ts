@@ -35,8 +35,6 @@ export interface SplitMetadataOptions {
 export class SplitMetadata<TData extends Allocator> extends OsRangeForwarder<TData> implements Disposable {
   /** The data side: every allocation goes here. */
   readonly data: TData;
-  /** The data side again, under the name every wrapper uses (so `wrapperChain` can follow it). */
-  readonly inner: TData;
   /** The metadata mapping: give it to a layout's `metadata` option. */
   readonly meta: MmapBacked;
 
@@ -46,7 +44,6 @@ export class SplitMetadata<TData extends Allocator> extends OsRangeForwarder<TDa
       throw new AllocError("SplitMetadata: the data side must be an Allocator");
     super("SplitMetadata", data, "the data side");
     this.data = data;
-    this.inner = data;
     this.meta = new MmapBacked(options?.metaSize);
   }
 
