@@ -195,6 +195,7 @@ describe("a disposed backing fails clean", () => {
     );
     assert.equal(region.commit(region.base(), 8), false);
     assert.throws(() => region.protect(0, 4096, 0), /dispose/);
+    assert.equal(region.memory.retired, true, "the memory says so, for the layouts carved from it");
   });
 
   test("through every OS wrapper, and GuardPage: commit false, allocate AllocError", () => {

@@ -108,6 +108,7 @@ export class MappedBacking extends RangeBacking implements OsBacked, Disposable 
     if (!this.live) return;
     this.live = false;
     this.committed = 0;
+    this.memory.retire();
     check(native.unmap(this.mapping, this.unlockOnUnmap), "mmap", `${this.label}.dispose`);
   }
 
