@@ -4,15 +4,23 @@
  * Preconditions, stated once (as mimalloc's prim.h does):
  * - JavaScript never sees an address. Every call takes (ArrayBuffer, offset, length); this file bounds-checks
  *   the span against the buffer and computes the address itself.
- * - A mapping is an external ArrayBuffer. unmap() detaches it (every JS view drops to length 0) and munmaps it
- *   in ONE call, so no view can reach unmapped memory. A finalizer unmaps what the GC collects first.
+ * - A mapping is an external ArrayBuffer, registered here. Every span is checked: the buffer must be a live
+ *   mapping of ours (EBADF otherwise: a foreign, detached or disposed buffer), the numbers non-negative integers
+ *   (EINVAL), the span inside the buffer (ERANGE), and whole pages for the page calls (EINVAL).
+ * - unmap() retires a mapping in ONE call: fresh zero pages over it in place (MAP_FIXED); views are not detached
+ *   (Node's zlib aborts on a buffer detached under it) and read zeros. The address range is munmapped only when the
+ *   buffer object and its V8 backing store are both gone (two finalizers), so nothing that can still reach it (a
+ *   view, a transferred buffer, native I/O holding the buffer) ever sees it unmapped, and no new mapping can reuse
+ *   its addresses meanwhile.
  * - Failures return -errno (a negative number); JavaScript turns it into an error carrying errno and its name.
- *   Misuse of the API itself (wrong argument types) throws a TypeError.
+ *   Misuse of the API itself (a wrong argument type) throws a TypeError with code ERR_FORGE_OS_ARGUMENT.
+ *   No argument from JavaScript can crash the process.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <math.h>
 #include <node_api.h>
+#include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -31,14 +39,95 @@
 #define MAP_POPULATE 0
 #endif
 
+#ifndef MAP_NORESERVE
+#define MAP_NORESERVE 0
+#endif
+
 #define FLAG_POPULATE 1
 #define FLAG_HUGETLB 2
+#define FLAG_NORESERVE 4
+#define FLAG_ALL (FLAG_POPULATE | FLAG_HUGETLB | FLAG_NORESERVE)
 
-typedef struct {
+/* Why a span or a buffer was refused (returned as -errno, so JavaScript tells them apart):
+   EBADF  the buffer is not a live mapping made by this addon (a foreign buffer, a detached one, a disposed one);
+   ERANGE the span leaves the buffer; EINVAL a bad number (negative, fractional, unaligned, zero length). */
+
+/* One mapping. Two references keep its address range reserved: the JavaScript ArrayBuffer object (napi_wrap
+   finalizer) and V8's backing store (the external buffer's finalizer), which outlives the object when the buffer
+   was transferred. unmap() only retires it: fresh zero pages replace the contents in place (MAP_FIXED), every view
+   is detached, and the range stays reserved. munmap happens when both references are gone, so nothing that can
+   still reach the range (a view, a transferred buffer, native I/O holding the buffer) ever sees it unmapped or
+   reused by a new mapping. */
+typedef struct mapping {
   void *addr;
   size_t len;
-  int live; /* 1 until unmap() or the finalizer has unmapped it */
+  int refs;    /* 0..2, see above */
+  int retired; /* 1 once unmap() replaced the contents */
+  struct mapping *next;
 } mapping_t;
+
+/* Every mapping this addon made and has not yet munmapped. Workers share the addon, hence the lock. */
+static mapping_t *registry = NULL;
+static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void release_mapping(mapping_t *m) {
+  pthread_mutex_lock(&registry_lock);
+  int last = --m->refs == 0;
+  if (last) {
+    for (mapping_t **p = &registry; *p != NULL; p = &(*p)->next) {
+      if (*p == m) {
+        *p = m->next;
+        break;
+      }
+    }
+  }
+  pthread_mutex_unlock(&registry_lock);
+  if (last) {
+    munmap(m->addr, m->len);
+    free(m);
+  }
+}
+
+static void finalize_backing_store(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)data;
+  release_mapping((mapping_t *)hint);
+}
+
+static void finalize_object(napi_env env, void *data, void *hint) {
+  (void)env;
+  (void)hint;
+  release_mapping((mapping_t *)data);
+}
+
+/* True when m is in the registry (so a pointer from napi_unwrap is really one of ours). */
+static int registered(mapping_t *m) {
+  int found = 0;
+  pthread_mutex_lock(&registry_lock);
+  for (mapping_t *p = registry; p != NULL; p = p->next) {
+    if (p == m) {
+      found = 1;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&registry_lock);
+  return found;
+}
+
+/* True when [data, data + size) lies inside a live (not retired) mapping of ours. */
+static int inside_live_mapping(const char *data, size_t size) {
+  int found = 0;
+  pthread_mutex_lock(&registry_lock);
+  for (mapping_t *p = registry; p != NULL; p = p->next) {
+    const char *a = (const char *)p->addr;
+    if (!p->retired && data >= a && size <= p->len && (size_t)(data - a) <= p->len - size) {
+      found = 1;
+      break;
+    }
+  }
+  pthread_mutex_unlock(&registry_lock);
+  return found;
+}
 
 #define CHECK(call)                                                     \
   do {                                                                  \
@@ -56,48 +145,71 @@ static napi_value number(napi_env env, double value) {
 
 static napi_value fail(napi_env env, int err) { return number(env, -(double)err); }
 
+static void type_error(napi_env env, const char *message) {
+  bool pending = false;
+  napi_is_exception_pending(env, &pending);
+  if (!pending) napi_throw_type_error(env, "ERR_FORGE_OS_ARGUMENT", message);
+}
+
 static int get_args(napi_env env, napi_callback_info info, size_t want, napi_value *argv) {
   size_t argc = want;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < want) {
-    napi_throw_type_error(env, NULL, "forge_os: too few arguments");
+    type_error(env, "forge_os: too few arguments");
     return 0;
   }
   return 1;
 }
 
-/* A non-negative integer below 2^53, or -1. */
-static double get_count(napi_env env, napi_value v) {
-  double d;
-  if (napi_get_value_double(env, v, &d) != napi_ok || !(d >= 0) || d != floor(d) || d > 9007199254740991.0) return -1;
-  return d;
-}
-
-/* Resolves (buffer, offset, length) to an address inside the buffer; 0 when the span leaves it. */
-static int get_span(napi_env env, napi_value buf, napi_value off, napi_value len, char **addr, size_t *length) {
-  void *data;
-  size_t size;
-  bool is_ab;
-  if (napi_is_arraybuffer(env, buf, &is_ab) != napi_ok || !is_ab) {
-    napi_throw_type_error(env, NULL, "forge_os: expected an ArrayBuffer");
-    return -1;
+/* A number argument: 1 when it is a number (its value in *out), 0 after throwing a TypeError naming `what`. */
+static int get_number(napi_env env, napi_value v, const char *what, double *out) {
+  napi_valuetype t;
+  if (napi_typeof(env, v, &t) != napi_ok || t != napi_number || napi_get_value_double(env, v, out) != napi_ok) {
+    type_error(env, what);
+    return 0;
   }
-  if (napi_get_arraybuffer_info(env, buf, &data, &size) != napi_ok) return -1;
-  double o = get_count(env, off), l = get_count(env, len);
-  if (o < 0 || l < 0 || data == NULL || o > (double)size || l > (double)size - o) return 0;
-  *addr = (char *)data + (size_t)o;
-  *length = (size_t)l;
   return 1;
 }
 
-static void finalize_mapping(napi_env env, void *data, void *hint) {
-  (void)env;
-  (void)data;
-  mapping_t *m = (mapping_t *)hint;
-  if (m->live) {
-    m->live = 0;
-    munmap(m->addr, m->len);
+/* A non-negative integer below 2^53, or -1 (NaN, negative, fractional, too large). */
+static double as_count(double d) {
+  if (!(d >= 0) || d != floor(d) || d > 9007199254740991.0) return -1;
+  return d;
+}
+
+/* An ArrayBuffer argument, or 0 after throwing a TypeError. */
+static int get_arraybuffer(napi_env env, napi_value v, const char *what, void **data, size_t *size) {
+  bool is_ab = false;
+  if (napi_is_arraybuffer(env, v, &is_ab) != napi_ok || !is_ab ||
+      napi_get_arraybuffer_info(env, v, data, size) != napi_ok) {
+    type_error(env, what);
+    return 0;
   }
-  free(m);
+  return 1;
+}
+
+/* Resolves (buffer, offset, length) to an address. Returns -1 after throwing a TypeError (wrong argument types),
+   0 when the span is good, or a positive errno: EBADF (not a live mapping of ours), EINVAL (a bad number, or not
+   whole pages when `pages`), ERANGE (the span leaves the buffer). */
+static int get_span(napi_env env, napi_value buf, napi_value off, napi_value len, int pages, char **addr,
+                    size_t *length) {
+  void *data;
+  size_t size;
+  double od, ld;
+  if (!get_arraybuffer(env, buf, "forge_os: expected an ArrayBuffer made by map()", &data, &size)) return -1;
+  if (!get_number(env, off, "forge_os: the offset must be a number", &od)) return -1;
+  if (!get_number(env, len, "forge_os: the length must be a number", &ld)) return -1;
+  if (data == NULL || size == 0 || !inside_live_mapping((const char *)data, size)) return EBADF;
+  double o = as_count(od), l = as_count(ld);
+  if (o < 0 || l <= 0) return EINVAL;
+  if (o > (double)size || l > (double)size - o) return ERANGE;
+  if (pages) {
+    long page = sysconf(_SC_PAGESIZE);
+    if (page <= 0) page = 4096;
+    if (fmod(o, (double)page) != 0 || fmod(l, (double)page) != 0) return EINVAL;
+  }
+  *addr = (char *)data + (size_t)o;
+  *length = (size_t)l;
+  return 0;
 }
 
 /* pageSize() -> bytes */
@@ -125,66 +237,129 @@ static void *map_aligned(size_t len, size_t align, int mflags) {
   return start;
 }
 
-/* map(length, flags, hugeShift, alignShift) -> ArrayBuffer, or -errno */
+/* map(length, flags, hugeShift, alignShift) -> ArrayBuffer, or -errno.
+   flags: 1 MAP_POPULATE, 2 MAP_HUGETLB (hugeShift = log2 of the huge page size, 16..34, or 0 for the default),
+   4 MAP_NORESERVE. alignShift: log2 of the address alignment, 0..30. */
 static napi_value map(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv)) return NULL;
-  double len = get_count(env, argv[0]), flags = get_count(env, argv[1]), shift = get_count(env, argv[2]);
-  double align_shift = get_count(env, argv[3]);
-  if (len <= 0 || flags < 0 || shift < 0 || shift > 63 || align_shift < 0 || align_shift > 30) return fail(env, EINVAL);
+  double lend, flagsd, shiftd, alignd;
+  if (!get_number(env, argv[0], "forge_os.map: the length must be a number", &lend) ||
+      !get_number(env, argv[1], "forge_os.map: the flags must be a number", &flagsd) ||
+      !get_number(env, argv[2], "forge_os.map: hugeShift must be a number", &shiftd) ||
+      !get_number(env, argv[3], "forge_os.map: alignShift must be a number", &alignd))
+    return NULL;
+  double len = as_count(lend), flags = as_count(flagsd), shift = as_count(shiftd), align_shift = as_count(alignd);
+  if (len <= 0 || flags < 0 || flags > FLAG_ALL || shift < 0 || (shift != 0 && (shift < 16 || shift > 34)) ||
+      align_shift < 0 || align_shift > 30)
+    return fail(env, EINVAL);
+  int f = (int)flags;
+  if (shift != 0 && !(f & FLAG_HUGETLB)) return fail(env, EINVAL);
   int mflags = MAP_PRIVATE | MAP_ANONYMOUS;
-  if ((int)flags & FLAG_POPULATE) mflags |= MAP_POPULATE;
-  if ((int)flags & FLAG_HUGETLB) {
-    if (MAP_HUGETLB == 0) return fail(env, ENOTSUP);
-    mflags |= MAP_HUGETLB | ((int)shift << MAP_HUGE_SHIFT);
+  if (f & FLAG_POPULATE) mflags |= MAP_POPULATE;
+  if (f & FLAG_NORESERVE) {
+    if (MAP_NORESERVE == 0) return fail(env, ENOTSUP);
+    mflags |= MAP_NORESERVE;
   }
-  void *addr = ((int)flags & FLAG_HUGETLB) ? mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, mflags, -1, 0)
-                                           : map_aligned((size_t)len, (size_t)1 << (int)align_shift, mflags);
+  if (f & FLAG_HUGETLB) {
+    if (MAP_HUGETLB == 0) return fail(env, ENOTSUP);
+    mflags |= MAP_HUGETLB | (int)((unsigned)shift << MAP_HUGE_SHIFT);
+  }
+  void *addr = (f & FLAG_HUGETLB) ? mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, mflags, -1, 0)
+                                  : map_aligned((size_t)len, (size_t)1 << (int)align_shift, mflags);
   if (addr == MAP_FAILED) return fail(env, errno);
-  mapping_t *m = (mapping_t *)malloc(sizeof(mapping_t));
+  mapping_t *m = (mapping_t *)calloc(1, sizeof(mapping_t));
   if (m == NULL) {
     munmap(addr, (size_t)len);
     return fail(env, ENOMEM);
   }
   m->addr = addr;
   m->len = (size_t)len;
-  m->live = 1;
+  m->refs = 1; /* the backing store's */
+  pthread_mutex_lock(&registry_lock);
+  m->next = registry;
+  registry = m;
+  pthread_mutex_unlock(&registry_lock);
   napi_value ab;
-  if (napi_create_external_arraybuffer(env, addr, (size_t)len, finalize_mapping, m, &ab) != napi_ok) {
-    munmap(addr, (size_t)len);
-    free(m);
+  if (napi_create_external_arraybuffer(env, addr, (size_t)len, finalize_backing_store, m, &ab) != napi_ok) {
+    release_mapping(m);
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
     napi_throw_error(env, "ERR_FORGE_EXTERNAL_BUFFER",
                      "forge_os: this runtime refuses external ArrayBuffers (a V8 sandbox, e.g. Electron); "
                      "forge-alloc/os cannot expose OS mappings here");
     return NULL;
   }
-  if (napi_wrap(env, ab, m, NULL, NULL, NULL) != napi_ok) {
+  pthread_mutex_lock(&registry_lock);
+  m->refs++; /* the object's, released by the wrap's finalizer */
+  pthread_mutex_unlock(&registry_lock);
+  if (napi_wrap(env, ab, m, finalize_object, NULL, NULL) != napi_ok) {
+    release_mapping(m); /* the backing store's reference still keeps it until V8 frees the store */
     napi_throw_error(env, NULL, "forge_os: napi_wrap failed on a new mapping");
-    return NULL; /* the finalizer still owns and unmaps the mapping */
+    return NULL;
   }
   return ab;
 }
 
-/* unmap(buffer, munlockFirst) -> 0 or -errno. Detaches every view, then munmaps: one call. */
+/* unmap(buffer, munlockFirst) -> 0 or -errno (EBADF: not a live mapping of ours). Retires the mapping in one
+   call: munlock when asked, then fresh zero pages over the whole range in place (MAP_FIXED, so the old contents
+   are gone at once for every reader and no thread can ever see the range unmapped). The buffer is deliberately
+   NOT detached: Node's own native code can hold it across calls (zlib's chunked deflate re-reads the buffer for
+   each chunk and aborts the process on a detached one), so its views stay valid and read zeros. The address range
+   stays reserved until the buffer object and its backing store are both collected (see mapping_t). */
 static napi_value unmap(napi_env env, napi_callback_info info) {
   napi_value argv[2];
   if (!get_args(env, info, 2, argv)) return NULL;
+  void *data;
+  size_t size;
+  if (!get_arraybuffer(env, argv[0], "forge_os.unmap: expected an ArrayBuffer made by map()", &data, &size))
+    return NULL;
+  napi_valuetype t;
+  bool unlock = false;
+  if (napi_typeof(env, argv[1], &t) != napi_ok || t != napi_boolean ||
+      napi_get_value_bool(env, argv[1], &unlock) != napi_ok) {
+    type_error(env, "forge_os.unmap: munlockFirst must be a boolean");
+    return NULL;
+  }
   void *raw = NULL;
-  if (napi_remove_wrap(env, argv[0], &raw) != napi_ok || raw == NULL) {
-    napi_value exception;
-    napi_get_and_clear_last_exception(env, &exception);
-    return fail(env, EINVAL); /* not a live mapping of ours (already unmapped?) */
+  if (napi_unwrap(env, argv[0], &raw) != napi_ok || raw == NULL || !registered((mapping_t *)raw)) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    return fail(env, EBADF);
   }
   mapping_t *m = (mapping_t *)raw;
-  bool unlock = false;
-  napi_get_value_bool(env, argv[1], &unlock);
-  void *addr = m->addr;
-  size_t len = m->len;
-  m->live = 0; /* from here the finalizer only frees the record */
-  CHECK(napi_detach_arraybuffer(env, argv[0]));
-  if (unlock) munlock(addr, len);
-  if (munmap(addr, len) != 0) return fail(env, errno);
-  return number(env, 0);
+  pthread_mutex_lock(&registry_lock);
+  int was_retired = m->retired;
+  m->retired = 1;
+  pthread_mutex_unlock(&registry_lock);
+  if (was_retired) return fail(env, EBADF);
+  int err = 0;
+  if (unlock) munlock(m->addr, m->len);
+  void *r = mmap(m->addr, m->len, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE,
+                 -1, 0);
+  if (r == MAP_FAILED) {
+    /* The kernel refused a new mapping (ENOMEM at the map count limit): drop the pages instead. Private
+       anonymous pages read as zeros after MADV_DONTNEED; the protection is reset so any reader sees zeros. */
+    err = errno;
+    if (mprotect(m->addr, m->len, PROT_READ | PROT_WRITE) == 0 && madvise(m->addr, m->len, MADV_DONTNEED) == 0)
+      err = 0;
+  }
+  return err == 0 ? number(env, 0) : fail(env, err);
+}
+
+/* isMapping(buffer) -> true when buffer is a live (not disposed) mapping made by map(). */
+static napi_value is_mapping(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  void *data;
+  size_t size;
+  bool is_ab = false;
+  bool out = napi_is_arraybuffer(env, argv[0], &is_ab) == napi_ok && is_ab &&
+             napi_get_arraybuffer_info(env, argv[0], &data, &size) == napi_ok && data != NULL && size > 0 &&
+             inside_live_mapping((const char *)data, size);
+  napi_value result;
+  if (napi_get_boolean(env, out, &result) != napi_ok) return NULL;
+  return result;
 }
 
 /* baseAlignment(buffer) -> the largest power of two (up to 2^30) dividing the buffer's address; 0 if detached.
@@ -194,46 +369,54 @@ static napi_value base_alignment(napi_env env, napi_callback_info info) {
   if (!get_args(env, info, 1, argv)) return NULL;
   void *data;
   size_t size;
-  bool is_ab;
-  if (napi_is_arraybuffer(env, argv[0], &is_ab) != napi_ok || !is_ab ||
-      napi_get_arraybuffer_info(env, argv[0], &data, &size) != napi_ok) {
-    napi_throw_type_error(env, NULL, "forge_os.baseAlignment: expected an ArrayBuffer");
-    return NULL;
-  }
+  if (!get_arraybuffer(env, argv[0], "forge_os.baseAlignment: expected an ArrayBuffer", &data, &size)) return NULL;
   if (data == NULL || size == 0) return number(env, 0);
   uintptr_t a = (uintptr_t)data;
   uintptr_t low = a & (~a + 1);
   return number(env, low > ((uintptr_t)1 << 30) || low == 0 ? (double)(1 << 30) : (double)low);
 }
 
-/* protect(buffer, offset, length, prot) -> 0 or -errno; prot bits: 1 read, 2 write, 4 exec */
+/* A small integer argument in [0, max], or -1 (after a TypeError when it is not a number: check the exception). */
+static int get_small(napi_env env, napi_value v, const char *what, int max, int *out) {
+  double d;
+  if (!get_number(env, v, what, &d)) return 0;
+  d = as_count(d);
+  *out = d < 0 || d > (double)max ? -1 : (int)d;
+  return 1;
+}
+
+#define SPAN_OR_RETURN(pages)                                             \
+  char *addr;                                                             \
+  size_t len;                                                             \
+  do {                                                                    \
+    int bad = get_span(env, argv[0], argv[1], argv[2], pages, &addr, &len); \
+    if (bad < 0) return NULL;                                             \
+    if (bad > 0) return fail(env, bad);                                   \
+  } while (0)
+
+/* protect(buffer, offset, length, prot) -> 0 or -errno; whole pages; prot bits: 1 read, 2 write, 4 exec. */
 static napi_value protect(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv)) return NULL;
-  char *addr;
-  size_t len;
-  int ok = get_span(env, argv[0], argv[1], argv[2], &addr, &len);
-  if (ok < 0) return NULL;
-  if (ok == 0) return fail(env, ERANGE);
-  double p = get_count(env, argv[3]);
-  if (p < 0 || p > 7) return fail(env, EINVAL);
-  int prot = (((int)p & 1) ? PROT_READ : 0) | (((int)p & 2) ? PROT_WRITE : 0) | (((int)p & 4) ? PROT_EXEC : 0);
+  int p;
+  if (!get_small(env, argv[3], "forge_os.protect: prot must be a number", 7, &p)) return NULL;
+  SPAN_OR_RETURN(1);
+  if (p < 0) return fail(env, EINVAL);
+  int prot = ((p & 1) ? PROT_READ : 0) | ((p & 2) ? PROT_WRITE : 0) | ((p & 4) ? PROT_EXEC : 0);
   if (mprotect(addr, len, prot) != 0) return fail(env, errno);
   return number(env, 0);
 }
 
-/* advise(buffer, offset, length, advice) -> 0 or -errno; advice: 0 DONTNEED 1 DONTDUMP 2 HUGEPAGE 3 WILLNEED
-   4 DODUMP 5 NOHUGEPAGE */
+/* advise(buffer, offset, length, advice) -> 0 or -errno; whole pages; advice: 0 DONTNEED 1 DONTDUMP 2 HUGEPAGE
+   3 WILLNEED 4 DODUMP 5 NOHUGEPAGE */
 static napi_value advise(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv)) return NULL;
-  char *addr;
-  size_t len;
-  int ok = get_span(env, argv[0], argv[1], argv[2], &addr, &len);
-  if (ok < 0) return NULL;
-  if (ok == 0) return fail(env, ERANGE);
+  int code;
+  if (!get_small(env, argv[3], "forge_os.advise: advice must be a number", 5, &code)) return NULL;
+  SPAN_OR_RETURN(1);
   int advice;
-  switch ((int)get_count(env, argv[3])) {
+  switch (code) {
     case 0: advice = MADV_DONTNEED; break;
 #ifdef MADV_DONTDUMP
     case 1: advice = MADV_DONTDUMP; break;
@@ -244,7 +427,7 @@ static napi_value advise(napi_env env, napi_callback_info info) {
     case 5: advice = MADV_NOHUGEPAGE; break;
 #endif
     case 3: advice = MADV_WILLNEED; break;
-    default: return fail(env, ENOTSUP);
+    default: return fail(env, code < 0 ? EINVAL : ENOTSUP);
   }
   if (madvise(addr, len, advice) != 0) return fail(env, errno);
   return number(env, 0);
@@ -253,39 +436,45 @@ static napi_value advise(napi_env env, napi_callback_info info) {
 static napi_value lock_common(napi_env env, napi_callback_info info, int lock) {
   napi_value argv[3];
   if (!get_args(env, info, 3, argv)) return NULL;
-  char *addr;
-  size_t len;
-  int ok = get_span(env, argv[0], argv[1], argv[2], &addr, &len);
-  if (ok < 0) return NULL;
-  if (ok == 0) return fail(env, ERANGE);
+  SPAN_OR_RETURN(1);
   if ((lock ? mlock(addr, len) : munlock(addr, len)) != 0) return fail(env, errno);
   return number(env, 0);
 }
 
-/* lock(buffer, offset, length) / unlock(...) -> 0 or -errno */
+/* lock(buffer, offset, length) / unlock(...) -> 0 or -errno; whole pages */
 static napi_value lock(napi_env env, napi_callback_info info) { return lock_common(env, info, 1); }
 static napi_value unlock(napi_env env, napi_callback_info info) { return lock_common(env, info, 0); }
 
 #ifdef __linux__
-/* mbind(buffer, offset, length, mode, nodemask BigUint64Array, maxnode, flags) -> 0 or -errno */
+#ifndef MPOL_MF_MOVE
+#define MPOL_MF_STRICT (1 << 0)
+#define MPOL_MF_MOVE (1 << 1)
+#endif
+/* mbind(buffer, offset, length, mode, nodemask BigUint64Array, maxnode, flags) -> 0 or -errno; whole pages;
+   mode 0..6 (with the MPOL_F_* mode flags), flags: MPOL_MF_STRICT | MPOL_MF_MOVE only. */
 static napi_value do_mbind(napi_env env, napi_callback_info info) {
   napi_value argv[7];
   if (!get_args(env, info, 7, argv)) return NULL;
-  char *addr;
-  size_t len;
-  int ok = get_span(env, argv[0], argv[1], argv[2], &addr, &len);
-  if (ok < 0) return NULL;
-  if (ok == 0) return fail(env, ERANGE);
   napi_typedarray_type type;
   size_t words;
   void *mask;
-  if (napi_get_typedarray_info(env, argv[4], &type, &words, &mask, NULL, NULL) != napi_ok ||
+  bool is_ta = false;
+  if (napi_is_typedarray(env, argv[4], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[4], &type, &words, &mask, NULL, NULL) != napi_ok ||
       type != napi_biguint64_array) {
-    napi_throw_type_error(env, NULL, "forge_os.mbind: the nodemask must be a BigUint64Array");
+    type_error(env, "forge_os.mbind: the nodemask must be a BigUint64Array");
     return NULL;
   }
-  double mode = get_count(env, argv[3]), maxnode = get_count(env, argv[5]), flags = get_count(env, argv[6]);
-  if (mode < 0 || maxnode < 0 || flags < 0 || maxnode > (double)words * 64 + 1) return fail(env, EINVAL);
+  double moded, maxnoded, flagsd;
+  if (!get_number(env, argv[3], "forge_os.mbind: mode must be a number", &moded) ||
+      !get_number(env, argv[5], "forge_os.mbind: maxnode must be a number", &maxnoded) ||
+      !get_number(env, argv[6], "forge_os.mbind: flags must be a number", &flagsd))
+    return NULL;
+  SPAN_OR_RETURN(1);
+  double mode = as_count(moded), maxnode = as_count(maxnoded), flags = as_count(flagsd);
+  if (mode < 0 || mode > 65535 || maxnode < 0 || maxnode > (double)words * 64 + 1 || flags < 0 ||
+      ((unsigned)flags & ~(unsigned)(MPOL_MF_STRICT | MPOL_MF_MOVE)) != 0 || (words > 0 && mask == NULL))
+    return fail(env, EINVAL);
   long rc = syscall(SYS_mbind, (unsigned long)addr, (unsigned long)len, (unsigned long)mode,
                     (const unsigned long *)mask, (unsigned long)maxnode, (unsigned)flags);
   if (rc != 0) return fail(env, errno);
@@ -293,25 +482,28 @@ static napi_value do_mbind(napi_env env, napi_callback_info info) {
 }
 
 /* getMempolicy(buffer, offset, flags, out BigUint64Array) -> 0 or -errno; out[0] = mode (or node with
-   MPOL_F_NODE), out[1..] = nodemask words */
+   MPOL_F_NODE), out[1..] = nodemask words; flags: MPOL_F_NODE | MPOL_F_ADDR only */
 static napi_value get_mempolicy_at(napi_env env, napi_callback_info info) {
   napi_value argv[4];
   if (!get_args(env, info, 4, argv)) return NULL;
-  char *addr;
-  size_t len;
-  napi_value one = number(env, 1);
-  int ok = get_span(env, argv[0], argv[1], one, &addr, &len);
-  if (ok < 0) return NULL;
-  if (ok == 0) return fail(env, ERANGE);
   napi_typedarray_type type;
   size_t words;
   void *out;
-  if (napi_get_typedarray_info(env, argv[3], &type, &words, &out, NULL, NULL) != napi_ok ||
-      type != napi_biguint64_array || words < 2) {
-    napi_throw_type_error(env, NULL, "forge_os.getMempolicy: out must be a BigUint64Array of 2 or more");
+  bool is_ta = false;
+  if (napi_is_typedarray(env, argv[3], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[3], &type, &words, &out, NULL, NULL) != napi_ok ||
+      type != napi_biguint64_array || words < 2 || words > 4096 || out == NULL) {
+    type_error(env, "forge_os.getMempolicy: out must be a BigUint64Array of 2 to 4096 words");
     return NULL;
   }
-  double flags = get_count(env, argv[2]);
+  int flags;
+  if (!get_small(env, argv[2], "forge_os.getMempolicy: flags must be a number", 3, &flags)) return NULL;
+  char *addr;
+  size_t len;
+  napi_value one = number(env, 1);
+  int bad = get_span(env, argv[0], argv[1], one, 0, &addr, &len);
+  if (bad < 0) return NULL;
+  if (bad > 0) return fail(env, bad);
   if (flags < 0) return fail(env, EINVAL);
   int mode = 0;
   uint64_t *o = (uint64_t *)out;
@@ -349,6 +541,7 @@ static napi_value init(napi_env env, napi_value exports) {
       {"pageSize", NULL, page_size, NULL, NULL, NULL, napi_default, NULL},
       {"map", NULL, map, NULL, NULL, NULL, napi_default, NULL},
       {"unmap", NULL, unmap, NULL, NULL, NULL, napi_default, NULL},
+      {"isMapping", NULL, is_mapping, NULL, NULL, NULL, napi_default, NULL},
       {"baseAlignment", NULL, base_alignment, NULL, NULL, NULL, napi_default, NULL},
       {"protect", NULL, protect, NULL, NULL, NULL, napi_default, NULL},
       {"advise", NULL, advise, NULL, NULL, NULL, napi_default, NULL},

@@ -95,6 +95,11 @@ export class Memory {
   readonly maxByteLength: number;
   /** Incremented whenever the memory grows or its views are rebuilt: a cheap "did anything move" check. */
   generation: number;
+  /**
+   * True once the owner of the memory retired it (`forge-alloc/os`'s `dispose()`): its contents are gone (it reads
+   * as zeros) and nothing may be allocated in it any more. Allocators check it to refuse with an `AllocError`.
+   */
+  retired: boolean;
   private readonly wasm: WebAssembly.Memory | null;
   private current: AnyBuffer;
   private _u8!: Uint8Array;
@@ -147,6 +152,7 @@ export class Memory {
       );
     }
     this.generation = 0;
+    this.retired = false;
     this.rebuild(this.current);
   }
 
@@ -183,6 +189,11 @@ export class Memory {
   get buffer(): AnyBuffer {
     if (this.wasm !== null) this.sync();
     return this.current;
+  }
+
+  /** Marks the memory {@link Memory.retired} (irreversible). Called by the owner of an OS mapping on dispose. */
+  retire(): void {
+    this.retired = true;
   }
 
   /** The current length in bytes: the committed part; offsets below it can be read and written. */

@@ -3,6 +3,11 @@
  * goes to one target allocator unchanged, and a subclass overrides only what it changes. The hardening `Wrapper`
  * plays this part one layer up; the OS layer may use only core, so it has its own.
  *
+ * Capabilities are forwarded exactly: the `OsBacked` and `FixedRange` methods (`commit` included) exist on a
+ * wrapper if and only if its target has them, and the wrapper reports the same under `WRAPS`, so `isFixedRange` and
+ * `isOsBacked` give the target's answer. A wrapper whose work is in `allocate` (and any pass-through above one)
+ * says so, so a carving layout (`BumpArena`, `GuardPage`, ...) refuses it instead of bypassing it.
+ *
  * Not on a hot path: layouts carve these wrappers once, at construction, and allocate inside their own range.
  * Overhead: one forwarded call per operation; no state of their own.
  *
@@ -23,32 +28,53 @@
  * const counted = new CountingReleases(mapping);
  * counted.releasePages(counted.basePtr(), 4096);
  * console.log(counted.released, counted.size()); // 4096 65536
- * // OsRangeForwarder adds the FixedRange calls to OsForwarder; extend OsForwarder for a wrapper that must not look
- * // like a FixedRange (as HugePageAligned, whose alignment a carving layout would bypass).
- * console.log(counted instanceof OsForwarder); // true
+ * // OsRangeForwarder adds the FixedRange calls to OsForwarder when the target has them; extend OsForwarder for a
+ * // wrapper that must never look like a FixedRange.
+ * console.log(counted instanceof OsForwarder, isFixedRange(counted)); // true true
  * ```
  *
  * @module
  */
 import {
-  AllocError,
   type Allocator,
   type FixedRange,
   type Memory,
   type OsBacked,
   type ProtectFlags,
+  WRAPS,
+  type WrapperInfo,
   isFixedRange,
+  isOsBacked,
+  wrapperChain,
 } from "../core/index.js";
 
+const OS_BACKED_METHODS = ["basePtr", "regionSize", "releasePages", "protect"] as const;
+const FIXED_RANGE_METHODS = ["base", "size", "commit", "contains"] as const;
+
+/** Hides methods the target lacks: own `undefined` properties over the prototype's forwarders. */
+function hide(self: object, names: readonly string[]): void {
+  for (const name of names) {
+    Object.defineProperty(self, name, {
+      value: undefined,
+      writable: false,
+      enumerable: false,
+      configurable: false,
+    });
+  }
+}
+
 /**
- * Forwards every `Allocator` and `OsBacked` call to `target`. The `OsBacked` calls throw an `AllocError` naming the
- * wrapper when the target is not `OsBacked`.
+ * Forwards every `Allocator` call to `target`, and the `OsBacked` calls when the target is `OsBacked`: when it is
+ * not, `basePtr`, `regionSize`, `releasePages` and `protect` are absent (`undefined`), `isOsBacked` is false, and
+ * {@link WRAPS} says so.
  *
  * @typeParam TTarget - the allocator every call goes to.
  */
 export class OsForwarder<TTarget extends Allocator> implements Allocator, OsBacked {
   /** The target's memory. */
   readonly memory: Memory;
+  /** What this wrapper forwards (see `WRAPS` in core): `isFixedRange` and `isOsBacked` honour it. */
+  readonly [WRAPS]: WrapperInfo;
   /** The allocator every call goes to. */
   protected readonly target: TTarget;
   /** The wrapper's name, for messages. */
@@ -57,13 +83,29 @@ export class OsForwarder<TTarget extends Allocator> implements Allocator, OsBack
   protected readonly role: string;
 
   /**
-   * @param label - the wrapper's name; @param target - where calls go; @param role - how messages call the target.
+   * @param label - the wrapper's name; @param target - where calls go; @param role - how messages call the target;
+   * @param actsOnAllocate - whether this wrapper's work happens in `allocate` (a carving layout must then refuse
+   *   it); it is also true when any wrapper below does, so a pass-through cannot hide one from a carver.
    */
-  constructor(label: string, target: TTarget, role: string) {
+  constructor(label: string, target: TTarget, role: string, actsOnAllocate = false) {
     this.label = label;
     this.target = target;
     this.role = role;
     this.memory = target.memory;
+    const osBacked = isOsBacked(target);
+    this[WRAPS] = Object.freeze({
+      name: label,
+      fixedRange: this.forwardsFixedRange(),
+      osBacked,
+      actsOnAllocate: actsOnAllocate || wrapperChain(target).some((w) => w.actsOnAllocate),
+      writesBlocks: false,
+    });
+    if (!osBacked) hide(this, OS_BACKED_METHODS);
+  }
+
+  /** Whether this class forwards `FixedRange` for its target; `false` here. @internal */
+  protected forwardsFixedRange(): boolean {
+    return false;
   }
 
   /** Forwarded. */
@@ -102,56 +144,62 @@ export class OsForwarder<TTarget extends Allocator> implements Allocator, OsBack
   corruptionEvents(): number {
     return this.target.corruptionEvents();
   }
-  /** Forwarded. @throws `AllocError` when the target is not `OsBacked`. */
+  /** Forwarded; absent when the target is not `OsBacked`. */
   basePtr(): number {
-    return this.os().basePtr();
+    return (this.target as unknown as OsBacked).basePtr();
   }
-  /** Forwarded. */
+  /** Forwarded; absent when the target is not `OsBacked`. */
   regionSize(): number {
-    return this.os().regionSize();
+    return (this.target as unknown as OsBacked).regionSize();
   }
-  /** Forwarded. */
+  /** Forwarded; absent when the target is not `OsBacked`. */
   releasePages(ptr: number, size: number): void {
-    this.os().releasePages(ptr, size);
+    (this.target as unknown as OsBacked).releasePages(ptr, size);
   }
-  /** Forwarded. */
+  /** Forwarded; absent when the target is not `OsBacked`. */
   protect(ptr: number, size: number, flags: ProtectFlags): void {
-    this.os().protect(ptr, size, flags);
-  }
-
-  private os(): OsBacked {
-    const t = this.target as unknown as Partial<OsBacked>;
-    if (typeof t.basePtr !== "function") throw new AllocError(`${this.label}: ${this.role} is not OsBacked`);
-    return this.target as unknown as OsBacked;
+    (this.target as unknown as OsBacked).protect(ptr, size, flags);
   }
 }
 
 /**
  * An {@link OsForwarder} that forwards the `FixedRange` calls too, `commit` included (so a commit-aware layout above
- * reaches the target). They throw an `AllocError` naming the wrapper when the target is not a `FixedRange`.
+ * reaches the target), exactly when the target is a `FixedRange`, as the seed's `impl<I: FixedRange> FixedRange`:
+ * when it is not, `base`, `size`, `commit` and `contains` are absent (`undefined`) and `isFixedRange` is false.
  *
  * @typeParam TTarget - the allocator every call goes to.
  */
 export class OsRangeForwarder<TTarget extends Allocator> extends OsForwarder<TTarget> implements FixedRange {
-  /** Forwarded. @throws `AllocError` when the target is not a `FixedRange`. */
-  base(): number {
-    return this.range().base();
-  }
-  /** Forwarded. */
-  size(): number {
-    return this.range().size();
-  }
-  /** Forwarded. */
-  commit(ptr: number, length: number): boolean {
-    return this.range().commit(ptr, length);
-  }
-  /** Forwarded. */
-  contains(ptr: number): boolean {
-    return this.range().contains(ptr);
+  /**
+   * @param label - the wrapper's name
+   * @param target - where calls go
+   * @param role - how messages call the target
+   * @param actsOnAllocate - whether its work happens in `allocate` (see {@link OsForwarder})
+   */
+  constructor(label: string, target: TTarget, role: string, actsOnAllocate = false) {
+    super(label, target, role, actsOnAllocate);
+    if (!isFixedRange(target)) hide(this, FIXED_RANGE_METHODS);
   }
 
-  private range(): FixedRange {
-    if (!isFixedRange(this.target)) throw new AllocError(`${this.label}: ${this.role} is not a FixedRange`);
-    return this.target;
+  /** True when the target is a `FixedRange`. @internal */
+  protected override forwardsFixedRange(): boolean {
+    return isFixedRange(this.target);
+  }
+
+  /** Forwarded; absent when the target is not a `FixedRange`. */
+  base(): number {
+    return (this.target as unknown as FixedRange).base();
+  }
+  /** Forwarded; absent when the target is not a `FixedRange`. */
+  size(): number {
+    return (this.target as unknown as FixedRange).size();
+  }
+  /** Forwarded; absent when the target is not a `FixedRange`. */
+  commit(ptr: number, length: number): boolean {
+    return (this.target as unknown as FixedRange).commit(ptr, length);
+  }
+  /** Forwarded; absent when the target is not a `FixedRange`. */
+  contains(ptr: number): boolean {
+    return (this.target as unknown as FixedRange).contains(ptr);
   }
 }

@@ -30,7 +30,7 @@ import {
   type Region,
   checkCarvable,
 } from "../core/index.js";
-import { PAGE_SIZE } from "./native.js";
+import { PAGE_SIZE, native } from "./native.js";
 
 /** Options of {@link GuardPage}. */
 export interface GuardPageOptions {
@@ -83,6 +83,25 @@ export class GuardPage<TInner extends OsBacked> extends RangeBacking {
     } catch (error) {
       inner.protect(base, page, ProtectFlags.RW);
       throw error;
+    }
+  }
+
+  /** As `RangeBacking.allocate`. @throws `AllocError` once the mapping under it was disposed. */
+  override allocate(size: number, align = 8): number {
+    this.checkLive();
+    return super.allocate(size, align);
+  }
+
+  /** As `RangeBacking.commit`; `false` once the mapping under it was disposed. */
+  override commit(ptr: number, length: number): boolean {
+    return native.isMapping(this.memory.buffer as ArrayBuffer) && super.commit(ptr, length);
+  }
+
+  private checkLive(): void {
+    if (!native.isMapping(this.memory.buffer as ArrayBuffer)) {
+      throw new AllocError(
+        "GuardPage: allocate used after dispose(); the mapping under it is disposed (expected a live mapping)",
+      );
     }
   }
 

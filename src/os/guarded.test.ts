@@ -131,12 +131,20 @@ describe("SplitMetadata and HardenedSlab", () => {
     assert.equal(slab.corruptionEvents(), 0);
   });
 
-  test("dispose unmaps both mappings", () => {
+  test("dispose retires both mappings: their contents read as zeros at once, and both refuse further use", () => {
     const slab = new HardenedSlab({ blockSize: 32, capacity: 8 });
+    const p = slab.allocate(32);
     const data = slab.memory.u8;
+    data.fill(0x5a, p, p + 32);
     const meta = slab.split.meta.memory.u8;
     slab.dispose();
-    assert.deepEqual([data.length, meta.length], [0, 0]);
+    assert.equal(data[p], 0);
+    assert.equal(
+      meta.every((b) => b === 0),
+      true,
+    );
+    assert.deepEqual([slab.mapping.disposed, slab.split.meta.disposed], [true, true]);
+    assert.equal(slab.guarded.commit(slab.guarded.base(), 8), false);
   });
 
   test("SplitMetadata forwards to its data side and rejects a bad metaSize", () => {
@@ -162,8 +170,13 @@ describe("CryptoSlab", () => {
     keys.deallocate(k, 32);
     assert.deepEqual([...keys.memory.u8.subarray(k, k + 32)], new Array(32).fill(0));
     const view = keys.memory.u8;
+    view.fill(0x77, k, k + 32);
     keys.dispose();
-    assert.equal(view.length, 0);
+    assert.equal(
+      view.every((b) => b === 0),
+      true,
+      "nothing of the data range is readable after dispose",
+    );
     assert.equal(vmLck(), before);
   });
 

@@ -1,5 +1,6 @@
 /**
- * `HugePageAligned`: aligns every block to a huge page (2 MiB by default) and asks the kernel to back the region
+ * `HugePageAligned`: aligns every block to a huge page (the kernel's default size, 2 MiB on x86-64; up to 1 GiB)
+ * and asks the kernel to back the region
  * with transparent huge pages (`madvise(MADV_HUGEPAGE)`, which the Rust original lacks). For large, long-lived
  * blocks that are scanned often (tables, columns, arenas).
  *
@@ -8,8 +9,10 @@
  * kernel's decision; `transparentHugePages` says whether the advice was accepted (it is refused when THP is
  * `never`).
  *
- * It is deliberately not a `FixedRange`: a `BumpArena` over it would carve the range directly and align nothing
- * (the Rust footgun); `new BumpArena(new HugePageAligned(...))` is rejected instead.
+ * It forwards `FixedRange` (`commit` included) exactly when the inner is one, as the seed does, so provenance
+ * routing (`WithFallback`) works over it; but a carving layout would carve the range directly and align nothing
+ * (the Rust footgun), so it reports its work as done in `allocate` and `new BumpArena(new HugePageAligned(...))`
+ * (or over any pass-through above it, such as `NumaLocal`) is refused at construction instead.
  *
  * Overhead: up to one huge page of padding per block. `releasePages` rounds inward to whole huge pages and does
  * nothing when none is left.
@@ -19,17 +22,61 @@
  * const region = new MmapBacked(64 << 20, { alignment: 2 << 20 });
  * const big = new HugePageAligned(region);
  * const table = big.allocate(8 << 20); // 2 MiB-aligned address
+ * console.log(hugePageSizes().includes(defaultHugePageSize())); // true: the sizes MAP_HUGETLB can use here
  * ```
  *
  * @module
  */
-import { AllocError, type OsBacked, isValidAlign, layoutError } from "../core/index.js";
-import { OsForwarder } from "./forwarding.js";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import {
+  AllocError,
+  InvalidPointerError,
+  LayoutError,
+  MAX_ALIGN,
+  NULL,
+  type OsBacked,
+  describePointer,
+  isValidAlign,
+  isValidSize,
+  layoutError,
+} from "../core/index.js";
+import { OsRangeForwarder } from "./forwarding.js";
 import { Advice, native } from "./native.js";
+
+/**
+ * The kernel's default huge page size: `Hugepagesize` of `/proc/meminfo` (2 MiB on x86-64, often 512 MiB or 2 MiB
+ * on arm64 depending on the base page), as the Rust `default_huge_page_size()`; where the OS does not say, 2 MiB
+ * (32 MiB on Apple Silicon macOS, as in Rust).
+ */
+export function defaultHugePageSize(): number {
+  if (existsSync("/proc/meminfo")) {
+    const kb = Number(/^Hugepagesize:\s+(\d+)\s*kB/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1] ?? NaN);
+    if (kb > 0) return kb * 1024;
+  }
+  return process.platform === "darwin" && process.arch === "arm64" ? 32 << 20 : 2 << 20;
+}
+
+/**
+ * The huge page sizes this kernel offers for `MAP_HUGETLB`, ascending, from `/sys/kernel/mm/hugepages`
+ * (`[2 MiB, 1 GiB]` on x86-64 with 1 GiB pages enabled); `[]` where the OS does not say.
+ */
+export function hugePageSizes(): number[] {
+  const dir = "/sys/kernel/mm/hugepages";
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .map((n) => Number(/^hugepages-(\d+)kB$/.exec(n)?.[1] ?? NaN) * 1024)
+    .filter((n) => n > 0)
+    .sort((a, b) => a - b);
+}
 
 /** Options of {@link HugePageAligned}. */
 export interface HugePageAlignedOptions {
-  /** The huge page size: a power of two from 64 KiB to 2 MiB (`MAX_ALIGN`). @defaultValue 2 MiB */
+  /**
+   * The huge page size: a power of two from 64 KiB to 1 GiB. Above 2 MiB (`MAX_ALIGN`, the largest alignment a
+   * layout accepts) the wrapper places each block itself: it asks the inner for `size + hugePageSize - 2 MiB`
+   * bytes and hands out the aligned part (the padding is address space, never touched).
+   * @defaultValue {@link defaultHugePageSize} (2 MiB on x86-64)
+   */
   hugePageSize?: number;
 }
 
@@ -38,7 +85,7 @@ export interface HugePageAlignedOptions {
  *
  * @typeParam TInner - the mapping.
  */
-export class HugePageAligned<TInner extends OsBacked> extends OsForwarder<TInner> {
+export class HugePageAligned<TInner extends OsBacked> extends OsRangeForwarder<TInner> {
   /** The wrapped mapping. */
   readonly inner: TInner;
   /** The alignment every block gets. */
@@ -53,10 +100,10 @@ export class HugePageAligned<TInner extends OsBacked> extends OsForwarder<TInner
         "HugePageAligned: the inner allocator must be OsBacked (an OS mapping such as MmapBacked)",
       );
     }
-    const hp = options.hugePageSize ?? 2 << 20;
-    if (typeof hp !== "number" || hp < 1 << 16 || hp > 2 << 20 || (hp & (hp - 1)) !== 0) {
+    const hp = options.hugePageSize ?? Math.min(defaultHugePageSize(), 2 ** 30);
+    if (typeof hp !== "number" || hp < 1 << 16 || hp > 2 ** 30 || (hp & (hp - 1)) !== 0) {
       throw new AllocError(
-        `HugePageAligned: hugePageSize ${String(hp)} is not valid; expected a power of two from 64 KiB to 2 MiB`,
+        `HugePageAligned: hugePageSize ${String(hp)} is not valid; expected a power of two from 64 KiB to 1 GiB`,
       );
     }
     const buffer = inner.memory.buffer as ArrayBuffer;
@@ -66,7 +113,7 @@ export class HugePageAligned<TInner extends OsBacked> extends OsForwarder<TInner
           `aligned; map it with new MmapBacked(size, { alignment: ${hp} })`,
       );
     }
-    super("HugePageAligned", inner, "the inner allocator");
+    super("HugePageAligned", inner, "the inner allocator", true);
     this.inner = inner;
     this.hugePageSize = hp;
     const whole = Math.floor(inner.regionSize() / hp) * hp;
@@ -76,24 +123,95 @@ export class HugePageAligned<TInner extends OsBacked> extends OsForwarder<TInner
 
   /** Allocates from the inner with the alignment raised to the huge page size. */
   override allocate(size: number, align = 8): number {
+    if (this.hugePageSize > MAX_ALIGN) return this.placeLarge(size, align, false);
     return this.inner.allocate(size, this.raise(align, size));
   }
   /** As {@link HugePageAligned.allocate}, zeroed. */
   override allocateZeroed(size: number, align = 8): number {
+    if (this.hugePageSize > MAX_ALIGN) return this.placeLarge(size, align, true);
     return this.inner.allocateZeroed(size, this.raise(align, size));
   }
   /** Forwarded with the raised alignment. */
   override deallocate(ptr: number, size: number, align = 8): void {
+    if (this.hugePageSize > MAX_ALIGN) {
+      const b = this.largeBlock("deallocate", ptr, size, align);
+      this.inner.deallocate(b.innerPtr, b.innerSize, MAX_ALIGN);
+      this.large.delete(ptr);
+      return;
+    }
     this.inner.deallocate(ptr, size, this.raise(align, size));
   }
-  /** Forwarded with the raised alignment. */
+  /** Forwarded with the raised alignment (above 2 MiB pages: a new block, the bytes copied, the old one freed). */
   override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    if (this.hugePageSize > MAX_ALIGN) return this.moveLarge("grow", ptr, oldSize, newSize, align);
     return this.inner.grow(ptr, oldSize, newSize, this.raise(align, oldSize));
   }
-  /** Forwarded with the raised alignment. */
+  /** Forwarded with the raised alignment (above 2 MiB pages: as `grow`). */
   override shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    if (this.hugePageSize > MAX_ALIGN) return this.moveLarge("shrink", ptr, oldSize, newSize, align);
     return this.inner.shrink(ptr, oldSize, newSize, this.raise(align, oldSize));
   }
+  /** Forwarded (above 2 MiB pages: the bytes from `ptr` to the end of the inner's block). */
+  override usableSize(ptr: number, size: number): number {
+    if (this.hugePageSize > MAX_ALIGN) {
+      const b = this.largeBlock("usableSize", ptr, size, 8);
+      return b.innerPtr + this.inner.usableSize(b.innerPtr, b.innerSize) - ptr;
+    }
+    return this.inner.usableSize(ptr, size);
+  }
+  /** Forwarded; forgets the blocks placed above 2 MiB pages. */
+  override reset(): void {
+    this.inner.reset();
+    this.large.clear();
+  }
+
+  /** Blocks placed by this wrapper (huge pages above 2 MiB): aligned offset -> the inner's block. */
+  private readonly large = new Map<number, { innerPtr: number; innerSize: number; size: number }>();
+
+  private placeLarge(size: number, align: number, zeroed: boolean): number {
+    if (!isValidSize(size) || !isValidAlign(align))
+      throw layoutError("HugePageAligned.allocate", size, align);
+    const hp = this.hugePageSize;
+    const innerSize = size + hp - MAX_ALIGN;
+    if (!isValidSize(innerSize)) return NULL; // larger than any memory: it cannot fit
+    const p = zeroed
+      ? this.inner.allocateZeroed(innerSize, MAX_ALIGN)
+      : this.inner.allocate(innerSize, MAX_ALIGN);
+    if (p === NULL) return NULL;
+    const aligned = Math.ceil(p / hp) * hp;
+    this.large.set(aligned, { innerPtr: p, innerSize, size });
+    return aligned;
+  }
+
+  private largeBlock(what: string, ptr: number, size: number, align: number) {
+    if (!isValidSize(size) || !isValidAlign(align)) throw layoutError(`HugePageAligned.${what}`, size, align);
+    const b = this.large.get(ptr);
+    if (b === undefined) {
+      throw new InvalidPointerError(
+        ptr,
+        `HugePageAligned.${what}: ${describePointer(ptr)} is not a live block of this wrapper`,
+      );
+    }
+    if (b.size !== size) {
+      throw new LayoutError(
+        `HugePageAligned.${what}: size ${size} is not the size of the block at ${ptr}; expected ${b.size}`,
+      );
+    }
+    return b;
+  }
+
+  private moveLarge(what: string, ptr: number, oldSize: number, newSize: number, align: number): number {
+    this.largeBlock(what, ptr, oldSize, align);
+    if (!isValidSize(newSize) || (what === "grow" ? newSize < oldSize : newSize > oldSize)) {
+      throw layoutError(`HugePageAligned.${what}`, newSize, align);
+    }
+    const q = this.placeLarge(newSize, align, false);
+    if (q === NULL) return NULL;
+    this.memory.u8.copyWithin(q, ptr, ptr + Math.min(oldSize, newSize));
+    this.deallocate(ptr, oldSize, align);
+    return q;
+  }
+
   /** Releases only the whole huge pages inside `[ptr, ptr + size)`; nothing when none fits. */
   override releasePages(ptr: number, size: number): void {
     const hp = this.hugePageSize;

@@ -25,12 +25,14 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { AllocError, MAX_MEMORY_BYTES, checkInteger } from "../core/index.js";
+import { defaultHugePageSize } from "./huge-page-aligned.js";
 import { MappedBacking, roundToPages } from "./mapped-backing.js";
+import { checkHugePageSize } from "./mmap-backed.js";
 import { MAP_HUGETLB, native, osError } from "./native.js";
 
 /** Options of {@link HugePageBacked}. */
 export interface HugePageOptions {
-  /** The huge page size: 2 MiB or 1 GiB on x86-64 (a power of two of at least 64 KiB). @defaultValue 2 MiB */
+  /** The huge page size: one the kernel offers (`hugePageSizes()`: 2 MiB, and 1 GiB where enabled, on x86-64). @defaultValue `defaultHugePageSize()` */
   hugePageSize?: number;
 }
 
@@ -56,12 +58,7 @@ export class HugePageBacked extends MappedBacking {
    */
   constructor(minSize: number, options: HugePageOptions = {}) {
     const bytes = checkInteger("HugePageBacked", "minSize", minSize, 1, MAX_MEMORY_BYTES);
-    const hp = options.hugePageSize ?? 2 << 20;
-    if (typeof hp !== "number" || hp < 1 << 16 || hp > 2 ** 30 || (hp & (hp - 1)) !== 0) {
-      throw new AllocError(
-        `HugePageBacked: hugePageSize ${String(hp)} is not valid; expected a power of two from 64 KiB to 1 GiB`,
-      );
-    }
+    const hp = checkHugePageSize("HugePageBacked", options.hugePageSize ?? defaultHugePageSize());
     const length = roundToPages(bytes, hp);
     if (length > MAX_MEMORY_BYTES)
       throw new AllocError(`HugePageBacked: ${length} bytes exceed MAX_MEMORY_BYTES`);

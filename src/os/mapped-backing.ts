@@ -1,11 +1,19 @@
 /**
  * `MappedBacking`: what every OS-mapped backing shares: a bump allocator over one real mapping, the `OsBacked`
- * calls with their range checks, and `dispose()`, which detaches every view and unmaps in one native call.
+ * calls with their range checks, and `dispose()`, which retires the mapping in one native call.
  *
  * The mapping is one `Memory` of kind `"os"`; offsets are offsets into the mapping (the region is
- * `[0, regionSize())`, and as in every memory the first 16 bytes are never handed out). After `dispose()` every
- * view of the mapping has length 0, reading it returns `undefined`, and allocating throws: nothing can touch
- * unmapped memory.
+ * `[0, regionSize())`, and as in every memory the first 16 bytes are never handed out).
+ *
+ * Lifetime: `dispose()` replaces the contents with fresh zero pages in place, in one native call: the old bytes
+ * are gone at once for every reader, native threads included (a pending `fs.write` or `zlib.deflate` reads zeros
+ * from there on). Allocating then throws an `AllocError`, `commit` returns `false` and the `OsBacked` calls throw.
+ * Views are deliberately not detached (Node's zlib aborts the process when a buffer it is reading is detached):
+ * they keep their length and read zeros; writes through them land in the retired pages and nowhere else. The
+ * address range stays reserved until the buffer object and everything sharing its memory (a buffer moved out with
+ * `ArrayBuffer.prototype.transfer`, native I/O holding a view) are garbage-collected; only then is it unmapped.
+ * So no reader ever faults on unmapped memory, and no new mapping can take the addresses while an old view can
+ * reach them.
  *
  * @example
  * ```ts
@@ -32,11 +40,11 @@ import { Advice, PAGE_SIZE, check, native } from "./native.js";
 
 /** The base of the OS backings (see the module documentation). */
 export class MappedBacking extends RangeBacking implements OsBacked, Disposable {
-  /** The mapping itself (an external `ArrayBuffer`); detached once disposed. */
+  /** The mapping itself (an external `ArrayBuffer`); all zeros once disposed. */
   protected readonly mapping: ArrayBuffer;
   /** Length of the mapping in bytes (a whole number of pages). */
   protected readonly length: number;
-  /** `munlock` before `munmap` on dispose. */
+  /** `munlock` before retiring the mapping on dispose. */
   protected unlockOnUnmap: boolean;
   private live: boolean;
 
@@ -85,20 +93,28 @@ export class MappedBacking extends RangeBacking implements OsBacked, Disposable 
     check(native.protect(this.mapping, ptr, size, flags), "mprotect", `${this.label}.protect`);
   }
 
-  /** True once {@link MappedBacking.dispose} has unmapped the region. */
+  /** True once {@link MappedBacking.dispose} has retired the region. */
   get disposed(): boolean {
     return !this.live;
   }
 
   /**
-   * Unmaps the region: every view of it is detached (length 0) and the pages are returned, in one native call.
-   * Idempotent. Blocks allocated from it must not be used afterwards (their views read as empty).
+   * Retires the region in one native call: its pages are replaced with zero pages (the contents are gone at once,
+   * views read zeros); the address range is unmapped once nothing can reach it (see the module documentation).
+   * Idempotent. Afterwards allocating throws an `AllocError`, `commit` returns `false`, and blocks allocated before
+   * must not be used (they read zeros, and what is written there is discarded).
    */
   dispose(): void {
     if (!this.live) return;
     this.live = false;
     this.committed = 0;
-    check(native.unmap(this.mapping, this.unlockOnUnmap), "munmap", `${this.label}.dispose`);
+    this.memory.retire();
+    check(native.unmap(this.mapping, this.unlockOnUnmap), "mmap", `${this.label}.dispose`);
+  }
+
+  /** As `RangeBacking.commit`; always `false` once disposed (nothing may be written there any more). */
+  override commit(ptr: number, length: number): boolean {
+    return this.live && super.commit(ptr, length);
   }
 
   /** `using` support: {@link MappedBacking.dispose}. */
@@ -108,7 +124,11 @@ export class MappedBacking extends RangeBacking implements OsBacked, Disposable 
 
   /** After dispose, every allocation lands here: refuse loudly rather than return `NULL`. */
   protected override commitTo(end: number): boolean {
-    if (!this.live) throw new AllocError(`${this.label}: used after dispose(); the mapping is gone`);
+    if (!this.live) {
+      throw new AllocError(
+        `${this.label}: allocate used after dispose(); the mapping is disposed (expected a live mapping)`,
+      );
+    }
     return super.commitTo(end);
   }
 

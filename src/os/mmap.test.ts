@@ -2,7 +2,8 @@
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { describe, test } from "node:test";
-import { AllocError, InvalidPointerError, LayoutError, ProtectFlags } from "../core/index.js";
+import { AllocError, InvalidPointerError, LayoutError, ProtectFlags, isFixedRange } from "../core/index.js";
+import { BumpArena } from "../layout/index.js";
 import { CORE, OS, runChild } from "../../test/helpers/child.js";
 import {
   HugePageAligned,
@@ -82,16 +83,21 @@ describe("MmapBacked", () => {
     assert.doesNotMatch(r.stdout, /survived/);
   });
 
-  test("dispose detaches every view (length 0, reads undefined, no crash) and unmaps, once", () => {
+  test("dispose zeroes the contents at once for every view (no detach, no crash), once", () => {
     const region = new MmapBacked(PAGE_SIZE);
     const p = region.allocate(8);
     const view = region.memory.u8;
     const f64 = region.memory.f64;
+    view.fill(0xab);
     region.dispose();
-    assert.equal(view.length, 0);
-    assert.equal(f64.length, 0);
-    assert.equal(view[p], undefined);
-    assert.equal(region.memory.u8.length, 0);
+    assert.equal(view.length, PAGE_SIZE);
+    assert.equal(f64[0], 0);
+    assert.equal(view[p], 0);
+    assert.equal(
+      view.every((b) => b === 0),
+      true,
+      "the old contents are gone",
+    );
     assert.equal(region.disposed, true);
     region.dispose(); // idempotent
     assert.throws(
@@ -101,22 +107,31 @@ describe("MmapBacked", () => {
     assert.throws(() => region.releasePages(0, PAGE_SIZE), /used after dispose/);
   });
 
-  test("`using` unmaps at the end of the block", () => {
+  test("`using` disposes at the end of the block", () => {
     let view: Uint8Array;
+    let r: MmapBacked;
     {
       using region = new MmapBacked(PAGE_SIZE);
+      r = region;
       view = region.memory.u8;
       view[0] = 1;
     }
-    assert.equal(view.length, 0);
+    assert.deepEqual([r.disposed, view[0]], [true, 0]);
   });
 
   test("a mapping the OS refuses is an OsError with errno, also in lastOsError()", () => {
     clearLastOsError();
-    // 2^31 - 64 KiB of populated memory is more than this machine lets one mapping take without overcommit; use a
-    // size the validation accepts but a flag combination the kernel rejects: a huge page size it does not have.
-    assert.throws(() => new HugePageBacked(1 << 20, { hugePageSize: 1 << 16 }), OsError);
+    // A size the validation accepts but the kernel cannot serve: more huge pages than the pool holds.
+    assert.throws(
+      () => new HugePageBacked(1 << 30),
+      (e: unknown) => e instanceof OsError && e.code === "ENOMEM",
+    );
     assert.equal(lastOsError()?.syscall, "mmap");
+    // A huge page size the kernel does not offer is refused before the syscall, naming the sizes it does offer.
+    assert.throws(
+      () => new HugePageBacked(1 << 20, { hugePageSize: 1 << 16 }),
+      /is not valid here; expected one the kernel offers/,
+    );
   });
 
   test("constructors reject bad sizes", () => {
@@ -191,10 +206,12 @@ describe("HugePageAligned", () => {
     big.releasePages(0, 4 << 20);
   });
 
-  test("refuses a mapping whose base is not huge-page aligned, and is not a FixedRange (a bump arena would bypass it)", () => {
+  test("refuses a mapping whose base is not huge-page aligned; forwards FixedRange but a bump arena refuses it (it would bypass the alignment)", () => {
     using region = new MmapBacked(8 << 20, { alignment: 2 << 20 });
     const shifted = Object.assign(Object.create(region) as MmapBacked, { basePtr: () => 4096 });
     assert.throws(() => new HugePageAligned(shifted), /alignment: 2097152/);
-    assert.equal("base" in new HugePageAligned(region), false);
+    const big = new HugePageAligned(region);
+    assert.equal(isFixedRange(big), true);
+    assert.throws(() => new BumpArena(big), /HugePageAligned as the range under BumpArena would do nothing/);
   });
 });

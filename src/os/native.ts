@@ -32,6 +32,7 @@ export interface NativeOs {
   pageSize(): number;
   map(length: number, flags: number, hugeShift: number, alignShift: number): ArrayBuffer | number;
   unmap(buffer: ArrayBuffer, munlockFirst: boolean): number;
+  isMapping(buffer: ArrayBuffer): boolean;
   baseAlignment(buffer: ArrayBuffer): number;
   protect(buffer: ArrayBuffer, offset: number, length: number, prot: number): number;
   advise(buffer: ArrayBuffer, offset: number, length: number, advice: number): number;
@@ -55,6 +56,8 @@ export interface NativeOs {
 export const MAP_POPULATE = 1;
 /** `map` flags. */
 export const MAP_HUGETLB = 2;
+/** `map` flags: no swap space reserved (`MAP_NORESERVE`); pages are committed on first touch. */
+export const MAP_NORESERVE = 4;
 /** `advise` codes understood by the addon. */
 export const Advice = {
   DONTNEED: 0,

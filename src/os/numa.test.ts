@@ -1,8 +1,13 @@
 // The seed's tests (shared/seed/numa.rs.txt), ported, plus what we add. Real mbind/get_mempolicy on Linux.
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, test } from "node:test";
-import { AllocError } from "../core/index.js";
+import { AllocError, isFixedRange } from "../core/index.js";
+import { OS, ROOT } from "../../test/helpers/child.js";
 import {
   MPOL,
   MmapBacked,
@@ -16,8 +21,15 @@ import {
   mbindArgs,
   numaTopology,
   onlineNumaNodes,
+  numaSupported,
   parseNodeList,
 } from "./index.js";
+import { mbindOutcome } from "./numa.js";
+
+/** Why the tests that need a NUMA kernel are skipped here, or false when they run (Linux with NUMA sysfs). */
+const NO_NUMA_KERNEL = numaSupported()
+  ? false
+  : `needs Linux with NUMA support (/sys/devices/system/node/node*); this host (${process.platform}) has none`;
 
 const region = (): MmapBacked => new MmapBacked(64 * 1024);
 
@@ -75,7 +87,17 @@ describe("mbindArgs: the pure policy mapping (seed tests, on every platform)", (
   });
 });
 
-describe("NumaLocal over a real mapping (seed tests, real syscalls)", () => {
+describe("mbind outcome (pure, on every platform)", () => {
+  test("success is enforced; any refusal is an error unless allowUnenforced, ENOSYS included", () => {
+    assert.equal(mbindOutcome(0, false), "enforced");
+    for (const rc of [-38, -1, -22, -12]) {
+      assert.equal(mbindOutcome(rc, false), "error", `rc ${rc}`);
+      assert.equal(mbindOutcome(rc, true), "unenforced", `rc ${rc}`);
+    }
+  });
+});
+
+describe("NumaLocal over a real mapping (seed tests, real syscalls)", { skip: NO_NUMA_KERNEL }, () => {
   test("empty_bind_rejected, before any syscall", () => {
     clearLastOsError();
     const inner = region();
@@ -165,4 +187,142 @@ describe("NumaLocal over a real mapping (seed tests, real syscalls)", () => {
     assert.ok(nodes[0]!.cpus.length >= 1 && nodes[0]!.memTotalBytes > 0);
     assert.deepEqual(parseNodeList("0-2,5,7-8\n"), [0, 1, 2, 5, 7, 8]);
   });
+});
+
+// A seccomp filter that answers mbind with a chosen errno, then runs a command: how a kernel without NUMA (ENOSYS)
+// or a container (EPERM) looks to us, made real on this host.
+const SECCOMP_C = `#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+int main(int argc, char **argv) {
+  if (argc < 3) return 2;
+  unsigned err = (unsigned)atoi(argv[1]);
+  struct sock_filter f[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, SYS_mbind, 0, 1),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (err & SECCOMP_RET_DATA)),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {sizeof f / sizeof f[0], f};
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog)) {
+    perror("seccomp");
+    return 125;
+  }
+  execv(argv[2], argv + 2);
+  perror("execv");
+  return 126;
+}
+`;
+
+function mbindRefusedWith(
+  errno: number,
+  body: string,
+): { status: number | null; stdout: string; stderr: string } {
+  const dir = mkdtempSync(join(tmpdir(), "forge-seccomp-"));
+  writeFileSync(join(dir, "deny.c"), SECCOMP_C);
+  const cc = spawnSync(process.env.CC ?? "cc", ["-O2", "-o", join(dir, "deny"), join(dir, "deny.c")], {
+    encoding: "utf8",
+  });
+  assert.equal(cc.status, 0, `the seccomp helper compiles: ${cc.stderr}`);
+  const code = `import * as os from ${JSON.stringify(OS)};\n${body}`;
+  const r = spawnSync(
+    join(dir, "deny"),
+    [String(errno), process.execPath, "--input-type=module", "-e", code],
+    {
+      encoding: "utf8",
+      cwd: ROOT,
+      timeout: 60_000,
+    },
+  );
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const REFUSED = `
+const m = new os.MmapBacked(65536);
+const out = {};
+try { new os.NumaLocal(m, os.NumaPolicy.bind(os.NodeSet.single(0))); out.threw = false; }
+catch (e) { out.threw = true; out.name = e.name; out.code = e.code; out.errno = e.errno; out.last = os.lastOsError(); out.hint = /allowUnenforced/.test(e.message); }
+const l = new os.NumaLocal(m, os.NumaPolicy.bind(os.NodeSet.single(0)), { allowUnenforced: true });
+const st = l.stats();
+out.accepted = { enforced: l.enforced, because: l.unenforcedBecause, stats: { enforced: st.enforced, because: st.unenforcedBecause, kind: st.policy.kind } };
+out.works = l.allocate(64) > 0;
+console.log(JSON.stringify(out));
+`;
+
+describe(
+  "NumaLocal when the kernel refuses mbind (seccomp, as a kernel without NUMA or a container)",
+  { skip: process.platform === "linux" ? false : "seccomp is Linux-only" },
+  () => {
+    for (const [errno, code] of [
+      [38, "ENOSYS"],
+      [1, "EPERM"],
+    ] as const) {
+      test(`${code}: an OsError carrying the errno (the seed); allowUnenforced accepts it and says so`, () => {
+        const r = mbindRefusedWith(errno, REFUSED);
+        assert.equal(r.status, 0, r.stderr);
+        const because = `mbind: ${code} (errno ${errno})`;
+        assert.deepEqual(JSON.parse(r.stdout), {
+          threw: true,
+          name: "OsError",
+          code,
+          errno,
+          last: { errno, code, syscall: "mbind" },
+          hint: true,
+          accepted: { enforced: false, because, stats: { enforced: false, because, kind: "bind" } },
+          works: true,
+        });
+      });
+    }
+  },
+);
+
+describe("NumaLocal's stats", () => {
+  test(
+    "enforced policies say so, with no reason; FixedRange is the inner's",
+    { skip: NO_NUMA_KERNEL },
+    () => {
+      using inner = region();
+      const local = new NumaLocal(inner, NumaPolicy.preferred(0));
+      assert.deepEqual(local.stats(), { policy: local.policy, enforced: true, unenforcedBecause: undefined });
+      assert.equal(isFixedRange(local), true);
+    },
+  );
+});
+
+describe("on a host without NUMA sysfs", () => {
+  test(
+    "the NUMA-kernel tests skip with a stated reason and the pure tests pass (this file, rerun with sysfs hidden)",
+    { skip: process.env.FORGE_NUMA_HIDDEN === "1" ? "already the rerun" : false },
+    () => {
+      // A private mount namespace with an empty tmpfs over /sys/devices/system/node: the host looks NUMA-less.
+      // NODE_TEST_CONTEXT is dropped so that the rerun reports in TAP, not to this runner's protocol.
+      const { NODE_TEST_CONTEXT: _, ...env } = process.env;
+      const r = spawnSync(
+        "unshare",
+        [
+          "-m",
+          "sh",
+          "-c",
+          'mount -t tmpfs none /sys/devices/system/node && exec "$0" --test --test-reporter=tap "$1"',
+          process.execPath,
+          fileURLToPath(import.meta.url),
+        ],
+        { encoding: "utf8", cwd: ROOT, timeout: 120_000, env: { ...env, FORGE_NUMA_HIDDEN: "1" } },
+      );
+      assert.equal(
+        r.status,
+        0,
+        `needs root for unshare -m (CI runs as root): ${r.stderr}${r.stdout.slice(-2000)}`,
+      );
+      assert.match(r.stdout, /# SKIP needs Linux with NUMA support/);
+      assert.match(r.stdout, /^# fail 0$/m);
+      const passed = Number(/^# pass (\d+)$/m.exec(r.stdout)?.[1] ?? 0);
+      assert.ok(passed >= 10, `the pure suites ran: ${passed} passed`);
+    },
+  );
 });

@@ -12,8 +12,11 @@
  * - `appliedPolicy()` and `nodeOfPage()` read the placement back (`get_mempolicy`), and `numaTopology()` reads the
  *   machine's nodes, CPUs and memory from sysfs.
  *
- * Where the OS has no NUMA (not Linux, or a kernel without NUMA: `ENOSYS`), `NumaLocal` is a pass-through with the
- * policy stored and `enforced === false`. Containers often refuse `mbind` (`EPERM`): that is an error.
+ * On Linux every refusal of the syscall is an error carrying the errno, as in the seed: `ENOSYS` (a kernel without
+ * NUMA), `EPERM` (containers often refuse `mbind`), `EINVAL`. Pass `{ allowUnenforced: true }` to accept an
+ * unenforced policy instead; the wrapper then says so (`enforced === false`, `unenforcedBecause`, `stats()`). Where
+ * the OS has no `mbind` at all (not Linux), `NumaLocal` is the seed's pass-through: the policy is validated and
+ * stored, `enforced === false`.
  *
  * @example
  * ```ts
@@ -29,7 +32,7 @@
 import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { AllocError, type OsBacked } from "../core/index.js";
 import { OsRangeForwarder } from "./forwarding.js";
-import { check, native, osError } from "./native.js";
+import { check, errnoName, native, osError } from "./native.js";
 
 /** The most NUMA nodes Linux supports (`CONFIG_NODES_SHIFT` = 10). */
 export const MAX_NUMA_NODES = 1024;
@@ -269,13 +272,42 @@ const MODE_NAMES = [
 export interface NumaLocalOptions {
   /** Migrate pages that are already faulted in (`MPOL_MF_MOVE`); otherwise only later faults follow the policy. @defaultValue false */
   move?: boolean;
+  /**
+   * Accept a policy the kernel refuses to apply, instead of throwing: the wrapper is then built with
+   * `enforced === false` and `unenforcedBecause` naming the errno (e.g. `ENOSYS` from a kernel without NUMA,
+   * `EPERM` in a container). Off by default, as in the seed: a refused bind is an error.
+   * @defaultValue false
+   */
+  allowUnenforced?: boolean;
+}
+
+/** What {@link NumaLocal.stats} reports. */
+export interface NumaLocalStats {
+  /** The policy asked for. */
+  readonly policy: NumaPolicy;
+  /** True when the kernel applied it. */
+  readonly enforced: boolean;
+  /** Why it is not enforced (`undefined` when it is). */
+  readonly unenforcedBecause: string | undefined;
+}
+
+/** How `NumaLocal` treats an `mbind` result: `"enforced"`, `"unenforced"` (accepted by option) or an error. @internal */
+export function mbindOutcome(rc: number, allowUnenforced: boolean): "enforced" | "unenforced" | "error" {
+  if (rc === 0) return "enforced";
+  return allowUnenforced ? "unenforced" : "error";
 }
 
 /**
  * Binds an `OsBacked` allocator's whole region to NUMA nodes, once (see the module documentation), and forwards
- * every `Allocator`, `OsBacked` and `FixedRange` call unchanged, `usableSize` and `commit` included (so a wrapper
- * above still sees the inner's slack and lazy commits). Pages given back with `releasePages` come back under the
- * same policy when touched again.
+ * every `Allocator` and `OsBacked` call unchanged, `usableSize` included (so a wrapper above still sees the
+ * inner's slack), and the `FixedRange` calls with `commit` exactly when the inner is a `FixedRange` (as the seed's
+ * `impl<I: FixedRange> FixedRange`). Pages given back with `releasePages` come back under the same policy when
+ * touched again.
+ *
+ * On Linux every refusal of `mbind` is an `OsError` carrying the errno, `ENOSYS` included (as the seed); the
+ * `allowUnenforced` option accepts it instead and then says so in `enforced`, `unenforcedBecause` and `stats()`.
+ * Where the OS has no `mbind` (not Linux) it is the seed's no-op: the policy is validated and stored, `enforced`
+ * is false.
  *
  * @typeParam TInner - the wrapped allocator: an OS mapping (and a `FixedRange` when it is one).
  */
@@ -284,13 +316,15 @@ export class NumaLocal<TInner extends OsBacked> extends OsRangeForwarder<TInner>
   readonly inner: TInner;
   /** The policy asked for. */
   readonly policy: NumaPolicy;
-  /** True when the kernel applied the policy; false only where the OS has no NUMA (then it is stored, not enforced). */
+  /** True when the kernel applied the policy; false where the OS has no `mbind`, or a refusal was accepted. */
   readonly enforced: boolean;
+  /** Why the policy is not enforced: `"mbind: ENOSYS (errno 38)"`, or `"no mbind on <platform>"`; `undefined` when it is. */
+  readonly unenforcedBecause: string | undefined;
 
   /**
-   * @throws `AllocError` for an invalid policy (before any syscall); `OsError` with the errno when a node is not
-   *   online (synthetic `EINVAL`) or the kernel refuses the bind (`EPERM` in many containers, `EINVAL`, `ENOMEM`).
-   *   Both are recorded for `lastOsError()`.
+   * @throws `AllocError` for an invalid policy or inner (before any syscall); `OsError` with the errno when a node
+   *   is not online (synthetic `EINVAL`) or the kernel refuses the bind (`ENOSYS` without NUMA, `EPERM` in many
+   *   containers, `EINVAL`, `ENOMEM`), unless `allowUnenforced`. Both are recorded for `lastOsError()`.
    */
   constructor(inner: TInner, policy: NumaPolicy, options: NumaLocalOptions = {}) {
     if (typeof inner?.basePtr !== "function" || typeof inner.regionSize !== "function") {
@@ -300,6 +334,7 @@ export class NumaLocal<TInner extends OsBacked> extends OsRangeForwarder<TInner>
     }
     const args = mbindArgs(policy);
     let enforced = false;
+    let because: string | undefined = `no mbind on ${process.platform}; the policy is stored, not enforced`;
     if (typeof native.mbind === "function") {
       const online = onlineNumaNodes();
       const wanted = policy.kind === "preferred" ? [policy.node] : policy.nodes.nodes();
@@ -321,21 +356,30 @@ export class NumaLocal<TInner extends OsBacked> extends OsRangeForwarder<TInner>
         args.maxnode,
         options.move === true ? MPOL_MF_MOVE : 0,
       );
-      if (rc === -38) {
-        enforced = false; // ENOSYS: a kernel without NUMA. Stored, not enforced.
-      } else {
-        check(
-          rc,
+      const outcome = mbindOutcome(rc, options.allowUnenforced === true);
+      if (outcome === "error") {
+        throw osError(
           "mbind",
-          `NumaLocal: the kernel refused ${policy.kind} to ${describePolicy(policy)}${rc === -1 ? " (containers often forbid mbind without CAP_SYS_NICE)" : ""}`,
+          -rc,
+          `NumaLocal: the kernel refused ${policy.kind} to ${describePolicy(policy)}` +
+            (rc === -38 ? " (a kernel without NUMA support)" : "") +
+            (rc === -1 ? " (containers often forbid mbind without CAP_SYS_NICE)" : "") +
+            "; pass { allowUnenforced: true } to accept an unenforced policy",
         );
-        enforced = true;
       }
+      enforced = outcome === "enforced";
+      because = enforced ? undefined : `mbind: ${errnoName(-rc)} (errno ${-rc})`;
     }
     super("NumaLocal", inner, "the inner allocator");
     this.inner = inner;
     this.policy = policy;
     this.enforced = enforced;
+    this.unenforcedBecause = because;
+  }
+
+  /** The policy, whether the kernel enforces it, and why not. O(1). */
+  stats(): NumaLocalStats {
+    return { policy: this.policy, enforced: this.enforced, unenforcedBecause: this.unenforcedBecause };
   }
 
   /** What the kernel reports for the region's first page: the policy actually in force. */
