@@ -45,9 +45,12 @@ export function replay(
       const size = words[i + 1]!;
       const p = ptrs[id]!;
       const q = p === 0 ? t.alloc(size) : t.realloc(p, size, sizes[id]!);
-      if (q === 0) failed++;
-      else ptrs[id] = q;
-      sizes[id] = size;
+      if (q === 0) {
+        failed++; // the old block stays as it was
+      } else {
+        ptrs[id] = q;
+        sizes[id] = size;
+      }
     }
   }
   return failed;
