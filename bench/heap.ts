@@ -122,13 +122,13 @@ const CHURN: [string, () => void][] = [
     },
   ],
   [
-    `${AS} (64 B)`,
+    "AssemblyScript TLSF (wasm, 64 B)",
     () => {
       for (let i = 0; i < 256; i++) asA.free(asA.alloc(64));
     },
   ],
   [
-    `${C} (64 B)`,
+    "C malloc (wasm, 64 B)",
     () => {
       for (let i = 0; i < 256; i++) cA.free(cA.alloc(64));
     },
@@ -253,7 +253,7 @@ for (const [name, grown, extent] of [
 const nsBars: Bar[] = [
   ...CHURN.map(([n]) => ({
     group: "(a) 64 B allocate+free",
-    label: n.replace(" (64 B)", ""),
+    label: n.replace(" (64 B)", "").replace(", 64 B)", ")"),
     value: ns(`a:${n}`),
   })),
   ...SUBJECTS.map((s) => ({
