@@ -2,7 +2,7 @@
 // Re-creates the allocation traces under bench/traces/ (see bench/traces/README.md): builds the LD_PRELOAD shim
 // (bench/traces/shim.c), runs each program on a generated, seeded input with the shim loaded, and converts the log
 // of its heap calls into the compact replay format bench/traces.ts reads. Linux with gcc and the Debian packages
-// sqlite3, jq, lua5.4, gawk and gcc (for cc1). `node scripts/record-traces.mjs [--cap=N]`.
+// sqlite3, jq, lua5.4, gawk and gcc (for cc1), and setarch (util-linux). `node scripts/record-traces.mjs [--cap=N]`.
 //
 // The format (gzip of little-endian int32 words): a header of 8 words [magic 0x46415452, version 1, events, ids,
 // allocations, frees, reallocs, peak live bytes], then two words per event: (id << 8) | (log2 align << 3) | op,
@@ -112,6 +112,7 @@ print(#t, s, #parts[1])
 }
 
 const cc1 = execFileSync("gcc", ["-print-prog-name=cc1"], { encoding: "utf8" }).trim();
+const arch = execFileSync("uname", ["-m"], { encoding: "utf8" }).trim();
 const PROGRAMS = [
   {
     name: "sqlite3",
@@ -155,8 +156,9 @@ const PROGRAMS = [
     name: "cc1",
     pkg: "gcc",
     file: "cc1.trace.gz",
-    command: [cc1, "-quiet", "-O2", "work.c", "-o", "/dev/null"],
-    describe: "cc1 -quiet -O2 work.c (gcc's compiler proper; 40 functions with loops and switches)",
+    command: [cc1, "-quiet", "-O2", "-frandom-seed=forge", "work.c", "-o", "/dev/null"],
+    describe:
+      "cc1 -quiet -O2 -frandom-seed=forge work.c (gcc's compiler proper; 40 functions with loops and switches)",
   },
 ];
 
@@ -283,9 +285,18 @@ inputs();
 const rows = [];
 for (const p of PROGRAMS) {
   const base = join(work, `log-${p.name}`);
-  const r = spawnSync(p.command[0], p.command.slice(1), {
+  // without address randomisation: programs that hash pointers (cc1) then allocate the same on every run
+  const r = spawnSync("setarch", [arch, "-R", ...p.command], {
     cwd: work,
-    env: { ...process.env, LD_PRELOAD: shim, FORGE_TRACE_OUT: base },
+    // a small fixed environment, so the programs' start-up (locale, variables) allocates the same on every machine
+    env: {
+      PATH: "/usr/bin:/bin",
+      LANG: "C",
+      LC_ALL: "C",
+      HOME: work,
+      LD_PRELOAD: shim,
+      FORGE_TRACE_OUT: base,
+    },
     stdio: ["ignore", "ignore", "pipe"],
     encoding: "utf8",
   });

@@ -34,7 +34,8 @@ static uint64_t records[4 * 4096];
 static size_t count;
 static int fd = -1;
 static pid_t fd_pid;
-static __thread int inside;
+// initial-exec: a preloaded library's TLS sits in the static block, so reading it never calls malloc
+static __thread int inside __attribute__((tls_model("initial-exec")));
 
 static int in_bootstrap(void *p) {
   return (unsigned char *)p >= bootstrap && (unsigned char *)p < bootstrap + sizeof bootstrap;
@@ -135,7 +136,8 @@ void *malloc(size_t size) {
 void *calloc(size_t n, size_t size) {
   if (real_calloc == NULL) {
     resolve();
-    if (real_calloc == NULL) return bootstrap_alloc(n * size); // static memory is zero
+    if (real_calloc == NULL) // static memory is zero
+      return size != 0 && n > SIZE_MAX / size ? NULL : bootstrap_alloc(n * size);
   }
   if (inside) return real_calloc(n, size);
   inside = 1;
