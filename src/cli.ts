@@ -37,7 +37,7 @@ commands:
           options: --out FILE (.html or .svg; default forge-alloc-inspect.html), --seed N, --ops N,
           --recipes (the allocators of the six application recipes instead of the demos)
   bench   every benchmark with a progress bar, then bench-report/report.md and report.html (charts)
-          options: --quick, --only=bench,tiers,heap,workers,secure, --out-dir=DIR, --rounds=N, --time=MS
+          options: --quick, --only=bench,tiers,heap,traces,workers,secure, --out-dir=DIR, --rounds=N, --time=MS
   doctor  what this machine offers the OS layer: addon, pages, NUMA, huge pages, mlock, mbind
   help    this text
 `;
