@@ -13,9 +13,17 @@ import type { BenchResult, Chart } from "./output.js";
 import { machine } from "./output.js";
 
 /** The scripts, in the order the report shows them. */
-export const SECTIONS = ["bench", "tiers", "heap", "traces", "workers", "secure"] as const;
+export const SECTIONS = ["bench", "tiers", "heap", "traces", "scribble", "workers", "secure"] as const;
 
-const QUICK = ["--rounds=1", "--time=20", "--ops=100000", "--pairs=500", "--churn=20000", "--verify=20000"];
+const QUICK = [
+  "--rounds=1",
+  "--time=20",
+  "--ops=100000",
+  "--pairs=500",
+  "--churn=20000",
+  "--verify=20000",
+  "--scribble-runs=30",
+];
 
 /** Options of {@link runReport}. */
 export interface ReportOptions {
@@ -220,7 +228,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     else if (/^--(rounds|time|ops|pairs|churn|verify)=/.test(a)) scriptArgs.push(a);
     else {
       process.stderr.write(
-        `forge-alloc bench: unknown option "${a}"; expected --quick, --only=${SECTIONS.join(",")}, --out-dir=DIR, --rounds=N, --time=MS, --ops=N, --pairs=N, --churn=N, --verify=N\n`,
+        `forge-alloc bench: unknown option "${a}"; expected --quick, --only=${SECTIONS.join(",")}, --out-dir=DIR, --rounds=N, --time=MS, --ops=N, --pairs=N, --churn=N, --verify=N, --scribble-runs=N, --scribble-ops=N\n`,
       );
       return 2;
     }

@@ -2,13 +2,13 @@
 // each run allocates and frees at random and overwrites words of freed blocks and headers between operations. The
 // table counts what was tried and what got through: out-of-range blocks and blocks over a live one must be 0, and
 // every failure must be a CorruptionError. Not a timing: the figures are counts.
-// `node build/bench/scribble.js [--runs=N] [--ops=N] [--write]` (test/scribble.test.ts runs a CI-sized version).
+// `node build/bench/scribble.js [--scribble-runs=N] [--scribble-ops=N] [--write]` (test/scribble.test.ts runs a CI-sized version).
 import { ArrayBufferBacked, ConcurrentHeap, Heap, SharedArrayBufferBacked, Tlsf } from "../src/index.js";
 import { type ScribbleSubject, scribbleFuzz } from "../test/helpers/scribble.js";
 import { numberArg, progress, publish } from "./output.js";
 
-const runs = numberArg("runs", 10_000);
-const ops = numberArg("ops", 300);
+const runs = numberArg("scribble-runs", 10_000);
+const ops = numberArg("scribble-ops", 300);
 
 const subjects: [string, () => ScribbleSubject, (a: ScribbleSubject) => [number, number], number][] = [
   [

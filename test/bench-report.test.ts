@@ -52,7 +52,7 @@ test("`forge-alloc bench --quick` runs every section with progress and writes bo
       },
     );
     assert.equal(r.status, 0, r.stderr);
-    for (const section of ["bench", "tiers", "heap", "traces", "workers", "secure"]) {
+    for (const section of ["bench", "tiers", "heap", "traces", "scribble", "workers", "secure"]) {
       assert.match(r.stderr, new RegExp(` ${section} +\\|`), `no progress bar for ${section}`);
     }
     assert.match(r.stdout, /wrote .*report\.md\nwrote .*report\.html/);
@@ -62,6 +62,7 @@ test("`forge-alloc bench --quick` runs every section with progress and writes bo
       "## What each hardening tier costs",
       "## General-purpose allocation against its peers",
       "## Real programs' allocation traces",
+      "## Scribble fuzz: metadata that fails closed",
       "## Many workers, one memory",
       "## Secure memory: CryptoSlab against sodium-native",
     ]) {
@@ -83,7 +84,8 @@ test("`forge-alloc bench --quick` runs every section with progress and writes bo
     assert.match(md, /\| checking replay \| Heap \| \d+ \| 0 \| 0 \| 0 \| 0 \|/);
     const html = readFileSync(join(dir, "report.html"), "utf8");
     assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 8);
-    assert.equal((html.match(/<table>/g) ?? []).length, 6);
+    assert.equal((html.match(/<table>/g) ?? []).length, 7);
+    assert.match(md, /\| Heap \| 30 \| \d+ \| \d+ \| \d+ \| 0 \| 0 \| 0 \| .* \| yes \|/);
 
     const count = screenshotColours(join(dir, "report.html"), 1100, 3000);
     const blue = count.get("#4e79a7") ?? 0;
@@ -104,5 +106,5 @@ test("`forge-alloc bench` refuses unknown options and sections", () => {
   assert.match(bad.stderr, /unknown option "--fast"; expected --quick/);
   const section = spawnSync(process.execPath, [cli, "bench", "--only=nope"], { encoding: "utf8" });
   assert.equal(section.status, 2);
-  assert.match(section.stderr, /unknown section nope; expected bench, tiers, heap, traces, workers, secure/);
+  assert.match(section.stderr, /unknown section nope; expected bench, tiers, heap, traces, scribble, workers, secure/);
 });
