@@ -8,13 +8,14 @@
  *        ^ pStart (16-aligned)                 ^ pStart + pBytes = pStart + pCap * pCls
  *
  *  out of band, in this agent's memory (user code cannot reach it):
- *  states (Uint8Array, 1 byte per 16-byte granule of the heap): 1 = a live slot starts here, 0 = anything else
+ *  owners (Uint16Array, per 16-byte granule of the heap): the id of the page whose live slot starts there, else 0
+ *  records (Int32Array): page id -> the offset of its record in meta
  *  map    (Int32Array, 2 words per 4 KiB unit of the heap): the records of the (at most two) pages whose Tlsf
  *         blocks meet the unit (SENTINEL where none)
  *  meta   (Int32Array):
  *    | current record, per class | partial list head, per class | SENTINEL record | page record + its stack | ...
  *    page record (R_WORDS words), then its stack of R_CAP words:
- *    | top | emptyAt | start | bytes | cls | class | cap | blk | blkBytes | next | prev | list | free slot ... |
+ *    | top | emptyAt | start | bytes | cls | class | cap | blk | blkBytes | next | prev | list | id | free slot ... |
  *      top: free slots on the stack; emptyAt: cap, or -1 while the page is current (a free that empties a current
  *      page has nothing to do); start..start+bytes: the slots; blk, blkBytes: the page's Tlsf block
  * ```
@@ -31,7 +32,7 @@
  * Complexity: O(1) for every operation (a page is taken from the head of its class's partial list, oldest first:
  * it has collected the most frees). Overhead: in the memory, a slot rounds a request up to its class (16 ..
  * 16 KiB, four classes per power of two) and a page's Tlsf block costs 8 to 16 bytes; out of band, about 1/16 of
- * the heap (states) plus 4 bytes per slot (stacks).
+ * the heap (owners) plus 4 bytes per slot (stacks).
  *
  * @internal The engine is shared by the heap faces; use `Heap`.
  * @module
@@ -86,6 +87,12 @@ export const GRANULE_SHIFT: number = GRANULE;
 /** log2 of the page map's unit. Pages are larger than a unit, so at most two meet in one. */
 export const UNIT_SHIFT: number = UNIT;
 
+/**
+ * Page ids are 16-bit (the `owners` table holds one per granule): at most this many pages, 1 GiB of 16 KiB pages.
+ * Past it, small blocks are served as `Tlsf` blocks.
+ */
+const MAX_PAGES = 0xffff;
+
 const LIST_NONE = 0;
 const LIST_CURRENT = 1;
 const LIST_PARTIAL = 2;
@@ -104,8 +111,9 @@ const R_BLK_BYTES = 8;
 const R_NEXT = 9;
 const R_PREV = 10;
 const R_LIST = 11;
+const R_ID = 12;
 /** Words of a record; its stack follows. */
-const R_WORDS = 12;
+const R_WORDS = 13;
 /**
  * `meta[k]` is the current record of class `k`; `meta[PARTIAL + k]` the head of its partial list (0: none), oldest
  * first, and `meta[PARTIAL_TAIL + k]` its tail.
@@ -148,10 +156,13 @@ export class PageEngine {
   protected readonly label: string;
   /** The first byte the state bytes and the page map describe (the Tlsf's base). */
   protected readonly base: number;
-  /** Bytes from `base` that `states` and `map` cover; grows with the heap. */
+  /** Bytes from `base` that `owners` and `map` cover; grows with the heap. */
   protected span: number;
-  /** One byte per 16-byte granule: 1 where a live slot starts. */
-  protected states: Uint8Array;
+  /** Per 16-byte granule: the id of the page whose live slot starts there, 0 where none does. */
+  protected owners: Uint16Array;
+  /** Page id -> the offset of its record in `meta` (0: none). */
+  protected records: Int32Array;
+  private nextId: number;
   /** Two record offsets per 4 KiB unit. */
   protected map: Int32Array;
   /** Class table, records and stacks (see the module documentation). */
@@ -170,7 +181,9 @@ export class PageEngine {
     this.memory = tlsf.memory;
     this.base = tlsf.base();
     this.span = 0;
-    this.states = new Uint8Array(0);
+    this.owners = new Uint16Array(0);
+    this.records = new Int32Array(256);
+    this.nextId = 1;
     this.map = new Int32Array(0);
     this.meta = new Int32Array(8192);
     this.spare = HEAP_CLASSES.map(() => []);
@@ -199,11 +212,11 @@ export class PageEngine {
       if (t >= 0) {
         const p = meta[r + R_WORDS + t]!;
         meta[r + R_TOP] = t;
-        this.states[(p - this.base) >>> GRANULE] = 1;
+        this.owners[(p - this.base) >>> GRANULE] = meta[r + R_ID]!;
         return p;
       }
     }
-    return this.allocRaw(size, align);
+    return this.allocateSlow(size, align);
   }
 
   /**
@@ -219,11 +232,16 @@ export class PageEngine {
       if (t >= 0) {
         const p = meta[r + R_WORDS + t]!;
         meta[r + R_TOP] = t;
-        this.states[(p - this.base) >>> GRANULE] = 1;
+        this.owners[(p - this.base) >>> GRANULE] = meta[r + R_ID]!;
         return p;
       }
-      return this.refill(k);
     }
+    return this.allocateSlow(size, align);
+  }
+
+  /** The slow path of both: the current page is exhausted (a refill), or the block is large (the Tlsf). */
+  private allocateSlow(size: number, align: number): number {
+    if (size <= SMALL && align <= 16) return this.refill(CLASS_OF[(size + 15) >>> 4]!);
     return this.tlsf.allocRaw(size, align);
   }
 
@@ -236,17 +254,12 @@ export class PageEngine {
   free(block: number | ArrayBufferView): void {
     const ptr = block as number;
     const rel = ptr - this.base;
-    if (
-      (ptr | 0) === ptr &&
-      rel >>> 0 < this.span &&
-      (rel & 15) === 0 &&
-      this.states[rel >>> GRANULE] === 1
-    ) {
-      this.states[rel >>> GRANULE] = 0;
+    const id =
+      (ptr | 0) === ptr && rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[rel >>> GRANULE]! : 0;
+    if (id !== 0) {
+      this.owners[rel >>> GRANULE] = 0;
       const meta = this.meta;
-      const u = (rel >>> UNIT) << 1;
-      let r = this.map[u]!;
-      if ((ptr - meta[r + R_START]!) >>> 0 >= meta[r + R_BYTES]!) r = this.map[u + 1]!;
+      const r = this.records[id]!;
       const t = meta[r + R_TOP]!;
       meta[r + R_WORDS + t] = ptr;
       meta[r + R_TOP] = t + 1;
@@ -267,19 +280,14 @@ export class PageEngine {
       throw layoutError(`${this.label}.deallocate`, size, align);
     }
     const rel = ptr - this.base;
-    if (
-      (ptr | 0) === ptr &&
-      rel >>> 0 < this.span &&
-      (rel & 15) === 0 &&
-      this.states[rel >>> GRANULE] === 1
-    ) {
+    const id =
+      (ptr | 0) === ptr && rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[rel >>> GRANULE]! : 0;
+    if (id !== 0) {
       const meta = this.meta;
-      const u = (rel >>> UNIT) << 1;
-      let r = this.map[u]!;
-      if ((ptr - meta[r + R_START]!) >>> 0 >= meta[r + R_BYTES]!) r = this.map[u + 1]!;
+      const r = this.records[id]!;
       if (size > meta[r + R_CLS]! || (ptr & m) !== 0)
         throw this.wrongLayout("deallocate", ptr, meta[r + R_CLS]!, size, align);
-      this.states[rel >>> GRANULE] = 0;
+      this.owners[rel >>> GRANULE] = 0;
       const t = meta[r + R_TOP]!;
       meta[r + R_WORDS + t] = ptr;
       meta[r + R_TOP] = t + 1;
@@ -297,9 +305,8 @@ export class PageEngine {
   sizeOf(ptr: unknown): number {
     const p = ptr as number;
     const rel = p - this.base;
-    if ((p | 0) === p && rel >>> 0 < this.span && (rel & 15) === 0 && this.states[rel >>> GRANULE] === 1) {
-      return this.meta[this.pageOf(p) + R_CLS]!;
-    }
+    const id = (p | 0) === p && rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[rel >>> GRANULE]! : 0;
+    if (id !== 0) return this.meta[this.records[id]! + R_CLS]!;
     if (this.isPageBlock(p)) return -1;
     return this.tlsf.sizeOf(p);
   }
@@ -341,7 +348,7 @@ export class PageEngine {
         );
       ptr = block.byteOffset;
       const rel = block.byteOffset - this.base;
-      if (rel >>> 0 < this.span && (rel & 15) === 0 && this.states[rel >>> GRANULE] === 1) {
+      if (rel >>> 0 < this.span && (rel & 15) === 0 && this.owners[rel >>> GRANULE] !== 0) {
         this.free(block.byteOffset);
         return;
       }
@@ -381,15 +388,8 @@ export class PageEngine {
     const t = meta[r + R_TOP]! - 1;
     const p = meta[r + R_WORDS + t]!;
     meta[r + R_TOP] = t;
-    this.states[(p - this.base) >>> GRANULE] = 1;
+    this.owners[(p - this.base) >>> GRANULE] = meta[r + R_ID]!;
     return p;
-  }
-
-  /** The record of the page holding the live slot `ptr` (its state byte is 1). */
-  protected pageOf(ptr: number): number {
-    const u = ((ptr - this.base) >>> UNIT) << 1;
-    const r = this.map[u]!;
-    return (ptr - this.meta[r + R_START]!) >>> 0 < this.meta[r + R_BYTES]! ? r : this.map[u + 1]!;
   }
 
   /**
@@ -417,7 +417,9 @@ export class PageEngine {
 
   /** Forgets every page (their memory goes with the Tlsf's reset). */
   protected clearPages(): void {
-    this.states.fill(0);
+    this.owners.fill(0);
+    this.records.fill(0);
+    this.nextId = 1;
     this.map.fill(SENTINEL);
     this.meta.fill(0);
     this.meta.fill(SENTINEL, 0, CLASSES);
@@ -431,11 +433,11 @@ export class PageEngine {
     const want = end - this.base;
     if (want <= this.span) return;
     const span = Math.max(want, Math.min(this.tlsf.capacityBytes(), this.span * 2));
-    const states = new Uint8Array((span >>> GRANULE) + 1);
-    states.set(this.states);
+    const owners = new Uint16Array((span >>> GRANULE) + 1);
+    owners.set(this.owners);
     const map = new Int32Array(((span >>> UNIT) + 2) * 2).fill(SENTINEL);
     map.set(this.map);
-    this.states = states;
+    this.owners = owners;
     this.map = map;
     this.span = span;
   }
@@ -477,7 +479,7 @@ export class PageEngine {
       if (start > blk) slots.push({ offset: blk, size: start - blk, kind: "metadata" });
       for (let i = 0; i < meta[r + R_CAP]!; i++) {
         const p = start + i * cls;
-        const live = this.states[(p - this.base) >>> GRANULE] === 1;
+        const live = this.owners[(p - this.base) >>> GRANULE] !== 0;
         slots.push({ offset: p, size: cls, kind: live ? "used" : "free" });
       }
       const end = start + meta[r + R_BYTES]!;
@@ -498,7 +500,7 @@ export class PageEngine {
     const meta = this.meta;
     this.tlsf.validate();
     let liveStates = 0;
-    for (let g = 0; g < this.states.length; g++) if (this.states[g] === 1) liveStates++;
+    for (let g = 0; g < this.owners.length; g++) if (this.owners[g] !== 0) liveStates++;
     let liveSlots = 0;
     let held = 0;
     this.forEachPage((r) => {
@@ -522,11 +524,17 @@ export class PageEngine {
         if (p < start || p >= start + cap * cls || (p - start) % cls !== 0)
           fail(`page ${r}: free entry ${p} is not one of its slots`);
         if (seen.has(p)) fail(`page ${r}: slot ${p} is free twice`);
-        if (this.states[(p - this.base) >>> GRANULE] !== 0) fail(`page ${r}: free slot ${p} is marked live`);
+        if (this.owners[(p - this.base) >>> GRANULE] !== 0) fail(`page ${r}: free slot ${p} is marked live`);
         seen.add(p);
       }
       let live = 0;
-      for (let i = 0; i < cap; i++) if (this.states[(start + i * cls - this.base) >>> GRANULE] === 1) live++;
+      const id = meta[r + R_ID]!;
+      if (this.records[id] !== r) fail(`page ${r}: its id ${id} names record ${this.records[id]}`);
+      for (let i = 0; i < cap; i++) {
+        const owner = this.owners[(start + i * cls - this.base) >>> GRANULE]!;
+        if (owner !== 0 && owner !== id) fail(`page ${r}: slot ${i} is marked live in page ${owner}`);
+        if (owner !== 0) live++;
+      }
       if (live + top !== cap) fail(`page ${r}: ${live} live + ${top} free slots != ${cap}`);
       liveSlots += live;
       for (let u = (blk - this.base) >>> UNIT; u <= (blk + blkBytes - 1 - this.base) >>> UNIT; u++)
@@ -575,12 +583,16 @@ export class PageEngine {
     const cls = HEAP_CLASSES[k]!;
     const cap = CLASS_SLOTS[k]!;
     const bytes = cap * cls;
-    const blk = this.tlsf.allocRaw(bytes + 8, 8); // 8 spare bytes: the slots start 16-aligned
-    if (blk === NULL) return 0;
-    const blkBytes = this.tlsf.sizeOf(blk);
-    this.cover(blk + blkBytes);
     const spare = this.spare[k]!;
     const r = spare.length > 0 ? spare.pop()! : this.newRecord(cap);
+    if (r === 0) return 0; // every page id is taken
+    const blk = this.tlsf.allocRaw(bytes + 8, 8); // 8 spare bytes: the slots start 16-aligned
+    if (blk === NULL) {
+      spare.push(r);
+      return 0;
+    }
+    const blkBytes = this.tlsf.sizeOf(blk);
+    this.cover(blk + blkBytes);
     const meta = this.meta;
     const start = (blk + 15) & ~15;
     meta[r + R_START] = start;
@@ -642,14 +654,25 @@ export class PageEngine {
   }
 
   /** A new record with a stack of `cap` entries (`meta` grows as needed). */
+  /** A new record with a stack of `cap` entries and its page id; 0 when all {@link MAX_PAGES} ids are taken. */
   private newRecord(cap: number): number {
+    const id = this.nextId;
+    if (id > MAX_PAGES) return 0;
     const r = this.metaUsed;
     if (r + R_WORDS + cap > this.meta.length) {
       const grown = new Int32Array(Math.max(this.meta.length * 2, r + R_WORDS + cap));
       grown.set(this.meta);
       this.meta = grown;
     }
+    if (id >= this.records.length) {
+      const grown = new Int32Array(this.records.length * 2);
+      grown.set(this.records);
+      this.records = grown;
+    }
     this.meta[r + R_CAP] = cap; // also what forEachPage steps by
+    this.meta[r + R_ID] = id;
+    this.records[id] = r;
+    this.nextId = id + 1;
     this.metaUsed = r + R_WORDS + cap;
     return r;
   }
