@@ -114,18 +114,20 @@ export class Heap extends PageEngine implements Allocator {
   realloc(ptr: number, size: number): number {
     if (ptr === NULL) return this.malloc(size);
     if (((size - 1) & 0x3fffffff) + 1 !== size) throw layoutError("Heap.realloc", size, 8);
-    const usable = this.sizeOf(ptr);
-    if (usable < 0) throw this.notLive("realloc", ptr);
-    if (usable > MAX_SMALL) {
+    const cls = this.slotSize(ptr);
+    if (cls === 0) {
+      if (this.sizeOf(ptr) < 0) throw this.notLive("realloc", ptr);
       const q = this.tlsf.realloc(ptr, size); // in place when it shrinks or the neighbour allows; NULL leaves it intact
       if (q === NULL) throw this.oom("realloc", size);
       return q;
     }
-    if (size <= usable) return ptr;
-    const q = this.allocRaw(size, 8);
+    if (size <= cls) return ptr;
+    // A block that outgrows its class tends to grow again (a vector, a string being built): it moves to the Tlsf,
+    // where the next growth can happen in place, instead of being copied from class to class.
+    const q = this.tlsf.allocRaw(size, 8);
     if (q === NULL) throw this.oom("realloc", size);
-    this.memory.u8.copyWithin(q, ptr, ptr + usable);
-    this.freeRaw(ptr);
+    this.memory.u8.copyWithin(q, ptr, ptr + cls);
+    this.free(ptr);
     return q;
   }
 

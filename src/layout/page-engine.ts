@@ -311,6 +311,14 @@ export class PageEngine {
     return this.tlsf.sizeOf(p);
   }
 
+  /** The class size of the live slot `ptr`, or 0 when `ptr` is not a live slot (a large block, or nothing). */
+  protected slotSize(ptr: number): number {
+    const rel = ptr - this.base;
+    const id =
+      (ptr | 0) === ptr && rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[rel >>> GRANULE]! : 0;
+    return id === 0 ? 0 : this.meta[this.records[id]! + R_CLS]!;
+  }
+
   /** The raw protocol: frees a block `sizeOf` just reported live. @internal */
   freeRaw(ptr: number): void {
     this.free(ptr);

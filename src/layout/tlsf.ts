@@ -232,21 +232,22 @@ export class Tlsf implements Allocator, FixedRange {
     if (!isValidLayout(newSize, 1)) throw layoutError("Tlsf.realloc", newSize, 8);
     const cur = this.liveSize("realloc", ptr);
     const s = newSize <= MIN_SIZE ? MIN_SIZE : (newSize + 7) & ~7;
-    const u32 = this.u32;
     const next = ptr + cur + HEADER;
     this.checkNext("realloc", ptr, next);
     if (s <= cur) {
       this.trim(ptr, s);
       return ptr;
     }
-    const nh = u32[(next - HEADER) >>> 2]!;
+    // The last block grows in place: the heap grows behind it (a buffer that keeps growing is not copied each time).
+    if (next === this.heapEnd && this.growFor(s - cur) !== NULL) this.u32 = this.memory.u32;
+    const nh = this.u32[(next - HEADER) >>> 2]!;
     if (this.isFree(next) && cur + HEADER + (nh & ~FLAGS) >= s) {
       const nsize = this.checkFree("realloc", next);
       this.checkLinks("realloc", next, nsize);
       this.checkTag("realloc", next + nsize + HEADER);
       this.unlink(next, nh & ~FLAGS);
       const merged = cur + HEADER + (nh & ~FLAGS);
-      this.put(ptr, merged | (u32[(ptr - HEADER) >>> 2]! & PREV_FREE));
+      this.put(ptr, merged | (this.u32[(ptr - HEADER) >>> 2]! & PREV_FREE));
       this.clearPrevFree(ptr + merged + HEADER);
       this.trim(ptr, s);
       return ptr;
