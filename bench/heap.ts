@@ -213,7 +213,7 @@ const requested = (name: string): number => liveSize.get(name)!.reduce((a, b) =>
 const ts = tlsf.stats();
 const hs = heap.stats();
 const tRatio = (ts.usedBytes + 8 * ts.usedBlocks) / requested("Tlsf");
-// everything Heap has taken from its Tlsf: its used Tlsf blocks (class slabs whole, parked free slots included) and
+// everything Heap has taken from its Tlsf: its used Tlsf blocks (pages whole, free slots parked in them included) and
 // their headers; the Tlsf's own free blocks are not counted
 const hRatio = (hs.usedBytes + 8 * hs.usedBlocks) / requested("Heap");
 const cRatio = (concurrent.stats().pagesInUse * 65536) / requested("ConcurrentHeap (1 thread)");
@@ -233,7 +233,7 @@ rows.push(
   `| (c) after (b) | Tlsf | ${tRatio.toFixed(4)} | in use: payloads (rounded to 8) + headers | <= 1.02 | ${met(tRatio <= 1.02)} |`,
 );
 rows.push(
-  `| (c) after (b) | Heap | ${hRatio.toFixed(4)} | held: all it has taken from its Tlsf (used Tlsf blocks + headers, class slabs whole) | <= 1.35 | ${met(hRatio <= 1.35)} |`,
+  `| (c) after (b) | Heap | ${hRatio.toFixed(4)} | held: all it has taken from its Tlsf (used Tlsf blocks + headers, pages whole) | <= 1.35 | ${met(hRatio <= 1.35)} |`,
 );
 rows.push(
   `| (c) after (b) | ConcurrentHeap (1 thread) | ${cRatio.toFixed(4)} | held: 64 KiB pages in use |  |  |`,
