@@ -45,7 +45,7 @@ test("`forge-alloc bench --quick` runs every section with progress and writes bo
   try {
     const r = spawnSync(
       process.execPath,
-      [join(root, "build", "src", "cli.js"), "bench", "--quick", `--out-dir=${dir}`],
+      [join(root, "build", "src", "cli", "main.js"), "bench", "--quick", `--out-dir=${dir}`],
       {
         encoding: "utf8",
         timeout: 240_000,
@@ -91,7 +91,7 @@ test("`forge-alloc bench --quick` runs every section with progress and writes bo
 });
 
 test("`forge-alloc bench` refuses unknown options and sections", () => {
-  const cli = join(root, "build", "src", "cli.js");
+  const cli = join(root, "build", "src", "cli", "main.js");
   const bad = spawnSync(process.execPath, [cli, "bench", "--fast"], { encoding: "utf8" });
   assert.equal(bad.status, 2);
   assert.match(bad.stderr, /unknown option "--fast"; expected --quick/);

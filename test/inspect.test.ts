@@ -180,7 +180,7 @@ test("`forge-alloc inspect` writes an HTML report that headless Chromium renders
     const html = join(dir, "heap.html");
     const r = spawnSync(
       process.execPath,
-      [join(root, "dist", "cli.js"), "inspect", "--out", html, "--ops", "2000"],
+      [join(root, "dist", "cli", "main.js"), "inspect", "--out", html, "--ops", "2000"],
       {
         encoding: "utf8",
       },
@@ -208,14 +208,14 @@ test("docs/inspect-heap.svg (the README's picture) is what `forge-alloc inspect 
   const dir = mkdtempSync(join(tmpdir(), "forge-inspect-"));
   try {
     const svg = join(dir, "heap.svg");
-    const r = spawnSync(process.execPath, [join(root, "dist", "cli.js"), "inspect", "--out", svg], {
+    const r = spawnSync(process.execPath, [join(root, "dist", "cli", "main.js"), "inspect", "--out", svg], {
       encoding: "utf8",
     });
     assert.equal(r.status, 0, r.stderr);
     assert.equal(
       readFileSync(svg, "utf8"),
       readFileSync(join(root, "docs", "inspect-heap.svg"), "utf8"),
-      "regenerate it: node dist/cli.js inspect --out docs/inspect-heap.svg",
+      "regenerate it: node dist/cli/main.js inspect --out docs/inspect-heap.svg",
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -228,7 +228,7 @@ test("`forge-alloc inspect --recipes` draws the allocators of the six applicatio
     const html = join(dir, "recipes.html");
     const r = spawnSync(
       process.execPath,
-      [join(root, "dist", "cli.js"), "inspect", "--recipes", "--out", html],
+      [join(root, "dist", "cli", "main.js"), "inspect", "--recipes", "--out", html],
       {
         encoding: "utf8",
       },

@@ -47,9 +47,9 @@ export async function doctor(): Promise<DoctorFact[]> {
   const add = (name: string, value: string, status: DoctorFact["status"] = "ok"): void =>
     void facts.push({ name, value, status });
   add("platform", `${process.platform} ${process.arch}, Node ${process.version}`);
-  let os: typeof import("./os.js") | undefined;
+  let os: typeof import("../os.js") | undefined;
   try {
-    os = await import("./os.js");
+    os = await import("../os.js");
     add("native addon", "loaded");
   } catch (error) {
     add("native addon", (error as Error).message, "fail");
