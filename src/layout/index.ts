@@ -14,3 +14,4 @@ export * from "./stack-alloc.js";
 export * from "./tlsf.js";
 export * from "./typed.js";
 export * from "./with-fallback.js";
+export * from "./struct.js";

@@ -17,6 +17,8 @@
  *
  * @example
  * ```ts
+ * const addon = nativeStatus(); // where the addon came from, or why it is missing
+ * console.log(addon.loaded ? `${addon.source}: ${addon.path}` : `no addon: ${addon.reason}`);
  * clearLastOsError();
  * try {
  *   using mapping = new MmapBacked(1 << 16);
