@@ -7,10 +7,13 @@ import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { ROOT, compileAddon, elfArch, headerDirs } from "./native-compile.mjs";
 
+// FORGE_ALLOC_PREBUILD_ARCHS=x64 limits the targets (the tests use it where no cross compiler is installed; a
+// package for the registry is always packed with both).
+const only = process.env.FORGE_ALLOC_PREBUILD_ARCHS?.split(",");
 const TARGETS = [
   { arch: "x64", triple: "x86_64-linux-gnu", apt: "gcc-x86-64-linux-gnu" },
   { arch: "arm64", triple: "aarch64-linux-gnu", apt: "gcc-aarch64-linux-gnu" },
-];
+].filter((t) => only === undefined || only.includes(t.arch));
 const include = headerDirs()[0];
 if (!include) {
   console.error("prebuild: no Node-API headers: run `npm ci` (node-api-headers is a dev dependency)");

@@ -9,7 +9,7 @@ import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { renderChart } from "../bench/report.js";
-import { screenshotColours } from "./chromium.js";
+import { chromiumOrSkip, screenshotColours } from "./chromium.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -40,7 +40,7 @@ test("renderChart: a bar per value, a log scale only when values span more than 
   assert.match(log, /t &lt;&amp;&gt;/);
 });
 
-test("`forge-alloc bench --quick` runs every section with progress and writes both reports; Chromium renders the charts", () => {
+test("`forge-alloc bench --quick` runs every section with progress and writes both reports; Chromium renders the charts", (t) => {
   const dir = mkdtempSync(join(tmpdir(), "forge-bench-test-"));
   try {
     const r = spawnSync(
@@ -78,7 +78,9 @@ test("`forge-alloc bench --quick` runs every section with progress and writes bo
     assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 7);
     assert.equal((html.match(/<table>/g) ?? []).length, 5);
 
-    const count = screenshotColours(join(dir, "report.html"), 1100, 3000);
+    const chromium = chromiumOrSkip(t);
+    if (chromium === undefined) return;
+    const count = screenshotColours(chromium, join(dir, "report.html"), 1100, 3000);
     const blue = count.get("#4e79a7") ?? 0;
     const orange = count.get("#f28e2b") ?? 0;
     assert.ok(

@@ -27,7 +27,7 @@ import {
   renderSvg,
 } from "../src/index.js";
 import { HardenedSlab } from "../src/os.js";
-import { screenshotColours } from "./chromium.js";
+import { chromiumOrSkip, screenshotColours } from "./chromium.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -174,7 +174,7 @@ test("renderSvg draws a bar for every kind present and a legend, and escapes the
   assert.ok(svg.trimEnd().endsWith("</svg>"));
 });
 
-test("`forge-alloc inspect` writes an HTML report that headless Chromium renders with its pictures", () => {
+test("`forge-alloc inspect` writes an HTML report that headless Chromium renders with its pictures", (t) => {
   const dir = mkdtempSync(join(tmpdir(), "forge-inspect-"));
   try {
     const html = join(dir, "heap.html");
@@ -191,7 +191,9 @@ test("`forge-alloc inspect` writes an HTML report that headless Chromium renders
     assert.match(r.stdout, /wrote .*heap\.html \(3 pictures\)/);
     assert.equal((readFileSync(html, "utf8").match(/<svg /g) ?? []).length, 3);
 
-    const count = screenshotColours(html, 1000, 2400);
+    const chromium = chromiumOrSkip(t);
+    if (chromium === undefined) return;
+    const count = screenshotColours(chromium, html, 1000, 2400);
     // The charts were drawn: every kind of region the demo heaps have shows as a block of its colour.
     for (const kind of ["used", "free", "quarantined", "guard"] as const) {
       assert.ok(

@@ -240,6 +240,30 @@ export const native: NativeOs =
 /** The system page size in bytes as the addon reports it; `0` where the addon is not available. */
 export const PAGE_SIZE: number = found.addon?.pageSize() ?? 0;
 
+/**
+ * The text of a file such as `/proc/meminfo` or a sysfs node, or `undefined` where it does not exist, cannot be
+ * read, or this is not Node. For the OS layer's readers, so that none of its modules needs a static `node:fs`
+ * import (which a browser bundle could not resolve).
+ */
+export function readTextFile(path: string): string | undefined {
+  const fs = nodeParts()?.fs;
+  try {
+    return fs?.existsSync(path) ? fs.readFileSync(path, "utf8") : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The names in a folder, or `undefined` where it does not exist or this is not Node. See {@link readTextFile}. */
+export function listFolder(path: string): string[] | undefined {
+  const fs = nodeParts()?.fs;
+  try {
+    return fs?.existsSync(path) ? fs.readdirSync(path) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const errnoNames = new Map<number, string>(
   Object.entries(nodeParts()?.os.constants.errno ?? {}).map(([name, n]) => [n, name]),
 );
