@@ -3,7 +3,7 @@
 // pointing the loader at a missing file, and a copy of the package with no addon (only a failed build's status).
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { test } from "node:test";
@@ -106,4 +106,35 @@ test("a package copy with no addon quotes the failed install-time build", () => 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test("where Node's built-in modules are out of reach (as in a browser bundle), forge-alloc/os imports and says why", () => {
+  const r = runModule(`
+    delete process.getBuiltinModule; // what the loader uses instead of static node: imports
+    const os = await import(${JSON.stringify(OS_URL)});
+    const native = await import(${JSON.stringify(OS_URL.replace(/os\.js$/, "os/native.js"))});
+    const s = os.nativeStatus();
+    console.log(s.loaded, s.reason);
+    console.log(os.NodeSet.of(3).toString(), native.readTextFile("/proc/meminfo"), os.PAGE_SIZE);
+    try { new os.MmapBacked(4096); } catch (e) { console.log(e.name, /this runtime is not Node/.test(e.message)); }`);
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(
+    r.stdout,
+    "false forge-alloc/os needs Node.js (it maps memory through a Node-API addon); this runtime is not Node\n" +
+      "{3} undefined 0\nUnsupportedError true\n",
+  );
+});
+
+test("the addon loader has no static node: import (the modules still listed read sysfs and are to move to it)", () => {
+  const pending = new Set(["numa.ts", "huge-page-backed.ts"]);
+  const dir = join(ROOT, "src", "os");
+  const withNode = readdirSync(dir)
+    .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
+    .filter((f) => /^import[^;]*from "node:/m.test(readFileSync(join(dir, f), "utf8")));
+  assert.ok(!withNode.includes("native.ts"));
+  assert.deepEqual(
+    withNode.filter((f) => !pending.has(f)),
+    [],
+    "read files through readTextFile/listFolder of native.ts instead",
+  );
 });
