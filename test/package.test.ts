@@ -1,7 +1,7 @@
 // The package as people get it: `npm pack` (with the prebuilt addons that `prepack` makes), then `npm install` of
 // the tarball in a fresh folder with no C compiler on PATH. Checks what is in it, publint and
 // @arethetypeswrong/cli, `require()`, TypeScript consumers with each moduleResolution and a browser `lib`, the
-// OS layer from the prebuilt addon, and every README example as a plain .mjs file on this Node.
+// OS layer from the prebuilt addon, and every README and guide example as a plain .mjs file on this Node.
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
 import {
@@ -320,22 +320,24 @@ for (const [name, settings] of [
   });
 }
 
-/** The README's TypeScript examples, with their types stripped and nothing else changed. */
+/** The TypeScript examples of the README and the guides that use the package, in that order. */
 function readmeExamples(): string[] {
-  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const readme = ["README.md", "docs/OS.md", "docs/COMPOSITION_RECIPES.md"]
+    .map((f) => readFileSync(join(root, f), "utf8"))
+    .join("\n");
   return [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
     .map((m) => m[1]!)
     .filter((b) => b.includes('from "forge-alloc'));
 }
 
-test("the README's examples have no `using` (Node 20 and 22 cannot parse it in plain JavaScript)", () => {
+test("the README's and guides' examples have no `using` (Node 20 and 22 cannot parse it in plain JavaScript)", () => {
   const examples = readmeExamples();
   assert.ok(examples.length >= 4);
   for (const e of examples) assert.doesNotMatch(e.replace(/\/\/.*$/gm, ""), /\busing\s+\w+\s*=/);
 });
 
 readmeExamples().forEach((source, i) => {
-  test(`README example ${i + 1} runs as a plain .mjs on this Node against the installed package`, () => {
+  test(`README/docs example ${i + 1} runs as a plain .mjs on this Node against the installed package`, () => {
     const js = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ESNext },
     }).outputText;
