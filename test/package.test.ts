@@ -91,6 +91,18 @@ before(() => {
   files = info[0]!.files.map((f) => f.path);
   app = join(work, "app");
   install(app);
+  // docs/WASM.md's module, compiled as the guide says, where its example runs.
+  const asc = sh(
+    process.execPath,
+    [
+      join(root, "node_modules", "assemblyscript", "bin", "asc.js"),
+      join(root, "docs", "wasm", "particles.ts"),
+      ...["--importMemory", "--runtime", "stub", "-O3", "--noAssert", "--use", "abort="],
+      ...["--outFile", join(app, "particles.wasm"), "--textFile", join(app, "particles.wat")],
+    ],
+    root,
+  );
+  assert.equal(asc.status, 0, asc.stderr);
 });
 
 after(() => {
@@ -322,13 +334,23 @@ for (const [name, settings] of [
 
 /** The TypeScript examples of the README and the guides that use the package, in that order. */
 function readmeExamples(): string[] {
-  const readme = ["README.md", "docs/OS.md", "docs/COMPOSITION_RECIPES.md"]
+  const readme = ["README.md", "docs/OS.md", "docs/COMPOSITION_RECIPES.md", "docs/WASM.md"]
     .map((f) => readFileSync(join(root, f), "utf8"))
     .join("\n");
   return [...readme.matchAll(/```ts\n([\s\S]*?)```/g)]
     .map((m) => m[1]!)
     .filter((b) => b.includes('from "forge-alloc'));
 }
+
+test("docs/WASM.md's module imports its memory and writes no data of its own into it", () => {
+  const wat = readFileSync(join(app, "particles.wat"), "utf8");
+  assert.match(wat, /\(import "env" "memory" \(memory /);
+  assert.doesNotMatch(wat, /\(data /);
+  assert.deepEqual(
+    [...wat.matchAll(/\(import "(\w+)" "(\w+)"/g)].map((m) => `${m[1]}.${m[2]}`),
+    ["env.memory"],
+  );
+});
 
 test("the README's and guides' examples have no `using` (Node 20 and 22 cannot parse it in plain JavaScript)", () => {
   const examples = readmeExamples();
