@@ -225,7 +225,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (a === "--quick") scriptArgs.push(...QUICK);
     else if (a.startsWith("--out-dir=")) outDir = a.slice("--out-dir=".length);
     else if (a.startsWith("--only=")) only = a.slice("--only=".length).split(",");
-    else if (/^--(rounds|time|ops|pairs|churn|verify)=/.test(a)) scriptArgs.push(a);
+    else if (/^--(rounds|time|ops|pairs|churn|verify|scribble-runs|scribble-ops)=/.test(a))
+      scriptArgs.push(a);
     else {
       process.stderr.write(
         `forge-alloc bench: unknown option "${a}"; expected --quick, --only=${SECTIONS.join(",")}, --out-dir=DIR, --rounds=N, --time=MS, --ops=N, --pairs=N, --churn=N, --verify=N, --scribble-runs=N, --scribble-ops=N\n`,

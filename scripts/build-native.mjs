@@ -1,41 +1,51 @@
 #!/usr/bin/env node
-// Builds the forge_os Node-API addon (native/forge_os.c -> native/build/forge_os.node) with the system C compiler.
-// Runs on `npm install`. It never fails the install: when the addon cannot be built, the pure-TypeScript library
-// keeps working, and importing forge-alloc/os throws one error that quotes native/build/status.json (why, and how
-// to fix it). Headers come from the node-api-headers package when present, else from Node's own include folder.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+// `install`: makes sure forge-alloc/os has an addon here. On linux-x64 and linux-arm64 the package ships prebuilt
+// ones (prebuilds/, made by `prepack`): when the one for this machine loads, nothing is compiled. Otherwise it
+// compiles native/forge_os.c into native/build/forge_os.node with the system C compiler. It never fails the
+// install (the pure-TypeScript library works without the addon), but a failed build prints a banner and is
+// recorded in native/build/status.json, which `forge-alloc doctor` (exit code 1) and the UnsupportedError of
+// forge-alloc/os quote. npm shows a dependency's install output only with `--foreground-scripts`.
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { join } from "node:path";
+import { ROOT, compileAddon, headerDirs } from "./native-compile.mjs";
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), "..");
-const out = join(root, "native", "build");
+const out = join(ROOT, "native", "build");
 mkdirSync(out, { recursive: true });
 const status = (ok, detail) => {
   writeFileSync(
     join(out, "status.json"),
-    JSON.stringify({ ok, detail, node: process.version, platform: process.platform }, null, 2),
+    JSON.stringify(
+      { ok, detail, node: process.version, platform: `${process.platform}-${process.arch}` },
+      null,
+      2,
+    ),
   );
-  console.error(`forge-alloc: native addon ${ok ? "built" : "NOT built"}: ${detail}`);
+  if (ok) {
+    console.error(`forge-alloc: native addon: ${detail}`);
+  } else {
+    const line = "!".repeat(78);
+    console.error(
+      `${line}\nforge-alloc: the native addon was NOT built, so forge-alloc/os cannot map memory here:\n  ${detail}\n` +
+        `The rest of forge-alloc works. \`npx forge-alloc doctor\` repeats this.\n${line}`,
+    );
+  }
 };
 
-function headerDirs() {
-  const dirs = [];
+const prebuilt = join(ROOT, "prebuilds", `${process.platform}-${process.arch}`, "forge_os.node");
+if (!process.argv.includes("--compile") && existsSync(prebuilt)) {
   try {
-    const require = createRequire(import.meta.url);
-    dirs.push(dirname(require.resolve("node-api-headers/include/node_api.h")));
-  } catch {
-    /* not installed: fall back to Node's own headers */
+    const addon = createRequire(import.meta.url)(prebuilt);
+    if (typeof addon.pageSize !== "function" || !(addon.pageSize() > 0)) throw new Error("it does not work");
+    rmSync(join(out, "forge_os.node"), { force: true });
+    status(true, `using the prebuilt ${prebuilt}`);
+    process.exit(0);
+  } catch (error) {
+    console.error(
+      `forge-alloc: the prebuilt addon does not load here (${error.message.split("\n")[0]}); compiling`,
+    );
   }
-  dirs.push(
-    resolve(dirname(process.execPath), "..", "include", "node"),
-    "/usr/include/node",
-    "/usr/local/include/node",
-  );
-  return dirs.filter((d) => existsSync(join(d, "node_api.h")));
 }
-
 if (process.platform !== "linux" && process.platform !== "darwin") {
   status(
     false,
@@ -49,28 +59,12 @@ if (!include) {
   process.exit(0);
 }
 const cc = process.env.CC || "cc";
-const args = [
-  "-std=c11",
-  "-O2",
-  "-fPIC",
-  "-shared",
-  "-Wall",
-  "-Wextra",
-  "-Werror",
-  "-DNAPI_VERSION=8",
-  "-DNODE_GYP_MODULE_NAME=forge_os",
-  `-I${include}`,
-  join(root, "native", "forge_os.c"),
-  "-o",
-  join(out, "forge_os.node"),
-];
-if (process.platform === "darwin") args.push("-undefined", "dynamic_lookup");
-const r = spawnSync(cc, args, { encoding: "utf8" });
-if (r.error || r.status !== 0) {
+const r = compileAddon({ cc, out: join(out, "forge_os.node"), include });
+if (!r.ok) {
   status(
     false,
-    `${cc} failed: ${(r.error?.message ?? r.stderr).trim().split("\n").slice(0, 8).join(" | ")}; install a C compiler (e.g. apt-get install gcc) and run npm rebuild forge-alloc`,
+    `${r.why}; install a C compiler (e.g. apt-get install gcc) and run \`npm rebuild forge-alloc\``,
   );
   process.exit(0);
 }
-status(true, `${cc} with headers from ${include}`);
+status(true, `compiled with ${cc} and the headers in ${include}`);

@@ -1,18 +1,21 @@
 /**
  * `forge-alloc/os`: the Node.js OS layer: real mappings (`MmapBacked`, `LockedMmapBacked`, `HugePageBacked`),
  * guard pages, split metadata, huge-page alignment and NUMA placement (`NumaLocal`), through forge-alloc's own
- * Node-API addon. Importing it throws one `AllocError` saying why when the addon is not available; the rest of
- * forge-alloc never needs it.
+ * Node-API addon. Importing it works everywhere: where the addon (or Node.js) is not available, the pure parts
+ * (`NodeSet`, `NumaPolicy`, `mbindArgs`, `parseNodeList`, `errnoName`, ...) still work, and constructing anything
+ * that maps memory throws an `UnsupportedError` saying why and how to fix it ({@link nativeStatus} tells in
+ * advance). The rest of forge-alloc never needs it.
  *
  * @packageDocumentation
  */
-import { PAGE_SIZE } from "./os/native.js";
+import { PAGE_SIZE, requireNative } from "./os/native.js";
 import { GuardPage, LockedMmapBacked, MmapBacked, SplitMetadata, roundToPages } from "./os/index.js";
 import { ZeroizeOnFree } from "./hardening/index.js";
 import { Slab, type SlabOptions } from "./layout/index.js";
 import { alignUp } from "./core/index.js";
 
 export * from "./os/index.js";
+export { type NativeStatus, nativeStatus } from "./os/native.js";
 
 /** Options of {@link HardenedSlab}: a `Slab`'s, without `metadata` (it gets its own mapping). */
 export type HardenedSlabOptions = Omit<SlabOptions, "metadata">;
@@ -40,6 +43,7 @@ export class HardenedSlab extends Slab implements Disposable {
 
   /** @throws as `Slab`, `MmapBacked` and `GuardPage` (an `OsError` when the OS refuses). */
   constructor(options: HardenedSlabOptions) {
+    requireNative("HardenedSlab");
     const align = options.align ?? 8;
     const stride = alignUp(options.blockSize, align);
     const interior = roundToPages(stride * options.capacity + align, PAGE_SIZE);
@@ -100,6 +104,7 @@ export class CryptoSlab extends ZeroizeOnFree<Slab> implements Disposable {
 
   /** @throws `OsError` when the pages cannot be locked (nothing stays mapped then), and as `Slab` and `GuardPage`. */
   constructor(options: CryptoSlabOptions) {
+    requireNative("CryptoSlab");
     const align = options.align ?? 8;
     const stride = alignUp(options.blockSize, align);
     const interior = roundToPages(stride * options.capacity + align, PAGE_SIZE);

@@ -1,3 +1,4 @@
+import "./disposable.js";
 export * from "./allocator.js";
 export * from "./blocks.js";
 export * from "./constants.js";

@@ -15,3 +15,4 @@ export * from "./tlsf.js";
 export * from "./typed.js";
 export * from "./with-fallback.js";
 export { HEAP_CLASSES, type PageStats } from "./page-engine.js";
+export * from "./struct.js";

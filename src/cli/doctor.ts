@@ -41,21 +41,26 @@ function hasIpcLock(): boolean {
   return eff !== undefined && ((BigInt(`0x${eff}`) >> 14n) & 1n) === 1n; // CAP_IPC_LOCK = 14
 }
 
-/** Gathers the facts. Never throws: a missing addon is a `fail` fact with the reason. */
+/** Gathers the facts. Never throws: a missing addon is a `fail` fact with the reason (and the checks that need it are skipped). */
 export async function doctor(): Promise<DoctorFact[]> {
   const facts: DoctorFact[] = [];
   const add = (name: string, value: string, status: DoctorFact["status"] = "ok"): void =>
     void facts.push({ name, value, status });
   add("platform", `${process.platform} ${process.arch}, Node ${process.version}`);
-  let os: typeof import("./os.js") | undefined;
-  try {
-    os = await import("./os.js");
-    add("native addon", "loaded");
-  } catch (error) {
-    add("native addon", (error as Error).message, "fail");
+  const mod = await import("../os.js");
+  let os: typeof mod | undefined = mod;
+  const addon = mod.nativeStatus();
+  if (addon.loaded) {
+    add(
+      "native addon",
+      `loaded (${addon.source === "prebuilt" ? "prebuilt" : addon.source === "env" ? "FORGE_ALLOC_NATIVE" : "compiled at install"}: ${addon.path})`,
+    );
+  } else {
+    add("native addon", `not available: ${addon.reason}`, "fail");
+    os = undefined;
   }
   if (os) add("page size", `${os.PAGE_SIZE} bytes`);
-  const topology = os?.numaTopology() ?? { nodes: [] };
+  const topology = mod.numaTopology();
   if (topology.nodes.length === 0)
     add("NUMA nodes", "none reported by the OS (no /sys/devices/system/node)", "warn");
   for (const n of topology.nodes) {
@@ -78,7 +83,7 @@ export async function doctor(): Promise<DoctorFact[]> {
     thp ?? "not available",
     thp === undefined || thp.includes("[never]") ? "warn" : "ok",
   );
-  const pool = os?.hugePagePool();
+  const pool = mod.hugePagePool();
   add(
     "reserved huge pages",
     pool
