@@ -27,7 +27,6 @@
  *
  * @module
  */
-import { existsSync, readFileSync, readdirSync } from "node:fs";
 import {
   AllocError,
   InvalidPointerError,
@@ -41,7 +40,7 @@ import {
   layoutError,
 } from "../core/index.js";
 import { OsRangeForwarder } from "./forwarding.js";
-import { Advice, native } from "./native.js";
+import { Advice, listFolder, native, readTextFile } from "./native.js";
 
 /**
  * The kernel's default huge page size: `Hugepagesize` of `/proc/meminfo` (2 MiB on x86-64, often 512 MiB or 2 MiB
@@ -49,11 +48,13 @@ import { Advice, native } from "./native.js";
  * (32 MiB on Apple Silicon macOS, as in Rust).
  */
 export function defaultHugePageSize(): number {
-  if (existsSync("/proc/meminfo")) {
-    const kb = Number(/^Hugepagesize:\s+(\d+)\s*kB/m.exec(readFileSync("/proc/meminfo", "utf8"))?.[1] ?? NaN);
+  const meminfo = readTextFile("/proc/meminfo");
+  if (meminfo !== undefined) {
+    const kb = Number(/^Hugepagesize:\s+(\d+)\s*kB/m.exec(meminfo)?.[1] ?? NaN);
     if (kb > 0) return kb * 1024;
   }
-  return process.platform === "darwin" && process.arch === "arm64" ? 32 << 20 : 2 << 20;
+  const host = (globalThis as { process?: { platform?: string; arch?: string } }).process;
+  return host?.platform === "darwin" && host.arch === "arm64" ? 32 << 20 : 2 << 20;
 }
 
 /**
@@ -61,9 +62,9 @@ export function defaultHugePageSize(): number {
  * (`[2 MiB, 1 GiB]` on x86-64 with 1 GiB pages enabled); `[]` where the OS does not say.
  */
 export function hugePageSizes(): number[] {
-  const dir = "/sys/kernel/mm/hugepages";
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
+  const names = listFolder("/sys/kernel/mm/hugepages");
+  if (names === undefined) return [];
+  return names
     .map((n) => Number(/^hugepages-(\d+)kB$/.exec(n)?.[1] ?? NaN) * 1024)
     .filter((n) => n > 0)
     .sort((a, b) => a - b);
