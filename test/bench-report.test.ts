@@ -108,5 +108,8 @@ test("`forge-alloc bench` refuses unknown options and sections", () => {
   assert.match(bad.stderr, /Unknown option '--fast'; `bench` accepts --help, --quick, --only/);
   const section = spawnSync(process.execPath, [cli, "bench", "--only=nope"], { encoding: "utf8" });
   assert.equal(section.status, 2);
-  assert.match(section.stderr, /unknown section nope; expected bench, tiers, heap, traces, scribble, workers, secure/);
+  assert.match(
+    section.stderr,
+    /unknown section nope; expected bench, tiers, heap, traces, scribble, workers, secure/,
+  );
 });
