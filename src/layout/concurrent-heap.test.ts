@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import fc from "fast-check";
 import { AllocError, CorruptionError, InvalidPointerError, NULL, SharedArrayBufferBacked } from "../index.js";
 import { ConcurrentHeap } from "./concurrent-heap.js";
 
@@ -91,6 +92,59 @@ describe("ConcurrentHeap: memory comes back, whoever frees it", () => {
     assert.doesNotThrow(
       () => new ConcurrentHeap(backing),
       "once every worker left, it may be formatted again",
+    );
+  });
+});
+
+describe("ConcurrentHeap against a shadow model", () => {
+  test("random allocate / free / remote free / grow by two workers: blocks disjoint, contents kept, validate() after each step", () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            kind: fc.integer({ min: 0, max: 9 }),
+            size: fc.oneof(fc.integer({ min: 1, max: 256 }), fc.integer({ min: 1, max: 100_000 })),
+            pick: fc.nat(),
+            worker: fc.boolean(),
+          }),
+          { maxLength: 120 },
+        ),
+        (ops) => {
+          const [a, b] = pair(1 << 21);
+          const live: { ptr: number; size: number; tag: number; by: ConcurrentHeap }[] = [];
+          let tag = 1;
+          for (const op of ops) {
+            const w = op.worker ? a : b;
+            if (op.kind < 5 || live.length === 0) {
+              const p = w.allocate(op.size);
+              if (p === NULL) continue;
+              for (const o of live) assert.ok(p + op.size <= o.ptr || o.ptr + o.size <= p, "I2: disjoint");
+              w.memory.u8.fill(tag, p, p + op.size);
+              live.push({ ptr: p, size: op.size, tag, by: w });
+              tag = (tag % 250) + 1;
+            } else if (op.kind < 9) {
+              const i = op.pick % live.length;
+              const x = live[i]!;
+              for (let k = 0; k < x.size; k++) assert.equal(w.memory.u8[x.ptr + k], x.tag, "contents kept");
+              w.free(x.ptr); // by its owner or remotely
+              live.splice(i, 1);
+            } else {
+              const i = op.pick % live.length;
+              const x = live[i]!;
+              const q = x.by.grow(x.ptr, x.size, x.size + 100);
+              if (q === NULL) continue;
+              for (let k = 0; k < x.size; k++)
+                assert.equal(w.memory.u8[q + k], x.tag, "I5: grow kept the bytes");
+              w.memory.u8.fill(x.tag, q, q + x.size + 100);
+              live[i] = { ...x, ptr: q, size: x.size + 100 };
+            }
+            a.validate();
+          }
+          for (const x of live) x.by.free(x.ptr);
+          a.validate();
+        },
+      ),
+      { numRuns: 60, seed: 42 },
     );
   });
 });

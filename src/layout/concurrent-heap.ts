@@ -436,6 +436,84 @@ export class ConcurrentHeap implements Allocator {
   }
 
   /**
+   * Checks the heap's invariants while no worker is using it (a snapshot; run it when the workers are quiet):
+   * pages past the cursor are never used; per page of a class, live blocks + blocks on the local list + blocks on the
+   * remote list + slots past the bump mark = capacity, and `used` counts the live and remote ones; every list link
+   * is a slot of its page in the free state, with no cycle; a large span's head is live and its tail pages are its
+   * owner's; a free page holds no live block. Throws an `Error` naming the first one broken. O(heap / 16).
+   */
+  validate(): void {
+    const fail = (what: string): never => {
+      throw new Error(`ConcurrentHeap.validate: ${what}`);
+    };
+    const i32 = this.memory.i32;
+    const u8 = this.memory.u8;
+    const h0 = this.headers >>> 2;
+    const cursor = Atomics.load(i32, this.c + C_NEXT_PAGE);
+    const stateOf = (p: number): number => u8[this.states + ((p - this.pagesAt) >>> 4)]!;
+    let spanLeft = 0;
+    let spanOwner = 0;
+    for (let page = 1; page <= this.pageCount; page++) {
+      const h = h0 + (page - 1) * H_WORDS;
+      const owner = i32[h + H_OWNER]!;
+      const cls = i32[h + H_CLASS]!;
+      const start = this.pagesAt + ((page - 1) << PAGE_SHIFT);
+      if (page > cursor) {
+        if (owner !== NEVER_USED) fail(`page ${page} is past the cursor ${cursor} but has owner ${owner}`);
+        continue;
+      }
+      if (owner === NEVER_USED) fail(`page ${page} is below the cursor but marked never used`);
+      if (spanLeft > 0) {
+        if (cls !== 0 || owner !== spanOwner)
+          fail(`page ${page} belongs to a large span but says class ${cls}`);
+        spanLeft--;
+        continue;
+      }
+      if (cls < 0) {
+        if (stateOf(start) !== 1) fail(`large span at page ${page} is not live`);
+        spanLeft = -cls - 1;
+        spanOwner = owner;
+        continue;
+      }
+      if (cls === 0) {
+        if (owner > 0) continue; // claimed this moment by a worker that is formatting it
+        for (let g = 0; g < PAGE >>> 4; g++)
+          if (u8[this.states + (((page - 1) << PAGE_SHIFT) >>> 4) + g] !== 0)
+            fail(`free page ${page} holds a live block`);
+        continue;
+      }
+      const cap = i32[h + H_CAPACITY]!;
+      const bump = i32[h + H_BUMP]!;
+      if (cap !== Math.floor(PAGE / cls) || bump < 0 || bump > cap)
+        fail(`page ${page}: capacity ${cap}, bump ${bump}`);
+      let live = 0;
+      for (let k = 0; k < bump; k++) if (stateOf(start + k * cls) === 1) live++;
+      const walk = (head: number, what: string): number => {
+        let n = 0;
+        const seen = new Set<number>();
+        for (let p = head; p !== NULL; p = i32[p >>> 2]!) {
+          const off = p - start;
+          if (off < 0 || off >= bump * cls || off % cls !== 0)
+            fail(`page ${page}: ${what} list holds ${p}, not a slot`);
+          if (stateOf(p) !== 0) fail(`page ${page}: ${what} list holds the live block ${p}`);
+          if (seen.has(p)) fail(`page ${page}: ${what} list has a cycle at ${p}`);
+          seen.add(p);
+          n++;
+        }
+        return n;
+      };
+      const local = walk(i32[h + H_LOCAL]!, "local");
+      const remote = walk(Atomics.load(i32, h + H_REMOTE), "remote");
+      if (live + local + remote + (cap - bump) !== cap)
+        fail(
+          `page ${page}: ${live} live + ${local} local + ${remote} remote + ${cap - bump} unused != ${cap}`,
+        );
+      if (i32[h + H_USED] !== live + remote)
+        fail(`page ${page}: used says ${i32[h + H_USED]}, ${live + remote} counted`);
+    }
+  }
+
+  /**
    * Leaves the heap: empty pages go back to the shared free-page stack, pages with live blocks are abandoned (any
    * worker adopts them later, with the remote frees they collected), and the worker slot is freed. Idempotent.
    */
