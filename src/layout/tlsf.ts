@@ -134,7 +134,7 @@ export class Tlsf implements Allocator, FixedRange {
     this.starts = new Int32Array(((initial - base) >>> 8) + 1); // grows with the heap
     this.frees = new Int32Array(this.starts.length);
     this.u32 = this.memory.u32;
-    this.key = randomKey();
+    this.key = randomKey() & 0x3fffffff;
     this.format();
   }
 
@@ -504,7 +504,8 @@ export class Tlsf implements Allocator, FixedRange {
    * longer matches and the header is refused before anything follows it.
    */
   private tagOf(p: number, h: number): number {
-    return (Math.imul(p ^ this.key, 0x9e3779b1) ^ Math.imul(h ^ (p >>> 7), 0x85ebca6b)) >>> 0;
+    // 30 bits: the tag and the key stay small integers (Smis), never boxed doubles on the hot path.
+    return (Math.imul(p ^ this.key, 0x9e3779b1) ^ Math.imul(h ^ (p >>> 7), 0x85ebca6b)) & 0x3fffffff;
   }
 
   /** Checks the check word of the header at `p` (a block or the end marker) before it is rewritten. */
