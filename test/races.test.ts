@@ -3,7 +3,14 @@
 // step that must be a CAS is checked by a schedule that breaks when it is a plain store.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { AllocError, NULL, SharedArrayBufferBacked, SharedBumpArena, StaticBacked } from "../src/index.js";
+import {
+  AllocError,
+  NULL,
+  RemoteFreeRing,
+  SharedArrayBufferBacked,
+  SharedBumpArena,
+  StaticBacked,
+} from "../src/index.js";
 import { Memory } from "../src/core/index.js";
 import { everySchedule } from "./helpers/interleave.js";
 
@@ -170,6 +177,29 @@ describe("SharedBumpArena over memory that holds a live arena", () => {
           control: 128,
         }),
       /no live arena/,
+    );
+  });
+});
+
+describe("RemoteFreeRing, step by step", () => {
+  test("two owners formatting one ring at once: exactly one wins, the other is refused", () => {
+    const format = (s: { memory: Memory; won: number; lost: number }): void => {
+      try {
+        new RemoteFreeRing(s.memory, 256, 8, true);
+        s.won++;
+      } catch (e) {
+        assert.ok(e instanceof AllocError);
+        s.lost++;
+      }
+    };
+    everySchedule(
+      () => ({ memory: Memory.of(new SharedArrayBuffer(4096)), won: 0, lost: 0 }),
+      format,
+      format,
+      (s, k, preempted) => {
+        assert.equal(s.won, 1, `one ring formatted when preempted after step ${k}`);
+        assert.equal(s.lost, preempted ? 1 : 0);
+      },
     );
   });
 });
