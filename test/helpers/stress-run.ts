@@ -83,9 +83,12 @@ export async function runStress(o: StressOptions): Promise<StressReport> {
   let faults = 0;
   if (fault) {
     const progress = new Int32Array(control);
-    while (Atomics.load(progress, 2 + 2) < o.terminateAfter!) await new Promise((r) => setTimeout(r, 1));
+    let exited = false;
+    workers[1]!.once("exit", () => (exited = true));
+    while (!exited && Atomics.load(progress, 2 + 2) < o.terminateAfter!)
+      await new Promise((r) => setTimeout(r, 1));
+    if (!exited) faults++; // terminated in the middle of its work (not after it)
     await workers[1]!.terminate();
-    faults++;
   }
   const done = await Promise.all(results);
   const finished = done.filter((r): r is StressResult => r !== null);
