@@ -2,7 +2,7 @@
 // docs/RELIABILITY.md. `npm run stress` (`node build/bench/stress.js [--ops=N] [--write]`); `--write` replaces the
 // figures between the `stress:begin` and `stress:end` markers of docs/RELIABILITY.md.
 //
-// Workers: 2 workers x `--ops` operations per shared primitive (the slab's owner runs 3x as many, so that its remote
+// Workers: 2 workers x `--ops` operations per shared primitive (the slab's owner runs 4x as many, so that its remote
 // frees reach `--ops` too), with the ownership map and block patterns of test/helpers/stress-worker.ts; then a
 // worker terminated in the middle of its work. Hardening: each claim attacked many times with seeded randomness.
 import { spawnSync } from "node:child_process";
@@ -54,7 +54,7 @@ out("|---|---|---|---|---|---|---|");
 let totalOps = 0;
 for (const [kind, label, ops] of [
   ["bump", "SharedBumpArena (allocate / free / reset)", OPS],
-  ["slab", "SlabOwner + SlabRemote (allocate / free / remote free)", 3 * OPS],
+  ["slab", "SlabOwner + SlabRemote (allocate / free / remote free)", 4 * OPS],
   ["heap", "ConcurrentHeap (malloc / free / remote free)", OPS],
 ] as const) {
   const t0 = Date.now();

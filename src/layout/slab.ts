@@ -110,6 +110,12 @@ export interface SlabGeometry {
  * layouts that must validate everything before they allocate (so a refused construction keeps no bytes).
  *
  * @throws `AllocError` for a size, capacity or region out of range; `LayoutError` for a bad alignment.
+ *
+ * @example
+ * ```ts
+ * const shape = slabGeometry("MySlab", { blockSize: 20, capacity: 100 });
+ * console.log(shape.stride, shape.bytes); // 24 2400
+ * ```
  */
 export function slabGeometry(where: string, options: SlabOptions): SlabGeometry {
   const blockSize = checkInteger(where, "blockSize", options?.blockSize, 1, MAX_SIZE);
