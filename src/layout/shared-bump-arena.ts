@@ -114,6 +114,12 @@ export class SharedBumpArena implements Allocator {
   private epoch: number;
   /** Word index of the shared epoch. */
   private readonly epochWord: number;
+  /**
+   * A one-word view of the shared epoch, kept for the fast path. Safe to keep, unlike views in general: the memory
+   * is shared, so growth never detaches it (a shared buffer only gets longer, and an old view goes on seeing the
+   * same bytes), and the control block lies below the length committed at construction.
+   */
+  private readonly epochCell: Int32Array;
 
   /**
    * Formats the control block at the start of `backing`'s range (`attaching` is internal: `attach` uses it).
@@ -148,6 +154,7 @@ export class SharedBumpArena implements Allocator {
     this.epoch = 0;
     this.epochWord = this.words + W_EPOCH;
     const i32 = memory.i32;
+    this.epochCell = new Int32Array(memory.buffer, 4 * this.epochWord, 1);
     const w = this.words;
     if (attaching) {
       if (Atomics.load(i32, w + W_MAGIC) !== MAGIC || Atomics.load(i32, w + W_STATE) !== STATE_LIVE) {
@@ -225,8 +232,7 @@ export class SharedBumpArena implements Allocator {
     const next = p + size;
     // One plain load of the shared epoch (its own cache line, written only by reset): a chunk from before a
     // reset is never bumped into again.
-    if (next > this.chunkEnd || this.memory.i32[this.epochWord] !== this.epoch)
-      return this.refill(size, align);
+    if (next > this.chunkEnd || this.epochCell[0] !== this.epoch) return this.refill(size, align);
     this.chunkPtr = next;
     if (++this.pending === 256) this.flush();
     return p;
