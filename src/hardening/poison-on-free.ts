@@ -93,6 +93,10 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   private readonly inBand: boolean;
   /** With `inBand`: one bit per 8 bytes of memory, set at the offsets of `poisoned`'s entries. */
   private starts: Uint32Array;
+  /** `ZeroizeOnFree` over an inner it must track: each live block it issued, with its usable size; else `null`. */
+  protected tracked: Map<number, number> | null;
+  /** True when an allocation or free has work after the inner's (a reuse check, or tracking): one branch. */
+  protected after: boolean;
 
   /** @throws `AllocError` for a pattern that is not a byte. */
   constructor(inner: TInner, options: PoisonOptions = {}, label = "PoisonOnFree") {
@@ -116,16 +120,24 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     while (wrapperChain(layout).length > 0) layout = (layout as { inner?: unknown }).inner;
     this.inBand = this.checkOnReuse && (layout instanceof Tlsf || layout instanceof Heap);
     this.starts = new Uint32Array(0);
+    this.tracked = null;
+    this.after = this.checkOnReuse;
   }
 
   /** Forwarded; with `checkOnReuse`, a reused block is first checked for writes made while it was free. */
   override allocate(size: number, align = 8): number {
     const p = this.innerAllocate(this.inner, size, align);
-    if (this.checkOnReuse && p !== NULL) {
+    if (this.after && p !== NULL) this.afterAllocate(p, size, align);
+    return p;
+  }
+
+  /** The work after an allocation: the reuse check, and tracking for `ZeroizeOnFree`. */
+  private afterAllocate(p: number, size: number, align: number): void {
+    if (this.checkOnReuse) {
       this.checkReuse(p, size);
       if (this.inBand) this.forgetInside(p, size, align);
     }
-    return p;
+    if (this.tracked !== null) this.tracked.set(p, this.inner.usableSize(p, size));
   }
 
   /** As `allocate`, zeroed. */
@@ -148,7 +160,10 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     const usable = this.inner.usableSize(ptr, size); // validates ptr before anything is written
     fillBytes(this.memory, this.pattern, ptr, ptr + usable);
     this.innerDeallocate(this.inner, ptr, size, align);
-    if (this.checkOnReuse) this.record(ptr, usable);
+    if (this.after) {
+      if (this.checkOnReuse) this.record(ptr, usable);
+      if (this.tracked !== null) this.tracked.delete(ptr);
+    }
   }
 
   /** Moves the block, so the old one is scrubbed. */
@@ -318,10 +333,8 @@ function listsRegions(inner: Allocator): boolean {
  * @typeParam TInner - the wrapped allocator.
  */
 export class ZeroizeOnFree<TInner extends Allocator> extends PoisonOnFree<TInner> {
-  /** `SCRUB_RANGE`, `SCRUB_REGIONS` or `SCRUB_TRACKED`. */
+  /** `SCRUB_RANGE`, `SCRUB_REGIONS` or `SCRUB_TRACKED` (then `tracked` holds each live block it issued). */
   private readonly scrub: number;
-  /** With `SCRUB_TRACKED`: each live block it issued, by offset, with its usable size; `null` otherwise. */
-  private readonly tracked: Map<number, number> | null;
 
   /**
    * Zeroes freed blocks.
@@ -340,20 +353,10 @@ export class ZeroizeOnFree<TInner extends Allocator> extends PoisonOnFree<TInner
           "secrets before freeing them, or put ZeroizeOnFree over a layout of your own worker's memory",
       );
     }
-    this.tracked = this.scrub === SCRUB_TRACKED ? new Map() : null;
-  }
-
-  /** Forwarded; with a tracked inner, remembers the block for `reset()`. */
-  override allocate(size: number, align = 8): number {
-    const p = super.allocate(size, align);
-    if (this.tracked !== null && p !== NULL) this.tracked.set(p, this.inner.usableSize(p, size));
-    return p;
-  }
-
-  /** Zeroes the block's usable size, then frees it. */
-  override deallocate(ptr: number, size: number, align = 8): void {
-    super.deallocate(ptr, size, align);
-    if (this.tracked !== null) this.tracked.delete(ptr);
+    if (this.scrub === SCRUB_TRACKED) {
+      this.tracked = new Map();
+      this.after = true;
+    }
   }
 
   /** Zeroes every live block (see the class documentation), then resets the inner. */
