@@ -12,20 +12,44 @@ import { PAGE_SIZE, requireNative } from "./os/native.js";
 import { GuardPage, LockedMmapBacked, MmapBacked, SplitMetadata, roundToPages } from "./os/index.js";
 import { ZeroizeOnFree } from "./hardening/index.js";
 import { Slab, type SlabOptions } from "./layout/index.js";
-import { alignUp } from "./core/index.js";
+import { AllocError, type OsBacked, alignUp } from "./core/index.js";
 
 export * from "./os/index.js";
 export { type NativeStatus, nativeStatus } from "./os/native.js";
+
+/**
+ * Pushes the guarded interior's cursor so that a region of `bytes` (aligned to `align`) taken next ends exactly at
+ * the back guard page: the end alignment of hardened allocators, so an overflow off the last block traps at once.
+ */
+function endAlign(guarded: GuardPage<SplitMetadata<OsBacked>>, bytes: number, align: number): void {
+  const end = guarded.base() + guarded.size();
+  const start = Math.floor((end - bytes) / align) * align;
+  const pad = start - (guarded.base() + guarded.allocated());
+  if (pad > 0 && guarded.allocate(pad, 1) === 0)
+    throw new AllocError("HardenedSlab: the guarded interior cannot hold the slab's region");
+}
+
+/** The interior a slab of `bytes` aligned to `align` needs: whole pages, with room to align beyond a page. */
+function interiorFor(bytes: number, align: number): number {
+  return roundToPages(bytes + (align > PAGE_SIZE ? align : 0), PAGE_SIZE);
+}
 
 /** Options of {@link HardenedSlab}: a `Slab`'s, without `metadata` (it gets its own mapping). */
 export type HardenedSlabOptions = Omit<SlabOptions, "metadata">;
 
 /**
  * The Rust `HardenedSlab`: a `Slab` over `GuardPage<SplitMetadata<MmapBacked>>`: its blocks live in a mapping
- * with an inaccessible page before and after (an overflow off either end crashes at once), and its own state (the
- * free set) lives in a separate mapping, out of reach of any block overflow. `dispose()` unmaps both.
+ * with an inaccessible page before and after, and its own state (the free set) lives in a separate mapping, out of
+ * reach of any block overflow. `dispose()` unmaps both.
  *
- * Overhead: two guard pages, a metadata mapping of `8 * capacity` bytes (rounded to pages), one page of slack.
+ * The blocks are end-aligned, as hardened allocators place them: the last block's usable end (`usableSize`, the
+ * stride) is the first byte of the back guard page, so writing one byte past it crashes the process (SIGSEGV) at
+ * once; the slack of the page rounding lies before the first block, where an underflow off the first block lands
+ * (and runs on into the front guard). Between neighbours there is no guard: an overflow off any other block writes
+ * into the next block, undetected (put a `Canary` outside to detect it on free), and never reaches the free set.
+ *
+ * Overhead: two guard pages, a metadata mapping of `8 * capacity` bytes (12 with a MAC; rounded to pages), less
+ * than a page of slack before the first block.
  *
  * @example
  * ```ts
@@ -46,7 +70,7 @@ export class HardenedSlab extends Slab implements Disposable {
     requireNative("HardenedSlab");
     const align = options.align ?? 8;
     const stride = alignUp(options.blockSize, align);
-    const interior = roundToPages(stride * options.capacity + align, PAGE_SIZE);
+    const interior = interiorFor(stride * options.capacity, align);
     const region = new MmapBacked(interior + 2 * PAGE_SIZE);
     let split: SplitMetadata<MmapBacked> | undefined;
     try {
@@ -57,6 +81,7 @@ export class HardenedSlab extends Slab implements Disposable {
         ),
       });
       const guarded = new GuardPage(split);
+      endAlign(guarded, stride * options.capacity, align);
       super(guarded, { ...options, metadata: split.meta });
       this.guarded = guarded;
     } catch (error) {
@@ -87,7 +112,9 @@ export type CryptoSlabOptions = Omit<SlabOptions, "metadata">;
  * The Rust `CryptoSlab`: `ZeroizeOnFree<Slab>` over `GuardPage<SplitMetadata<LockedMmapBacked>>`, for secrets:
  * the data pages are locked in RAM and excluded from core dumps (failing closed when the OS refuses the lock),
  * guarded by `PROT_NONE` pages at both ends, every freed block is zeroed (and the whole range on `reset()`), and
- * the slab's free set lives in a separate mapping. `dispose()` unlocks and unmaps everything.
+ * the slab's free set lives in a separate mapping. `dispose()` unlocks and unmaps everything. Blocks are
+ * end-aligned as in `HardenedSlab`: one byte past the last block traps; an overflow between neighbours overwrites
+ * the next key, undetected (no guard between blocks).
  *
  * @example
  * ```ts
@@ -107,7 +134,7 @@ export class CryptoSlab extends ZeroizeOnFree<Slab> implements Disposable {
     requireNative("CryptoSlab");
     const align = options.align ?? 8;
     const stride = alignUp(options.blockSize, align);
-    const interior = roundToPages(stride * options.capacity + align, PAGE_SIZE);
+    const interior = interiorFor(stride * options.capacity, align);
     const mapping = new LockedMmapBacked(interior + 2 * PAGE_SIZE);
     let split: SplitMetadata<LockedMmapBacked> | undefined;
     try {
@@ -117,7 +144,9 @@ export class CryptoSlab extends ZeroizeOnFree<Slab> implements Disposable {
           PAGE_SIZE,
         ),
       });
-      super(new Slab(new GuardPage(split), { ...options, metadata: split.meta }));
+      const guarded = new GuardPage(split);
+      endAlign(guarded, stride * options.capacity, align);
+      super(new Slab(guarded, { ...options, metadata: split.meta }));
     } catch (error) {
       split?.dispose();
       mapping.dispose();

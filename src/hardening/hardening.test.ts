@@ -354,6 +354,7 @@ describe("Slab free-list MAC", () => {
     s.deallocate(b, 64);
     const set = new Int32Array(meta.memory.buffer, 16, 3 * 8);
     set[1] = a + 64 * 5; // forge the top entry to point at a slot of the attacker's choice
+    assert.throws(() => s.allocate(64), CorruptionError, "the forged entry is reported");
     const next = s.allocate(64);
     assert.notEqual(next, a + 64 * 5, "the forged pointer is not followed");
     assert.equal(s.corruptionEvents(), 1);
@@ -366,6 +367,7 @@ describe("Slab free-list MAC", () => {
     const a = s.allocate(64);
     s.deallocate(a, 64);
     new Int32Array(meta.memory.buffer, 16, 16)[0] = 12345; // not a slot
+    assert.throws(() => s.allocate(64), CorruptionError);
     assert.notEqual(s.allocate(64), 12345);
     assert.equal(s.corruptionEvents(), 1);
   });

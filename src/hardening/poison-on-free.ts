@@ -2,11 +2,17 @@
  * `PoisonOnFree` and `ZeroizeOnFree`: overwrite a block when it is freed (the whole usable size, so rounding slack
  * is covered), so a use after free reads garbage instead of stale data. `PoisonOnFree` writes a pattern (0xDE by
  * default) and can check, when a block is reused, that nothing wrote into it while it was free. `ZeroizeOnFree`
- * writes zeros, for secrets, and also zeroes the inner's whole range on `reset()` (the Rust one does not scrub on
- * reset).
+ * writes zeros, for secrets, and also zeroes every live block on `reset()` (the Rust one does not scrub on reset),
+ * over any inner whose blocks it can find (see `ZeroizeOnFree`); it refuses the others at construction.
  *
  * Complexity: O(usable size) per free; with `checkOnReuse`, O(usable size) per reuse and a `Map` entry per freed
  * block. Overhead: none in the memory.
+ *
+ * `checkOnReuse` over a `Tlsf` covers every byte of a freed block but the words `Tlsf` writes into free blocks (the
+ * first {@link TLSF_FREE_HEAD} bytes and the last {@link TLSF_FREE_TAIL}); a block a later split may have written
+ * inside (an allocation that covers it, or any allocation aligned above 8) is no longer checked, so the check
+ * never reports a write `Tlsf` made itself. Over a layout that writes into free blocks in some other way (a
+ * `Heap`'s large blocks), a freed block that does not hold the pattern throughout is not checked.
  * Where it may stand: outside the layout whose frees it scrubs. Under `Quarantine` the block is scrubbed only when
  * it leaves quarantine; put it outside (`new ZeroizeOnFree(new Quarantine(slab))`) to scrub at once. `grow` and
  * `shrink` move the block, so the old one is scrubbed too (as in Rust).
@@ -33,16 +39,27 @@ import {
   checkResize,
   describePointer,
   fillBytes,
+  type HasRegions,
+  hasRegions,
   isFixedRange,
   layoutError,
   moveBlock,
   wrapperChain,
   zeroBlock,
 } from "../core/index.js";
+import { Heap, Tlsf } from "../layout/index.js";
 import { Wrapper } from "./wrapper.js";
 
 /** The Rust crate's default poison byte. */
 export const DEFAULT_POISON = 0xde;
+
+/**
+ * Bytes at the start of a free `Tlsf` block that `Tlsf` itself writes (its next and previous free-list links; see
+ * the diagram in layout/tlsf.ts): `checkOnReuse` skips them.
+ */
+export const TLSF_FREE_HEAD = 8;
+/** Bytes at the end of a free `Tlsf` block that `Tlsf` itself writes (the back link to the block's start). */
+export const TLSF_FREE_TAIL = 4;
 
 /** Options of {@link PoisonOnFree}. */
 export interface PoisonOptions {
@@ -69,6 +86,17 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   /** Freed blocks not yet handed out again: `usable * 256 + the byte they hold` (only with `checkOnReuse`). */
   private readonly poisoned: Map<number, number>;
   private corruptions: number;
+  /**
+   * True when the layout under it is a `Tlsf`, which writes into free blocks (see {@link TLSF_FREE_HEAD}): the
+   * check then skips those words and forgets a recorded block once a split may have written inside it.
+   */
+  private readonly inBand: boolean;
+  /** With `inBand`: one bit per 8 bytes of memory, set at the offsets of `poisoned`'s entries. */
+  private starts: Uint32Array;
+  /** `ZeroizeOnFree` over an inner it must track: each live block it issued, with its usable size; else `null`. */
+  protected tracked: Map<number, number> | null;
+  /** True when an allocation or free has work after the inner's (a reuse check, or tracking): one branch. */
+  protected after: boolean;
 
   /** @throws `AllocError` for a pattern that is not a byte. */
   constructor(inner: TInner, options: PoisonOptions = {}, label = "PoisonOnFree") {
@@ -88,13 +116,28 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     }
     this.poisoned = new Map();
     this.corruptions = 0;
+    let layout: unknown = inner;
+    while (wrapperChain(layout).length > 0) layout = (layout as { inner?: unknown }).inner;
+    this.inBand = this.checkOnReuse && (layout instanceof Tlsf || layout instanceof Heap);
+    this.starts = new Uint32Array(0);
+    this.tracked = null;
+    this.after = this.checkOnReuse;
   }
 
   /** Forwarded; with `checkOnReuse`, a reused block is first checked for writes made while it was free. */
   override allocate(size: number, align = 8): number {
     const p = this.innerAllocate(this.inner, size, align);
-    if (this.checkOnReuse && p !== NULL) this.checkReuse(p, size);
+    if (this.after && p !== NULL) this.afterAllocate(p, size, align);
     return p;
+  }
+
+  /** The work after an allocation: the reuse check, and tracking for `ZeroizeOnFree`. */
+  private afterAllocate(p: number, size: number, align: number): void {
+    if (this.checkOnReuse) {
+      this.checkReuse(p, size);
+      if (this.inBand) this.forgetInside(p, size, align);
+    }
+    if (this.tracked !== null) this.tracked.set(p, this.inner.usableSize(p, size));
   }
 
   /** As `allocate`, zeroed. */
@@ -117,7 +160,10 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     const usable = this.inner.usableSize(ptr, size); // validates ptr before anything is written
     fillBytes(this.memory, this.pattern, ptr, ptr + usable);
     this.innerDeallocate(this.inner, ptr, size, align);
-    if (this.checkOnReuse) this.record(ptr, usable);
+    if (this.after) {
+      if (this.checkOnReuse) this.record(ptr, usable);
+      if (this.tracked !== null) this.tracked.delete(ptr);
+    }
   }
 
   /** Moves the block, so the old one is scrubbed. */
@@ -138,6 +184,7 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   override reset(): void {
     this.inner.reset();
     this.poisoned.clear();
+    this.starts.fill(0);
   }
 
   /** Writes-after-free detected plus the inner's (I10). */
@@ -152,7 +199,15 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
    */
   verifyFreed(): number {
     if (!this.checkOnReuse) throw new AllocError(`${this.label}.verifyFreed: needs { checkOnReuse: true }`);
-    for (const [ptr, entry] of this.poisoned) this.verifyBlock(ptr, Math.floor(entry / 256), entry & 255);
+    for (const [ptr, entry] of this.poisoned) {
+      const usable = Math.floor(entry / 256);
+      this.verifyBlock(
+        ptr,
+        this.inBand ? TLSF_FREE_HEAD : 0,
+        usable - (this.inBand ? TLSF_FREE_TAIL : 0),
+        entry,
+      );
+    }
     return this.poisoned.size;
   }
 
@@ -164,9 +219,45 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   private checkReuse(p: number, size: number): void {
     const entry = this.poisoned.get(p);
     if (entry === undefined) return;
-    this.poisoned.delete(p);
+    this.forget(p);
     const usable = Math.floor(entry / 256);
-    this.verifyBlock(p, usable < size ? usable : size, entry & 255);
+    if (this.inBand) {
+      const end = usable - TLSF_FREE_TAIL;
+      this.verifyBlock(p, TLSF_FREE_HEAD, end < size ? end : size, entry);
+    } else this.verifyBlock(p, 0, usable < size ? usable : size, entry);
+  }
+
+  /**
+   * Over a `Tlsf`: forgets the recorded blocks that a split made by this allocation may have written inside: those
+   * starting in `(p, p + usable]` (the new block's interior and the header after it). An aligned allocation may
+   * free a front piece anywhere before `p`, so it forgets every recorded block. A recorded block that a free merged
+   * into a neighbour keeps its bytes: a merge writes only the words the check skips.
+   */
+  private forgetInside(p: number, size: number, align: number): void {
+    if (align > 8) {
+      this.poisoned.clear();
+      this.starts.fill(0);
+      return;
+    }
+    const end = p + this.inner.usableSize(p, size);
+    const starts = this.starts;
+    for (let g = (p >>> 3) + 1, last = Math.min(end >>> 3, starts.length * 32 - 1); g <= last; g++) {
+      const word = starts[g >>> 5]!;
+      if (word === 0) {
+        g |= 31; // skip the rest of an empty word
+        continue;
+      }
+      if ((word & (1 << (g & 31))) !== 0) this.forget(g << 3);
+    }
+  }
+
+  /** Drops a recorded block. */
+  private forget(ptr: number): void {
+    this.poisoned.delete(ptr);
+    if (this.inBand) {
+      const g = ptr >>> 3;
+      if (g >>> 5 < this.starts.length) this.starts[g >>> 5]! &= ~(1 << (g & 31));
+    }
   }
 
   /**
@@ -175,22 +266,35 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
    */
   private record(ptr: number, usable: number): void {
     const u8 = this.memory.u8;
-    const byte = u8[ptr]!;
-    for (let i = 1; i < usable; i++) {
-      if (u8[ptr + i] !== byte) {
-        this.poisoned.delete(ptr);
+    const from = this.inBand ? ptr + TLSF_FREE_HEAD : ptr;
+    const to = this.inBand ? ptr + usable - TLSF_FREE_TAIL : ptr + usable;
+    const byte = u8[from]!;
+    for (let i = from + 1; i < to; i++) {
+      if (u8[i] !== byte) {
+        this.forget(ptr);
         return;
       }
     }
     this.poisoned.set(ptr, usable * 256 + byte);
+    if (this.inBand) {
+      const g = ptr >>> 3;
+      if (g >>> 5 >= this.starts.length) {
+        const grown = new Uint32Array(Math.max((g >>> 5) + 1, (this.memory.byteLength >>> 8) + 1));
+        grown.set(this.starts);
+        this.starts = grown;
+      }
+      this.starts[g >>> 5]! |= 1 << (g & 31);
+    }
   }
 
-  private verifyBlock(ptr: number, usable: number, pattern: number): void {
+  /** Checks bytes `[from, to)` of the block at `ptr` against the byte in `entry`'s low 8 bits. */
+  private verifyBlock(ptr: number, from: number, to: number, entry: number): void {
     const u8 = this.memory.u8;
-    for (let i = 0; i < usable; i++) {
+    const pattern = entry & 255;
+    for (let i = from; i < to; i++) {
       if (u8[ptr + i] !== pattern) {
         this.corruptions++;
-        this.poisoned.delete(ptr);
+        this.forget(ptr);
         throw new CorruptionError(
           `${this.label}: byte ${i} of the freed block ${describePointer(ptr)} was written while the block was free ` +
             `(a use after free); the block is withheld from reuse`,
@@ -200,24 +304,76 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   }
 }
 
+/** How {@link ZeroizeOnFree} finds every live block on `reset()`. */
+const SCRUB_RANGE = 0; // the inner is a FixedRange: zero its whole committed range
+const SCRUB_REGIONS = 1; // the inner lists its regions: zero the used and quarantined ones
+const SCRUB_TRACKED = 2; // neither: remember each live block it issued (a Map entry per live block)
+
+/** True when `inner.regions()` really lists regions (a wrapper over an inner that cannot would throw). */
+function listsRegions(inner: Allocator): boolean {
+  if (!hasRegions(inner)) return false;
+  try {
+    inner.regions();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /**
- * Fills freed blocks with zeros, and zeroes the inner's whole range on `reset()` (see the module documentation).
+ * Fills freed blocks with zeros, and on `reset()` zeroes every block that is still live before the inner forgets
+ * them (see the module documentation).
+ *
+ * How it finds the live blocks, chosen at construction: over a `FixedRange` inner it zeroes the whole committed
+ * range; over an inner that lists its regions (`Heap`, a `Quarantine`) the used and quarantined ones; over any
+ * other inner in unshared memory (a `WithFallback`, say) it remembers the blocks it issued, at the cost of a `Map`
+ * entry per live block and one `usableSize` call per allocation. Over a shared-memory inner of none of these
+ * kinds (`SharedBumpArena`, `ConcurrentHeap`: other workers' blocks are out of its sight) it refuses to be built.
  *
  * @typeParam TInner - the wrapped allocator.
  */
 export class ZeroizeOnFree<TInner extends Allocator> extends PoisonOnFree<TInner> {
-  /** Zeroes freed blocks. */
+  /** `SCRUB_RANGE`, `SCRUB_REGIONS` or `SCRUB_TRACKED` (then `tracked` holds each live block it issued). */
+  private readonly scrub: number;
+
+  /**
+   * Zeroes freed blocks.
+   *
+   * @throws `AllocError` over an inner whose live blocks `reset()` could not all find (see the class documentation).
+   */
   constructor(inner: TInner) {
     super(inner, { pattern: 0 }, "ZeroizeOnFree");
+    if (isFixedRange(inner)) this.scrub = SCRUB_RANGE;
+    else if (listsRegions(inner)) this.scrub = SCRUB_REGIONS;
+    else if (!inner.memory.shared) this.scrub = SCRUB_TRACKED;
+    else {
+      throw new AllocError(
+        `ZeroizeOnFree: cannot scrub the live blocks of ${inner.constructor.name} on reset(): it is neither a ` +
+          "FixedRange nor lists its regions, and other workers may hold blocks of its shared memory; zero " +
+          "secrets before freeing them, or put ZeroizeOnFree over a layout of your own worker's memory",
+      );
+    }
+    if (this.scrub === SCRUB_TRACKED) {
+      this.tracked = new Map();
+      this.after = true;
+    }
   }
 
-  /** Resets the inner, then zeroes its whole committed range when it is a `FixedRange`. */
+  /** Zeroes every live block (see the class documentation), then resets the inner. */
   override reset(): void {
-    super.reset();
-    if (isFixedRange(this.inner)) {
+    const u8 = this.memory.u8;
+    if (this.scrub === SCRUB_RANGE) {
       const range = this.inner as unknown as FixedRange;
       const end = Math.min(range.base() + range.size(), this.memory.byteLength);
-      if (end > range.base()) this.memory.u8.fill(0, range.base(), end);
+      if (end > range.base()) u8.fill(0, range.base(), end);
+    } else if (this.scrub === SCRUB_REGIONS) {
+      for (const r of (this.inner as unknown as HasRegions).regions()) {
+        if (r.kind === "used" || r.kind === "quarantined") u8.fill(0, r.offset, r.offset + r.size);
+      }
+    } else {
+      for (const [p, usable] of this.tracked!) u8.fill(0, p, p + usable);
+      this.tracked!.clear();
     }
+    super.reset();
   }
 }

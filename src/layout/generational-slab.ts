@@ -6,6 +6,11 @@
  *
  * A handle is a plain number (it can be posted to workers and stored in typed arrays):
  * `pool id (12 bits) * 2^41 + generation (20 bits) * 2^21 + slot index (21 bits)`, below 2^53.
+ *
+ * Pool ids never collide: no two live pools share one, and an id is given again only after its pool was
+ * `dispose()`d or garbage-collected, with every slot's generation starting above every generation the old pool
+ * issued, so the old pool's handles read as stale in the new one (never as its values). Ids not used yet are taken
+ * first; with 4,095 pools alive, constructing another throws `AllocError` (dispose pools you are done with).
  * Each slot also owns `blockSize` bytes of memory (`ptr(handle)`), for data kept in the memory rather than in the
  * JavaScript value.
  *
@@ -45,7 +50,38 @@ export type Handle = number & { readonly __generationalHandle: true };
 const INDEX_BITS = 21;
 const GEN_LIMIT = 1 << 20;
 const POOL_SPACE = 2 ** 41;
+const POOL_IDS = 4095;
+
+/**
+ * The pool ids of this realm: ids never used yet come first (`nextPool`), then ids whose pool was disposed or
+ * collected (`reusable`), each with the generation its slots must start at (`floors`).
+ */
 let nextPool = 1;
+const reusable: number[] = [];
+const floors = new Uint32Array(POOL_IDS + 1);
+/** Gives a collected pool's id back; the held value is the pool's `[id, highest generation issued]`. */
+const collected = new FinalizationRegistry<Int32Array>((record) => returnPoolId(record));
+
+function returnPoolId(record: Int32Array): void {
+  const id = record[0]!;
+  if (id === 0) return; // already returned (dispose)
+  record[0] = 0;
+  const floor = record[1]! + 1;
+  floors[id] = floor;
+  if (floor < GEN_LIMIT - 1) reusable.push(id); // an id whose generations are spent is retired
+}
+
+function takePoolId(): number {
+  if (nextPool <= POOL_IDS) return nextPool++;
+  const id = reusable.shift();
+  if (id === undefined) {
+    throw new AllocError(
+      `GenerationalSlab: all ${POOL_IDS} pool ids belong to live pools; dispose() a pool you are done with ` +
+        "(ids are never shared, so handles of one pool can never reach another)",
+    );
+  }
+  return id;
+}
 
 /** Handle-addressed slots with use-after-recycle detection (see the module documentation). */
 export class GenerationalSlab<T = undefined> {
@@ -66,6 +102,8 @@ export class GenerationalSlab<T = undefined> {
   private live: number;
   private retiredCount: number;
   private readonly values: (T | undefined)[];
+  /** `[pool id (0 once disposed), highest generation issued]`, shared with the finalization registry. */
+  private readonly record: Int32Array;
 
   /** @throws `AllocError` for bad options or a backing that cannot provide the slots' memory. */
   constructor(backing: Allocator, options: GenerationalSlabOptions) {
@@ -78,10 +116,17 @@ export class GenerationalSlab<T = undefined> {
     this.memory = backing.memory;
     this.capacity = capacity;
     this.blockSize = stride;
-    this.poolId = nextPool;
-    nextPool = nextPool === 4095 ? 1 : nextPool + 1;
+    let id: number;
+    try {
+      id = takePoolId();
+    } catch (error) {
+      backing.deallocate(region, stride * capacity, 8);
+      throw error;
+    }
+    this.poolId = id;
     this.region = region;
-    this.generation = new Uint32Array(capacity);
+    const floor = floors[id]!;
+    this.generation = new Uint32Array(capacity).fill(floor);
     this.occupied = new Uint8Array(capacity);
     this.freeStack = new Int32Array(capacity);
     this.freeCount = 0;
@@ -89,6 +134,23 @@ export class GenerationalSlab<T = undefined> {
     this.live = 0;
     this.retiredCount = 0;
     this.values = new Array<T | undefined>(capacity).fill(undefined);
+    this.record = Int32Array.of(id, floor);
+    collected.register(this, this.record, this);
+  }
+
+  /**
+   * Gives the pool id back for a later pool (whose slots start at a higher generation, so this pool's handles stay
+   * stale there). Every later call but `dispose` throws. Idempotent.
+   */
+  dispose(): void {
+    if (this.record[0] === 0) return;
+    collected.unregister(this);
+    returnPoolId(this.record);
+  }
+
+  /** `using` support. */
+  [Symbol.dispose](): void {
+    this.dispose();
   }
 
   /**
@@ -97,6 +159,7 @@ export class GenerationalSlab<T = undefined> {
    * @throws `AllocError` when every slot is taken (or retired).
    */
   insert(value?: T): Handle {
+    if (this.record[0] === 0) throw new AllocError("GenerationalSlab.insert: the pool was disposed");
     let idx: number;
     if (this.freeCount > 0) idx = this.freeStack[--this.freeCount]!;
     else if (this.carved < this.capacity) idx = this.carved++;
@@ -147,6 +210,7 @@ export class GenerationalSlab<T = undefined> {
     this.occupied[idx] = 0;
     this.live--;
     const g = this.generation[idx]! + 1;
+    if (g > this.record[1]!) this.record[1] = g;
     if (g === GEN_LIMIT) {
       this.retiredCount++; // never reused: an old handle can never match again
     } else {
@@ -173,6 +237,8 @@ export class GenerationalSlab<T = undefined> {
       throw new InvalidPointerError(handle, `GenerationalSlab.${what}: ${String(handle)} is not a handle`);
     }
     const pool = Math.floor(h / POOL_SPACE);
+    if (this.record[0] === 0)
+      throw new InvalidPointerError(handle, `GenerationalSlab.${what}: the pool was disposed`);
     if (pool !== this.poolId) {
       throw new InvalidPointerError(
         handle,

@@ -102,3 +102,53 @@ test("alignment gives the front back as a free block, and freeing merges it agai
   a.free(small);
   assert.equal(a.regions().length, 1);
 });
+
+test("exact integer math up to the documented limit (2^53 - 8): every edge size fits where it should", () => {
+  const edges: number[] = [];
+  for (let k = 30; k <= 52; k++) edges.push(2 ** k - 8, 2 ** k, 2 ** k + 8);
+  edges.push(2 ** 53 - 16, 2 ** 53 - 8, Number.MAX_SAFE_INTEGER - 7);
+  for (const size of edges) {
+    const a = new OffsetAllocator(size);
+    assert.equal(a.allocate(size), 0, `the whole range of ${size} bytes`);
+    assert.equal(a.allocate(8), OFFSET_NONE);
+    a.free(0);
+    const half = Math.floor(size / 16) * 8;
+    const p = a.allocate(half, 8);
+    const q = a.allocate(size - half, 8);
+    assert.deepEqual([p, q], [0, half], `two halves of ${size}`);
+    a.validate();
+    a.free(p);
+    assert.equal(a.allocate(half - 8), 0, "a block just smaller than the free one fits");
+    a.validate();
+    a.free(0);
+    a.free(q);
+    assert.deepEqual(a.stats().freeBlocks, 1);
+    // Blocks of every size around a power of two land in lists where they fit, and come back.
+    const around = [size - 8, size, size + 8].filter((n) => n <= 2 ** 53 - 8);
+    const got = around.map((n) => {
+      const b = new OffsetAllocator(2 ** 53 - 8);
+      b.allocate(8); // the rest is one free block at offset 8
+      const x = b.allocate(n, 4096);
+      b.validate();
+      return x;
+    });
+    const fits = (n: number): number => (4096 + n <= 2 ** 53 - 8 ? 4096 : OFFSET_NONE);
+    assert.deepEqual(got, around.map(fits), `${size}`);
+  }
+});
+
+test("the largest range: aligned requests near 2^53 are served or refused honestly, never undefined", () => {
+  const a = new OffsetAllocator(2 ** 53 - 8);
+  const p = a.allocate(2 ** 52, 2 ** 30);
+  assert.equal(p, 0);
+  const q = a.allocate(2 ** 52 - 2 ** 30, 2 ** 30);
+  assert.equal(q, 2 ** 52);
+  const r = a.allocate(2 ** 30 - 8, 8);
+  assert.equal(r, 2 ** 53 - 2 ** 30);
+  assert.equal(a.allocate(8), OFFSET_NONE, "the range is exactly full");
+  a.validate();
+  a.free(q);
+  assert.equal(a.allocate(2 ** 52 - 2 ** 30 + 8), OFFSET_NONE, "8 bytes more than the hole");
+  assert.equal(a.allocate(2 ** 52 - 2 ** 30), 2 ** 52);
+  a.validate();
+});

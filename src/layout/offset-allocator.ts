@@ -6,7 +6,9 @@
  *
  * The layout is a two-level segregated fit (as `Tlsf`): O(1) allocate and free (a bounded bitmap scan), immediate
  * coalescing of free neighbours, splitting, alignment by giving the front of a block back as a free block. Sizes are
- * multiples of 8 bytes; ranges up to 2^53 bytes (a file of petabytes) are fine, since offsets are doubles.
+ * multiples of 8 bytes; ranges up to 2^53 - 8 bytes (a file of petabytes) are fine, since offsets are doubles,
+ * and every size computation is exact integer math up to there (no `Math.log2`): a test walks the sizes around
+ * every power of two from 2^30 to 2^53.
  *
  * Differences from the `Allocator` contract, because offset 0 is a valid block here: a failed allocation returns
  * {@link OFFSET_NONE} (-1), not `NULL`; `free` takes the offset alone (the allocator remembers each block's size).
@@ -60,11 +62,19 @@ const NONE = -1;
  */
 export type OffsetStats = Omit<TlsfStats, "overheadBytes" | "heapBytes">;
 
+/**
+ * `floor(log2(size))` of a positive integer below 2^64, exactly: from its high 32 bits when it has any (dividing
+ * by a power of two and flooring is exact for integers up to 2^53), never through `Math.log2`, whose rounding
+ * gives 53 for 2^53 - 8.
+ */
+function log2Floor(size: number): number {
+  return size < 2 ** 32 ? 31 - Math.clz32(size >>> 0) : 63 - Math.clz32(Math.floor(size / 2 ** 32));
+}
+
 /** The first-level index of a size (a multiple of 8). */
 function firstLevel(size: number): number {
   if (size < 1 << SMALL_BITS) return 0;
-  const log = size < 2 ** 31 ? 31 - Math.clz32(size) : Math.floor(Math.log2(size));
-  return log - SMALL_BITS + 1;
+  return log2Floor(size) - SMALL_BITS + 1;
 }
 
 /** The second-level index of a size within its first level. */

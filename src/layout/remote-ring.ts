@@ -4,13 +4,18 @@
  *
  * ```text
  *  control (128 bytes): magic | head (consumer) | tail (producers' reservations) | capacity | closed | pushed |
- *                       drained | space (a word producers wait on when the ring is full)
+ *                       drained | space (a word producers wait on when the ring is full) | state
  *  slots: capacity words (a power of two); 0 = empty
  * ```
  * A push reserves a slot with a CAS on `tail` (refused when `tail - head == capacity`, or when closed), then
  * publishes the word with `Atomics.store`. The consumer takes slot `head` only once it holds a non-zero word (a
  * reserved but unpublished slot stops the drain until it is published), clears it, and advances `head`. So a word
  * that was pushed is drained exactly once, and no word is accepted after `close()`.
+ *
+ * `state` guards the memory: formatting claims it with a CAS and is refused while a ring is formatted there and
+ * not closed (or another worker is formatting it), so a second owner cannot silently wipe a live ring; opening
+ * without `format` is the only way to join. A closed ring may be formatted anew (a `SlabRemote` of the old owner
+ * must not be used after that: its pushes would reach the new ring).
  *
  * Counters are 32-bit and wrap; `tail - head` is computed with `| 0`, so the ring works for ever as long as the
  * capacity is at most 2^30.
@@ -39,6 +44,9 @@ const W_CLOSED = 4;
 const W_PUSHED = 5;
 const W_DRAINED = 6;
 const W_SPACE = 7;
+const W_STATE = 8;
+const STATE_FORMATTING = 1;
+const STATE_LIVE = 2;
 
 /** The control block's size; the slots follow it. */
 export const RING_CONTROL_BYTES = 128;
@@ -61,16 +69,15 @@ export class RemoteFreeRing {
    * Uses (and with `format`, initialises) a ring of `capacity` slots at `offset` of a shared memory.
    *
    * @throws `AllocError` when the memory is not shared, the offset is not 128-aligned, the capacity not a power of
-   *   two in `[1, 2^20]`, or (without `format`) no ring is there.
+   *   two in `[1, 2^20]`, (with `format`) a live ring is there, or (without `format`) no ring is there. Nothing is
+   *   written when it throws.
    */
   constructor(memory: Memory, offset: number, capacity: number, format: boolean) {
     if (!memory.shared)
       throw new AllocError(
         "RemoteFreeRing: the memory must be shared (a SharedArrayBuffer or shared WebAssembly memory)",
       );
-    checkInteger("RemoteFreeRing", "capacity", capacity, 1, 1 << 20);
-    if ((capacity & (capacity - 1)) !== 0)
-      throw new AllocError(`RemoteFreeRing: capacity ${capacity} is not a power of two`);
+    RemoteFreeRing.checkCapacity(capacity);
     if (offset % 128 !== 0) throw new AllocError(`RemoteFreeRing: offset ${offset} is not 128-aligned`);
     this.memory = memory;
     this.offset = offset;
@@ -79,16 +86,41 @@ export class RemoteFreeRing {
     this.slots = (offset + RING_CONTROL_BYTES) >>> 2;
     const i32 = memory.i32;
     if (format) {
-      for (let k = 1; k < RING_CONTROL_BYTES / 4; k++) Atomics.store(i32, this.w + k, 0);
+      const w = this.w;
+      const state = Atomics.load(i32, w + W_STATE);
+      const live =
+        state === STATE_LIVE &&
+        Atomics.load(i32, w + W_MAGIC) === MAGIC &&
+        Atomics.load(i32, w + W_CLOSED) === 0;
+      if (
+        live ||
+        state === STATE_FORMATTING ||
+        Atomics.compareExchange(i32, w + W_STATE, state, STATE_FORMATTING) !== state
+      ) {
+        throw new AllocError(
+          `RemoteFreeRing: offset ${offset} already holds a live ring (or one being formatted); open it without ` +
+            "format to join it, or close it first",
+        );
+      }
+      for (let k = 1; k < RING_CONTROL_BYTES / 4; k++) if (k !== W_STATE) Atomics.store(i32, w + k, 0);
       for (let k = 0; k < capacity; k++) Atomics.store(i32, this.slots + k, 0);
-      Atomics.store(i32, this.w + W_CAPACITY, capacity);
-      Atomics.store(i32, this.w + W_MAGIC, MAGIC);
+      Atomics.store(i32, w + W_CAPACITY, capacity);
+      Atomics.store(i32, w + W_MAGIC, MAGIC);
+      Atomics.store(i32, w + W_STATE, STATE_LIVE);
     } else if (
       Atomics.load(i32, this.w + W_MAGIC) !== MAGIC ||
       Atomics.load(i32, this.w + W_CAPACITY) !== capacity
     ) {
       throw new AllocError(`RemoteFreeRing: no ring of ${capacity} slots at offset ${offset}`);
     }
+  }
+
+  /** @throws `AllocError` unless `capacity` is a power of two in `[1, 2^20]`. Returns it. */
+  static checkCapacity(capacity: number): number {
+    checkInteger("RemoteFreeRing", "capacity", capacity, 1, 1 << 20);
+    if ((capacity & (capacity - 1)) !== 0)
+      throw new AllocError(`RemoteFreeRing: capacity ${capacity} is not a power of two`);
+    return capacity;
   }
 
   /** Bytes a ring of `capacity` slots takes. */

@@ -4,18 +4,30 @@
  * by `Atomics.compareExchange`, so two workers never get overlapping blocks; there is no lock.
  *
  * ```text
- *  base                                                base + 256                                   end
- *  | control: magic, cursor, end | counters (128 bytes further: no false sharing) | blocks ...          |
+ *  control (384 bytes, 128-aligned), then the blocks up to `end`:
+ *   word 0 magic | 1 cursor | 2 end | 3 state | 5 start     (bytes 0..63: written by a CAS once per chunk)
+ *   word 32 allocations | 33 failures                       (bytes 128..191: written every 256 allocations)
+ *   word 64 epoch                                           (bytes 256..383: written only by reset())
  * ```
+ * `state` is `LIVE` while an arena is formatted there: the constructor claims the word with a CAS and refuses
+ * memory that holds a live arena (or one being formatted), so a second `new SharedBumpArena` over the same memory
+ * cannot silently reformat it; `attach` is the only way to join, and `release()` gives the memory back.
+ * `epoch` counts resets: each worker remembers the epoch its chunk was taken in and checks it on the fast path, so
+ * after `reset()` no worker goes on bumping inside a chunk from before the reset (it takes a new one).
+ * Protocol: a refill reads the epoch, then moves the cursor by CAS; `reset()` stores the cursor, then increments
+ * the epoch. So a chunk taken from the old cursor is always tagged with the old epoch (and dropped on the next
+ * allocation), and a worker that sees the new epoch takes its chunk from the new cursor.
  * `share()` returns a small structured-cloneable descriptor (the shared buffer or memory, and the range); in another
  * worker `SharedBumpArena.attach(descriptor)` works on the same cursor. Each worker takes 4 KiB chunks of the range
  * with one CAS and bumps inside its chunk without atomics, so workers do not fight over one cache line; the unused
  * tail of a chunk is given up when the next one is taken (at most 4 KiB per refill). Statistics live in the control
  * block too (each worker adds its count every 256 allocations, and on `flush()` and `stats()`).
  *
- * Complexity: O(1); one CAS per 4 KiB chunk. Overhead: 256 bytes per arena; alignment padding.
- * Composition limits: `reset()` is only safe when no other worker is allocating. `deallocate` checks and reclaims
- * nothing, as every bump allocator.
+ * Complexity: O(1); one CAS per 4 KiB chunk. Overhead: 384 bytes per arena; alignment padding.
+ * Composition limits: `reset()` frees every worker's blocks; every worker's next allocation takes a fresh chunk,
+ * but an allocation that runs at the same moment as `reset()` may still return a block from before it, so reset
+ * when the other workers are between allocations (after a barrier). `deallocate` checks and reclaims nothing, as
+ * every bump allocator.
  *
  * @example
  * ```ts
@@ -46,14 +58,20 @@ import {
 } from "../core/index.js";
 import { StaticBacked } from "../backing/index.js";
 
-const CONTROL = 256;
+const CONTROL = 384;
 const MAGIC = 0x5b4d_4152; // "SBMA"
 const W_MAGIC = 0;
 const W_CURSOR = 1;
 const W_END = 2;
 const W_ALLOCATIONS = 32; // the counters sit a cache line pair away from the cursor
 const W_FAILURES = 33;
+const W_STATE = 3;
 const W_START = 5;
+const W_EPOCH = 64; // its own 128-byte pair of cache lines: the fast path reads it, only reset() writes it
+/** `state` values (0: nothing formatted, as in a fresh zeroed memory): being formatted, live, released. */
+const STATE_FORMATTING = 1;
+const STATE_LIVE = 2;
+const STATE_RELEASED = 3;
 /** Bytes a worker takes from the shared cursor at a time (one CAS per chunk, not per block). */
 const CHUNK = 4096;
 
@@ -92,11 +110,22 @@ export class SharedBumpArena implements Allocator {
   private chunkEnd: number;
   /** Allocations not yet added to the shared counter (published every 64, and on refill, flush and stats). */
   private pending: number;
+  /** The reset epoch this worker's chunk was taken in; the fast path compares it with the shared one. */
+  private epoch: number;
+  /** Word index of the shared epoch. */
+  private readonly epochWord: number;
+  /**
+   * A one-word view of the shared epoch, kept for the fast path. Safe to keep, unlike views in general: the memory
+   * is shared, so growth never detaches it (a shared buffer only gets longer, and an old view goes on seeing the
+   * same bytes), and the control block lies below the length committed at construction.
+   */
+  private readonly epochCell: Int32Array;
 
   /**
    * Formats the control block at the start of `backing`'s range (`attaching` is internal: `attach` uses it).
    *
-   * @throws `AllocError` when the memory is not shared, the backing is not a range, or the range is too small.
+   * @throws `AllocError` when the memory is not shared, the backing is not a range, the range is too small, or the
+   *   range already holds a live arena (join it with `attach`, or `release()` it first); nothing is written then.
    */
   constructor(backing: FixedRange, attaching = false) {
     if (!isFixedRange(backing)) throw new AllocError("SharedBumpArena: the backing must be a FixedRange");
@@ -122,21 +151,40 @@ export class SharedBumpArena implements Allocator {
     this.chunkPtr = 0;
     this.chunkEnd = 0;
     this.pending = 0;
+    this.epoch = 0;
+    this.epochWord = this.words + W_EPOCH;
     const i32 = memory.i32;
+    this.epochCell = new Int32Array(memory.buffer, 4 * this.epochWord, 1);
+    const w = this.words;
     if (attaching) {
-      if (Atomics.load(i32, this.words + W_MAGIC) !== MAGIC) {
+      if (Atomics.load(i32, w + W_MAGIC) !== MAGIC || Atomics.load(i32, w + W_STATE) !== STATE_LIVE) {
         throw new AllocError(
-          "SharedBumpArena.attach: no arena is formatted at that offset of the shared memory",
+          "SharedBumpArena.attach: no live arena is formatted at that offset of the shared memory",
         );
       }
       return;
+    }
+    // Claim the state word with a CAS; refuse a live arena (magic and LIVE) and one another worker is formatting.
+    const state = Atomics.load(i32, w + W_STATE);
+    const live = state === STATE_LIVE && Atomics.load(i32, w + W_MAGIC) === MAGIC;
+    if (
+      live ||
+      state === STATE_FORMATTING ||
+      Atomics.compareExchange(i32, w + W_STATE, state, STATE_FORMATTING) !== state
+    ) {
+      throw new AllocError(
+        `SharedBumpArena: the memory at offset ${control} already holds a live SharedBumpArena (or one being ` +
+          "formatted); join it with SharedBumpArena.attach(descriptor), or release() it before formatting anew",
+      );
     }
     Atomics.store(i32, this.words + W_START, control + CONTROL);
     Atomics.store(i32, this.words + W_END, end);
     Atomics.store(i32, this.words + W_ALLOCATIONS, 0);
     Atomics.store(i32, this.words + W_FAILURES, 0);
     Atomics.store(i32, this.words + W_CURSOR, control + CONTROL);
+    Atomics.store(i32, this.epochWord, 0);
     Atomics.store(i32, this.words + W_MAGIC, MAGIC);
+    Atomics.store(i32, this.words + W_STATE, STATE_LIVE);
   }
 
   /**
@@ -148,7 +196,19 @@ export class SharedBumpArena implements Allocator {
     if (descriptor?.kind !== "SharedBumpArena")
       throw new AllocError("SharedBumpArena.attach: not a SharedBumpArena descriptor");
     const memory = Memory.of(descriptor.source);
-    const end = memory.i32[(descriptor.control >>> 2) + W_END]!;
+    const w = descriptor.control >>> 2;
+    if (
+      !memory.shared ||
+      (descriptor.control & 127) !== 0 ||
+      descriptor.control + CONTROL > memory.byteLength ||
+      Atomics.load(memory.i32, w + W_MAGIC) !== MAGIC ||
+      Atomics.load(memory.i32, w + W_STATE) !== STATE_LIVE
+    ) {
+      throw new AllocError(
+        `SharedBumpArena.attach: no live arena is formatted at offset ${String(descriptor.control)} of the shared memory`,
+      );
+    }
+    const end = memory.i32[w + W_END]!;
     const range = new StaticBacked(memory, { offset: descriptor.control, size: end - descriptor.control });
     return new SharedBumpArena(range, true);
   }
@@ -170,7 +230,9 @@ export class SharedBumpArena implements Allocator {
     const top = this.chunkPtr;
     const p = top + (-top & m);
     const next = p + size;
-    if (next > this.chunkEnd || top === 0) return this.refill(size, align);
+    // One plain load of the shared epoch (its own cache line, written only by reset): a chunk from before a
+    // reset is never bumped into again.
+    if (next > this.chunkEnd || this.epochCell[0] !== this.epoch) return this.refill(size, align);
     this.chunkPtr = next;
     if (++this.pending === 256) this.flush();
     return p;
@@ -190,6 +252,8 @@ export class SharedBumpArena implements Allocator {
     const i32 = this.memory.i32;
     const w = this.words;
     const end = i32[w + W_END]!;
+    const epoch = Atomics.load(i32, this.epochWord); // before the cursor: see the protocol in the module docs
+    if (Atomics.load(i32, w + W_STATE) !== STATE_LIVE) throw this.notLive("allocate");
     for (;;) {
       const old = Atomics.load(i32, w + W_CURSOR);
       const p = old + (-old & (align - 1));
@@ -211,6 +275,7 @@ export class SharedBumpArena implements Allocator {
         this.chunkStart = old;
         this.chunkPtr = p + size;
         this.chunkEnd = chunkEnd;
+        this.epoch = epoch;
         this.pending++;
         return p;
       }
@@ -243,13 +308,39 @@ export class SharedBumpArena implements Allocator {
     return ptr;
   }
 
-  /** Frees everything. Only safe when no other worker is allocating. */
+  /**
+   * Frees every block of every worker: the cursor goes back to the start, then the epoch moves on, so each worker's
+   * next allocation takes a new chunk instead of bumping in its old one. Call it when no other worker is in the
+   * middle of an allocation (see the module documentation).
+   */
   reset(): void {
     const i32 = this.memory.i32;
+    if (Atomics.load(i32, this.words + W_STATE) !== STATE_LIVE) throw this.notLive("reset");
     Atomics.store(i32, this.words + W_CURSOR, i32[this.words + W_START]!);
+    Atomics.add(i32, this.epochWord, 1);
     this.chunkStart = 0;
     this.chunkPtr = 0;
     this.chunkEnd = 0;
+  }
+
+  /**
+   * Ends the arena for every worker: the memory may be formatted anew (by `new SharedBumpArena`), and every
+   * worker's next refill throws. Blocks already issued stay readable; chunks already taken stay usable until their
+   * worker's next refill (release when the workers are done). Idempotent.
+   */
+  release(): void {
+    const i32 = this.memory.i32;
+    if (Atomics.compareExchange(i32, this.words + W_STATE, STATE_LIVE, STATE_RELEASED) === STATE_LIVE) {
+      Atomics.add(i32, this.epochWord, 1); // every worker's next allocation goes to the refill, which refuses
+    }
+    this.chunkStart = 0;
+    this.chunkPtr = 0;
+    this.chunkEnd = 0;
+  }
+
+  /** The reset epoch (how many times the arena was reset or released), the same in every worker. */
+  resetEpoch(): number {
+    return Atomics.load(this.memory.i32, this.epochWord);
   }
 
   /** Exactly `size`. */
@@ -280,6 +371,12 @@ export class SharedBumpArena implements Allocator {
       allocatedBytes: Atomics.load(i32, w + W_CURSOR) - i32[w + W_START]!,
       capacityBytes: i32[w + W_END]! - i32[w + W_START]!,
     };
+  }
+
+  private notLive(what: string): AllocError {
+    return new AllocError(
+      `SharedBumpArena.${what}: the arena was released; no block can be allocated from it`,
+    );
   }
 
   private checkIssued(what: string, ptr: number, size: number, align: number): void {

@@ -33,12 +33,15 @@ import {
   InvalidPointerError,
   type Memory,
   Memory as MemoryClass,
+  MAX_SIZE,
   NULL,
+  alignUp,
   checkInteger,
   describePointer,
 } from "../core/index.js";
+import { StaticBacked } from "../backing/index.js";
 import { RemoteFreeRing } from "./remote-ring.js";
-import { Slab, type SlabOptions } from "./slab.js";
+import { Slab, type SlabOptions, slabGeometry } from "./slab.js";
 
 /** When the owner drains remote frees. */
 export interface BatchPolicy {
@@ -107,21 +110,43 @@ export class SlabOwner implements Allocator {
   private remoteErrors: number;
   private readonly sink: (word: number) => void;
 
-  /** @throws `AllocError` when the memory is not shared or the backing cannot hold the slab and the ring. */
+  /**
+   * Takes one block of `backing` for the ring and the slab's region together, after every option was checked, so a
+   * refused construction keeps no bytes (not even of a bump backing).
+   *
+   * @throws `AllocError` when the memory is not shared, an option is out of range, the backing cannot hold the
+   *   slab and the ring, or the memory it gave holds a live ring.
+   */
   constructor(backing: Allocator, options: SlabOwnerOptions) {
     if (!backing?.memory?.shared)
       throw new AllocError("SlabOwner: the backing's memory must be shared (SharedArrayBufferBacked)");
-    const ringCapacity = options.ringCapacity ?? 1024;
-    const ringAt = backing.allocate(RemoteFreeRing.bytesFor(ringCapacity), 128);
-    if (ringAt === NULL) throw new AllocError("SlabOwner: the backing cannot hold the remote-free ring");
-    this.memory = backing.memory;
-    this.ring = new RemoteFreeRing(backing.memory, ringAt, ringCapacity, true);
-    this.slab = new Slab(backing, {
-      blockSize: options.blockSize,
-      capacity: options.capacity,
-      ...(options.align === undefined ? {} : { align: options.align }),
-    });
+    const ringCapacity = RemoteFreeRing.checkCapacity(options.ringCapacity ?? 1024);
+    const shape = slabGeometry("SlabOwner", options);
     const policy = options.policy ?? BatchPolicy.fixed(64);
+    if (policy?.kind !== "fixed" && policy?.kind !== "adaptive")
+      throw new AllocError("SlabOwner: policy must be BatchPolicy.fixed(n) or BatchPolicy.adaptive()");
+    const align = Math.max(128, shape.align);
+    const ringSpan = alignUp(RemoteFreeRing.bytesFor(ringCapacity), align);
+    const total = ringSpan + shape.bytes;
+    const at = total > MAX_SIZE ? NULL : backing.allocate(total, align);
+    if (at === NULL) {
+      throw new AllocError(
+        `SlabOwner: the backing cannot provide ${total} bytes (a ${ringCapacity}-slot ring and ` +
+          `${shape.capacity} blocks of ${shape.stride})`,
+      );
+    }
+    try {
+      this.ring = new RemoteFreeRing(backing.memory, at, ringCapacity, true);
+      this.slab = new Slab(new StaticBacked(backing.memory, { offset: at + ringSpan, size: shape.bytes }), {
+        blockSize: shape.blockSize,
+        capacity: shape.capacity,
+        align: shape.align,
+      });
+    } catch (error) {
+      backing.deallocate(at, total, align);
+      throw error;
+    }
+    this.memory = backing.memory;
     this.adaptive = policy.kind === "adaptive";
     this.level = 3;
     this.threshold = this.adaptive ? ADAPTIVE_LEVELS[3]! : policy.threshold;

@@ -23,6 +23,9 @@
  * lets `WithFallback` send it elsewhere.
  *
  * Composition limits: a wrapper that adds bytes per block (a canary) needs a `blockSize` that leaves room.
+ * Neighbouring blocks touch (no gap, no guard): an overflow off the end of one block writes into the next one's
+ * bytes, undetected (put a `Canary` outside to detect it on free); it never reaches the free set, which lives
+ * outside the blocks. A free set in `metadata` memory that other code can write should carry a `protection` MAC.
  *
  * @example
  * ```ts
@@ -39,6 +42,7 @@
 import {
   AllocError,
   type Allocator,
+  CorruptionError,
   type FixedRange,
   type FreelistProtection,
   InvalidPointerError,
@@ -76,12 +80,56 @@ export interface SlabOptions {
   metadata?: Allocator;
   /**
    * Free-list integrity: a keyed MAC (e.g. `new HalfSipHashMac()`) over every free-stack entry, checked before the
-   * entry is used. A forged entry is counted in `corruptionEvents()`, never followed: the free list is abandoned and
-   * allocation goes on from the uncarved tail (as the Rust slab). Worth it when the free set lives in memory other
-   * code can write (the `metadata` option); with the default JS-heap free set nothing can forge it.
+   * entry is used. The tag binds the block's offset and a per-free sequence number that the slab keeps in the JS
+   * heap (4 bytes per slot), so an entry forged, moved to another position, or saved and written back later (a
+   * replay) fails. A bad entry is never followed: the allocation throws `CorruptionError` (counted in
+   * `corruptionEvents()`), the free list is abandoned (its slots leak) and later allocations carve the untouched
+   * tail. Worth it when the free set lives in memory other code can write (the `metadata` option); with the
+   * default JS-heap free set nothing can forge it.
    * @defaultValue no MAC
    */
   protection?: FreelistProtection;
+}
+
+/** A slab's validated shape (see {@link slabGeometry}). */
+export interface SlabGeometry {
+  /** The largest request a block serves. */
+  readonly blockSize: number;
+  /** The number of blocks. */
+  readonly capacity: number;
+  /** The alignment every block has. */
+  readonly align: number;
+  /** Bytes between block starts. */
+  readonly stride: number;
+  /** Bytes of the region: `capacity * stride`. */
+  readonly bytes: number;
+}
+
+/**
+ * Checks a slab's options and returns its geometry, without taking any memory: what `new Slab` checks first, for
+ * layouts that must validate everything before they allocate (so a refused construction keeps no bytes).
+ *
+ * @throws `AllocError` for a size, capacity or region out of range; `LayoutError` for a bad alignment.
+ *
+ * @example
+ * ```ts
+ * const shape = slabGeometry("MySlab", { blockSize: 20, capacity: 100 });
+ * console.log(shape.stride, shape.bytes); // 24 2400
+ * ```
+ */
+export function slabGeometry(where: string, options: SlabOptions): SlabGeometry {
+  const blockSize = checkInteger(where, "blockSize", options?.blockSize, 1, MAX_SIZE);
+  const capacity = checkInteger(where, "capacity", options.capacity, 1, 1 << 24);
+  const align = options.align ?? 8;
+  if (!isValidAlign(align)) throw layoutError(where, blockSize, align);
+  const stride = alignUp(blockSize, align);
+  const bytes = stride * capacity;
+  if (bytes > MAX_SIZE) {
+    throw new AllocError(
+      `${where}: ${capacity} blocks of ${stride} bytes exceed the largest region (${MAX_SIZE} bytes)`,
+    );
+  }
+  return { blockSize, capacity, align, stride, bytes };
 }
 
 /** The slab's free set in a block of `metadata`'s memory. */
@@ -135,6 +183,10 @@ export class Slab implements Allocator, FixedRange {
   /** `blockSize`, or 0 when entries are checked: the hot paths compare against it, so checking costs them nothing. */
   private readonly fastLimit: number;
   private corruptions: number;
+  /** With a MAC: the sequence number of the free that wrote each stack position (in the JS heap, out of reach). */
+  private readonly sequences: Int32Array | null;
+  /** Frees so far (with a MAC): each free's sequence number, bound into its entry's tag. Wraps after 2^32. */
+  private frees: number;
 
   /**
    * Takes `capacity * stride` bytes (aligned to `align`) from `backing`.
@@ -145,15 +197,10 @@ export class Slab implements Allocator, FixedRange {
     const where = "Slab";
     if (typeof backing?.allocate !== "function")
       throw new AllocError(`${where}: the backing must be an Allocator`);
-    const blockSize = checkInteger(where, "blockSize", options?.blockSize, 1, MAX_SIZE);
-    const capacity = checkInteger(where, "capacity", options.capacity, 1, 1 << 24);
-    const align = options.align ?? 8;
-    if (!isValidAlign(align)) throw layoutError(where, blockSize, align);
-    const stride = alignUp(blockSize, align);
-    const bytes = stride * capacity;
-    if (bytes > MAX_SIZE) {
+    const { blockSize, capacity, align, stride, bytes } = slabGeometry(where, options);
+    if (options.protection !== undefined && typeof options.protection?.sign !== "function") {
       throw new AllocError(
-        `${where}: ${capacity} blocks of ${stride} bytes exceed the largest region (${MAX_SIZE} bytes)`,
+        "Slab: the protection option must be a FreelistProtection (e.g. new HalfSipHashMac())",
       );
     }
     const region = backing.allocate(bytes, align);
@@ -186,12 +233,9 @@ export class Slab implements Allocator, FixedRange {
     this.freeCount = TAGGED_FIELD; // representation hint, see TAGGED_FIELD
     this.freeCount = 0;
     this.carved = 0;
-    if (options.protection !== undefined && typeof options.protection?.sign !== "function") {
-      throw new AllocError(
-        "Slab: the protection option must be a FreelistProtection (e.g. new HalfSipHashMac())",
-      );
-    }
     this.protection = options.protection ?? null;
+    this.sequences = this.protection === null ? null : new Int32Array(capacity);
+    this.frees = 0;
     this.checked = options.protection !== undefined || options.metadata !== undefined;
     this.fastLimit = this.checked ? 0 : blockSize;
     this.corruptions = 0;
@@ -298,7 +342,7 @@ export class Slab implements Allocator, FixedRange {
     return this.capacity * this.stride;
   }
 
-  /** Forged free-list entries detected (and not followed) so far; always 0 without `protection` or `metadata`. */
+  /** Forged or replayed free-list entries detected (and not followed) so far; always 0 without `protection` or `metadata`. */
   corruptionEvents(): number {
     return this.corruptions;
   }
@@ -366,9 +410,15 @@ export class Slab implements Allocator, FixedRange {
         this.freeCount = n - 1;
         return ptr;
       }
-      // A forged entry: count it, never follow it, abandon the whole free list (its slots leak), go on carving.
+      // A forged or replayed entry: count it, never follow it, abandon the whole free list (its slots leak; later
+      // allocations carve the untouched tail), and say so.
       this.corruptions++;
       this.freeCount = 0;
+      throw new CorruptionError(
+        `Slab.allocate: free-list entry ${n - 1} fails its check (forged, moved or replayed: ` +
+          `${this.protection === null ? "not a free slot at its recorded place" : "its MAC does not match"}); ` +
+          `the free list is abandoned and not followed`,
+      );
     }
     const idx = this.carved;
     if (idx === this.capacity) return NULL;
@@ -380,7 +430,10 @@ export class Slab implements Allocator, FixedRange {
   private entryIsSound(ptr: number, at: number): boolean {
     const idx = this.indexOf(ptr);
     if (idx < 0 || this.freeSet[this.capacity + idx] !== at) return false;
-    return this.protection === null || this.protection.verify(ptr, at, this.freeSet[2 * this.capacity + at]!);
+    return (
+      this.protection === null ||
+      this.protection.verify(ptr, this.sequences![at]!, this.freeSet[2 * this.capacity + at]!)
+    );
   }
 
   /** `deallocate` off the hot path: a checked slab's push (with its tag), or the error for a bad call. */
@@ -402,7 +455,11 @@ export class Slab implements Allocator, FixedRange {
     if (at < n && set[at] === ptr) throw this.badPointer("deallocate", ptr); // already free
     set[n] = ptr;
     set[this.capacity + idx] = n;
-    if (this.protection !== null) set[2 * this.capacity + n] = this.protection.sign(ptr, n);
+    if (this.protection !== null) {
+      const seq = (this.frees = (this.frees + 1) | 0);
+      this.sequences![n] = seq;
+      set[2 * this.capacity + n] = this.protection.sign(ptr, seq);
+    }
     this.freeCount = n + 1;
   }
 
