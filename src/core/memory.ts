@@ -100,6 +100,7 @@ export class Memory {
    * as zeros) and nothing may be allocated in it any more. Allocators check it to refuse with an `AllocError`.
    */
   retired: boolean;
+  private watchers: WeakRef<{ memoryRetired(): void }>[] | null;
   private readonly wasm: WebAssembly.Memory | null;
   private current: AnyBuffer;
   private _u8!: Uint8Array;
@@ -153,6 +154,7 @@ export class Memory {
     }
     this.generation = 0;
     this.retired = false;
+    this.watchers = null;
     this.rebuild(this.current);
   }
 
@@ -191,9 +193,29 @@ export class Memory {
     return this.current;
   }
 
-  /** Marks the memory {@link Memory.retired} (irreversible). Called by the owner of an OS mapping on dispose. */
+  /**
+   * Marks the memory {@link Memory.retired} (irreversible) and tells every allocator that asked
+   * ({@link Memory.watchRetire}), so each refuses to allocate from then on. Called by the owner of an OS mapping on
+   * dispose.
+   */
   retire(): void {
+    if (this.retired) return;
     this.retired = true;
+    const watchers = this.watchers;
+    this.watchers = null;
+    if (watchers !== null) for (const w of watchers) w.deref()?.memoryRetired();
+  }
+
+  /**
+   * Asks to be told when the memory is retired: `owner.memoryRetired()` runs then (the owner is held weakly). An
+   * allocator uses it to move its fast path onto a slow path that refuses, so its hot path needs no check. Only
+   * memories that can be retired (kind `"os"`) keep the list; for the others this does nothing.
+   *
+   * @internal
+   */
+  watchRetire(owner: { memoryRetired(): void }): void {
+    if (this.kind !== "os" || this.retired) return;
+    (this.watchers ??= []).push(new WeakRef(owner));
   }
 
   /** The current length in bytes: the committed part; offsets below it can be read and written. */

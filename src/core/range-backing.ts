@@ -23,7 +23,7 @@
 import type { Allocator, FixedRange } from "./allocator.js";
 import { checkResize, moveBlock, zeroBlock } from "./blocks.js";
 import { NULL } from "./constants.js";
-import { InvalidPointerError } from "./errors.js";
+import { AllocError, InvalidPointerError } from "./errors.js";
 import { TAGGED_FIELD } from "./hints.js";
 import type { Memory } from "./memory.js";
 import type { Region } from "./regions.js";
@@ -63,6 +63,22 @@ export class RangeBacking implements Allocator, FixedRange {
     this.top = TAGGED_FIELD; // representation hint, see TAGGED_FIELD
     this.top = base;
     this.committed = Math.min(end, memory.byteLength);
+    memory.watchRetire(this);
+  }
+
+  /**
+   * The memory was retired (its OS mapping disposed): every later allocation takes the slow path, which refuses.
+   * @internal
+   */
+  memoryRetired(): void {
+    this.committed = -1;
+  }
+
+  /** The error for an allocation from a retired memory. */
+  protected retiredError(): AllocError {
+    return new AllocError(
+      `${this.label}.allocate: its memory was disposed (the OS mapping is gone); nothing can be allocated from it any more`,
+    );
   }
 
   /** Bump-allocates `size` bytes aligned to `align` (default 8) from the range; `NULL` when it does not fit (I1-I3). */
@@ -75,7 +91,10 @@ export class RangeBacking implements Allocator, FixedRange {
     const top = this.top;
     const p = top + (-top & m);
     const end = p + size;
-    if (end > this.committed && !this.commitTo(end)) return NULL;
+    if (end > this.committed && !this.commitTo(end)) {
+      if (this.memory.retired) throw this.retiredError();
+      return NULL;
+    }
     this.top = end;
     return p;
   }
@@ -191,7 +210,7 @@ export class RangeBacking implements Allocator, FixedRange {
 
   /** Slow path of allocation: make offsets below `end` accessible. */
   protected commitTo(end: number): boolean {
-    if (end > this.rangeEnd) return false;
+    if (end > this.rangeEnd || this.memory.retired) return false;
     const memory = this.memory;
     let have = memory.byteLength;
     if (end > have) {

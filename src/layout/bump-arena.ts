@@ -89,7 +89,10 @@ export class BumpArena extends RangeBacking {
     const top = this.top;
     const p = top + (-top & m);
     const end = p + size;
-    if (end > this.committed && !this.commitTo(end)) return NULL;
+    if (end > this.committed && !this.commitTo(end)) {
+      if (this.memory.retired) throw this.retiredError();
+      return NULL;
+    }
     this.top = end;
     return p;
   }
@@ -170,7 +173,7 @@ export class BumpArena extends RangeBacking {
 
   /** Commits through the backing, as the Rust arena does, instead of growing the memory directly. */
   protected override commitTo(end: number): boolean {
-    if (end > this.rangeEnd) return false;
+    if (end > this.rangeEnd || this.memory.retired) return false;
     const from = this.committed;
     if (!this.backing.commit(from, end - from)) return false;
     this.committed = Math.min(this.rangeEnd, this.memory.byteLength);

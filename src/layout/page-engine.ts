@@ -38,6 +38,7 @@
  * @module
  */
 import {
+  AllocError,
   CorruptionError,
   InvalidPointerError,
   LayoutError,
@@ -192,6 +193,7 @@ export class PageEngine {
     this.corruptions = 0;
     this.clearPages();
     this.cover(tlsf.base() + tlsf.stats().heapBytes);
+    this.memory.watchRetire(this);
   }
 
   /**
@@ -241,6 +243,11 @@ export class PageEngine {
 
   /** The slow path of both: the current page is exhausted (a refill), or the block is large (the Tlsf). */
   private allocateSlow(size: number, align: number): number {
+    if (this.memory.retired) {
+      throw new AllocError(
+        `${this.label}.allocate: its memory was disposed (the OS mapping is gone); nothing can be allocated from it any more`,
+      );
+    }
     if (size <= SMALL && align <= 16) return this.refill(CLASS_OF[(size + 15) >>> 4]!);
     return this.tlsf.allocRaw(size, align);
   }
@@ -309,6 +316,15 @@ export class PageEngine {
     if (id !== 0) return this.meta[this.records[id]! + R_CLS]!;
     if (this.isPageBlock(p)) return -1;
     return this.tlsf.sizeOf(p);
+  }
+
+  /**
+   * The memory was retired (its OS mapping disposed): no class has a current page, so every allocation takes the
+   * slow path, which refuses.
+   * @internal
+   */
+  memoryRetired(): void {
+    this.meta.fill(SENTINEL, 0, CLASSES);
   }
 
   /** The class size of the live slot `ptr`, or 0 when `ptr` is not a live slot (a large block, or nothing). */

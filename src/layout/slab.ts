@@ -181,7 +181,7 @@ export class Slab implements Allocator, FixedRange {
   /** True when popped entries must be checked (a MAC, or a free set in memory other code can write). */
   private readonly checked: boolean;
   /** `blockSize`, or 0 when entries are checked: the hot paths compare against it, so checking costs them nothing. */
-  private readonly fastLimit: number;
+  private fastLimit: number;
   private corruptions: number;
   /** With a MAC: the sequence number of the free that wrote each stack position (in the JS heap, out of reach). */
   private readonly sequences: Int32Array | null;
@@ -210,6 +210,7 @@ export class Slab implements Allocator, FixedRange {
       );
     }
     this.memory = backing.memory;
+    this.memory.watchRetire(this);
     this.backing = backing;
     this.blockSize = blockSize;
     this.align = align;
@@ -397,10 +398,23 @@ export class Slab implements Allocator, FixedRange {
     }
   }
 
+  /**
+   * The memory was retired (its OS mapping disposed): allocations take the slow path from now on, which refuses.
+   * @internal
+   */
+  memoryRetired(): void {
+    this.fastLimit = 0;
+  }
+
   private allocateSlow(size: number, align: number): number {
     const m = align - 1;
     if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
       throw layoutError("Slab.allocate", size, align);
+    }
+    if (this.memory.retired) {
+      throw new AllocError(
+        "Slab.allocate: its memory was disposed (the OS mapping is gone); nothing can be allocated from it any more",
+      );
     }
     if (size > this.blockSize || align > this.align) return NULL; // cannot be served by any block (I3)
     const n = this.freeCount;

@@ -156,6 +156,11 @@ export class Tlsf implements Allocator, FixedRange {
    * @internal
    */
   allocRaw(size: number, align: number): number {
+    if (this.memory.retired) {
+      throw new AllocError(
+        "Tlsf.allocate: its memory was disposed (the OS mapping is gone); nothing can be allocated from it any more",
+      );
+    }
     this.u32 = this.memory.u32;
     if (align > 8) return this.allocateAligned(size, align);
     const s = size <= MIN_SIZE ? MIN_SIZE : (size + 7) & ~7;
