@@ -131,8 +131,10 @@ if (!isMainThread) {
       { group: label, label: "2 workers", value: rate[1]! },
     );
     rows.push(`| ${label} | 1 | ${rate[0]!.toFixed(1)} | ${(1000 / rate[0]!).toFixed(1)} |  |  |  |`);
+    // Issue "Nothing crashes...": SharedBumpArena >= 1.6x; issue "page engine": ConcurrentHeap >= 1.7x.
+    const target = kind === "bump" ? 1.6 : 1.7;
     rows.push(
-      `| ${label} | 2 | ${rate[1]!.toFixed(1)} | ${(2000 / rate[1]!).toFixed(1)} | ${scale.toFixed(2)}x | >= 1.6x | ${scale >= 1.6 ? "yes" : "**no**"} |`,
+      `| ${label} | 2 | ${rate[1]!.toFixed(1)} | ${(2000 / rate[1]!).toFixed(1)} | ${scale.toFixed(2)}x | >= ${target}x | ${scale >= target ? "yes" : "**no**"} |`,
     );
   }
 
