@@ -26,7 +26,25 @@ export function describePointer(ptr: unknown): string {
   if (typeof ptr === "number") {
     return Number.isInteger(ptr) && ptr >= 0 ? `0x${ptr.toString(16)} (${ptr})` : String(ptr);
   }
-  return `${typeof ptr} ${JSON.stringify(ptr) ?? String(ptr)}`;
+  return describeValue(ptr);
+}
+
+/**
+ * Any JavaScript value as text for an error message: its type and a short rendering (`string "8"`, `bigint 8n`,
+ * `object {"a":1}`). Never throws, whatever the value (a BigInt, a cyclic object, a throwing getter, a revoked proxy).
+ */
+export function describeValue(value: unknown): string {
+  try {
+    if (typeof value === "bigint") return `bigint ${value}n`;
+    const text = JSON.stringify(value) ?? String(value);
+    return `${typeof value} ${text.length > 80 ? `${text.slice(0, 80)}...` : text}`;
+  } catch {
+    try {
+      return `${typeof value} ${Object.prototype.toString.call(value)}`;
+    } catch {
+      return `${typeof value} (a value that cannot be shown)`;
+    }
+  }
 }
 
 /**

@@ -194,8 +194,8 @@ export class Memory {
   }
 
   /**
-   * Marks the memory {@link Memory.retired} (irreversible) and tells every allocator that asked
-   * ({@link Memory.watchRetire}), so each refuses to allocate from then on. Called by the owner of an OS mapping on
+   * Marks the memory {@link Memory.retired} (irreversible) and tells every allocator that asked (`watchRetire`), so
+   * each refuses to allocate from then on. Called by the owner of an OS mapping on
    * dispose.
    */
   retire(): void {

@@ -10,6 +10,8 @@ import {
   isValidAlign,
   isValidSize,
   layoutError,
+  describePointer,
+  describeValue,
 } from "./index.js";
 
 describe("layout validation", () => {
@@ -46,4 +48,36 @@ test("the literal masks on the hot paths equal the exported constants", () => {
   // bump-arena.ts, stack-alloc.ts, slab.ts and range-backing.ts inline these two numbers (see PERFORMANCE.md).
   assert.equal(SIZE_MASK, 0x3fffffff);
   assert.equal(ALIGN_MASK, 0x1fffff);
+});
+
+test("messages describe any JavaScript value without throwing (BigInt, Symbol, cycles, throwing getters, revoked proxies)", () => {
+  const cyclic: { self?: unknown } = {};
+  cyclic.self = cyclic;
+  const getter = Object.defineProperty({}, "x", {
+    enumerable: true,
+    get() {
+      throw new Error("no");
+    },
+  });
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  const values: unknown[] = [
+    8n,
+    Symbol("s"),
+    cyclic,
+    getter,
+    proxy,
+    Object.create(null),
+    () => 1,
+    undefined,
+    null,
+  ];
+  for (const v of values) {
+    const e = layoutError("X.allocate", v, 8);
+    assert.ok(e instanceof LayoutError);
+    assert.match(e.message, /^X\.allocate: size .+ is not valid; expected an integer number of bytes/);
+    assert.ok(describePointer(v).length > 0);
+  }
+  assert.equal(describeValue(8n), "bigint 8n");
+  assert.equal(describeValue("8"), 'string "8"');
 });

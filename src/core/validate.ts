@@ -9,7 +9,7 @@
  * @module
  */
 import { MAX_ALIGN, MAX_MEMORY_BYTES, MAX_SIZE } from "./constants.js";
-import { AllocError, LayoutError, describePointer } from "./errors.js";
+import { AllocError, LayoutError, describePointer, describeValue } from "./errors.js";
 
 /** Mask used by the one-compare size check: `(((size - 1) & SIZE_MASK) + 1) === size` iff `size` is in `1 .. MAX_SIZE`. */
 export const SIZE_MASK: number = MAX_SIZE - 1;
@@ -18,25 +18,25 @@ export const ALIGN_MASK: number = MAX_ALIGN - 1;
 
 /** True when `size` is an integer in `[1, MAX_SIZE]` (a number, not a string). */
 export function isValidSize(size: number): boolean {
-  return ((size - 1) & SIZE_MASK) + 1 === size;
+  return typeof size === "number" && ((size - 1) & SIZE_MASK) + 1 === size;
 }
 
 /** True when `align` is a power of two in `[1, MAX_ALIGN]` (a number, not a string). */
 export function isValidAlign(align: number): boolean {
+  if (typeof align !== "number") return false; // a BigInt would throw a TypeError in the arithmetic below
   const m = align - 1;
   return (m & ALIGN_MASK) + 1 === align && (align & m) === 0;
 }
 
 /** True when both {@link isValidSize} and {@link isValidAlign} hold. */
 export function isValidLayout(size: number, align: number): boolean {
+  if (typeof size !== "number" || typeof align !== "number") return false;
   const m = align - 1;
   return ((size - 1) & SIZE_MASK) + 1 === size && (m & ALIGN_MASK) + 1 === align && (align & m) === 0;
 }
 
 function describe(value: unknown): string {
-  return typeof value === "number"
-    ? String(value)
-    : `${typeof value} ${JSON.stringify(value) ?? String(value)}`;
+  return typeof value === "number" ? String(value) : describeValue(value);
 }
 
 /**
