@@ -124,3 +124,67 @@ describe("GenerationalSlab", () => {
     assert.throws(() => pool.insert(), /1 retired/);
   });
 });
+
+describe("Heap's page engine", () => {
+  const fresh = (): Heap => new Heap(new ArrayBufferBacked({ size: 1 << 16, maxSize: 1 << 24 }));
+
+  test("double frees, interior, foreign and page-block pointers are refused by Heap, naming itself; nothing changes", () => {
+    const heap = fresh();
+    const p = heap.malloc(40);
+    const q = heap.malloc(40);
+    heap.free(p);
+    for (const bad of [p, q + 16, q + 1, 0, -16, 1 << 30, 1.5, "16"]) {
+      assert.throws(
+        () => heap.free(bad as number),
+        (e: unknown) => e instanceof InvalidPointerError && /^Heap\.free: /.test((e as Error).message),
+        String(bad),
+      );
+    }
+    // the Tlsf block that holds a page is not a block of the heap's user
+    const before = heap.stats();
+    assert.ok(
+      heap.tlsf.regions().some((r) => r.kind === "used"),
+      "the page is a used Tlsf block",
+    );
+    for (const r of heap.tlsf.regions())
+      if (r.kind === "used") assert.throws(() => heap.free(r.offset), InvalidPointerError);
+    assert.deepEqual(heap.stats(), before);
+    heap.validate();
+  });
+
+  test("a wrong layout on deallocate is a LayoutError, and the block stays live", () => {
+    const heap = fresh();
+    const p = heap.allocate(40);
+    assert.throws(() => heap.deallocate(p, 100), LayoutError);
+    assert.throws(() => heap.deallocate(p, 40, 64), LayoutError);
+    heap.deallocate(p, 40);
+    heap.validate();
+  });
+
+  test("a page whose blocks are all freed goes back to the Tlsf at once, unless it is its class's current page", () => {
+    const heap = fresh();
+    const first = Array.from({ length: 600 }, () => heap.malloc(32)); // more than one 32-byte page
+    const pagesFull = heap.stats().pages;
+    assert.ok(pagesFull >= 2);
+    for (const p of first) heap.free(p);
+    const after = heap.stats();
+    assert.equal(after.pages, 1, "only the current page stays");
+    assert.equal(after.smallBlocks, 0);
+    heap.validate();
+  });
+
+  test("realloc: in place within the class; a block that outgrows its class moves to the Tlsf and keeps its bytes", () => {
+    const heap = fresh();
+    const p = heap.malloc(20);
+    heap.memory.u8.fill(7, p, p + 20);
+    assert.equal(heap.realloc(p, 32), p, "the 32-byte class holds it");
+    const q = heap.realloc(p, 3000);
+    assert.notEqual(q, p);
+    for (let i = 0; i < 20; i++) assert.equal(heap.memory.u8[q + i], 7);
+    assert.equal(heap.sizeOf(q), heap.tlsf.sizeOf(q), "now a Tlsf block");
+    const r = heap.realloc(q, 6000); // the last Tlsf block grows in place
+    for (let i = 0; i < 20; i++) assert.equal(heap.memory.u8[r + i], 7);
+    heap.free(r);
+    heap.validate();
+  });
+});

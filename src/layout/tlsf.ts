@@ -6,26 +6,33 @@
  * Complexity: O(1) allocate, free and realloc (a fixed number of bitmap scans); `validate()` and `stats()` walk the
  * heap, O(blocks). Required backing: a `FixedRange` (it carves the whole range, as `BumpArena`, and commits through
  * it to grow). Threads: one agent. Per-block overhead: an 8-byte header; payloads are 8-aligned and sized in
- * multiples of 8 (at least 16). Out of band, one bit per 8 bytes of heap marks the live block starts, so a free of
- * anything but a live block (a double free, an interior or foreign pointer) is refused, never followed.
+ * multiples of 8 (at least 16). Out of band, two bits per 8 bytes of heap mark the live and the free block starts.
  *
  * ```text
- *  used block:   | size | flags (4) | 0 (4) | payload (size bytes) ...
- *  free block:   | size | flags (4) | 0 (4) | next free (4) | prev free (4) | ... | back link: payload (4) |
+ *  used block:   | size | flags (4) | check (4) | payload (size bytes) ...
+ *  free block:   | size | flags (4) | check (4) | next free (4) | prev free (4) | ... | back link: payload (4) |
  *  heap:         | block | block | ... | sentinel header (size 0, used) |   <- committed end
  *  flags: bit 0 FREE, bit 1 PREV_FREE (the block before is free; its payload address is the 4 bytes before
  *  this block's header)
+ *  check: a 30-bit keyed mix of the payload address and the first word (the key is random per heap)
  *  lists: first level = floor(log2 size) (sizes below 128 share level 0), second level = 16 linear steps;
  *  flMap bit f set iff some slMap[f] is non-zero; slMap[f] bit s set iff list (f, s) is non-empty
  * ```
- * Invariants (checked by `validate()`): the blocks tile the heap exactly; no two free blocks are adjacent; every
- * free block is in the list of its size and nowhere else; every list and bitmap bit agrees; the start bitmap marks
- * exactly the used blocks.
+ * Invariants (checked by `validate()`): the blocks tile the heap exactly; every header's check word matches; no two
+ * free blocks are adjacent; every free block is in the list of its size and nowhere else; every list and bitmap bit
+ * agrees; the start bitmap marks exactly the used blocks.
+ *
+ * Metadata that fails closed: nothing read from the heap is followed unchecked. A header must carry its check word
+ * and end where the out-of-band bitmaps say the next block starts; a list link must point at a free block (the
+ * free-start bitmap) that links back; a back link must name the free block that ends right before. A check that
+ * fails raises `CorruptionError` (counted) before anything is written, so an overflow into a header or a write
+ * after free never makes the heap hand out memory outside itself or over a live block (the scribble fuzz,
+ * `test/scribble.test.ts`). A double free, an interior or a foreign pointer is an `InvalidPointerError`.
  *
  * Alignments up to 8 cost nothing; larger ones over-allocate and give the front back as a free block.
  * Composition limits: hardening wrappers go outside (a `Canary` before a `Tlsf` also protects its in-band headers).
- * An overflow into the next block's header is detected when that block is freed (a header that cannot be right is
- * a `CorruptionError`, counted), not before.
+ * An overflow into the next block's header is detected when that header is next read (a free, or the allocation
+ * that splits or merges it), not at the moment of the write.
  *
  * @example
  * ```ts
