@@ -3,47 +3,25 @@
 // table counts what was tried and what got through: out-of-range blocks and blocks over a live one must be 0, and
 // every failure must be a CorruptionError. Not a timing: the figures are counts.
 // `node build/bench/scribble.js [--scribble-runs=N] [--scribble-ops=N] [--write]` (test/scribble.test.ts runs a CI-sized version).
-import { ArrayBufferBacked, ConcurrentHeap, Heap, SharedArrayBufferBacked, Tlsf } from "../src/index.js";
-import { type ScribbleSubject, scribbleFuzz } from "../test/helpers/scribble.js";
+import { SCRIBBLE_TARGETS, scribbleFuzz } from "../test/helpers/scribble.js";
 import { numberArg, progress, publish } from "./output.js";
 
 const runs = numberArg("scribble-runs", 10_000);
 const ops = numberArg("scribble-ops", 300);
-
-const subjects: [string, () => ScribbleSubject, (a: ScribbleSubject) => [number, number], number][] = [
-  [
-    "Tlsf",
-    () => new Tlsf(new ArrayBufferBacked({ size: 1 << 14, maxSize: 1 << 18 })),
-    (a) => [(a as Tlsf).base(), (a as Tlsf).base() + (a as Tlsf).size()],
-    2048,
-  ],
-  [
-    "Heap",
-    () => new Heap(new ArrayBufferBacked({ size: 1 << 14, maxSize: 1 << 20 })),
-    (a) => [(a as Heap).tlsf.base(), (a as Heap).tlsf.base() + (a as Heap).tlsf.size()],
-    40000,
-  ],
-  [
-    "ConcurrentHeap",
-    () => new ConcurrentHeap(new SharedArrayBufferBacked(1 << 20)),
-    (a) => [16, a.memory.byteLength],
-    40000,
-  ],
-];
 
 const rows = [
   "| allocator | runs | operations | scribbles | refused (CorruptionError) | other errors | out-of-range blocks | overlapping blocks | target | met |",
   "|---|---|---|---|---|---|---|---|---|---|",
 ];
 let done = 0;
-for (const [name, make, range, maxSize] of subjects) {
+for (const { name, make, range, maxSize } of SCRIBBLE_TARGETS) {
   const r = scribbleFuzz(make, range, {
     runs,
     ops,
     seed: 20261128,
     maxSize,
     onRun: (n) => {
-      if (n % 500 === 0 || n === runs) progress(done + n, runs * subjects.length, `${name} runs`);
+      if (n % 500 === 0 || n === runs) progress(done + n, runs * SCRIBBLE_TARGETS.length, `${name} runs`);
     },
   });
   done += runs;

@@ -5,7 +5,18 @@
 // request, NULL). Each run is bounded by its operation count; an allocator that loops on a forged link hangs the run,
 // which the caller's time limit turns into a failure. Used by test/scribble.test.ts (a CI-sized run) and
 // bench/scribble.ts (the full 10,000 runs).
-import { AllocError, CorruptionError, type Memory, NULL, hasRegions } from "../../src/index.js";
+import {
+  AllocError,
+  ArrayBufferBacked,
+  ConcurrentHeap,
+  CorruptionError,
+  Heap,
+  type Memory,
+  NULL,
+  SharedArrayBufferBacked,
+  Tlsf,
+  hasRegions,
+} from "../../src/index.js";
 import { SeededRandom } from "../../src/testing/index.js";
 
 /** What the fuzz needs of an allocator: the contract's two calls, its memory and its range. */
@@ -14,6 +25,36 @@ export interface ScribbleSubject {
   allocate(size: number, align?: number): number;
   deallocate(ptr: number, size: number, align?: number): void;
 }
+
+/** One allocator under the fuzz: how to make a fresh one, the span its blocks may lie in, and its largest request. */
+export interface ScribbleTarget {
+  name: string;
+  make: () => ScribbleSubject;
+  range: (a: ScribbleSubject) => [number, number];
+  maxSize: number;
+}
+
+/** The allocators of issue "page engine": Tlsf, Heap and ConcurrentHeap, small enough that runs stay fast. */
+export const SCRIBBLE_TARGETS: readonly ScribbleTarget[] = [
+  {
+    name: "Tlsf",
+    make: () => new Tlsf(new ArrayBufferBacked({ size: 1 << 14, maxSize: 1 << 18 })),
+    range: (a) => [(a as Tlsf).base(), (a as Tlsf).base() + (a as Tlsf).size()],
+    maxSize: 2048,
+  },
+  {
+    name: "Heap",
+    make: () => new Heap(new ArrayBufferBacked({ size: 1 << 14, maxSize: 1 << 20 })),
+    range: (a) => [(a as Heap).tlsf.base(), (a as Heap).tlsf.base() + (a as Heap).tlsf.size()],
+    maxSize: 40000,
+  },
+  {
+    name: "ConcurrentHeap",
+    make: () => new ConcurrentHeap(new SharedArrayBufferBacked(1 << 20)),
+    range: (a) => [16, a.memory.byteLength],
+    maxSize: 40000,
+  },
+];
 
 /** The totals of a fuzz. */
 export interface ScribbleResult {
