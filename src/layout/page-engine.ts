@@ -392,8 +392,8 @@ export class PageEngine {
   }
 
   /**
-   * Slow path of a small allocation of class `k`: the current page is exhausted. Makes the fullest partial page
-   * (or a new one) current and pops a slot. `NULL` when the Tlsf has no room for a page.
+   * Slow path of a small allocation of class `k`: the current page is exhausted. Makes the oldest partial page (or a
+   * new one) current and pops a slot; with no room for a page, the block is a Tlsf block. `NULL` when neither fits.
    */
   protected refill(k: number): number {
     let r = this.takePartial(k);
