@@ -84,6 +84,7 @@ const C_WORKERS = 9; // claimed worker-slot bitmap (64 bits: two words)
 const S_ALLOCS = 0;
 const S_FREES = 1;
 const S_REMOTE = 2;
+const S_PENDING = 3; // set by a worker that pushed a remote free onto one of this worker's pages
 // page header words
 const H_OWNER = 0; // worker id + 1; 0 = free page; -1 = abandoned; -2 = never used (past the cursor)
 const H_CLASS = 1; // class size, or -pages for a large span head
@@ -607,6 +608,7 @@ export class ConcurrentHeap implements Allocator {
    */
   private collectOwned(k: number, cls: number): number {
     const i32 = this.memory.i32;
+    if (Atomics.exchange(i32, this.slot + S_PENDING, 0) === 0) return 0; // no remote free since the last scan
     const h0 = this.headers >>> 2;
     const cursor = Atomics.load(i32, this.c + C_NEXT_PAGE);
     let found = 0;
@@ -808,6 +810,10 @@ export class ConcurrentHeap implements Allocator {
       i32[ptr >>> 2] = head;
       if (Atomics.compareExchange(i32, h + H_REMOTE, head, ptr) === head) break;
     }
+    // Tell the owner that one of its pages has a remote free to collect (its slow path scans only then).
+    const owner = Atomics.load(i32, h + H_OWNER);
+    if (owner > 0)
+      Atomics.store(i32, ((i32[this.c + C_SLOTS]! + (owner - 1) * SLOT_BYTES) >>> 2) + S_PENDING, 1);
     i32[this.slot + S_FREES]!++;
     i32[this.slot + S_REMOTE]!++;
   }
