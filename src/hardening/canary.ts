@@ -24,7 +24,7 @@
  * const backing = new ArrayBufferBacked(1 << 16);
  * const guarded = new Canary(new Slab(backing, { blockSize: 64, capacity: 256 }));
  * const p = guarded.allocate(40);
- * guarded.memory.u8[p + 40] = 1; // one byte too far
+ * guarded.memory.u8[p + 40] ^= 0xff; // one byte too far (flipped: it then differs from the canary)
  * try { guarded.deallocate(p, 40); } catch (e) { console.log(e instanceof CorruptionError); } // true
  * ```
  *

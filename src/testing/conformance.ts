@@ -108,6 +108,20 @@ interface Live {
   tag: number;
 }
 
+/** The ids of the kit's checks, in the order `runConformance` runs them: a report whose `checks` differ skipped one. */
+export const CONFORMANCE_CHECKS: readonly string[] = Object.freeze([
+  "I11 memory",
+  "round trip",
+  "I1 alignment",
+  "I9 bad layout",
+  "I4 bad free",
+  "I3 out of memory",
+  "I6 zeroed over dirty memory",
+  "I5 grow and shrink",
+  "I7 reset",
+  "I2 random operations against a shadow map",
+]);
+
 /** Sizes that every public entry must reject with `LayoutError` (I9). */
 export const BAD_SIZES: readonly unknown[] = [
   0,
