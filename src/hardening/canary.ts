@@ -206,6 +206,14 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     this.inner.usableSize(ptr - pre, pre + size + CANARY); // intact words on a block the inner no longer holds
   }
 
+  /**
+   * The canary word (the Rust `canary_value()`): the 8 secret bytes as an unsigned 64-bit `BigInt`, little-endian,
+   * for tests that need to forge or check a canary. It never appears in a message or in `JSON.stringify`.
+   */
+  canaryValue(): bigint {
+    return (BigInt(this.w1) << 32n) | BigInt(this.w0);
+  }
+
   /** Redacted for `JSON.stringify`: the secret is never serialised. */
   toJSON(): { wrapper: string; secret: string } {
     return { wrapper: "Canary", secret: "[redacted]" };

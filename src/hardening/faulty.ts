@@ -146,6 +146,7 @@ export class Faulty<
 > extends Wrapper<TInner> {
   /** The policy consulted before every allocation. */
   readonly policy: TPolicy;
+  private parted = false;
 
   /** @throws `AllocError` when `policy` has no `shouldFail`. */
   constructor(inner: TInner, policy: TPolicy) {
@@ -157,13 +158,30 @@ export class Faulty<
 
   /** `NULL` when the policy says so; otherwise forwarded. */
   override allocate(size: number, align = 8): number {
+    if (this.parted) throw this.partedError();
     if (!isValidLayout(size, align)) throw layoutError("Faulty.allocate", size, align);
     if (this.policy.shouldFail(size, align)) return NULL;
     return this.innerAllocate(this.inner, size, align);
   }
 
+  /**
+   * Hands back the inner and the policy (the Rust `into_parts`): from then on this wrapper refuses to allocate
+   * (`AllocError`), so no request escapes the policy's count. Frees still reach the inner.
+   */
+  intoParts(): { inner: TInner; policy: TPolicy } {
+    this.parted = true;
+    return { inner: this.inner, policy: this.policy };
+  }
+
+  private partedError(): AllocError {
+    return new AllocError(
+      "Faulty.allocate: the inner and policy were handed back by intoParts(); use them directly",
+    );
+  }
+
   /** `NULL` when the policy says so; otherwise forwarded. */
   override allocateZeroed(size: number, align = 8): number {
+    if (this.parted) throw this.partedError();
     if (!isValidLayout(size, align)) throw layoutError("Faulty.allocateZeroed", size, align);
     if (this.policy.shouldFail(size, align)) return NULL;
     return this.inner.allocateZeroed(size, align);

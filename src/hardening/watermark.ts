@@ -61,6 +61,21 @@ export interface WatermarkThresholds {
 }
 
 /**
+ * Handlers that write each event to the console (the Rust `LogHandler`, which writes to standard error):
+ * `console.warn` for `warn`, `console.error` for `critical` and `oom`. Pass it as `new Watermark(inner, LogHandler)`.
+ */
+export const LogHandler: WatermarkHandlers = Object.freeze({
+  onWarn: (e: WatermarkEvent) => console.warn(`forge-alloc Watermark: warn: ${describeEvent(e)}`),
+  onCritical: (e: WatermarkEvent) => console.error(`forge-alloc Watermark: critical: ${describeEvent(e)}`),
+  onOom: (e: WatermarkEvent) => console.error(`forge-alloc Watermark: out of memory: ${describeEvent(e)}`),
+});
+
+function describeEvent(e: WatermarkEvent): string {
+  const request = e.requestedSize === undefined ? "" : `; ${e.requestedSize} bytes requested`;
+  return `${e.allocatedBytes} of ${e.capacityBytes} bytes allocated${request}`;
+}
+
+/**
  * Capacity alarms (see the module documentation).
  *
  * @typeParam TInner - the wrapped allocator.

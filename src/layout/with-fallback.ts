@@ -50,6 +50,8 @@ export class WithFallback<
 > implements Allocator {
   /** The shared memory of both parts. */
   readonly memory: Memory;
+  /** True once {@link WithFallback.intoParts} handed the parts back. */
+  private parted = false;
   /** Tried first; owns every pointer inside its range. */
   readonly primary: TPrimary;
   /** Tried when the primary returns `NULL`; owns every other pointer. */
@@ -86,8 +88,24 @@ export class WithFallback<
 
   /** The primary's block, else the secondary's, else `NULL` (I3). */
   allocate(size: number, align = 8): number {
+    if (this.parted) throw this.partedError("allocate");
     const p = this.primary.allocate(size, align);
     return p !== NULL ? p : this.secondary.allocate(size, align);
+  }
+
+  /**
+   * Hands the two parts back (the Rust `into_parts`): from then on this object refuses to allocate
+   * (`AllocError`), so blocks are not issued behind the back of whoever owns the parts now. Frees still route.
+   */
+  intoParts(): { primary: TPrimary; secondary: TSecondary } {
+    this.parted = true;
+    return { primary: this.primary, secondary: this.secondary };
+  }
+
+  private partedError(what: string): AllocError {
+    return new AllocError(
+      `WithFallback.${what}: the parts were handed back by intoParts(); allocate from them directly`,
+    );
   }
 
   /** As {@link WithFallback.allocate}, zeroed (I6). */
