@@ -655,7 +655,9 @@ export class Tlsf implements Allocator, FixedRange {
   private release(p: number): void {
     const u32 = this.u32;
     let h = u32[(p - HEADER) >>> 2]!;
-    let size = this.checkedHeader("free", p);
+    // The header of `p` itself was checked by whoever decided to free it (liveSize, or sizeOf before freeRaw), or
+    // was just written by this heap (a split or a grown end).
+    let size = h & ~FLAGS;
     // Check every neighbour the merge will follow before writing anything.
     const next = p + size + HEADER;
     let nsize = -1;
