@@ -15,7 +15,9 @@
  *
  * Complexity: two MACs per allocation and per free. Overhead per block: `line * assoc` bytes (512 at 64/8).
  * Requests aligned above `line` pass through unjittered (and are freed the same way). Where it may stand: outside
- * the layout; refused under a carving layout.
+ * the layout; refused under a carving layout. Two `CacheJitter`s in one stack need different keys: with the same
+ * `seed` they share a MAC key, so one takes the other's header for its own (a double free through both is then
+ * reported as corruption instead of a bad pointer). The default, a random key per instance, never collides.
  *
  * @example
  * ```ts
