@@ -17,17 +17,44 @@ import {
 import { CONFORMANCE_CHECKS, runConformance } from "../testing/index.js";
 
 /** The VmFlags of the mapping of exactly `bytes` bytes in /proc/self/smaps (sizes chosen to be unique). */
-function vmFlagsOfSize(bytes: number): string[] {
-  const smaps = readFileSync("/proc/self/smaps", "utf8").split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/);
-  const entry = smaps.find((e) => {
-    const [a, b] = e
-      .split(" ")[0]!
-      .split("-")
-      .map((h) => parseInt(h, 16));
-    return b! - a! === bytes;
-  });
-  assert.ok(entry !== undefined, `a mapping of ${bytes} bytes in /proc/self/smaps`);
-  return /VmFlags:\s*(.*)/.exec(entry)![1]!.trim().split(/\s+/);
+interface Vma {
+  start: number;
+  end: number;
+  flags: string[];
+}
+
+function vmas(): Vma[] {
+  return readFileSync("/proc/self/smaps", "utf8")
+    .split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
+    .map((e) => {
+      const [start, end] = e
+        .split(" ")[0]!
+        .split("-")
+        .map((h) => parseInt(h, 16));
+      return { start: start!, end: end!, flags: (/VmFlags:\s*(.*)/.exec(e)?.[1] ?? "").trim().split(/\s+/) };
+    });
+}
+
+/**
+ * The kernel's VmFlags of the mapping of `bytes` bytes that `create` makes. The kernel may merge a new anonymous
+ * mapping with a neighbour of the same flags, so the mapping is found by what changed: a new area of exactly
+ * `bytes`, or an area that grew by `bytes` over one that was there before (its flags are the mapping's then).
+ */
+function vmFlagsOfNew<T>(bytes: number, create: () => T): [string[], T] {
+  const before = vmas();
+  const value = create();
+  const after = vmas();
+  const was = new Set(before.map((v) => `${v.start}-${v.end}`));
+  const fresh = after.filter((v) => !was.has(`${v.start}-${v.end}`));
+  const exact = fresh.find((v) => v.end - v.start === bytes);
+  const merged = fresh.find((v) =>
+    before.some(
+      (o) => (o.start === v.start || o.end === v.end) && v.end - v.start - (o.end - o.start) === bytes,
+    ),
+  );
+  const found = exact ?? merged;
+  assert.ok(found !== undefined, `a mapping of ${bytes} bytes in /proc/self/smaps`);
+  return [found.flags, value];
 }
 
 /** Reserves `count` more huge pages of `size` bytes for `body` (root), restoring the setting afterwards. */
@@ -122,13 +149,17 @@ describe("HugePageAligned beyond 2 MiB", () => {
 describe("MmapBacked flag constructors (the Rust new_lazy, with_huge_pages, with_flags)", () => {
   test("lazy: MAP_NORESERVE, seen by the kernel (VmFlags nr), committed on first touch", () => {
     const bytes = 1237 * PAGE_SIZE; // a size no other mapping has
-    using lazy = MmapBacked.lazy(bytes);
+    const [lazyFlags, lazyMapping] = vmFlagsOfNew(bytes, () => MmapBacked.lazy(bytes));
+    using lazy = lazyMapping;
     assert.deepEqual(lazy.flags, { populate: false, lazy: true, hugePageSize: 0 });
-    assert.ok(vmFlagsOfSize(bytes).includes("nr"), "VM_NORESERVE");
+    assert.ok(lazyFlags.includes("nr"), "VM_NORESERVE");
     lazy.memory.u8[bytes - 1] = 1;
     assert.equal(lazy.memory.u8[bytes - 1], 1);
-    using eager = MmapBacked.withFlags(1239 * PAGE_SIZE, { populate: true });
-    assert.equal(vmFlagsOfSize(1239 * PAGE_SIZE).includes("nr"), false);
+    const [eagerFlags, eagerMapping] = vmFlagsOfNew(1239 * PAGE_SIZE, () =>
+      MmapBacked.withFlags(1239 * PAGE_SIZE, { populate: true }),
+    );
+    using eager = eagerMapping;
+    assert.equal(eagerFlags.includes("nr"), false);
     assert.equal(eager.flags.populate, true);
     assert.throws(() => new MmapBacked(bytes, { lazy: true, populate: true }), /contradict/);
     const report = runConformance(() => MmapBacked.lazy(1 << 16), {
@@ -144,11 +175,11 @@ describe("MmapBacked flag constructors (the Rust new_lazy, with_huge_pages, with
     const hp = defaultHugePageSize();
     withReserved(hp, 2, () => {
       const freeBefore = hugePagePool()!.free;
-      const m = MmapBacked.withHugePages(hp + 1);
+      const [flags, m] = vmFlagsOfNew(2 * hp, () => MmapBacked.withHugePages(hp + 1));
       assert.deepEqual([m.regionSize(), m.flags.hugePageSize], [2 * hp, hp]);
       m.memory.u8.fill(1);
       assert.equal(hugePagePool()!.free, freeBefore - 2);
-      assert.ok(vmFlagsOfSize(2 * hp).includes("ht"), "VM_HUGETLB");
+      assert.ok(flags.includes("ht"), "VM_HUGETLB");
       m.dispose();
       assert.equal(hugePagePool()!.free, freeBefore);
     });
