@@ -93,7 +93,10 @@ export class StackAlloc extends RangeBacking {
     const top = this.top;
     const p = top + (-top & m);
     const end = p + size;
-    if (end > this.committed && !this.commitTo(end)) return NULL;
+    if (end > this.committed && !this.commitTo(end)) {
+      if (this.memory.retired) throw this.retiredError();
+      return NULL;
+    }
     const f = d * FRAME;
     this.frames[f] = p;
     this.frames[f + 1] = size;

@@ -4,7 +4,7 @@
 // fast paths carry no check.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { AllocError, BumpArena, Heap, Slab, Tlsf } from "../index.js";
+import { AllocError, BumpArena, Heap, Slab, StackAlloc, Tlsf } from "../index.js";
 import { CryptoSlab, GuardPage, HardenedSlab, MmapBacked } from "../os.js";
 
 const refused = (f: () => unknown): void => {
@@ -19,6 +19,14 @@ describe("layouts over a disposed mapping refuse to allocate", () => {
     region.dispose();
     refused(() => arena.allocate(64));
     refused(() => arena.allocate(8, 8));
+  });
+
+  test("StackAlloc: its fast path had room left", () => {
+    const region = new MmapBacked(1 << 16);
+    const stack = new StackAlloc(region);
+    stack.deallocate(stack.allocate(64), 64);
+    region.dispose();
+    refused(() => stack.allocate(64));
   });
 
   test("Slab over a GuardPage: free slots were left on its free stack", () => {
