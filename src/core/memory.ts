@@ -215,7 +215,13 @@ export class Memory {
    */
   watchRetire(owner: { memoryRetired(): void }): void {
     if (this.kind !== "os" || this.retired) return;
-    (this.watchers ??= []).push(new WeakRef(owner));
+    let watchers = (this.watchers ??= []);
+    // Allocators made and dropped over one long-lived mapping leave cleared references: sweep them now and then,
+    // so the list stays proportional to the allocators alive.
+    if (watchers.length >= 64 && (watchers.length & (watchers.length - 1)) === 0) {
+      watchers = this.watchers = watchers.filter((w) => w.deref() !== undefined);
+    }
+    watchers.push(new WeakRef(owner));
   }
 
   /** The current length in bytes: the committed part; offsets below it can be read and written. */

@@ -313,9 +313,8 @@ export class PageEngine {
    */
   sizeOf(ptr: unknown): number {
     const p = ptr as number;
-    const rel = p - this.base;
-    const id = (p | 0) === p && rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[rel >>> GRANULE]! : 0;
-    if (id !== 0) return this.meta[this.records[id]! + R_CLS]!;
+    const cls = this.slotSize(p);
+    if (cls !== 0) return cls;
     if (this.isPageBlock(p)) return -1;
     return this.tlsf.sizeOf(p);
   }
