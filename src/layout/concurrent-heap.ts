@@ -1,34 +1,39 @@
 /**
- * `ConcurrentHeap`: `malloc`/`free` for several workers over one shared memory, after mimalloc: each worker
- * allocates from pages it owns (64 KiB, one size class each), so its common path is a pop from the page's free list
- * with no lock; a free by the owner is one compare-and-swap of the block's state byte (so it and a remote free of
- * the same block cannot both pass), and a block freed by another worker is pushed (one more CAS) onto its page's
- * remote list, which the owner takes back in one `Atomics.exchange` when its own list runs dry, or from any page it
- * owns when it would otherwise take a new page. A page whose blocks are all freed is free for any worker, class or
- * large block: a worker claims a free page with a CAS of its owner word, else takes fresh pages from a shared cursor.
- * A worker that leaves (`release()`) frees its empty pages and abandons the others, which any worker adopts.
+ * `ConcurrentHeap`: `malloc`/`free` for several workers over one shared memory: the page engine of `Heap`, with
+ * pages that belong to one worker each (after mimalloc). A worker allocates from its own pages with no atomic
+ * operation at all (a pop from the page's free-slot stack, in its own agent's memory); its free of its own block is
+ * one compare-and-swap of the block's `owners` entry (so it and another worker's free of the same block cannot both
+ * pass). Another worker's free turns the entry into `REMOTE` with the same compare-and-swap and sets the block's bit
+ * in the page's remote-free bitmap; the owner collects those when it runs out of slots. A page whose slots are all
+ * free goes back to the pool for any worker, class or large block; a worker that leaves (`release()`) abandons its
+ * other pages, and any worker adopts them.
  *
  * ```text
- *  control (256 B) | worker slots (64 x 128 B, a cache line pair each: no false sharing) | page headers (128 B per page) | block states (1 byte per 16 B) |
- *  pages (64 KiB each, 64 KiB-aligned) ...
+ *  shared memory:
+ *  control (256 B) | worker slots (64 x 128 B) | page headers (64 B per page) | owners (2 B per 16 B of pages) |
+ *  remote bits (1 bit per 16 B of pages) | pages (64 KiB each, 64 KiB-aligned) ...
  *  control: magic | pages | cursor | free-page scan hint | abandoned stack | region offsets | attached-worker bitmap
- *  page header (128 B: words of 4 B, the rest padding): owner | class size | capacity | used | local free head |
- *    remote free head | bump | next (abandoned stack)
- *  block state: 0 free, 1 live; every free turns it 1 -> 0 with a CAS, so a double free is refused
+ *  page header: owner (worker + 1; 0 free; -1 abandoned; -2 never used) | class size (or -pages for a large span's
+ *    head, 0 for its tail) | remote frees to collect | next (abandoned stack)
+ *  owners: per 16-byte granule, the page id (page number + 1) where a live block starts, REMOTE (0xffff) where
+ *    another worker freed one the owner has not collected, else 0
+ *  in each worker's own memory (the page engine): its pages' records and free-slot stacks, its class table
  * ```
  *
- * Metadata that fails closed: the free-list links live in freed blocks, where a write after free can reach them, so
- * every link is checked before it is followed (a slot of the same page, below its bump mark, in the free state),
- * and `collect` walks at most a page's capacity, marking what it visits so a cycle stops it. A forged link raises
- * `CorruptionError` (counted in `corruptionEvents()`) and the forged list is dropped, never handed out.
+ * Metadata that fails closed: nothing that steers an allocation or a free lives inside a block, so a write after free
+ * or an overflow into a freed block changes nothing the heap reads. Every free is decided by the `owners` entry (a
+ * compare-and-swap from the page's id), so double frees, interior and foreign pointers are refused exactly, from any
+ * worker. A remote-free bit is only a hint: the owner takes a slot back only where `owners` says `REMOTE`, and pushes
+ * at most a page's capacity.
  *
- * Classes: 16 .. 32 KiB in four steps per power of two (16-byte aligned; a power-of-two class for larger
- * alignments); larger blocks take whole pages. Everything shared lives in the memory; `share()` / `attach()` hand
- * it to another worker, and formatting a range that holds a heap with attached workers is refused. Statistics are
- * per-worker slots in the memory, summed by `stats()` in any worker.
+ * Classes: `Heap`'s, 16 .. 16 KiB in four steps per power of two (16-byte aligned; a power-of-two class for larger
+ * alignments up to 16 KiB); larger blocks take whole pages. Everything shared lives in the memory; `share()` /
+ * `attach()` hand it to another worker, and formatting a range that holds a heap with attached workers is refused.
  *
- * Complexity: O(1) allocate and free; taking a page when none is at hand scans the page headers (O(pages)).
- * Overhead: 1 byte of state per 16 bytes of pages, a 128-byte header per page, rounding to the class (at most 25%).
+ * Complexity: O(1) allocate and free; taking a page when none is at hand scans the page headers (O(pages)), and
+ * collecting remote frees scans the pages this worker owns that have some (128 words of bits each). Overhead in the
+ * memory: 2 bytes of `owners` and 1 bit per 16 bytes of pages (about 13%), a 64-byte header per page, rounding to the
+ * class (at most 25%); in each worker's own memory, 4 bytes per slot of its pages.
  * Composition limits: frees must come from a worker attached to this heap.
  *
  * @example
@@ -47,8 +52,6 @@ import {
   type Allocator,
   CorruptionError,
   type FixedRange,
-  InvalidPointerError,
-  LayoutError,
   Memory,
   NULL,
   UnsupportedError,
@@ -62,13 +65,17 @@ import {
   zeroBlock,
 } from "../core/index.js";
 import { StaticBacked } from "../backing/index.js";
+import { HEAP_CLASSES, MAX_PAGES, MAX_SMALL, PageEngine, RECORD, REMOTE, classOf } from "./page-engine.js";
 
+const { START, CLS, CAP, TOP, ID, BLK } = RECORD;
 const PAGE_SHIFT = 16;
 const PAGE = 1 << PAGE_SHIFT;
-const MAX_SMALL = 32768;
+/** Granules (16 B) per page, and words of remote bits per page. */
+const PAGE_GRANULES = PAGE >>> 4;
+const PAGE_BIT_WORDS = PAGE_GRANULES >>> 5;
 const MAX_WORKERS = 64;
 const SLOT_BYTES = 128; // a worker's counters get their own cache lines
-const MAGIC = 0x6368_6561; // "chea"
+const MAGIC = 0x6368_6562; // "cheb": the page-engine format
 // control words
 const C_MAGIC = 0;
 const C_PAGES = 1; // page count
@@ -77,43 +84,30 @@ const C_FREE_HINT = 3; // where the next scan for a free page starts
 const C_ABANDONED = 4; // tagged stack head
 const C_SLOTS = 5; // byte offsets of the regions
 const C_HEADERS = 6;
-const C_STATES = 7;
-const C_PAGES_AT = 8;
-const C_WORKERS = 9; // claimed worker-slot bitmap (64 bits: two words)
+const C_OWNERS = 7;
+const C_BITS = 8;
+const C_PAGES_AT = 9;
+const C_WORKERS = 10; // claimed worker-slot bitmap (64 bits: two words)
 // worker slot words
-const S_ALLOCS = 0;
-const S_FREES = 1;
-const S_REMOTE = 2;
-const S_PENDING = 3; // set by a worker that pushed a remote free onto one of this worker's pages
+const S_FREES = 0;
+const S_REMOTE = 1;
+const S_PENDING = 2; // set by a worker that freed a block of one of this worker's pages
 // page header words
 const H_OWNER = 0; // worker id + 1; 0 = free page; -1 = abandoned; -2 = never used (past the cursor)
-const H_CLASS = 1; // class size, or -pages for a large span head
-const H_CAPACITY = 2;
-const H_USED = 3;
-const H_LOCAL = 4;
-const H_REMOTE = 5;
-const H_BUMP = 6;
-const H_NEXT = 7;
-const H_WORDS = 32; // 128 bytes: two workers' page headers never share a cache line pair
+const H_CLASS = 1; // class size, or -pages for a large span head, 0 for a free page or a span's tail
+const H_REMOTE = 2; // remote frees since the owner last collected (a hint: owners says which)
+const H_NEXT = 3;
+const H_BYTES = 64;
+const H_WORDS = H_BYTES >>> 2;
 const ABANDONED = -1;
 /** The owner word of a page the cursor has not reached yet. */
 const NEVER_USED = -2;
-/** A block state used only inside `collect` (by the owner, on free blocks no other worker touches). */
-const VISITED = 2;
 
-/** The class sizes: 16 .. 32 KiB, four per power of two. */
-export const CONCURRENT_CLASSES: readonly number[] = (() => {
-  const out = [16, 32, 48, 64, 80, 96, 112, 128];
-  for (let p = 128; p < MAX_SMALL; p *= 2) for (let q = 1; q <= 4; q++) out.push(p + (p / 4) * q);
-  return Object.freeze(out);
-})();
-/** `1 / class size`, for the exact slot test `Math.round(off * inv) * cls === off` (no division on the hot path). */
-const CLASS_INV = Float64Array.from(CONCURRENT_CLASSES, (c) => 1 / c);
-const CLASS_OF = new Uint8Array((MAX_SMALL >>> 4) + 1);
-for (let n = 1, k = 0; n <= MAX_SMALL >>> 4; n++) {
-  while (CONCURRENT_CLASSES[k]! < n * 16) k++;
-  CLASS_OF[n] = k;
-}
+/** Slots per 64 KiB page, by class. */
+const PAGE_SLOTS = Int32Array.from(HEAP_CLASSES, (c) => Math.floor(PAGE / c));
+
+/** The class sizes: the same as `Heap`'s, 16 .. 16 KiB, four per power of two. */
+export const CONCURRENT_CLASSES: readonly number[] = HEAP_CLASSES;
 
 /** What `share()` returns. */
 export interface ConcurrentHeapDescriptor {
@@ -127,7 +121,7 @@ export interface ConcurrentHeapDescriptor {
 
 /** The heap's counters, summed over every worker. */
 export interface ConcurrentHeapStats {
-  /** Allocations by all workers. */
+  /** Allocations by all workers (frees + live blocks). */
   readonly allocations: number;
   /** Frees by all workers (local and remote). */
   readonly frees: number;
@@ -141,26 +135,85 @@ export interface ConcurrentHeapStats {
   readonly workers: number;
 }
 
+/** Where the regions of a heap are, read from (or written to) its control block. */
+interface Layout {
+  memory: Memory;
+  control: number;
+  pages: number;
+  pagesAt: number;
+}
+
+/** Formats a heap over `backing`'s range, or finds the one there (`attaching`). */
+function layoutOf(backing: FixedRange, attaching: boolean): Layout {
+  if (!isFixedRange(backing)) throw new AllocError("ConcurrentHeap: the backing must be a FixedRange");
+  checkCarvable("ConcurrentHeap", backing);
+  const memory = backing.memory;
+  if (!memory.shared)
+    throw new AllocError(
+      "ConcurrentHeap: the memory must be shared (SharedArrayBufferBacked or a shared WebAssembly memory)",
+    );
+  const control = (backing.base() + 255) & ~255;
+  const c = control >>> 2;
+  const i32 = memory.i32;
+  const formatted = memory.byteLength >= control + 256 && Atomics.load(i32, c + C_MAGIC) === MAGIC;
+  if (attaching) {
+    if (!formatted) throw new AllocError("ConcurrentHeap.attach: no heap is formatted at that offset");
+    return { memory, control, pages: i32[c + C_PAGES]!, pagesAt: i32[c + C_PAGES_AT]! };
+  }
+  if (formatted && (Atomics.load(i32, c + C_WORKERS) | Atomics.load(i32, c + C_WORKERS + 1)) !== 0) {
+    throw new AllocError(
+      "ConcurrentHeap: the range holds a heap that workers are attached to; join it with ConcurrentHeap.attach(heap.share()) instead of formatting it again",
+    );
+  }
+  const end = backing.base() + backing.size();
+  const slots = control + 256;
+  const headers = slots + MAX_WORKERS * SLOT_BYTES;
+  // per page: 64 KiB + its header + its owners + its remote bits, the pages 64 KiB-aligned after the tables
+  const perPage = PAGE + H_BYTES + PAGE_GRANULES * 2 + PAGE_BIT_WORDS * 4;
+  let n = Math.min(MAX_PAGES, Math.floor((end - headers) / perPage));
+  const at = (k: number) => {
+    const owners = headers + k * H_BYTES;
+    const bits = owners + k * PAGE_GRANULES * 2;
+    const pagesAt = (bits + k * PAGE_BIT_WORDS * 4 + PAGE - 1) & ~(PAGE - 1);
+    return { owners, bits, pagesAt };
+  };
+  while (n > 0 && at(n).pagesAt + n * PAGE > end) n--;
+  if (n < 1) throw new AllocError("ConcurrentHeap: the range is too small for one 64 KiB page");
+  const { owners, bits, pagesAt } = at(n);
+  if (!backing.commit(control, pagesAt + n * PAGE - control)) {
+    throw new AllocError(
+      "ConcurrentHeap: the backing cannot commit the heap (a growable memory must be able to grow to its range)",
+    );
+  }
+  memory.u8.fill(0, control, pagesAt);
+  const w = memory.i32;
+  w[c + C_PAGES] = n;
+  w[c + C_SLOTS] = slots;
+  w[c + C_HEADERS] = headers;
+  w[c + C_OWNERS] = owners;
+  w[c + C_BITS] = bits;
+  w[c + C_PAGES_AT] = pagesAt;
+  // Pages past the cursor are NEVER_USED, not free: a worker that bumps the cursor owns them before it has written
+  // its id into them, and a scan for free pages (owner 0) must not take them in that moment.
+  for (let p = 0; p < n; p++) w[(headers >>> 2) + p * H_WORDS + H_OWNER] = NEVER_USED;
+  Atomics.store(w, c + C_MAGIC, MAGIC);
+  return { memory, control, pages: n, pagesAt };
+}
+
 /** A heap for many workers (see the module documentation). */
-export class ConcurrentHeap implements Allocator {
-  /** The shared memory. */
-  readonly memory: Memory;
+export class ConcurrentHeap extends PageEngine implements Allocator {
   /** This worker's id in the heap (0 to 63). */
   readonly workerId: number;
   private readonly control: number;
-  private readonly c: number;
+  /** The shared words from the control block to the pages (control, slots, headers, bits), from `control`. */
+  private readonly words: Int32Array;
+  /** Word indices into `words`. */
   private readonly slot: number;
   private readonly headers: number;
-  private readonly states: number;
-  private readonly pagesAt: number;
+  private readonly bits: number;
   private readonly pageCount: number;
   private readonly owner: number;
-  /** The page each class allocates from now (0 = none), by class. */
-  private readonly current: Int32Array;
-  /** Pages of each class with free blocks that are not current. */
-  private readonly partial: number[][];
   private released: boolean;
-  private corruptions: number;
 
   /**
    * Formats a heap over `backing`'s range (`attaching` is internal: `attach` uses it) and joins it as a worker.
@@ -168,73 +221,23 @@ export class ConcurrentHeap implements Allocator {
    * @throws `AllocError` when the memory is not shared, the range holds no page, or 64 workers are attached.
    */
   constructor(backing: FixedRange, attaching = false) {
-    if (!isFixedRange(backing)) throw new AllocError("ConcurrentHeap: the backing must be a FixedRange");
-    checkCarvable("ConcurrentHeap", backing);
-    const memory = backing.memory;
-    if (!memory.shared)
-      throw new AllocError(
-        "ConcurrentHeap: the memory must be shared (SharedArrayBufferBacked or a shared WebAssembly memory)",
-      );
-    this.memory = memory;
-    this.control = (backing.base() + 255) & ~255;
-    this.c = this.control >>> 2;
-    const i32 = () => memory.i32;
-    if (
-      !attaching &&
-      memory.byteLength >= this.control + 256 &&
-      Atomics.load(i32(), this.c + C_MAGIC) === MAGIC &&
-      (Atomics.load(i32(), this.c + C_WORKERS) | Atomics.load(i32(), this.c + C_WORKERS + 1)) !== 0
-    ) {
-      throw new AllocError(
-        "ConcurrentHeap: the range holds a heap that workers are attached to; join it with ConcurrentHeap.attach(heap.share()) instead of formatting it again",
-      );
-    }
-    if (!attaching) {
-      const end = backing.base() + backing.size();
-      const slots = this.control + 256;
-      const headers = slots + MAX_WORKERS * SLOT_BYTES;
-      // pages: n * (64 KiB page + 64 B header + 4 KiB of states) must fit after the headers, pages 64 KiB-aligned
-      let n = Math.floor((end - headers) / (PAGE + H_WORDS * 4 + PAGE / 16));
-      let states = headers + n * H_WORDS * 4;
-      let pagesAt = (states + n * (PAGE / 16) + PAGE - 1) & ~(PAGE - 1);
-      while (n > 0 && pagesAt + n * PAGE > end) {
-        n--;
-        states = headers + n * H_WORDS * 4;
-        pagesAt = (states + n * (PAGE / 16) + PAGE - 1) & ~(PAGE - 1);
-      }
-      if (n < 1) throw new AllocError("ConcurrentHeap: the range is too small for one 64 KiB page");
-      if (!backing.commit(this.control, pagesAt + n * PAGE - this.control)) {
-        throw new AllocError(
-          "ConcurrentHeap: the backing cannot commit the heap (a growable memory must be able to grow to its range)",
-        );
-      }
-      memory.u8.fill(0, this.control, pagesAt);
-      const w = i32();
-      w[this.c + C_PAGES] = n;
-      w[this.c + C_SLOTS] = slots;
-      w[this.c + C_HEADERS] = headers;
-      w[this.c + C_STATES] = states;
-      w[this.c + C_PAGES_AT] = pagesAt;
-      // Pages past the cursor are NEVER_USED, not free: a worker that bumps the cursor owns them before it has
-      // written its id into them, and a scan for free pages (owner 0) must not take them in that moment.
-      for (let p = 0; p < n; p++) w[(headers >>> 2) + p * H_WORDS + H_OWNER] = NEVER_USED;
-      Atomics.store(w, this.c + C_MAGIC, MAGIC);
-    } else if (Atomics.load(i32(), this.c + C_MAGIC) !== MAGIC) {
-      throw new AllocError("ConcurrentHeap.attach: no heap is formatted at that offset");
-    }
-    const w = i32();
-    this.pageCount = w[this.c + C_PAGES]!;
-    this.headers = w[this.c + C_HEADERS]!;
-    this.states = w[this.c + C_STATES]!;
-    this.pagesAt = w[this.c + C_PAGES_AT]!;
+    const layout = layoutOf(backing, attaching);
+    super(layout.memory, layout.pagesAt, "ConcurrentHeap", PAGE_SLOTS);
+    const { memory, control, pages, pagesAt } = layout;
+    this.control = control;
+    this.pageCount = pages;
+    const words = memory.view(Int32Array, control, (pagesAt - control) >>> 2);
+    this.words = words;
+    this.headers = (words[C_HEADERS]! - control) >>> 2;
+    this.bits = (words[C_BITS]! - control) >>> 2;
+    this.owners = memory.view(Uint16Array, words[C_OWNERS]!, pages * PAGE_GRANULES);
+    this.span = pages * PAGE;
+    this.records = new Int32Array(REMOTE + 1); // page id -> record; REMOTE and free pages map to 0
     this.workerId = this.claimWorker();
     this.owner = this.workerId + 1;
-    this.slot = (w[this.c + C_SLOTS]! + this.workerId * SLOT_BYTES) >>> 2;
-    for (let k = 0; k < 8; k++) w[this.slot + k] = 0;
-    this.current = new Int32Array(CONCURRENT_CLASSES.length);
-    this.partial = CONCURRENT_CLASSES.map(() => []);
+    this.slot = (words[C_SLOTS]! - control + this.workerId * SLOT_BYTES) >>> 2;
+    for (let k = 0; k < SLOT_BYTES >>> 2; k++) Atomics.store(words, this.slot + k, 0);
     this.released = false;
-    this.corruptions = 0;
   }
 
   /** Joins a heap another worker shared. @throws `AllocError` for a bad descriptor or when 64 workers are attached. */
@@ -260,52 +263,14 @@ export class ConcurrentHeap implements Allocator {
     };
   }
 
-  /** `size` bytes (16-aligned), or `NULL` when the memory is full (I3). */
-  allocate(size: number, align = 8): number {
-    const m = align - 1;
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError("ConcurrentHeap.allocate", size, align);
-    }
-    if (size <= MAX_SMALL && align <= 16) {
-      const k = CLASS_OF[(size + 15) >>> 4]!;
-      const page = this.current[k]!;
-      if (page !== 0) {
-        const i32 = this.memory.i32;
-        const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
-        const p = i32[h + H_LOCAL]!;
-        if (p !== NULL) {
-          // The link lives in the free block, where a write after free can reach it: it must name a free slot of
-          // this page below its bump mark before it becomes the head.
-          const next = i32[p >>> 2]!;
-          const off = next - (p - ((p - this.pagesAt) & (PAGE - 1)));
-          const u8 = this.memory.u8;
-          if (
-            next !== NULL &&
-            (off >>> 0 >= i32[h + H_BUMP]! * CONCURRENT_CLASSES[k]! ||
-              Math.round(off * CLASS_INV[k]!) * CONCURRENT_CLASSES[k]! !== off ||
-              u8[this.states + ((next - this.pagesAt) >>> 4)] !== 0)
-          ) {
-            return this.corruptList(h, p);
-          }
-          i32[h + H_LOCAL] = next;
-          i32[h + H_USED]!++;
-          u8[this.states + ((p - this.pagesAt) >>> 4)] = 1;
-          i32[this.slot + S_ALLOCS]!++;
-          return p;
-        }
-      }
-    }
-    return this.allocateSlow(size, align);
-  }
-
-  /** `malloc`: as `allocate`, but out of memory throws `AllocError`. */
+  /** `malloc`: `size` bytes, 16-aligned; out of memory throws `AllocError`. */
   malloc(size: number): number {
     const p = this.allocate(size, 16);
     if (p === NULL) throw new AllocError(`ConcurrentHeap.malloc: out of memory: ${size} bytes requested`);
     return p;
   }
 
-  /** As {@link ConcurrentHeap.allocate}, zeroed. */
+  /** As `allocate`, zeroed. */
   allocateZeroed(size: number, align = 8): number {
     const p = this.allocate(size, align);
     if (p !== NULL) zeroBlock(this.memory, p, size);
@@ -313,66 +278,43 @@ export class ConcurrentHeap implements Allocator {
   }
 
   /**
-   * Frees a block from any worker: onto its page's local list when this worker owns the page, else onto the page's
-   * remote list (one CAS).
+   * Frees a block from any worker: back onto its page's stack when this worker owns the page (one CAS), else marked
+   * `REMOTE` for its owner to collect (one CAS and one atomic OR).
    *
-   * @throws `InvalidPointerError` for a double free or a pointer that is not a block of this heap.
+   * @throws `InvalidPointerError` for a double free or a pointer that is not a live block of this heap.
    */
-  free(ptr: number): void {
-    const page = ((ptr - this.pagesAt) >>> PAGE_SHIFT) + 1;
-    if ((ptr | 0) !== ptr || ptr < this.pagesAt || page > this.pageCount) throw this.notABlock("free", ptr);
-    const i32 = this.memory.i32;
-    const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
-    const cls = i32[h + H_CLASS]!;
-    const off = ptr - this.pagesAt - ((page - 1) << PAGE_SHIFT);
-    if (cls <= 0 || Math.round(off * CLASS_INV[CLASS_OF[(cls + 15) >>> 4]!]!) * cls !== off)
-      return this.freeSlow(ptr, page, cls, off);
-    const s = this.states + ((ptr - this.pagesAt) >>> 4);
-    if (i32[h + H_OWNER] === this.owner) {
-      // A compare-and-swap even for the owner: a remote free of the same block may race this one, and exactly one
-      // of them may win.
-      if (Atomics.compareExchange(this.memory.u8, s, 1, 0) !== 1) throw this.notABlock("free", ptr);
-      i32[ptr >>> 2] = i32[h + H_LOCAL]!;
-      i32[h + H_LOCAL] = ptr;
-      const used = i32[h + H_USED]! - 1;
-      i32[h + H_USED] = used;
-      i32[this.slot + S_FREES]!++;
-      if (
-        (used === 0 || used === i32[h + H_CAPACITY]! - 1) &&
-        this.current[CLASS_OF[(cls + 15) >>> 4]!] !== page
-      ) {
-        this.afterLocalFree(page, h, cls, used);
-      }
-      return;
-    }
-    this.freeRemote(ptr, h, s);
+  override free(ptr: number): void {
+    if (this.freeAtomic(ptr)) this.words[this.slot + S_FREES]!++;
+    else this.freeSlow(ptr, "free");
   }
 
-  /** Sized free (I4): as `free`, and `size` must fit the block. */
-  deallocate(ptr: number, size: number, align = 8): void {
+  /** Sized free (I4): as `free`, and the layout must fit the block. */
+  override deallocate(ptr: number, size: number, align = 8): void {
     if (!isValidLayout(size, align)) throw layoutError("ConcurrentHeap.deallocate", size, align);
-    const usable = this.usable(ptr);
-    if (size > usable)
-      throw new LayoutError(
-        `ConcurrentHeap.deallocate: block ${describePointer(ptr)} holds ${usable} bytes, not ${size}`,
-      );
+    const usable = this.sizeOf(ptr);
+    if (usable < 0) throw this.notLive("deallocate", ptr);
+    if (size > usable || (ptr & (align - 1)) !== 0)
+      throw this.wrongLayout("deallocate", ptr, usable, size, align);
     this.free(ptr);
   }
 
   /** Moves the block to a larger class (in place when it already fits). */
   grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
     checkResize("ConcurrentHeap.grow", oldSize, newSize, align, true);
-    const usable = this.usable(ptr);
-    if (oldSize > usable)
-      throw new LayoutError(`ConcurrentHeap.grow: block ${describePointer(ptr)} holds ${usable} bytes`);
+    const usable = this.sizeOf(ptr);
+    if (usable < 0) throw this.notLive("grow", ptr);
+    if (oldSize > usable || (ptr & (align - 1)) !== 0)
+      throw this.wrongLayout("grow", ptr, usable, oldSize, align);
     return newSize <= usable ? ptr : moveBlock(this, ptr, oldSize, newSize, align);
   }
 
   /** In place. */
   shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
     checkResize("ConcurrentHeap.shrink", oldSize, newSize, align, false);
-    if (oldSize > this.usable(ptr))
-      throw new LayoutError(`ConcurrentHeap.shrink: ${describePointer(ptr)} is smaller than ${oldSize}`);
+    const usable = this.sizeOf(ptr);
+    if (usable < 0) throw this.notLive("shrink", ptr);
+    if (oldSize > usable || (ptr & (align - 1)) !== 0)
+      throw this.wrongLayout("shrink", ptr, usable, oldSize, align);
     return ptr;
   }
 
@@ -386,10 +328,32 @@ export class ConcurrentHeap implements Allocator {
   /** The block's class size (or its span, for a large block). */
   usableSize(ptr: number, size: number): number {
     if (!isValidLayout(size, 1)) throw layoutError("ConcurrentHeap.usableSize", size, 1);
-    const usable = this.usable(ptr);
-    if (size > usable)
-      throw new LayoutError(`ConcurrentHeap.usableSize: block ${describePointer(ptr)} holds ${usable} bytes`);
+    const usable = this.sizeOf(ptr);
+    if (usable < 0) throw this.notLive("usableSize", ptr);
+    if (size > usable) throw this.wrongLayout("usableSize", ptr, usable, size, 1);
     return usable;
+  }
+
+  /**
+   * The raw protocol: the usable size of the live block `ptr` (its class, or a large block's pages), or -1. Any
+   * worker may ask about any block.
+   * @internal
+   */
+  sizeOf(ptr: unknown): number {
+    const p = ptr as number;
+    const rel = p - this.base;
+    if ((p | 0) !== p || rel >>> 0 >= this.span || (rel & 15) !== 0) return -1;
+    const page = (rel >>> PAGE_SHIFT) + 1;
+    if (Atomics.load(this.owners, rel >>> 4) !== page) return -1;
+    const cls = Atomics.load(this.words, this.headers + (page - 1) * H_WORDS + H_CLASS);
+    if (cls > 0) return cls;
+    if (cls < 0 && (rel & (PAGE - 1)) === 0) return -cls * PAGE;
+    return -1;
+  }
+
+  /** The raw protocol: frees a block `sizeOf` just reported live. @internal */
+  freeRaw(ptr: number): void {
+    this.free(ptr);
   }
 
   /** Bytes of pages in all. */
@@ -397,147 +361,151 @@ export class ConcurrentHeap implements Allocator {
     return this.pageCount * PAGE;
   }
 
-  /** Forged free-list links this worker found (and refused to follow). */
+  /** Corruptions this worker found (shared tables that disagree with each other) and refused to follow. */
   corruptionEvents(): number {
     return this.corruptions;
   }
 
-  /** The counters of every worker, summed; readable in any worker. */
+  /** The counters of every worker, summed; readable in any worker. O(heap / 16). */
   stats(): ConcurrentHeapStats {
-    const i32 = this.memory.i32;
-    const slots = i32[this.c + C_SLOTS]! >>> 2;
-    let allocations = 0;
+    const w = this.words;
+    const slots = (w[C_SLOTS]! - this.control) >>> 2;
     let frees = 0;
     let remoteFrees = 0;
     for (let k = 0; k < MAX_WORKERS; k++) {
       const at = slots + k * (SLOT_BYTES >>> 2);
-      allocations += Atomics.load(i32, at + S_ALLOCS);
-      frees += Atomics.load(i32, at + S_FREES);
-      remoteFrees += Atomics.load(i32, at + S_REMOTE);
+      frees += Atomics.load(w, at + S_FREES);
+      remoteFrees += Atomics.load(w, at + S_REMOTE);
     }
     let inUse = 0;
-    const cursor = Atomics.load(i32, this.c + C_NEXT_PAGE);
-    for (let p = 0; p < cursor; p++)
-      if (Atomics.load(i32, (this.headers >>> 2) + p * H_WORDS + H_OWNER) !== 0) inUse++; // below the cursor: used or free
-    const bits = Atomics.load(i32, this.c + C_WORKERS);
-    const bits2 = Atomics.load(i32, this.c + C_WORKERS + 1);
+    let live = 0;
+    const cursor = Atomics.load(w, C_NEXT_PAGE);
+    for (let p = 0; p < cursor; p++) {
+      if (Atomics.load(w, this.headers + p * H_WORDS + H_OWNER) === 0) continue;
+      inUse++;
+      for (let g = p * PAGE_GRANULES; g < (p + 1) * PAGE_GRANULES; g++) if (this.owners[g] === p + 1) live++;
+    }
     const popcount = (x: number): number => {
       let n = 0;
       for (let v = x >>> 0; v !== 0; v &= v - 1) n++;
       return n;
     };
     return {
-      allocations,
+      allocations: frees + live,
       frees,
       remoteFrees,
       pagesInUse: inUse,
       pages: this.pageCount,
-      workers: popcount(bits) + popcount(bits2),
+      workers: popcount(Atomics.load(w, C_WORKERS)) + popcount(Atomics.load(w, C_WORKERS + 1)),
     };
   }
 
   /**
-   * Checks the heap's invariants while no worker is using it (a snapshot; run it when the workers are quiet):
-   * pages past the cursor are never used; per page of a class, live blocks + blocks on the local list + blocks on the
-   * remote list + slots past the bump mark = capacity, and `used` counts the live and remote ones; every list link
-   * is a slot of its page in the free state, with no cycle; a large span's head is live and its tail pages are its
-   * owner's; a free page holds no live block. Throws an `Error` naming the first one broken. O(heap / 16).
+   * Checks the heap's invariants while no worker is using it (a snapshot; run it when the workers are quiet): the
+   * engine's for this worker's pages (free slots on the stack are 0 in `owners`, live + free + `REMOTE` = capacity,
+   * the lists); over every page: pages past the cursor are never used, `owners` holds a page's own id only at its
+   * slot starts (or a large span's head), `REMOTE` only in pages of a class, and a free page holds nothing. Throws an
+   * `Error` naming the first one broken. O(heap / 16).
    */
   validate(): void {
     const fail = (what: string): never => {
       throw new Error(`ConcurrentHeap.validate: ${what}`);
     };
-    const i32 = this.memory.i32;
-    const u8 = this.memory.u8;
-    const h0 = this.headers >>> 2;
-    const cursor = Atomics.load(i32, this.c + C_NEXT_PAGE);
-    const stateOf = (p: number): number => u8[this.states + ((p - this.pagesAt) >>> 4)]!;
+    const w = this.words;
+    const owners = this.owners;
+    const meta = this.meta;
+    const remoteIn = (page: number, cls: number): number => {
+      let n = 0;
+      const g0 = (page - 1) * PAGE_GRANULES;
+      for (let i = 0; i * cls < PAGE && i < Math.floor(PAGE / cls); i++)
+        if (owners[g0 + ((i * cls) >>> 4)] === REMOTE) n++;
+      return n;
+    };
+    this.validatePages(
+      (r) => {
+        const page = meta[r + ID]!;
+        const h = this.headers + (page - 1) * H_WORDS;
+        if (w[h + H_OWNER] !== this.owner)
+          fail(`page ${page} is in this worker's records but owned by ${w[h + H_OWNER]}`);
+        if (w[h + H_CLASS] !== meta[r + CLS])
+          fail(`page ${page}: header class ${w[h + H_CLASS]} != ${meta[r + CLS]}`);
+        if (meta[r + START] !== this.base + (page - 1) * PAGE || meta[r + BLK] !== meta[r + START])
+          fail(`page ${page}: its record's start is not the page's`);
+      },
+      (r) => remoteIn(meta[r + ID]!, meta[r + CLS]!),
+    );
+    const cursor = Atomics.load(w, C_NEXT_PAGE);
     let spanLeft = 0;
     let spanOwner = 0;
     for (let page = 1; page <= this.pageCount; page++) {
-      const h = h0 + (page - 1) * H_WORDS;
-      const owner = i32[h + H_OWNER]!;
-      const cls = i32[h + H_CLASS]!;
-      const start = this.pagesAt + ((page - 1) << PAGE_SHIFT);
+      const h = this.headers + (page - 1) * H_WORDS;
+      const owner = w[h + H_OWNER]!;
+      const cls = w[h + H_CLASS]!;
+      const g0 = (page - 1) * PAGE_GRANULES;
       if (page > cursor) {
         if (owner !== NEVER_USED) fail(`page ${page} is past the cursor ${cursor} but has owner ${owner}`);
         continue;
       }
       if (owner === NEVER_USED) fail(`page ${page} is below the cursor but marked never used`);
+      const nonzero = (from: number): number => {
+        for (let g = from; g < g0 + PAGE_GRANULES; g++) if (owners[g] !== 0) return g;
+        return -1;
+      };
       if (spanLeft > 0) {
         if (cls !== 0 || owner !== spanOwner)
           fail(`page ${page} belongs to a large span but says class ${cls}`);
+        if (nonzero(g0) >= 0) fail(`page ${page}, a large span's tail, has an owners entry`);
         spanLeft--;
         continue;
       }
       if (cls < 0) {
-        if (stateOf(start) !== 1) fail(`large span at page ${page} is not live`);
+        if (owners[g0] !== page) fail(`large span at page ${page} is not live`);
+        if (nonzero(g0 + 1) >= 0) fail(`large span at page ${page} has an owners entry past its head`);
         spanLeft = -cls - 1;
         spanOwner = owner;
         continue;
       }
       if (cls === 0) {
         if (owner > 0) continue; // claimed this moment by a worker that is formatting it
-        for (let g = 0; g < PAGE >>> 4; g++)
-          if (u8[this.states + (((page - 1) << PAGE_SHIFT) >>> 4) + g] !== 0)
-            fail(`free page ${page} holds a live block`);
+        if (nonzero(g0) >= 0) fail(`free page ${page} holds a live block`);
         continue;
       }
-      const cap = i32[h + H_CAPACITY]!;
-      const bump = i32[h + H_BUMP]!;
-      if (cap !== Math.floor(PAGE / cls) || bump < 0 || bump > cap)
-        fail(`page ${page}: capacity ${cap}, bump ${bump}`);
-      let live = 0;
-      for (let k = 0; k < bump; k++) if (stateOf(start + k * cls) === 1) live++;
-      const walk = (head: number, what: string): number => {
-        let n = 0;
-        const seen = new Set<number>();
-        for (let p = head; p !== NULL; p = i32[p >>> 2]!) {
-          const off = p - start;
-          if (off < 0 || off >= bump * cls || off % cls !== 0)
-            fail(`page ${page}: ${what} list holds ${p}, not a slot`);
-          if (stateOf(p) !== 0) fail(`page ${page}: ${what} list holds the live block ${p}`);
-          if (seen.has(p)) fail(`page ${page}: ${what} list has a cycle at ${p}`);
-          seen.add(p);
-          n++;
-        }
-        return n;
-      };
-      const local = walk(i32[h + H_LOCAL]!, "local");
-      const remote = walk(Atomics.load(i32, h + H_REMOTE), "remote");
-      if (live + local + remote + (cap - bump) !== cap)
-        fail(
-          `page ${page}: ${live} live + ${local} local + ${remote} remote + ${cap - bump} unused != ${cap}`,
-        );
-      if (i32[h + H_USED] !== live + remote)
-        fail(`page ${page}: used says ${i32[h + H_USED]}, ${live + remote} counted`);
+      if (HEAP_CLASSES.indexOf(cls) < 0) fail(`page ${page} has class ${cls}, not a class size`);
+      for (let g = g0; g < g0 + PAGE_GRANULES; g++) {
+        const v = owners[g]!;
+        if (v === 0) continue;
+        if (v !== page && v !== REMOTE) fail(`page ${page}: owners says page ${v} at granule ${g - g0}`);
+        if (((g - g0) << 4) % cls !== 0 || ((g - g0) << 4) + cls > PAGE)
+          fail(`page ${page}: an owners entry at granule ${g - g0} is not a slot start of class ${cls}`);
+      }
+      if (owner === this.owner && this.records[page] === 0)
+        fail(`page ${page} is this worker's but has no record`);
     }
   }
 
   /**
-   * Leaves the heap: empty pages go back to the shared free-page stack, pages with live blocks are abandoned (any
-   * worker adopts them later, with the remote frees they collected), and the worker slot is freed. Idempotent.
+   * Leaves the heap: empty pages go back to the pool, pages with live blocks are abandoned (any worker adopts them
+   * later, with the remote frees they collected), and the worker slot is freed. Idempotent.
    */
   release(): void {
     if (this.released) return;
     this.released = true;
-    this.current.fill(0); // the fast path now falls through to the slow path, which refuses
-    for (const list of this.partial) list.length = 0;
-    const i32 = this.memory.i32;
-    const h0 = this.headers >>> 2;
-    const cursor = Atomics.load(i32, this.c + C_NEXT_PAGE);
-    for (let page = 1; page <= cursor; page++) {
-      const h = h0 + (page - 1) * H_WORDS;
-      if (i32[h + H_OWNER] !== this.owner || i32[h + H_CLASS]! <= 0) continue;
-      this.collect(h);
-      if (i32[h + H_USED] === 0) this.freePage(page);
+    this.memoryRetired(); // the fast path now falls through to the slow path, which refuses
+    const meta = this.meta;
+    const w = this.words;
+    this.forEachPage((r) => {
+      this.collect(r);
+      const page = meta[r + ID]!;
+      this.records[page] = 0;
+      if (meta[r + TOP] === meta[r + CAP]) this.freePage(page);
       else {
-        Atomics.store(i32, h + H_OWNER, ABANDONED);
+        Atomics.store(w, this.headers + (page - 1) * H_WORDS + H_OWNER, ABANDONED);
         this.pushStack(C_ABANDONED, page);
       }
-    }
-    const word = this.c + C_WORKERS + (this.workerId >>> 5);
-    Atomics.and(i32, word, ~(1 << (this.workerId & 31)));
+      this.dropPage(r);
+    });
+    const word = C_WORKERS + (this.workerId >>> 5);
+    Atomics.and(w, word, ~(1 << (this.workerId & 31)));
   }
 
   /** `using` support: `release()`. */
@@ -545,217 +513,206 @@ export class ConcurrentHeap implements Allocator {
     this.release();
   }
 
-  // ---- slow paths ----
+  // ---- the engine's hooks: pages come from the shared pool ----
 
-  private allocateSlow(size: number, align: number): number {
+  protected allocateSlow(size: number, align: number): number {
     if (this.released) throw new AllocError("ConcurrentHeap: this worker released the heap");
-    if (size > MAX_SMALL || align > 16) {
-      if (align > 16 && align <= MAX_SMALL && size <= MAX_SMALL) {
-        let c = 16;
-        while (c < size || c < align) c *= 2; // a power-of-two class keeps its blocks aligned to it
-        return this.allocateSmall(CONCURRENT_CLASSES.indexOf(c), c);
-      }
-      return align <= PAGE ? this.allocateLarge(size) : NULL;
+    if (size <= MAX_SMALL && align <= 16) return this.refill(classOf(size));
+    if (align > 16 && align <= MAX_SMALL && size <= MAX_SMALL) {
+      let c = 32;
+      while (c < size || c < align) c *= 2; // a power-of-two class: its slots are aligned to it in a 64 KiB page
+      return this.popClass(classOf(c));
     }
-    const k = CLASS_OF[(size + 15) >>> 4]!;
-    return this.allocateSmall(k, CONCURRENT_CLASSES[k]!);
+    return align <= PAGE ? this.allocateLarge(size) : NULL;
   }
 
-  private allocateSmall(k: number, cls: number): number {
-    const i32 = this.memory.i32;
-    const h0 = this.headers >>> 2;
-    for (;;) {
-      const page = this.current[k]!;
-      if (page !== 0) {
-        const h = h0 + (page - 1) * H_WORDS;
-        if (i32[h + H_LOCAL] === NULL) this.collect(h);
-        let p = i32[h + H_LOCAL]!;
-        if (p !== NULL) return this.allocate(cls, 16); // the fast path validates the link
-        if (i32[h + H_BUMP]! < i32[h + H_CAPACITY]!) {
-          const b = i32[h + H_BUMP]!;
-          i32[h + H_BUMP] = b + 1;
-          p = this.pagesAt + ((page - 1) << PAGE_SHIFT) + b * cls;
-          i32[h + H_USED]!++;
-          this.memory.u8[this.states + ((p - this.pagesAt) >>> 4)] = 1;
-          i32[this.slot + S_ALLOCS]!++;
-          return p;
-        }
-      }
-      const next =
-        this.nextPartial(k, cls) || this.collectOwned(k, cls) || this.adopt(cls) || this.newPage(cls);
-      if (next === 0) return NULL;
-      this.current[k] = next;
+  protected freeSlow(block: unknown, what: string): void {
+    const ptr = block as number;
+    const rel = ptr - this.base;
+    if ((ptr | 0) !== ptr || rel >>> 0 >= this.span || (rel & 15) !== 0) throw this.notLive(what, ptr);
+    const g = rel >>> 4;
+    const page = (rel >>> PAGE_SHIFT) + 1;
+    const id = this.owners[g]!;
+    if (id !== page) {
+      if (id !== 0 && id !== REMOTE)
+        this.corrupt(
+          what,
+          `the owners entry of ${describePointer(ptr)} names page ${id}, not its page ${page}`,
+        );
+      throw this.notLive(what, ptr);
     }
+    const w = this.words;
+    const h = this.headers + (page - 1) * H_WORDS;
+    const cls = Atomics.load(w, h + H_CLASS);
+    if (cls > 0) {
+      // another worker's page: mark the block for its owner, who takes it back when it runs out of slots
+      if (Atomics.compareExchange(this.owners, g, id, REMOTE) !== id) throw this.notLive(what, ptr);
+      Atomics.or(w, this.bits + (g >>> 5), 1 << (g & 31));
+      Atomics.add(w, h + H_REMOTE, 1);
+      const owner = Atomics.load(w, h + H_OWNER);
+      if (owner > 0)
+        Atomics.store(
+          w,
+          ((w[C_SLOTS]! - this.control) >>> 2) + (owner - 1) * (SLOT_BYTES >>> 2) + S_PENDING,
+          1,
+        );
+      w[this.slot + S_FREES]!++;
+      w[this.slot + S_REMOTE]!++;
+      return;
+    }
+    if (cls < 0 && (rel & (PAGE - 1)) === 0) {
+      // a large span: any worker frees it, then its pages are free for any use
+      if (Atomics.compareExchange(this.owners, g, id, 0) !== id) throw this.notLive(what, ptr);
+      for (let j = -cls - 1; j >= 0; j--) this.freePage(page + j);
+      w[this.slot + S_FREES]!++;
+      return;
+    }
+    throw this.notLive(what, ptr);
   }
 
-  /** A page of this worker's partial list of class `k` that still is one (entries go stale when a page empties). */
-  private nextPartial(k: number, cls: number): number {
-    const i32 = this.memory.i32;
-    const list = this.partial[k]!;
-    while (list.length > 0) {
-      const page = list.pop()!;
-      const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
-      if (i32[h + H_OWNER] === this.owner && i32[h + H_CLASS] === cls && page !== this.current[k])
-        return page;
+  protected deallocateSlow(ptr: number, size: number, align: number): void {
+    this.deallocate(ptr, size, align);
+  }
+
+  /**
+   * Before a refill of class `k`: collect the remote frees of this worker's pages if another worker flagged some
+   * (the current page may get slots back: pop one), and adopt abandoned pages.
+   */
+  protected override beforeRefill(k: number): number {
+    const w = this.words;
+    if (Atomics.load(w, this.slot + S_PENDING) !== 0) {
+      Atomics.store(w, this.slot + S_PENDING, 0);
+      this.forEachPage((r) => {
+        if (Atomics.load(w, this.headers + (this.meta[r + ID]! - 1) * H_WORDS + H_REMOTE) === 0) return;
+        this.collect(r);
+        this.settlePage(r);
+      });
+      const r = this.meta[k]!;
+      if (this.meta[r + TOP]! > 0) return this.popClass(k);
     }
+    if ((Atomics.load(w, C_ABANDONED) & 0xffff) !== 0) this.adopt(k);
     return 0;
   }
 
-  /**
-   * Remote frees collected from every page this worker owns: a page that filled up and then had its blocks freed by
-   * other workers is on no list, so without this its memory would never come back. Empty pages go back to the
-   * heap; the first page of class `cls` with room is returned (0: none). O(pages); the slow path only.
-   */
-  private collectOwned(k: number, cls: number): number {
-    const i32 = this.memory.i32;
-    if (Atomics.exchange(i32, this.slot + S_PENDING, 0) === 0) return 0; // no remote free since the last scan
-    const h0 = this.headers >>> 2;
-    const cursor = Atomics.load(i32, this.c + C_NEXT_PAGE);
-    let found = 0;
-    for (let page = 1; page <= cursor; page++) {
-      const h = h0 + (page - 1) * H_WORDS;
-      if (i32[h + H_OWNER] !== this.owner || i32[h + H_CLASS]! <= 0 || Atomics.load(i32, h + H_REMOTE) === 0)
-        continue;
-      this.collect(h);
-      const pk = CLASS_OF[(i32[h + H_CLASS]! + 15) >>> 4]!;
-      if (i32[h + H_USED] === 0 && this.current[pk] !== page) this.freePage(page);
-      else if (found === 0 && i32[h + H_CLASS] === cls && page !== this.current[k]) found = page;
-      else if (this.current[pk] !== page) this.partial[pk]!.push(page);
-    }
-    return found;
-  }
-
-  /** After a local free left `used` blocks in a page that is not current: room again, or empty. */
-  private afterLocalFree(page: number, h: number, cls: number, used: number): void {
-    const k = CLASS_OF[(cls + 15) >>> 4]!;
-    if (used === 0) {
-      this.collect(h);
-      if (this.memory.i32[h + H_USED] === 0) {
-        this.freePage(page); // any class, or a large block, can have it now
-        return;
-      }
-    }
-    this.partial[k]!.push(page);
-  }
-
-  /**
-   * Takes the page's remote frees back (one exchange) onto its local list. Each link is checked (a free slot of
-   * this page) and the walk is bounded by the page's capacity: a forged link stops it, counted, and the rest of
-   * that list is dropped rather than followed.
-   */
-  private collect(h: number): void {
-    const i32 = this.memory.i32;
-    const r = Atomics.exchange(i32, h + H_REMOTE, 0);
-    if (r === 0) return;
-    const cls = i32[h + H_CLASS]!;
-    const cap = i32[h + H_CAPACITY]!;
-    const k = CLASS_OF[(cls + 15) >>> 4]!;
-    const u8 = this.memory.u8;
-    let n = 0;
-    let last = 0;
-    for (let p = r; p !== 0;) {
-      const off = p - (this.pagesAt + (((p - this.pagesAt) >>> PAGE_SHIFT) << PAGE_SHIFT));
-      const page = ((p - this.pagesAt) >>> PAGE_SHIFT) + 1;
-      if (
-        (p | 0) !== p ||
-        p < this.pagesAt ||
-        page > this.pageCount ||
-        h !== (this.headers >>> 2) + (page - 1) * H_WORDS ||
-        Math.round(off * CLASS_INV[k]!) * cls !== off ||
-        off >= i32[h + H_BUMP]! * cls ||
-        u8[this.states + ((p - this.pagesAt) >>> 4)] !== 0 ||
-        n >= cap
-      ) {
-        this.corruptions++; // a forged link, or a cycle back to a block already walked (marked below)
-        if (last !== 0) i32[last >>> 2] = 0; // keep what was checked, drop the forged rest
-        break;
-      }
-      u8[this.states + ((p - this.pagesAt) >>> 4)] = VISITED;
-      n++;
-      last = p;
-      p = i32[p >>> 2]!;
-    }
-    for (let q = r, j = 0; j < n; j++, q = i32[q >>> 2]!) u8[this.states + ((q - this.pagesAt) >>> 4)] = 0;
-    if (n === 0) return;
-    i32[last >>> 2] = i32[h + H_LOCAL]!;
-    i32[h + H_LOCAL] = r;
-    i32[h + H_USED] = i32[h + H_USED]! - n;
-  }
-
-  /** The page's local list has a forged link after `p`: drop the list (count it), never hand out what it names. */
-  private corruptList(h: number, p: number): number {
-    this.corruptions++;
-    this.memory.i32[h + H_LOCAL] = NULL;
-    throw new CorruptionError(
-      `ConcurrentHeap.allocate: the free-list link in freed block ${describePointer(p)} was overwritten (a write after free); the page's free list is dropped`,
-    );
-  }
-
-  /** A page abandoned by a worker that left, adopted for class `cls` (0: none left). */
-  private adopt(cls: number): number {
-    const i32 = this.memory.i32;
-    for (;;) {
-      const page = this.popStack(C_ABANDONED);
-      if (page === 0) return 0;
-      const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
-      Atomics.store(i32, h + H_OWNER, this.owner);
-      this.collect(h); // the frees that arrived while it was abandoned
-      if (i32[h + H_USED] === 0) {
-        this.freePage(page); // empty now: any class can have it
-        continue;
-      }
-      if (i32[h + H_CLASS] !== cls) {
-        this.partial[CLASS_OF[(i32[h + H_CLASS]! + 15) >>> 4]!]!.push(page); // keep it for its own class
-        continue;
-      }
-      return page;
-    }
-  }
-
-  /** A fresh page for class `cls`: a free page (claimed with a CAS), else one from the cursor; 0 when full. */
-  private newPage(cls: number): number {
-    const i32 = this.memory.i32;
+  protected carvePage(r: number, _bytes: number): boolean {
     let page = this.claimFreePages(1);
     if (page === 0) page = this.bumpPages(1);
-    if (page === 0) return 0;
-    const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
-    i32[h + H_CAPACITY] = Math.floor(PAGE / cls);
-    i32[h + H_USED] = 0;
-    i32[h + H_LOCAL] = 0;
-    i32[h + H_BUMP] = 0;
-    Atomics.store(i32, h + H_REMOTE, 0);
-    Atomics.store(i32, h + H_CLASS, cls);
-    return page;
+    if (page === 0) return false;
+    const w = this.words;
+    const h = this.headers + (page - 1) * H_WORDS;
+    Atomics.store(w, h + H_REMOTE, 0);
+    Atomics.store(w, h + H_CLASS, this.meta[r + CLS]!);
+    const start = this.base + (page - 1) * PAGE;
+    this.meta[r + START] = start;
+    this.meta[r + BLK] = start;
+    this.meta[r + RECORD.BLK_BYTES] = PAGE;
+    this.bindId(r, page);
+    return true;
+  }
+
+  protected returnPage(r: number): void {
+    const page = this.meta[r + ID]!;
+    this.records[page] = 0;
+    this.freePage(page);
+  }
+
+  // ---- internals ----
+
+  /**
+   * Takes back the slots of page `r` that other workers freed: each set bit of the page's remote bitmap names a
+   * granule, and a slot comes back only where `owners` says `REMOTE` (a bit is a hint: one set late by a slow
+   * freer, after the slot came back another way, is ignored). At most the page's capacity is pushed.
+   */
+  private collect(r: number): void {
+    const w = this.words;
+    const meta = this.meta;
+    const page = meta[r + ID]!;
+    if (Atomics.exchange(w, this.headers + (page - 1) * H_WORDS + H_REMOTE, 0) === 0) return;
+    const owners = this.owners;
+    const g0 = (page - 1) * PAGE_GRANULES;
+    const start = meta[r + START]!;
+    const cls = meta[r + CLS]!;
+    const cap = meta[r + CAP]!;
+    for (let j = 0; j < PAGE_BIT_WORDS; j++) {
+      const at = this.bits + (g0 >>> 5) + j;
+      if (Atomics.load(w, at) === 0) continue;
+      for (let v = Atomics.exchange(w, at, 0); v !== 0; v &= v - 1) {
+        const g = g0 + (j << 5) + (31 - Math.clz32(v & -v));
+        if (owners[g] !== REMOTE) continue;
+        const p = this.base + (g << 4);
+        if ((p - start) % cls !== 0 || p - start >= cap * cls || meta[r + TOP]! >= cap) {
+          this.corruptions++; // a REMOTE entry that is no slot of this page: the owners table was overwritten
+          continue;
+        }
+        Atomics.store(owners, g, 0);
+        this.pushSlot(r, p);
+      }
+    }
   }
 
   /**
-   * Whole pages for a block above 32 KiB: from the cursor, else a run of freed pages (so freed memory serves large
+   * Adopts pages that workers abandoned: each gets a record of its class, its free slots (0 or `REMOTE` in
+   * `owners`) on the stack; an empty one goes back to the pool. Stops after the first of class `k`.
+   */
+  private adopt(k: number): void {
+    const w = this.words;
+    const owners = this.owners;
+    for (let n = 0; n < this.pageCount; n++) {
+      const page = this.popStack(C_ABANDONED);
+      if (page === 0) return;
+      const h = this.headers + (page - 1) * H_WORDS;
+      Atomics.store(w, h + H_OWNER, this.owner);
+      const cls = Atomics.load(w, h + H_CLASS);
+      const pk = cls > 0 && cls <= MAX_SMALL ? classOf(cls) : -1;
+      if (pk < 0 || HEAP_CLASSES[pk] !== cls) {
+        this.corruptions++; // the header was overwritten: the page is kept out of use
+        continue;
+      }
+      Atomics.store(w, h + H_REMOTE, 0);
+      for (let j = 0; j < PAGE_BIT_WORDS; j++)
+        Atomics.store(w, this.bits + (((page - 1) * PAGE_GRANULES) >>> 5) + j, 0);
+      const start = this.base + (page - 1) * PAGE;
+      const r = this.adoptRecord(pk, start, start, PAGE);
+      this.bindId(r, page);
+      const cap = PAGE_SLOTS[pk]!;
+      for (let i = cap - 1; i >= 0; i--) {
+        const p = start + i * cls;
+        const g = (p - this.base) >>> 4;
+        const v = owners[g];
+        if (v === REMOTE) Atomics.store(owners, g, 0);
+        if (v === REMOTE || v === 0) this.pushSlot(r, p);
+      }
+      this.settlePage(r);
+      if (pk === k) return;
+    }
+  }
+
+  /**
+   * Whole pages for a block above 16 KiB: from the cursor, else a run of freed pages (so freed memory serves large
    * blocks too).
    */
   private allocateLarge(size: number): number {
     const n = Math.ceil(size / PAGE);
-    const i32 = this.memory.i32;
+    const w = this.words;
     let first = this.bumpPages(n);
     if (first === 0) first = this.claimFreePages(n);
     if (first === 0) return NULL;
-    const h0 = this.headers >>> 2;
     for (let j = 0; j < n; j++)
-      Atomics.store(i32, h0 + (first - 1 + j) * H_WORDS + H_CLASS, j === 0 ? -n : 0);
-    const p = this.pagesAt + ((first - 1) << PAGE_SHIFT);
-    Atomics.store(this.memory.u8, this.states + ((p - this.pagesAt) >>> 4), 1);
-    i32[this.slot + S_ALLOCS]!++;
+      Atomics.store(w, this.headers + (first - 1 + j) * H_WORDS + H_CLASS, j === 0 ? -n : 0);
+    const p = this.base + ((first - 1) << PAGE_SHIFT);
+    Atomics.store(this.owners, (first - 1) * PAGE_GRANULES, first);
     return p;
   }
 
   /** `n` never-used pages from the shared cursor, owned by this worker (the first page's number; 0: none). */
   private bumpPages(n: number): number {
-    const i32 = this.memory.i32;
+    const w = this.words;
     for (;;) {
-      const cur = Atomics.load(i32, this.c + C_NEXT_PAGE);
+      const cur = Atomics.load(w, C_NEXT_PAGE);
       if (cur + n > this.pageCount) return 0;
-      if (Atomics.compareExchange(i32, this.c + C_NEXT_PAGE, cur, cur + n) === cur) {
+      if (Atomics.compareExchange(w, C_NEXT_PAGE, cur, cur + n) === cur) {
         for (let j = 0; j < n; j++)
-          Atomics.store(i32, (this.headers >>> 2) + (cur + j) * H_WORDS + H_OWNER, this.owner);
+          Atomics.store(w, this.headers + (cur + j) * H_WORDS + H_OWNER, this.owner);
         return cur + 1;
       }
     }
@@ -767,117 +724,71 @@ export class ConcurrentHeap implements Allocator {
    * O(pages); the slow path only. The scan starts where the last one ended.
    */
   private claimFreePages(n: number): number {
-    const i32 = this.memory.i32;
-    const h0 = this.headers >>> 2;
-    const cursor = Atomics.load(i32, this.c + C_NEXT_PAGE);
+    const w = this.words;
+    const cursor = Atomics.load(w, C_NEXT_PAGE);
     if (cursor < n) return 0;
-    const hint = Atomics.load(i32, this.c + C_FREE_HINT);
+    const hint = Atomics.load(w, C_FREE_HINT);
     for (let scanned = 0, start = hint < cursor ? hint : 0; scanned < cursor; scanned++) {
       const first = (start + scanned) % cursor;
       if (first + n > cursor) continue;
       let taken = 0;
       while (
         taken < n &&
-        Atomics.compareExchange(i32, h0 + (first + taken) * H_WORDS + H_OWNER, 0, this.owner) === 0
+        Atomics.compareExchange(w, this.headers + (first + taken) * H_WORDS + H_OWNER, 0, this.owner) === 0
       )
         taken++;
       if (taken === n) {
-        Atomics.store(i32, this.c + C_FREE_HINT, first + n);
+        Atomics.store(w, C_FREE_HINT, first + n);
         return first + 1;
       }
-      for (let j = 0; j < taken; j++) Atomics.store(i32, h0 + (first + j) * H_WORDS + H_OWNER, 0);
+      for (let j = 0; j < taken; j++) Atomics.store(w, this.headers + (first + j) * H_WORDS + H_OWNER, 0);
     }
     return 0;
   }
 
-  private freeSlow(ptr: number, page: number, cls: number, off: number): void {
-    if (cls < 0 && off === 0) {
-      // a large span: any worker frees it with a CAS on its state, then its pages are free for any use
-      if (Atomics.compareExchange(this.memory.u8, this.states + ((ptr - this.pagesAt) >>> 4), 1, 0) !== 1)
-        throw this.notABlock("free", ptr);
-      for (let j = -cls - 1; j >= 0; j--) this.freePage(page + j);
-      this.memory.i32[this.slot + S_FREES]!++;
-      return;
-    }
-    throw this.notABlock("free", ptr);
-  }
-
-  private freeRemote(ptr: number, h: number, s: number): void {
-    if (Atomics.compareExchange(this.memory.u8, s, 1, 0) !== 1) throw this.notABlock("free", ptr);
-    const i32 = this.memory.i32;
-    for (;;) {
-      const head = Atomics.load(i32, h + H_REMOTE);
-      i32[ptr >>> 2] = head;
-      if (Atomics.compareExchange(i32, h + H_REMOTE, head, ptr) === head) break;
-    }
-    // Tell the owner that one of its pages has a remote free to collect (its slow path scans only then).
-    const owner = Atomics.load(i32, h + H_OWNER);
-    if (owner > 0)
-      Atomics.store(i32, ((i32[this.c + C_SLOTS]! + (owner - 1) * SLOT_BYTES) >>> 2) + S_PENDING, 1);
-    i32[this.slot + S_FREES]!++;
-    i32[this.slot + S_REMOTE]!++;
-  }
-
   /** Makes a page free for any worker, class or large block (its owner word 0 is what others claim). */
   private freePage(page: number): void {
-    const i32 = this.memory.i32;
-    const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
-    Atomics.store(i32, h + H_CLASS, 0);
-    Atomics.store(i32, h + H_OWNER, 0);
+    const h = this.headers + (page - 1) * H_WORDS;
+    Atomics.store(this.words, h + H_CLASS, 0);
+    Atomics.store(this.words, h + H_OWNER, 0);
   }
 
   /** A tagged Treiber stack of pages (the abandoned ones): head = tag << 16 | page (1-based). */
   private pushStack(word: number, page: number): void {
-    const i32 = this.memory.i32;
-    const h = (this.headers >>> 2) + (page - 1) * H_WORDS;
+    const w = this.words;
     for (;;) {
-      const old = Atomics.load(i32, this.c + word);
-      i32[h + H_NEXT] = old & 0xffff;
+      const old = Atomics.load(w, word);
+      w[this.headers + (page - 1) * H_WORDS + H_NEXT] = old & 0xffff;
       const next = ((((old >>> 16) + 1) & 0x7fff) << 16) | page;
-      if (Atomics.compareExchange(i32, this.c + word, old, next) === old) return;
+      if (Atomics.compareExchange(w, word, old, next) === old) return;
     }
   }
 
   private popStack(word: number): number {
-    const i32 = this.memory.i32;
+    const w = this.words;
     for (;;) {
-      const old = Atomics.load(i32, this.c + word);
+      const old = Atomics.load(w, word);
       const page = old & 0xffff;
       if (page === 0) return 0;
-      const nextPage = i32[(this.headers >>> 2) + (page - 1) * H_WORDS + H_NEXT]!;
+      const nextPage = w[this.headers + (page - 1) * H_WORDS + H_NEXT]!;
       const next = ((((old >>> 16) + 1) & 0x7fff) << 16) | nextPage;
-      if (Atomics.compareExchange(i32, this.c + word, old, next) === old) return page;
+      if (Atomics.compareExchange(w, word, old, next) === old) return page;
     }
   }
 
   private claimWorker(): number {
-    const i32 = this.memory.i32;
     for (let id = 0; id < MAX_WORKERS; id++) {
-      const word = this.c + C_WORKERS + (id >>> 5);
+      const word = C_WORKERS + (id >>> 5);
       const bit = 1 << (id & 31);
-      const old = Atomics.or(i32, word, bit);
+      const old = Atomics.or(this.words, word, bit);
       if ((old & bit) === 0) return id;
     }
     throw new AllocError(`ConcurrentHeap: ${MAX_WORKERS} workers are attached already`);
   }
 
-  private usable(ptr: number): number {
-    const page = ((ptr - this.pagesAt) >>> PAGE_SHIFT) + 1;
-    if ((ptr | 0) !== ptr || ptr < this.pagesAt || page > this.pageCount)
-      throw this.notABlock("usableSize", ptr);
-    const i32 = this.memory.i32;
-    const cls = i32[(this.headers >>> 2) + (page - 1) * H_WORDS + H_CLASS]!;
-    const off = ptr - this.pagesAt - ((page - 1) << PAGE_SHIFT);
-    const live = this.memory.u8[this.states + ((ptr - this.pagesAt) >>> 4)] === 1;
-    if (cls > 0 && off % cls === 0 && live) return cls;
-    if (cls < 0 && off === 0 && live) return -cls * PAGE;
-    throw this.notABlock("usableSize", ptr);
-  }
-
-  private notABlock(what: string, ptr: number): InvalidPointerError {
-    return new InvalidPointerError(
-      ptr,
-      `ConcurrentHeap.${what}: ${describePointer(ptr)} is not a live block of this heap (a double free, or not a block)`,
-    );
+  /** Counts a corruption and raises it. */
+  private corrupt(what: string, detail: string): never {
+    this.corruptions++;
+    throw new CorruptionError(`ConcurrentHeap.${what}: ${detail} (the heap's tables were overwritten)`);
   }
 }

@@ -1,45 +1,46 @@
 /**
- * The page engine under `Heap`: small blocks live in pages of one size class each, carved from a `Tlsf`; large
- * blocks go to the `Tlsf` itself.
+ * The page engine under `Heap` and `ConcurrentHeap`: small blocks live in pages of one size class each; where a
+ * page's memory comes from is the face's business (`Heap` carves pages from its `Tlsf`, `ConcurrentHeap` takes
+ * 64 KiB pages from a pool in shared memory), and so is everything about large blocks.
  *
  * ```text
- *  managed memory (the Tlsf's heap):
- *  | hdr | page (class 48): slot | slot | slot | ... | hdr | large block ........ | hdr | page (class 256) ... |
- *        ^ pStart (16-aligned)                 ^ pStart + pBytes = pStart + pCap * pCls
+ *  managed memory (a face's pages, anywhere at or above `base`):
+ *  | ... | page (class 48): slot | slot | slot | ... | ... | page (class 256): slot | ... |
+ *        ^ start (16-aligned)                  ^ start + bytes = start + cap * cls
  *
+ *  owners (Uint16Array, per 16-byte granule from `base`): the id of the page whose live slot starts there, else 0
+ *         (out of band for `Heap`; in the shared memory, beside the pages, for `ConcurrentHeap`)
  *  out of band, in this agent's memory (user code cannot reach it):
- *  owners (Uint16Array, per 16-byte granule of the heap): the id of the page whose live slot starts there, else 0
- *  records (Int32Array): page id -> the offset of its record in meta
- *  map    (Int32Array, 2 words per 4 KiB unit of the heap): the records of the (at most two) pages whose Tlsf
- *         blocks meet the unit (SENTINEL where none)
+ *  records (Int32Array): page id -> the offset of its record in meta (0: not a page of this engine)
  *  meta   (Int32Array):
- *    | current record, per class | partial list head, per class | SENTINEL record | page record + its stack | ...
- *    page record (R_WORDS words), then its stack of R_CAP words:
+ *    | current record, per class | partial list head, per class | partial list tail, per class | SENTINEL record |
+ *    | page record + its stack | page record + its stack | ...
+ *    page record (R_WORDS words), then its stack of `cap` words:
  *    | top | emptyAt | start | bytes | cls | class | cap | blk | blkBytes | next | prev | list | id | free slot ... |
  *      top: free slots on the stack; emptyAt: cap, or -1 while the page is current (a free that empties a current
- *      page has nothing to do); start..start+bytes: the slots; blk, blkBytes: the page's Tlsf block
+ *      page has nothing to do); start..start+bytes: the slots; blk, blkBytes: the memory the face gave the page
  * ```
  *
- * Algebra, per page: `live slots (state 1) + pTop = pCap`; a slot is either on the page's stack or live, never
- * both. A page is `current` for its class (allocations pop from it), `partial` (on its class's list: some slots
- * free), or `full` (no list). An empty page that is not current goes back to the `Tlsf` at once, so the memory
- * parked in pages is at most one empty page per class plus the free slots of partial pages.
+ * Algebra, per page: `live slots (owners = id) + top = cap` (for `ConcurrentHeap`, + the slots other workers freed
+ * that the owner has not collected yet); a slot is either on the page's stack or live, never both. A page is
+ * `current` for its class (allocations pop from it), `partial` (on its class's list: some slots free), or `full`
+ * (no list). An empty page that is not current goes back to the face at once, so the memory parked in pages is at
+ * most one empty page per class plus the free slots of partial pages.
  *
  * Why out of band: a free never reads the block it frees and an allocation never reads the block it hands out, so
- * the hot paths touch no user memory (no cache miss on a random block), and no word a program can overwrite ever
- * steers the engine: double frees, interior and foreign pointers are refused by the state byte, exactly.
+ * the hot paths touch no user memory (no cache miss on a random block), and no word a program can overwrite by
+ * misusing a block ever steers the engine: double frees, interior and foreign pointers are refused by `owners`,
+ * exactly.
  *
  * Complexity: O(1) for every operation (a page is taken from the head of its class's partial list, oldest first:
- * it has collected the most frees). Overhead: in the memory, a slot rounds a request up to its class (16 ..
- * 16 KiB, four classes per power of two) and a page's Tlsf block costs 8 to 16 bytes; out of band, about 1/16 of
- * the heap (owners) plus 4 bytes per slot (stacks).
+ * it has collected the most frees). Overhead: a slot rounds a request up to its class (16 .. 16 KiB, four classes
+ * per power of two, at most 25%); 2 bytes of `owners` per 16 bytes of the span; 4 bytes per slot (stacks) and 52
+ * per page (records) in this agent's memory.
  *
- * @internal The engine is shared by the heap faces; use `Heap`.
+ * @internal The engine is shared by the heap faces; use `Heap` or `ConcurrentHeap`.
  * @module
  */
 import {
-  AllocError,
-  CorruptionError,
   InvalidPointerError,
   LayoutError,
   type Memory,
@@ -47,19 +48,16 @@ import {
   type Region,
   describePointer,
   layoutError,
-  overlayRegions,
 } from "../core/index.js";
-import type { Tlsf } from "./tlsf.js";
 
 // The hot paths use module-local constants only: V8 folds those, while an exported or imported binding is a load
 // and a check at every use (measured: about 2x the cost of the whole fast path). The exports below are copies.
 const SMALL = 16384;
 const GRANULE = 4;
-const UNIT = 12;
 
-/** The largest request a page serves; larger ones are `Tlsf` blocks. */
+/** The largest request a page serves; larger ones are the face's large blocks. */
 export const MAX_SMALL: number = SMALL;
-/** The `Heap` size classes: 16 .. 128 in steps of 16, then four per power of two up to 16 KiB (larger requests are `Tlsf` blocks). */
+/** The size classes of both heaps: 16 .. 128 in steps of 16, then four per power of two up to 16 KiB. */
 export const HEAP_CLASSES: readonly number[] = (() => {
   const out = [16, 32, 48, 64, 80, 96, 112, 128];
   for (let p = 128; p < MAX_SMALL; p *= 2) for (let q = 1; q <= 4; q++) out.push(p + (p / 4) * q);
@@ -74,25 +72,25 @@ const CLASS_OF: Uint8Array = (() => {
   }
   return t;
 })();
-/**
- * Slots per page of each class: at least 16 and 16 KiB up to 4 KiB classes, 64 KiB pages above. Larger pages mean
- * fewer refills (measured on the random-size workload: 8 KiB pages of at least 8 slots took the slow path on 23% of
- * allocations and ran 27 ns per step; these run 18 ns) for a little more memory parked in partial pages.
- */
-export const CLASS_SLOTS: Int32Array = Int32Array.from(HEAP_CLASSES, (c) =>
-  c <= 4096 ? Math.max(16, Math.ceil(16384 / c)) : Math.max(4, Math.floor(65536 / c)),
-);
 
-/** log2 of the granule the state bytes describe. */
+/** The class index of a request of `size` bytes (1 .. {@link MAX_SMALL}). @internal */
+export function classOf(size: number): number {
+  return CLASS_OF[(size + 15) >>> 4]!;
+}
+
+/** log2 of the granule `owners` describes. */
 export const GRANULE_SHIFT: number = GRANULE;
-/** log2 of the page map's unit. Pages are larger than a unit, so at most two meet in one. */
-export const UNIT_SHIFT: number = UNIT;
 
 /**
- * Page ids are 16-bit (the `owners` table holds one per granule): at most this many pages, 1 GiB of 16 KiB pages.
- * Past it, small blocks are served as `Tlsf` blocks.
+ * Page ids are 16-bit (`owners` holds one per granule) and 0xffff is `REMOTE`: at most this many pages. Past it, a
+ * face serves small blocks some other way (`Heap`: as `Tlsf` blocks).
  */
-const MAX_PAGES = 0xffff;
+export const MAX_PAGES = 0xfffe;
+/**
+ * The `owners` value of a slot another worker freed and its page's owner has not collected yet (`ConcurrentHeap`):
+ * not live (a second free is refused) and not on the owner's stack (it cannot be handed out).
+ */
+export const REMOTE = 0xffff;
 
 const LIST_NONE = 0;
 const LIST_CURRENT = 1;
@@ -121,14 +119,33 @@ const R_WORDS = 13;
  */
 const PARTIAL = CLASSES;
 const PARTIAL_TAIL = 2 * CLASSES;
-/** A record with no slots (top 0, bytes 0): where nothing is current and where the map has no page. */
+/** A record with no slots (top 0, bytes 0): where nothing is current. */
 const SENTINEL = 3 * CLASSES;
 
-/** Counters of the engine, for `Heap.stats()`. */
+/** Record field offsets, for the faces' slow paths. @internal */
+export const RECORD = Object.freeze({
+  TOP: R_TOP,
+  START: R_START,
+  BYTES: R_BYTES,
+  CLS: R_CLS,
+  CLASS: R_CLASS,
+  CAP: R_CAP,
+  BLK: R_BLK,
+  BLK_BYTES: R_BLK_BYTES,
+  LIST: R_LIST,
+  ID: R_ID,
+  WORDS: R_WORDS,
+  SENTINEL,
+  LIST_NONE,
+  LIST_CURRENT,
+  LIST_PARTIAL,
+});
+
+/** Counters of the engine, for the faces' `stats()`. */
 export interface PageStats {
-  /** Pages held (carved from the Tlsf and not given back). */
+  /** Pages held. */
   readonly pages: number;
-  /** Bytes of those pages' Tlsf blocks (payloads). */
+  /** Bytes of the memory those pages were given (`Heap`: their Tlsf blocks' payloads). */
   readonly pageBytes: number;
   /** Live small blocks. */
   readonly smallBlocks: number;
@@ -144,56 +161,56 @@ export interface PageStats {
  * The page engine (see the module documentation) and the checked fast paths of the heap faces built on it: a face
  * extends it, so its hot paths read the engine's fields directly and this module's constants fold into them (V8
  * does not fold a constant imported from another module: each use is a load and a check, measured at 2x the cost of
- * the whole fast path).
+ * the whole fast path). A face supplies the pages ({@link PageEngine.carvePage}, {@link PageEngine.returnPage}),
+ * the large blocks and the slow paths ({@link PageEngine.allocateSlow}, {@link PageEngine.freeSlow}).
  *
- * @internal Use `Heap`.
+ * @internal Use `Heap` or `ConcurrentHeap`.
  */
-export class PageEngine {
+export abstract class PageEngine {
   /** The memory the heap serves. */
   readonly memory: Memory;
-  /** The general allocator that holds the pages and the large blocks. */
-  readonly tlsf: Tlsf;
   /** The public class name, for messages. */
   protected readonly label: string;
-  /** The first byte the state bytes and the page map describe (the Tlsf's base). */
+  /** The first byte `owners` describes. */
   protected readonly base: number;
-  /** Bytes from `base` that `owners` and `map` cover; grows with the heap. */
+  /** Bytes from `base` that `owners` covers. */
   protected span: number;
-  /** Per 16-byte granule: the id of the page whose live slot starts there, 0 where none does. */
+  /** Per 16-byte granule: the id of the page whose live slot starts there, 0 where none does (or `REMOTE`). */
   protected owners: Uint16Array;
   /** Page id -> the offset of its record in `meta` (0: none). */
   protected records: Int32Array;
-  private nextId: number;
-  /** Two record offsets per 4 KiB unit. */
-  protected map: Int32Array;
   /** Class table, records and stacks (see the module documentation). */
   protected meta: Int32Array;
   private metaUsed: number;
+  /** Slots per page, by class (the face's page geometry). */
+  protected readonly slotsOf: Int32Array;
   /** Record offsets not in use, by class (each keeps its stack for the next page of the class). */
   private readonly spare: number[][];
-  private pagesHeld: number;
-  /** Corruptions the engine itself detected (a page's Tlsf header found overwritten). */
+  /** Pages held. */
+  protected pagesHeld: number;
+  /** Corruptions the engine or its face detected. */
   protected corruptions: number;
 
-  /** @param label - the public class, named in error messages. */
-  constructor(tlsf: Tlsf, label: string) {
+  /**
+   * @param memory - the memory the pages are in.
+   * @param base - the first byte `owners` describes (the face sets `owners`, `span` and `records`).
+   * @param label - the public class, named in error messages.
+   * @param slotsOf - slots per page of each class of {@link HEAP_CLASSES}.
+   */
+  constructor(memory: Memory, base: number, label: string, slotsOf: Int32Array) {
     this.label = label;
-    this.tlsf = tlsf;
-    this.memory = tlsf.memory;
-    this.base = tlsf.base();
+    this.memory = memory;
+    this.base = base;
     this.span = 0;
     this.owners = new Uint16Array(0);
     this.records = new Int32Array(256);
-    this.nextId = 1;
-    this.map = new Int32Array(0);
     this.meta = new Int32Array(8192);
+    this.slotsOf = slotsOf;
     this.spare = HEAP_CLASSES.map(() => []);
     this.metaUsed = 0;
     this.pagesHeld = 0;
     this.corruptions = 0;
     this.clearPages();
-    this.cover(tlsf.base() + tlsf.stats().heapBytes);
-    this.memory.watchRetire(this);
   }
 
   /**
@@ -230,8 +247,7 @@ export class PageEngine {
   allocRaw(size: number, align: number): number {
     if (size <= SMALL && align <= 16) {
       const meta = this.meta;
-      const k = CLASS_OF[(size + 15) >>> 4]!;
-      const r = meta[k]!;
+      const r = meta[CLASS_OF[(size + 15) >>> 4]!]!;
       const t = meta[r + R_TOP]! - 1;
       if (t >= 0) {
         const p = meta[r + R_WORDS + t]!;
@@ -243,22 +259,16 @@ export class PageEngine {
     return this.allocateSlow(size, align);
   }
 
-  /** The slow path of both: the current page is exhausted (a refill), or the block is large (the Tlsf). */
-  private allocateSlow(size: number, align: number): number {
-    if (this.memory.retired) {
-      throw new AllocError(
-        `${this.label}.allocate: its memory was disposed (the OS mapping is gone); nothing can be allocated from it any more`,
-      );
-    }
-    if (size <= SMALL && align <= 16) return this.refill(CLASS_OF[(size + 15) >>> 4]!);
-    return this.tlsf.allocRaw(size, align);
-  }
+  /**
+   * The face's slow path of `allocate`: the current page of the class is exhausted (call {@link PageEngine.refill}),
+   * the block is large, or the alignment is above 16. `NULL` when nothing fits.
+   */
+  protected abstract allocateSlow(size: number, align: number): number;
 
   /**
-   * Frees a block by pointer, or by a view that a typed helper returned.
+   * Frees a block by pointer (the single-agent face; `ConcurrentHeap` has its own, atomic one).
    *
-   * @throws `InvalidPointerError` for anything but a live block of this heap (a double free, an interior or foreign
-   *   pointer, a view over another memory); `CorruptionError` (counted) when a large block's header was overwritten.
+   * @throws `InvalidPointerError` for anything but a live block of this heap; as the face's `freeSlow` otherwise.
    */
   free(block: number | ArrayBufferView): void {
     const ptr = block as number;
@@ -277,6 +287,32 @@ export class PageEngine {
     }
     this.freeSlow(block, "free");
   }
+
+  /**
+   * The free of a face whose pages other agents free into too (`ConcurrentHeap`): when `ptr` is a live slot of a
+   * page this engine holds, its `owners` entry goes from the page's id to 0 by compare-and-swap (another agent's
+   * free of the same block may race this one; exactly one wins) and the slot goes back on the stack: true. False
+   * when `ptr` is no slot of a page this engine holds (the face looks further).
+   *
+   * @throws `InvalidPointerError` when the compare-and-swap loses (the block was freed already).
+   */
+  protected freeAtomic(ptr: number): boolean {
+    const rel = ptr - this.base;
+    const g = rel >>> GRANULE;
+    const id = (ptr | 0) === ptr && rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[g]! : 0;
+    const r = this.records[id]!;
+    if (r === 0) return false;
+    if (Atomics.compareExchange(this.owners, g, id, 0) !== id) throw this.notLive("free", ptr);
+    const meta = this.meta;
+    const t = meta[r + R_TOP]!;
+    meta[r + R_WORDS + t] = ptr;
+    meta[r + R_TOP] = t + 1;
+    if (t === 0 || t + 1 === meta[r + R_EMPTY_AT]) this.afterFree(r, t + 1);
+    return true;
+  }
+
+  /** The face's free of anything that is not a live slot (a large block, a view, or an error). */
+  protected abstract freeSlow(block: unknown, what: string): void;
 
   /**
    * Frees a block allocated with `size` and `align` (I4): as `free`, and the layout must fit the block.
@@ -303,42 +339,29 @@ export class PageEngine {
       if (t === 0 || t + 1 === meta[r + R_EMPTY_AT]) this.afterFree(r, t + 1);
       return;
     }
-    this.deallocateLarge(ptr, size, align);
+    this.deallocateSlow(ptr, size, align);
   }
 
-  /**
-   * The raw protocol: the usable size of the live block `ptr` (its class, or the large block's payload), or -1.
-   * @throws `CorruptionError` (counted) when a large block's header was overwritten.
-   * @internal
-   */
-  sizeOf(ptr: unknown): number {
-    const p = ptr as number;
-    const cls = this.slotSize(p);
-    if (cls !== 0) return cls;
-    if (this.isPageBlock(p)) return -1;
-    return this.tlsf.sizeOf(p);
-  }
-
-  /**
-   * The memory was retired (its OS mapping disposed): no class has a current page, so every allocation takes the
-   * slow path, which refuses.
-   * @internal
-   */
-  memoryRetired(): void {
-    this.meta.fill(SENTINEL, 0, CLASSES);
-  }
+  /** The face's `deallocate` of anything that is not a live slot (a large block, or an error). */
+  protected abstract deallocateSlow(ptr: number, size: number, align: number): void;
 
   /** The class size of the live slot `ptr`, or 0 when `ptr` is not a live slot (a large block, or nothing). */
   protected slotSize(ptr: number): number {
     const rel = ptr - this.base;
     const id =
       (ptr | 0) === ptr && rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[rel >>> GRANULE]! : 0;
-    return id === 0 ? 0 : this.meta[this.records[id]! + R_CLS]!;
+    if (id === 0 || id === REMOTE) return 0;
+    const r = this.records[id]!;
+    return r === 0 ? 0 : this.meta[r + R_CLS]!;
   }
 
-  /** The raw protocol: frees a block `sizeOf` just reported live. @internal */
-  freeRaw(ptr: number): void {
-    this.free(ptr);
+  /**
+   * The memory was retired (its OS mapping disposed) or the face was released: no class has a current page, so
+   * every allocation takes the slow path, which refuses.
+   * @internal
+   */
+  memoryRetired(): void {
+    this.meta.fill(SENTINEL, 0, CLASSES);
   }
 
   /** An `InvalidPointerError` for `ptr`, naming the public method. */
@@ -356,55 +379,35 @@ export class PageEngine {
     );
   }
 
-  private deallocateLarge(ptr: number, size: number, align: number): void {
-    const usable = this.largeSize("deallocate", ptr);
-    if (size > usable || (ptr & (align - 1)) !== 0)
-      throw this.wrongLayout("deallocate", ptr, usable, size, align);
-    this.tlsf.freeRaw(ptr);
-  }
-
-  private freeSlow(block: unknown, what: string): void {
-    let ptr = block;
-    if (typeof block === "object" && block !== null && ArrayBuffer.isView(block)) {
-      if (block.buffer !== this.memory.buffer)
-        throw new InvalidPointerError(
-          block,
-          `${this.label}.${what}: the view is not over this heap's memory`,
-        );
-      ptr = block.byteOffset;
-      const rel = block.byteOffset - this.base;
-      if (rel >>> 0 < this.span && (rel & 15) === 0 && this.owners[rel >>> GRANULE] !== 0) {
-        this.free(block.byteOffset);
-        return;
-      }
-    }
-    this.largeSize(what, ptr);
-    this.tlsf.freeRaw(ptr as number);
-  }
-
-  /** The payload of the live large block `ptr`; throws for anything else. */
-  private largeSize(what: string, ptr: unknown): number {
-    if (this.isPageBlock(ptr as number)) throw this.notLive(what, ptr);
-    const usable = this.tlsf.sizeOf(ptr);
-    if (usable < 0) throw this.notLive(what, ptr);
-    return usable;
+  /** A slot of class `k`: a pop from the current page, else {@link PageEngine.refill}. The slow paths' entry. */
+  protected popClass(k: number): number {
+    const meta = this.meta;
+    const r = meta[k]!;
+    const t = meta[r + R_TOP]! - 1;
+    if (t < 0) return this.refill(k);
+    const p = meta[r + R_WORDS + t]!;
+    meta[r + R_TOP] = t;
+    this.owners[(p - this.base) >>> GRANULE] = meta[r + R_ID]!;
+    return p;
   }
 
   /**
-   * Slow path of a small allocation of class `k`: the current page is exhausted. Makes the oldest partial page (or a
-   * new one) current and pops a slot; with no room for a page, the block is a Tlsf block. `NULL` when neither fits.
+   * Slow path of a small allocation of class `k`: the current page is exhausted. The face may serve it first
+   * ({@link PageEngine.beforeRefill}); else the oldest partial page (or a new one) becomes current and a slot is
+   * popped; with no page to be had, the face decides ({@link PageEngine.pageMiss}).
    */
   protected refill(k: number): number {
+    const q = this.beforeRefill(k);
+    if (q !== 0) return q;
     let r = this.takePartial(k);
     if (r === 0) {
       r = this.newPage(k);
-      // No room for a whole page: the block itself may still fit, as a Tlsf block (the frees find it there).
-      if (r === 0) return this.tlsf.allocRaw(HEAP_CLASSES[k]!, 16);
+      if (r === 0) return this.pageMiss(k);
     }
     const meta = this.meta;
     const old = meta[k]!;
     if (old !== SENTINEL) {
-      meta[old + R_LIST] = LIST_NONE; // exhausted: full, on no list
+      meta[old + R_LIST] = LIST_NONE; // exhausted (beforeRefill served any slot it got back): full, on no list
       meta[old + R_EMPTY_AT] = meta[old + R_CAP]!;
     }
     meta[k] = r;
@@ -417,9 +420,28 @@ export class PageEngine {
     return p;
   }
 
+  /** A face's chance to serve class `k` before a refill (a pointer), or 0. */
+  protected beforeRefill(_k: number): number {
+    return 0;
+  }
+
+  /** No page could be had for class `k`: the face's fallback, or `NULL`. */
+  protected pageMiss(_k: number): number {
+    return NULL;
+  }
+
+  /**
+   * Gives page record `r` (class, cap, cls, bytes set) memory for `bytes` bytes of slots: the face sets
+   * `start` (16-aligned), `blk`, `blkBytes` and the page id ({@link PageEngine.bindId}). False when it has none.
+   */
+  protected abstract carvePage(r: number, bytes: number): boolean;
+
+  /** Takes back the memory of the empty page `r`, and its id; may throw (nothing changed then). */
+  protected abstract returnPage(r: number): void;
+
   /**
    * After a free left `top` free slots in page `r`, and `top` is 1 (it was full) or its `emptyAt` (it is empty and
-   * not current): a full page becomes partial, an empty one goes back to the Tlsf.
+   * not current): a full page becomes partial, an empty one goes back to the face.
    */
   protected afterFree(r: number, top: number): void {
     const meta = this.meta;
@@ -432,20 +454,10 @@ export class PageEngine {
     }
   }
 
-  /** True when `ptr` is the Tlsf block of a page (which only the engine may free). */
-  protected isPageBlock(ptr: number): boolean {
-    const rel = ptr - this.base;
-    if ((ptr | 0) !== ptr || rel >>> 0 >= this.span) return false;
-    const u = (rel >>> UNIT) << 1;
-    return this.meta[this.map[u]! + R_BLK] === ptr || this.meta[this.map[u + 1]! + R_BLK] === ptr;
-  }
-
-  /** Forgets every page (their memory goes with the Tlsf's reset). */
+  /** Forgets every page (the face takes their memory back its own way). */
   protected clearPages(): void {
     this.owners.fill(0);
     this.records.fill(0);
-    this.nextId = 1;
-    this.map.fill(SENTINEL);
     this.meta.fill(0);
     this.meta.fill(SENTINEL, 0, CLASSES);
     for (const ids of this.spare) ids.length = 0;
@@ -453,22 +465,8 @@ export class PageEngine {
     this.pagesHeld = 0;
   }
 
-  /** Makes the out-of-band tables cover the heap up to `end` (called when the Tlsf may have grown). */
-  private cover(end: number): void {
-    const want = end - this.base;
-    if (want <= this.span) return;
-    const span = Math.max(want, Math.min(this.tlsf.capacityBytes(), this.span * 2));
-    const owners = new Uint16Array((span >>> GRANULE) + 1);
-    owners.set(this.owners);
-    const map = new Int32Array(((span >>> UNIT) + 2) * 2).fill(SENTINEL);
-    map.set(this.map);
-    this.owners = owners;
-    this.map = map;
-    this.span = span;
-  }
-
   /** Calls `visit(record)` for every page held. */
-  private forEachPage(visit: (r: number) => void): void {
+  protected forEachPage(visit: (r: number) => void): void {
     for (let r = SENTINEL + R_WORDS; r < this.metaUsed; r += R_WORDS + this.meta[r + R_CAP]!) {
       if (this.meta[r + R_BLK] !== 0) visit(r);
     }
@@ -493,8 +491,8 @@ export class PageEngine {
     return { pages: this.pagesHeld, pageBytes, smallBlocks, smallBytes, freeSlots, classUsage: usage };
   }
 
-  /** The Tlsf's regions with every page shown slot by slot (live slots `used`, free ones `free`). */
-  protected pageRegions(): Region[] {
+  /** Every page slot by slot (live slots `used`, free ones `free`; the page's memory around them `metadata`). */
+  protected pageSlotRegions(): Region[] {
     const meta = this.meta;
     const slots: Region[] = [];
     this.forEachPage((r) => {
@@ -504,7 +502,7 @@ export class PageEngine {
       if (start > blk) slots.push({ offset: blk, size: start - blk, kind: "metadata" });
       for (let i = 0; i < meta[r + R_CAP]!; i++) {
         const p = start + i * cls;
-        const live = this.owners[(p - this.base) >>> GRANULE] !== 0;
+        const live = this.owners[(p - this.base) >>> GRANULE] === meta[r + R_ID];
         slots.push({ offset: p, size: cls, kind: live ? "used" : "free" });
       }
       const end = start + meta[r + R_BYTES]!;
@@ -512,21 +510,19 @@ export class PageEngine {
       if (blkEnd > end) slots.push({ offset: end, size: blkEnd - end, kind: "metadata" });
     });
     slots.sort((x, y) => x.offset - y.offset);
-    return overlayRegions(this.tlsf.regions(), slots);
+    return slots;
   }
 
   /**
-   * Checks the engine's invariants (and the Tlsf's); throws an `Error` naming the first one broken. O(heap).
+   * Checks the engine's invariants for the pages it holds, with `checkPage(r)` for the face's own, and `pending(r)`
+   * the slots of page `r` freed by others and not collected yet (0 for a single-agent face). Throws an `Error`
+   * naming the first one broken. O(pages' slots).
    */
-  protected validatePages(): void {
+  protected validatePages(checkPage: (r: number) => void, pending: (r: number) => number): void {
     const fail = (what: string): never => {
       throw new Error(`${this.label}.validate: ${what}`);
     };
     const meta = this.meta;
-    this.tlsf.validate();
-    let liveStates = 0;
-    for (let g = 0; g < this.owners.length; g++) if (this.owners[g] !== 0) liveStates++;
-    let liveSlots = 0;
     let held = 0;
     this.forEachPage((r) => {
       held++;
@@ -534,15 +530,19 @@ export class PageEngine {
       const cls = HEAP_CLASSES[k]!;
       const cap = meta[r + R_CAP]!;
       const start = meta[r + R_START]!;
-      const blk = meta[r + R_BLK]!;
-      const blkBytes = meta[r + R_BLK_BYTES]!;
-      if (meta[r + R_CLS] !== cls || cap !== CLASS_SLOTS[k] || meta[r + R_BYTES] !== cap * cls)
+      if (meta[r + R_CLS] !== cls || cap !== this.slotsOf[k] || meta[r + R_BYTES] !== cap * cls)
         fail(`page ${r}: its record disagrees with class ${k}`);
-      if (this.tlsf.sizeOf(blk) !== blkBytes) fail(`page ${r}: its Tlsf block ${blk} is not live`);
-      if (start !== ((blk + 15) & ~15) || start + cap * cls > blk + blkBytes)
-        fail(`page ${r}: slots [${start}, ${start + cap * cls}) do not fit its block ${blk}`);
+      if (
+        (start & 15) !== 0 ||
+        start < meta[r + R_BLK]! ||
+        start + cap * cls > meta[r + R_BLK]! + meta[r + R_BLK_BYTES]!
+      )
+        fail(`page ${r}: slots [${start}, ${start + cap * cls}) do not fit its memory`);
       const top = meta[r + R_TOP]!;
       if (top < 0 || top > cap) fail(`page ${r}: ${top} free slots of ${cap}`);
+      const id = meta[r + R_ID]!;
+      if (id <= 0 || id > MAX_PAGES || this.records[id] !== r)
+        fail(`page ${r}: its id ${id} names record ${this.records[id]}`);
       const seen = new Set<number>();
       for (let i = 0; i < top; i++) {
         const p = meta[r + R_WORDS + i]!;
@@ -553,18 +553,16 @@ export class PageEngine {
         seen.add(p);
       }
       let live = 0;
-      const id = meta[r + R_ID]!;
-      if (this.records[id] !== r) fail(`page ${r}: its id ${id} names record ${this.records[id]}`);
+      let remote = 0;
       for (let i = 0; i < cap; i++) {
         const owner = this.owners[(start + i * cls - this.base) >>> GRANULE]!;
-        if (owner !== 0 && owner !== id) fail(`page ${r}: slot ${i} is marked live in page ${owner}`);
-        if (owner !== 0) live++;
+        if (owner === REMOTE) remote++;
+        else if (owner !== 0 && owner !== id) fail(`page ${r}: slot ${i} is marked live in page ${owner}`);
+        else if (owner !== 0) live++;
       }
-      if (live + top !== cap) fail(`page ${r}: ${live} live + ${top} free slots != ${cap}`);
-      liveSlots += live;
-      for (let u = (blk - this.base) >>> UNIT; u <= (blk + blkBytes - 1 - this.base) >>> UNIT; u++)
-        if (this.map[2 * u] !== r && this.map[2 * u + 1] !== r)
-          fail(`page ${r} is missing from the map at unit ${u}`);
+      if (remote !== pending(r)) fail(`page ${r}: ${remote} slots freed by others, ${pending(r)} expected`);
+      if (live + top + remote !== cap)
+        fail(`page ${r}: ${live} live + ${top} free + ${remote} remote != ${cap}`);
       const list = meta[r + R_LIST]!;
       const current = meta[k] === r;
       if ((list === LIST_CURRENT) !== current)
@@ -574,9 +572,9 @@ export class PageEngine {
       if (list === LIST_NONE && top !== 0) fail(`page ${r} has free slots but is on no list`);
       if (list === LIST_PARTIAL && (top === 0 || top === cap))
         fail(`page ${r} is listed partial with ${top} free`);
+      checkPage(r);
     });
     if (held !== this.pagesHeld) fail(`${held} pages found, ${this.pagesHeld} counted`);
-    if (liveStates !== liveSlots) fail(`${liveStates} live state bytes, ${liveSlots} live slots in pages`);
     for (let k = 0; k < CLASSES; k++) {
       let n = 0;
       let last = 0;
@@ -591,6 +589,74 @@ export class PageEngine {
     }
   }
 
+  // ---- for the faces ----
+
+  /** Maps page id `id` to record `r` (`records` grows as needed). */
+  protected bindId(r: number, id: number): void {
+    if (id >= this.records.length) {
+      const grown = new Int32Array(Math.max(this.records.length * 2, id + 1));
+      grown.set(this.records);
+      this.records = grown;
+    }
+    this.records[id] = r;
+    this.meta[r + R_ID] = id;
+  }
+
+  /**
+   * A record for a page of class `k` that the face already holds (`ConcurrentHeap` adopting an abandoned page):
+   * every field but the stack set, top 0, on no list. 0 when `meta` cannot grow.
+   */
+  protected adoptRecord(k: number, start: number, blk: number, blkBytes: number): number {
+    const cap = this.slotsOf[k]!;
+    const spare = this.spare[k]!;
+    const r = spare.length > 0 ? spare.pop()! : this.newRecord(cap);
+    const meta = this.meta;
+    const cls = HEAP_CLASSES[k]!;
+    meta[r + R_START] = start;
+    meta[r + R_BYTES] = cap * cls;
+    meta[r + R_CLS] = cls;
+    meta[r + R_CLASS] = k;
+    meta[r + R_BLK] = blk;
+    meta[r + R_BLK_BYTES] = blkBytes;
+    meta[r + R_LIST] = LIST_NONE;
+    meta[r + R_EMPTY_AT] = cap;
+    meta[r + R_TOP] = 0;
+    this.pagesHeld++;
+    return r;
+  }
+
+  /** Pushes the free slot `p` onto page `r`'s stack (the face checked it is one of its slots and not on it). */
+  protected pushSlot(r: number, p: number): void {
+    const t = this.meta[r + R_TOP]!;
+    this.meta[r + R_WORDS + t] = p;
+    this.meta[r + R_TOP] = t + 1;
+  }
+
+  /**
+   * After slots came back to page `r` other than by `free` (collected, adopted): an empty page that is not current
+   * goes back to the face, a page with room that is on no list becomes partial.
+   */
+  protected settlePage(r: number): void {
+    const meta = this.meta;
+    const list = meta[r + R_LIST]!;
+    if (list === LIST_CURRENT) return;
+    const top = meta[r + R_TOP]!;
+    if (top === meta[r + R_CAP]!) this.releasePage(r);
+    else if (top > 0 && list === LIST_NONE) this.linkPartial(r);
+  }
+
+  /**
+   * Drops page `r` without giving its memory back (`ConcurrentHeap.release` abandons it to other workers): its
+   * record goes spare, its id unbound.
+   */
+  protected dropPage(r: number): void {
+    const meta = this.meta;
+    if (meta[r + R_LIST] === LIST_PARTIAL) this.unlinkPartial(r);
+    const k = meta[r + R_CLASS]!;
+    if (meta[k] === r) meta[k] = SENTINEL;
+    this.forget(r);
+  }
+
   // ---- internals ----
 
   /**
@@ -603,75 +669,45 @@ export class PageEngine {
     return r;
   }
 
-  /** A fresh page of class `k` from the Tlsf, all its slots free; 0 when the Tlsf has no room. */
+  /** A fresh page of class `k` from the face, all its slots free; 0 when the face has none. */
   private newPage(k: number): number {
     const cls = HEAP_CLASSES[k]!;
-    const cap = CLASS_SLOTS[k]!;
+    const cap = this.slotsOf[k]!;
     const bytes = cap * cls;
     const spare = this.spare[k]!;
     const r = spare.length > 0 ? spare.pop()! : this.newRecord(cap);
-    if (r === 0) return 0; // every page id is taken
-    const blk = this.tlsf.allocRaw(bytes + 8, 8); // 8 spare bytes: the slots start 16-aligned
-    if (blk === NULL) {
-      spare.push(r);
-      return 0;
-    }
-    const blkBytes = this.tlsf.sizeOf(blk);
-    this.cover(blk + blkBytes);
     const meta = this.meta;
-    const start = (blk + 15) & ~15;
-    meta[r + R_START] = start;
     meta[r + R_BYTES] = bytes;
     meta[r + R_CLS] = cls;
     meta[r + R_CLASS] = k;
-    meta[r + R_CAP] = cap;
-    meta[r + R_BLK] = blk;
-    meta[r + R_BLK_BYTES] = blkBytes;
+    if (!this.carvePage(r, bytes)) {
+      meta[r + R_BLK] = 0;
+      spare.push(r);
+      return 0;
+    }
+    const start = meta[r + R_START]!;
     meta[r + R_LIST] = LIST_NONE;
     meta[r + R_EMPTY_AT] = cap;
     // every slot free; the first pop gives the lowest address
     for (let i = 0; i < cap; i++) meta[r + R_WORDS + i] = start + (cap - 1 - i) * cls;
     meta[r + R_TOP] = cap;
-    const map = this.map;
-    for (
-      let u = (blk - this.base) >>> UNIT, last = (blk + blkBytes - 1 - this.base) >>> UNIT;
-      u <= last;
-      u++
-    ) {
-      if (map[2 * u] === SENTINEL) map[2 * u] = r;
-      else map[2 * u + 1] = r;
-    }
     this.pagesHeld++;
     return r;
   }
 
-  /** Gives an empty page's block back to the Tlsf and keeps its record (and stack) for its class. */
+  /** Gives an empty page back to the face and keeps its record (and stack) for its class. */
   private releasePage(r: number): void {
+    this.returnPage(r); // may throw: then nothing changed
+    if (this.meta[r + R_LIST] === LIST_PARTIAL) this.unlinkPartial(r);
+    this.forget(r);
+  }
+
+  /** Record `r` holds no page any more: spare for its class. */
+  private forget(r: number): void {
     const meta = this.meta;
-    const map = this.map;
-    const blk = meta[r + R_BLK]!;
-    if (this.tlsf.sizeOf(blk) !== meta[r + R_BLK_BYTES]) {
-      // The page's Tlsf header no longer says what the engine carved: keep the page (its slots stay free and
-      // usable), hand nothing back, and say so.
-      this.corruptions++;
-      if (meta[r + R_LIST] === LIST_NONE) this.linkPartial(r);
-      throw new CorruptionError(
-        `${this.label}.free: the Tlsf header of page ${describePointer(blk)} was overwritten (an overflow of the block before it); the page is kept`,
-      );
-    }
-    if (meta[r + R_LIST] === LIST_PARTIAL) this.unlinkPartial(r);
-    const last = (blk + meta[r + R_BLK_BYTES]! - 1 - this.base) >>> UNIT;
-    for (let u = (blk - this.base) >>> UNIT; u <= last; u++) {
-      if (map[2 * u] === r) {
-        map[2 * u] = map[2 * u + 1]!;
-        map[2 * u + 1] = SENTINEL;
-      } else if (map[2 * u + 1] === r) map[2 * u + 1] = SENTINEL;
-    }
-    this.tlsf.freeRaw(blk);
     meta[r + R_BLK] = 0;
     meta[r + R_BLK_BYTES] = 0;
     meta[r + R_START] = 0;
-    meta[r + R_BYTES] = 0;
     meta[r + R_TOP] = 0;
     meta[r + R_LIST] = LIST_NONE;
     this.spare[meta[r + R_CLASS]!]!.push(r);
@@ -679,25 +715,15 @@ export class PageEngine {
   }
 
   /** A new record with a stack of `cap` entries (`meta` grows as needed). */
-  /** A new record with a stack of `cap` entries and its page id; 0 when all {@link MAX_PAGES} ids are taken. */
   private newRecord(cap: number): number {
-    const id = this.nextId;
-    if (id > MAX_PAGES) return 0;
     const r = this.metaUsed;
     if (r + R_WORDS + cap > this.meta.length) {
       const grown = new Int32Array(Math.max(this.meta.length * 2, r + R_WORDS + cap));
       grown.set(this.meta);
       this.meta = grown;
     }
-    if (id >= this.records.length) {
-      const grown = new Int32Array(this.records.length * 2);
-      grown.set(this.records);
-      this.records = grown;
-    }
     this.meta[r + R_CAP] = cap; // also what forEachPage steps by
-    this.meta[r + R_ID] = id;
-    this.records[id] = r;
-    this.nextId = id + 1;
+    this.meta[r + R_ID] = 0;
     this.metaUsed = r + R_WORDS + cap;
     return r;
   }

@@ -32,6 +32,11 @@ export interface ScribbleTarget {
   make: () => ScribbleSubject;
   range: (a: ScribbleSubject) => [number, number];
   maxSize: number;
+  /**
+   * Whether words the scribbles reach (freed blocks, the bytes after a block, regions marked metadata) steer the
+   * allocator, so that some scribbles must be detected; false where nothing it reads lives there.
+   */
+  inBand: boolean;
 }
 
 /** The allocators of issue "page engine": Tlsf, Heap and ConcurrentHeap, small enough that runs stay fast. */
@@ -41,18 +46,21 @@ export const SCRIBBLE_TARGETS: readonly ScribbleTarget[] = [
     make: () => new Tlsf(new ArrayBufferBacked({ size: 1 << 14, maxSize: 1 << 18 })),
     range: (a) => [(a as Tlsf).base(), (a as Tlsf).base() + (a as Tlsf).size()],
     maxSize: 2048,
+    inBand: true,
   },
   {
     name: "Heap",
     make: () => new Heap(new ArrayBufferBacked({ size: 1 << 14, maxSize: 1 << 20 })),
     range: (a) => [(a as Heap).tlsf.base(), (a as Heap).tlsf.base() + (a as Heap).tlsf.size()],
     maxSize: 40000,
+    inBand: true, // its large blocks and pages are Tlsf blocks with headers
   },
   {
     name: "ConcurrentHeap",
     make: () => new ConcurrentHeap(new SharedArrayBufferBacked(1 << 20)),
     range: (a) => [16, a.memory.byteLength],
     maxSize: 40000,
+    inBand: false, // no header and no link in its pages: its tables are out of the blocks' reach
   },
 ];
 
