@@ -678,7 +678,8 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
       for (let i = cap - 1; i >= 0; i--) {
         const p = start + i * cls;
         const g = (p - this.base) >>> 4;
-        const v = owners[g];
+        // atomic: a free that raced the abandonment (it saw no owner, so it flagged no one) is seen here
+        const v = Atomics.load(owners, g);
         if (v === REMOTE) Atomics.store(owners, g, 0);
         if (v === REMOTE || v === 0) this.pushSlot(r, p);
       }
