@@ -157,3 +157,69 @@ describe("ConcurrentHeap against a shadow model", () => {
     );
   });
 });
+
+describe("ConcurrentHeap: remote frees and adoption, step by step", () => {
+  // The shared tables' offsets, from the control block (see the module documentation).
+  const tables = (h: ConcurrentHeap) => {
+    const c = h.share().control >>> 2;
+    const i32 = h.memory.i32;
+    return {
+      slots: i32[c + 5]! >>> 2,
+      headers: i32[c + 6]! >>> 2,
+      owners: i32[c + 7]! >>> 1,
+      bits: i32[c + 8]! >>> 2,
+      pagesAt: i32[c + 9]!,
+    };
+  };
+
+  test("a remote free stopped between its CAS and its hint bit, across the owner leaving: the slot comes back once", () => {
+    const [a, b] = pair();
+    const blocks: number[] = [];
+    for (let i = 0; i < 10; i++) blocks.push(a.allocate(64));
+    const { slots, headers, owners, bits, pagesAt } = tables(a);
+    const u16 = a.memory.u16;
+    const victim = blocks[3]!;
+    const g = (victim - pagesAt) >>> 4;
+    // step 1 of b's free of `victim`: the compare-and-swap to REMOTE (the bit and the count are not written yet)
+    assert.equal(Atomics.compareExchange(u16, owners + g, 1, 0xffff), 1);
+    assert.throws(() => a.free(victim), InvalidPointerError, "the owner cannot free it now");
+    a.release(); // the page is abandoned with the slot in flight
+    const c = ConcurrentHeap.attach(a.share());
+    const got = new Set<number>();
+    for (let i = 0; i < 4096; i++) {
+      const p = c.allocate(64);
+      if (p === NULL || p >= pagesAt + 65536) break; // only the adopted page's slots
+      got.add(p);
+    }
+    assert.ok(got.has(victim), "the adopter took the in-flight slot as free");
+    for (const p of blocks) if (p !== victim) assert.ok(!got.has(p), "no live block handed out");
+    // step 2 of b's free, late: the hint bit and the count; the owner of the page collects nothing twice
+    const i32 = a.memory.i32;
+    Atomics.or(i32, bits + (g >>> 5), 1 << (g & 31));
+    Atomics.add(i32, headers + 2, 1); // page 1's count of remote frees to collect
+    Atomics.store(i32, slots + c.workerId * 32 + 2, 1); // and its owner's flag: the next refill collects
+    c.free(victim);
+    let seen = 0;
+    for (let p = c.allocate(64); p !== NULL; p = c.allocate(64)) if (p === victim) seen++;
+    assert.equal(seen, 1, "freed once, handed out once");
+    c.validate();
+    b.validate();
+  });
+
+  test("a worker that leaves with blocks alive: another adopts its pages, remote frees before and after included", () => {
+    const [a, b] = pair(1 << 20);
+    const mine: number[] = [];
+    for (let i = 0; i < 300; i++) mine.push(a.allocate(48));
+    for (let i = 0; i < 100; i++) b.free(mine[i]!); // remote, before a leaves
+    a.release();
+    for (let i = 100; i < 150; i++) b.free(mine[i]!); // remote, into abandoned pages
+    const c = ConcurrentHeap.attach(a.share());
+    const fresh = new Set<number>();
+    for (let i = 0; i < 150; i++) fresh.add(c.allocate(48));
+    assert.equal(fresh.size, 150);
+    for (let i = 150; i < 300; i++) assert.ok(!fresh.has(mine[i]!), "a live block is never handed out");
+    for (let i = 150; i < 300; i++) c.free(mine[i]!);
+    c.validate();
+    b.validate();
+  });
+});
