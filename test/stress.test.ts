@@ -50,6 +50,7 @@ describe("faults: a worker terminated in the middle of its work", () => {
       assert.equal(r.results.length, 1, "the survivor reported");
       assert.deepEqual([r.duplicates, r.lost, r.corrupted, r.leftover], [0, 0, 0, 0]);
       assert.equal(r.collisionsAfterFault, 0);
+      if (kind === "heap") assert.ok(r.reclaimedPages > 0, "the terminated worker's pages were taken over");
     });
   }
 });

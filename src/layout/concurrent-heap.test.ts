@@ -223,3 +223,33 @@ describe("ConcurrentHeap: remote frees and adoption, step by step", () => {
     b.validate();
   });
 });
+
+describe("ConcurrentHeap.reclaim: after a worker that never released", () => {
+  test("its free slots come back, its live blocks stay live and can be freed, its slot is free again", () => {
+    const [a, b] = pair(1 << 21);
+    const live: number[] = [];
+    const gone: number[] = [];
+    for (let i = 0; i < 600; i++) {
+      const p = b.allocate(i % 3 === 0 ? 48 : i % 3 === 1 ? 700 : 5000);
+      (i % 2 === 0 ? live : gone).push(p);
+    }
+    const large = b.allocate(100_000);
+    for (const p of gone) b.free(p);
+    // b stops here, as a terminated worker does: no release()
+    assert.throws(() => a.reclaim(a.workerId), AllocError, "not its own");
+    assert.throws(() => a.reclaim(63), AllocError, "not a worker that is attached");
+    assert.throws(() => a.reclaim(1.5), AllocError);
+    assert.ok(a.reclaim(b.workerId) > 0);
+    assert.throws(() => a.reclaim(b.workerId), AllocError, "once");
+    assert.equal(a.stats().workers, 1);
+    a.validate();
+    const mine = new Set<number>();
+    for (let p = a.allocate(48); p !== NULL; p = a.allocate(48)) mine.add(p);
+    for (const p of [...live, large])
+      assert.ok(!mine.has(p), "a live block of the dead worker is never handed out");
+    for (const p of [...live, large]) a.free(p);
+    for (const p of mine) a.free(p);
+    a.validate();
+    assert.notEqual(a.allocate(1 << 20), NULL, "the whole heap is free again");
+  });
+});

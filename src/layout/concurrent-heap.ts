@@ -92,6 +92,7 @@ const C_WORKERS = 10; // claimed worker-slot bitmap (64 bits: two words)
 const S_FREES = 0;
 const S_REMOTE = 1;
 const S_PENDING = 2; // set by a worker that freed a block of one of this worker's pages
+const S_RECLAIM = 3; // set by the worker that reclaims this slot's pages after it ended (`reclaim`)
 // page header words
 const H_OWNER = 0; // worker id + 1; 0 = free page; -1 = abandoned; -2 = never used (past the cursor)
 const H_CLASS = 1; // class size, or -pages for a large span head, 0 for a free page or a span's tail
@@ -506,6 +507,62 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
     });
     const word = C_WORKERS + (this.workerId >>> 5);
     Atomics.and(w, word, ~(1 << (this.workerId & 31)));
+  }
+
+  /**
+   * Takes over after a worker that ended without `release()` (a `Worker` terminated, or one that threw): its pages of
+   * a class are abandoned for any worker to adopt, the pages it had claimed but not used yet go back to the pool, and
+   * its worker slot is freed. Everything it needs is in the shared tables (its free-slot stacks died with it): a slot
+   * whose `owners` entry is 0 or `REMOTE` is free, whatever step of an operation the worker was in when it stopped
+   * (a slot popped but not yet marked live had not been handed out; a free that cleared the entry is complete).
+   * Its live blocks stay live, and any worker may free them. Returns the pages taken over.
+   *
+   * Call it only once that worker can no longer run (after its `exit` event): a live worker's pages would be taken
+   * from under it. O(pages).
+   *
+   * @throws `AllocError` when `workerId` is not another attached worker's id.
+   */
+  reclaim(workerId: number): number {
+    const w = this.words;
+    if (
+      !Number.isInteger(workerId) ||
+      workerId < 0 ||
+      workerId >= MAX_WORKERS ||
+      workerId === this.workerId ||
+      (Atomics.load(w, C_WORKERS + (workerId >>> 5)) & (1 << (workerId & 31))) === 0
+    ) {
+      throw new AllocError(
+        `ConcurrentHeap.reclaim: ${describePointer(workerId)} is not the id of another worker attached to this heap (0 to ${MAX_WORKERS - 1}, not ${this.workerId}, its own)`,
+      );
+    }
+    const at = ((w[C_SLOTS]! - this.control) >>> 2) + workerId * (SLOT_BYTES >>> 2) + S_RECLAIM;
+    if (Atomics.compareExchange(w, at, 0, 1) !== 0)
+      throw new AllocError(`ConcurrentHeap.reclaim: worker ${workerId} is being reclaimed by another worker`);
+    const dead = workerId + 1;
+    const cursor = Atomics.load(w, C_NEXT_PAGE);
+    let taken = 0;
+    for (let page = 1; page <= cursor; page++) {
+      const h = this.headers + (page - 1) * H_WORDS;
+      const cls = Atomics.load(w, h + H_CLASS);
+      if (cls < 0) {
+        // A large span stays as it is: live, any worker frees it. (One the worker was allocating when it stopped,
+        // with its head not marked live yet, cannot be told from one another worker is freeing this moment: it
+        // stays claimed.)
+        page += -cls - 1;
+        continue;
+      }
+      // Only reclaim writes the owner word of a page the dead worker owns: no other worker claims or adopts it.
+      if (Atomics.load(w, h + H_OWNER) !== dead) continue;
+      taken++;
+      if (cls === 0)
+        this.freePage(page); // claimed, never formatted
+      else {
+        Atomics.store(w, h + H_OWNER, ABANDONED);
+        this.pushStack(C_ABANDONED, page);
+      }
+    }
+    Atomics.and(w, C_WORKERS + (workerId >>> 5), ~(1 << (workerId & 31)));
+    return taken;
   }
 
   /** `using` support: `release()`. */

@@ -32,6 +32,8 @@ export interface StressReport {
   leftover: number;
   /** After a fault: blocks the main thread allocated afterwards that collided with a live block (should be 0). */
   collisionsAfterFault: number;
+  /** After a fault on a `ConcurrentHeap`: the pages `reclaim` took over from the terminated worker. */
+  reclaimedPages: number;
   /** Statistics of the primitive read from the main thread at the end. */
   stats: Record<string, number>;
 }
@@ -41,7 +43,7 @@ const WORKER = new URL("./stress-worker.js", import.meta.url);
 /** Runs one stress configuration to the end. */
 export async function runStress(o: StressOptions): Promise<StressReport> {
   const map = new SharedArrayBuffer(4 * (o.bytes >>> 3));
-  const control = new SharedArrayBuffer(4 * (4 + o.workers + 4));
+  const control = new SharedArrayBuffer(4 * (4 + o.workers + 4 + o.workers)); // the last words: heap worker ids + 1
   const fault = o.terminateAfter !== undefined;
   const queues = Array.from({ length: o.workers }, () => Array.from({ length: o.workers }, queueBuffer));
   let arena: SharedBumpArena | undefined;
@@ -98,6 +100,14 @@ export async function runStress(o: StressOptions): Promise<StressReport> {
   for (let g = 0; g < owners.length; g++) if (owners[g] !== 0 && survivors.has(owners[g]!)) leftover++;
   // After a fault, the main thread keeps allocating: none of its blocks may collide with a live block of anyone.
   let collisionsAfterFault = 0;
+  let reclaimedPages = 0;
+  if (fault && heap) {
+    // The terminated worker never released its pages: take them over (its free slots come back, its live blocks stay
+    // live), and the heap must be consistent.
+    const id = Atomics.load(new Int32Array(control), 4 + o.workers + 4 + 1) - 1; // worker 2's heap id
+    if (id >= 0) reclaimedPages = heap.reclaim(id);
+    heap.validate();
+  }
   if (fault) {
     const alloc = (n: number): number => (arena ? arena.allocate(n) : heap ? heap.malloc(n) : NULL);
     for (let i = 0; i < 10_000; i++) {
@@ -125,6 +135,7 @@ export async function runStress(o: StressOptions): Promise<StressReport> {
     faults,
     leftover,
     collisionsAfterFault,
+    reclaimedPages,
     stats,
   };
 }

@@ -198,6 +198,7 @@ function run(job: StressJob): StressResult {
 
   if (job.kind === "heap") {
     const heap = ConcurrentHeap.attach(job.heap!);
+    Atomics.store(new Int32Array(job.control), 4 + job.queues.length + 4 + job.id - 1, heap.workerId + 1); // for reclaim
     words = heap.memory.i32;
     const other = job.id % job.workers; // the next worker (0-based index of id + 1)
     const solo = job.workers === 1; // no hand-offs (the fault runs: workers that do not wait for each other)
