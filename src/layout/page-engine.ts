@@ -16,9 +16,10 @@
  *    | current record, per class | partial list head, per class | partial list tail, per class | SENTINEL record |
  *    | page record + its stack | page record + its stack | ...
  *    page record (R_WORDS words), then its stack of `cap` words:
- *    | top | emptyAt | start | bytes | cls | class | cap | blk | blkBytes | next | prev | list | id | free slot ... |
- *      top: free slots on the stack; emptyAt: cap, or -1 while the page is current (a free that empties a current
- *      page has nothing to do); start..start+bytes: the slots; blk, blkBytes: the memory the face gave the page
+ *    | top | trigger | start | bytes | cls | class | cap | blk | blkBytes | next | prev | list | id | free slot ... |
+ *      top: free slots on the stack; trigger: the top at which a free has more to do (1 for a full page: it becomes
+ *      partial; cap for a partial page: it goes back; -1 for the current page: nothing), so a free makes one
+ *      comparison; start..start+bytes: the slots; blk, blkBytes: the memory the face gave the page
  * ```
  *
  * Algebra, per page: `live slots (owners = id) + top = cap` (for `ConcurrentHeap`, + the slots other workers freed
@@ -99,7 +100,7 @@ const LIST_PARTIAL = 2;
 const CLASSES = HEAP_CLASSES.length;
 /** Record fields (word offsets from a record's start in `meta`). */
 const R_TOP = 0;
-const R_EMPTY_AT = 1;
+const R_TRIGGER = 1;
 const R_START = 2;
 const R_BYTES = 3;
 const R_CLS = 4;
@@ -229,9 +230,9 @@ export abstract class PageEngine {
     if (size <= SMALL && align <= 16) {
       const meta = this.meta;
       const r = meta[CLASS_OF[(size + 15) >>> 4]!]!;
-      const t = meta[r + R_TOP]! - 1;
+      const t = (meta[r + R_TOP]! - 1) | 0;
       if (t >= 0) {
-        const p = meta[r + R_WORDS + t]!;
+        const p = meta[(r + R_WORDS + t) | 0]!;
         meta[r + R_TOP] = t;
         this.owners[(p - this.base) >>> GRANULE] = meta[r + R_ID]!;
         return p;
@@ -248,9 +249,9 @@ export abstract class PageEngine {
     if (size <= SMALL && align <= 16) {
       const meta = this.meta;
       const r = meta[CLASS_OF[(size + 15) >>> 4]!]!;
-      const t = meta[r + R_TOP]! - 1;
+      const t = (meta[r + R_TOP]! - 1) | 0;
       if (t >= 0) {
-        const p = meta[r + R_WORDS + t]!;
+        const p = meta[(r + R_WORDS + t) | 0]!;
         meta[r + R_TOP] = t;
         this.owners[(p - this.base) >>> GRANULE] = meta[r + R_ID]!;
         return p;
@@ -280,9 +281,9 @@ export abstract class PageEngine {
       const meta = this.meta;
       const r = this.records[id]!;
       const t = meta[r + R_TOP]!;
-      meta[r + R_WORDS + t] = ptr;
-      meta[r + R_TOP] = t + 1;
-      if (t === 0 || t + 1 === meta[r + R_EMPTY_AT]) this.afterFree(r, t + 1);
+      meta[(r + R_WORDS + t) | 0] = ptr;
+      meta[r + R_TOP] = (t + 1) | 0;
+      if (t + 1 === meta[r + R_TRIGGER]) this.afterFree(r, t + 1);
       return;
     }
     this.freeSlow(block, "free");
@@ -305,9 +306,9 @@ export abstract class PageEngine {
     if (Atomics.compareExchange(this.owners, g, id, 0) !== id) throw this.notLive("free", ptr);
     const meta = this.meta;
     const t = meta[r + R_TOP]!;
-    meta[r + R_WORDS + t] = ptr;
-    meta[r + R_TOP] = t + 1;
-    if (t === 0 || t + 1 === meta[r + R_EMPTY_AT]) this.afterFree(r, t + 1);
+    meta[(r + R_WORDS + t) | 0] = ptr;
+    meta[r + R_TOP] = (t + 1) | 0;
+    if (t + 1 === meta[r + R_TRIGGER]) this.afterFree(r, t + 1);
     return true;
   }
 
@@ -334,9 +335,9 @@ export abstract class PageEngine {
         throw this.wrongLayout("deallocate", ptr, meta[r + R_CLS]!, size, align);
       this.owners[rel >>> GRANULE] = 0;
       const t = meta[r + R_TOP]!;
-      meta[r + R_WORDS + t] = ptr;
-      meta[r + R_TOP] = t + 1;
-      if (t === 0 || t + 1 === meta[r + R_EMPTY_AT]) this.afterFree(r, t + 1);
+      meta[(r + R_WORDS + t) | 0] = ptr;
+      meta[r + R_TOP] = (t + 1) | 0;
+      if (t + 1 === meta[r + R_TRIGGER]) this.afterFree(r, t + 1);
       return;
     }
     this.deallocateSlow(ptr, size, align);
@@ -383,9 +384,9 @@ export abstract class PageEngine {
   protected popClass(k: number): number {
     const meta = this.meta;
     const r = meta[k]!;
-    const t = meta[r + R_TOP]! - 1;
+    const t = (meta[r + R_TOP]! - 1) | 0;
     if (t < 0) return this.refill(k);
-    const p = meta[r + R_WORDS + t]!;
+    const p = meta[(r + R_WORDS + t) | 0]!;
     meta[r + R_TOP] = t;
     this.owners[(p - this.base) >>> GRANULE] = meta[r + R_ID]!;
     return p;
@@ -408,13 +409,13 @@ export abstract class PageEngine {
     const old = meta[k]!;
     if (old !== SENTINEL) {
       meta[old + R_LIST] = LIST_NONE; // exhausted (beforeRefill served any slot it got back): full, on no list
-      meta[old + R_EMPTY_AT] = meta[old + R_CAP]!;
+      meta[old + R_TRIGGER] = 1; // its first free makes it partial
     }
     meta[k] = r;
     meta[r + R_LIST] = LIST_CURRENT;
-    meta[r + R_EMPTY_AT] = -1;
-    const t = meta[r + R_TOP]! - 1;
-    const p = meta[r + R_WORDS + t]!;
+    meta[r + R_TRIGGER] = -1;
+    const t = (meta[r + R_TOP]! - 1) | 0;
+    const p = meta[(r + R_WORDS + t) | 0]!;
     meta[r + R_TOP] = t;
     this.owners[(p - this.base) >>> GRANULE] = meta[r + R_ID]!;
     return p;
@@ -440,18 +441,13 @@ export abstract class PageEngine {
   protected abstract returnPage(r: number): void;
 
   /**
-   * After a free left `top` free slots in page `r`, and `top` is 1 (it was full) or its `emptyAt` (it is empty and
-   * not current): a full page becomes partial, an empty one goes back to the face.
+   * After a free left `top` free slots in page `r`, and `top` is its trigger: a full page (trigger 1) becomes
+   * partial, an empty partial one (trigger cap) goes back to the face. The current page's trigger is -1.
    */
   protected afterFree(r: number, top: number): void {
     const meta = this.meta;
-    const list = meta[r + R_LIST]!;
-    if (list === LIST_CURRENT) return; // the current page stays, empty or not
-    if (top === meta[r + R_CAP]!) {
-      this.releasePage(r);
-    } else if (list === LIST_NONE) {
-      this.linkPartial(r);
-    }
+    if (top === meta[r + R_CAP]!) this.releasePage(r);
+    else this.linkPartial(r);
   }
 
   /** Forgets every page (the face takes their memory back its own way). */
@@ -567,8 +563,8 @@ export abstract class PageEngine {
       const current = meta[k] === r;
       if ((list === LIST_CURRENT) !== current)
         fail(`page ${r}: its list (${list}) disagrees with class ${k}'s current`);
-      if (meta[r + R_EMPTY_AT] !== (current ? -1 : cap))
-        fail(`page ${r}: emptyAt is ${meta[r + R_EMPTY_AT]}`);
+      if (meta[r + R_TRIGGER] !== (current ? -1 : list === LIST_NONE ? 1 : cap))
+        fail(`page ${r}: its trigger is ${meta[r + R_TRIGGER]}`);
       if (list === LIST_NONE && top !== 0) fail(`page ${r} has free slots but is on no list`);
       if (list === LIST_PARTIAL && (top === 0 || top === cap))
         fail(`page ${r} is listed partial with ${top} free`);
@@ -619,7 +615,7 @@ export abstract class PageEngine {
     meta[r + R_BLK] = blk;
     meta[r + R_BLK_BYTES] = blkBytes;
     meta[r + R_LIST] = LIST_NONE;
-    meta[r + R_EMPTY_AT] = cap;
+    meta[r + R_TRIGGER] = 1;
     meta[r + R_TOP] = 0;
     this.pagesHeld++;
     return r;
@@ -629,7 +625,7 @@ export abstract class PageEngine {
   protected pushSlot(r: number, p: number): void {
     const t = this.meta[r + R_TOP]!;
     this.meta[r + R_WORDS + t] = p;
-    this.meta[r + R_TOP] = t + 1;
+    this.meta[r + R_TOP] = (t + 1) | 0;
   }
 
   /**
@@ -687,7 +683,7 @@ export abstract class PageEngine {
     }
     const start = meta[r + R_START]!;
     meta[r + R_LIST] = LIST_NONE;
-    meta[r + R_EMPTY_AT] = cap;
+    meta[r + R_TRIGGER] = 1; // on no list (refill makes it current at once)
     // every slot free; the first pop gives the lowest address
     for (let i = 0; i < cap; i++) meta[r + R_WORDS + i] = start + (cap - 1 - i) * cls;
     meta[r + R_TOP] = cap;
@@ -739,6 +735,7 @@ export abstract class PageEngine {
     else meta[PARTIAL + k] = r;
     meta[PARTIAL_TAIL + k] = r;
     meta[r + R_LIST] = LIST_PARTIAL;
+    meta[r + R_TRIGGER] = meta[r + R_CAP]!; // the free that empties it gives it back
   }
 
   private unlinkPartial(r: number): void {
