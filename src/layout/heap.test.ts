@@ -173,7 +173,7 @@ describe("Heap's page engine", () => {
     heap.validate();
   });
 
-  test("realloc: in place within the class; a block that outgrows its class moves to the Tlsf and keeps its bytes", () => {
+  test("realloc: in place within the class; a block that outgrows its class moves to a larger one, then to the Tlsf, and keeps its bytes", () => {
     const heap = fresh();
     const p = heap.malloc(20);
     heap.memory.u8.fill(7, p, p + 20);
@@ -181,8 +181,11 @@ describe("Heap's page engine", () => {
     const q = heap.realloc(p, 3000);
     assert.notEqual(q, p);
     for (let i = 0; i < 20; i++) assert.equal(heap.memory.u8[q + i], 7);
-    assert.equal(heap.sizeOf(q), heap.tlsf.sizeOf(q), "now a Tlsf block");
-    const r = heap.realloc(q, 6000); // the last Tlsf block grows in place
+    assert.equal(heap.sizeOf(q), 3072, "now a slot of the 3 KiB class");
+    const big = heap.realloc(q, 20_000);
+    for (let i = 0; i < 20; i++) assert.equal(heap.memory.u8[big + i], 7);
+    assert.equal(heap.sizeOf(big), heap.tlsf.sizeOf(big), "above 16 KiB: a Tlsf block");
+    const r = heap.realloc(big, 26_000); // the last Tlsf block grows in place
     for (let i = 0; i < 20; i++) assert.equal(heap.memory.u8[r + i], 7);
     heap.free(r);
     heap.validate();

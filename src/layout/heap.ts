@@ -158,9 +158,10 @@ export class Heap extends PageEngine implements Allocator {
       return q;
     }
     if (size <= cls) return ptr;
-    // A block that outgrows its class tends to grow again (a vector, a string being built): it moves to the Tlsf,
-    // where the next growth can happen in place, instead of being copied from class to class.
-    const q = this.tlsf.allocRaw(size, 8);
+    // A larger class (or, above 16 KiB, a Tlsf block): a page allocation and free cost a fraction of the Tlsf's, and
+    // a growing block (a vector or a string buffer doubling) rarely finds a free neighbour to grow into in a busy
+    // heap anyway (measured on the recorded traces: lua5.4 and sqlite3 grow 12,000 small blocks per run).
+    const q = this.allocRaw(size, 8);
     if (q === NULL) throw this.oom("realloc", size);
     this.memory.u8.copyWithin(q, ptr, ptr + cls);
     this.free(ptr);
