@@ -73,7 +73,7 @@ const UNIT = 12;
  * fewer refills (measured on the random-size workload: 8 KiB pages of at least 8 slots took the slow path on 23% of
  * allocations and ran 27 ns per step; these run 18 ns) for a little more memory parked in partial pages.
  */
-export const CLASS_SLOTS: Int32Array = Int32Array.from(HEAP_CLASSES, (c) =>
+const CLASS_SLOTS: Int32Array = Int32Array.from(HEAP_CLASSES, (c) =>
   c <= 4096 ? Math.max(16, Math.ceil(16384 / c)) : Math.max(4, Math.floor(65536 / c)),
 );
 
