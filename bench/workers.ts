@@ -1,7 +1,8 @@
 // Many workers, one memory: aggregate throughput with 1 and 2 workers for SharedBumpArena and ConcurrentHeap, the
 // cost of a remote free (SlabRemote push + the owner's drain), and ConcurrentHeap against Tlsf in one worker.
-// Each figure is the median of `--rounds` runs; every worker times its own loop and the aggregate rate is
-// total operations / the slowest worker's time. `node build/bench/workers.js [--rounds=N] [--write]`.
+// Each figure is the median of `--rounds` runs; every worker first runs the same loop untimed (WARMUP steps, so the
+// timed loop is optimized code in every worker, not a race of two workers' compilers for two cores), then times its
+// own loop, and the aggregate rate is total operations / the slowest worker's time. `node build/bench/workers.js [--rounds=N] [--write]`.
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import {
   ArrayBufferBacked,
@@ -32,17 +33,28 @@ interface Job {
   start: SharedArrayBuffer;
 }
 
+/** Steps each worker runs untimed first, so that the timed loop is optimized code in every worker alike. */
+const WARMUP = 500_000;
+
 function churn(malloc: (n: number) => number, free: (p: number) => void, ops: number, seed: number): number {
   const rng = new SeededRandom(seed);
   const live = new Int32Array(1024);
   for (let i = 0; i < 1024; i++) live[i] = malloc(16 + (rng.nextU32() & 511));
+  const steps = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      const k = rng.nextU32() & 1023;
+      free(live[k]!);
+      live[k] = malloc(16 + (rng.nextU32() & 511));
+    }
+  };
+  steps(WARMUP);
   const t0 = process.hrtime.bigint();
-  for (let i = 0; i < ops; i++) {
-    const k = rng.nextU32() & 1023;
-    free(live[k]!);
-    live[k] = malloc(16 + (rng.nextU32() & 511));
-  }
+  steps(ops);
   return Number(process.hrtime.bigint() - t0);
+}
+
+function bump(arena: SharedBumpArena, ops: number): void {
+  for (let i = 0; i < ops; i++) arena.allocate(8, 8);
 }
 
 if (!isMainThread) {
@@ -52,8 +64,11 @@ if (!isMainThread) {
   let ns = 0;
   if (job.kind === "bump") {
     const arena = SharedBumpArena.attach(job.arena!);
+    // warm-up on an arena of this worker's own, the same class: the timed loop runs optimized from its first step
+    const scratch = new SharedBumpArena(new SharedArrayBufferBacked(WARMUP * 8 + (1 << 16)));
+    bump(scratch, WARMUP);
     const t0 = process.hrtime.bigint();
-    for (let i = 0; i < OPS; i++) arena.allocate(8, 8);
+    bump(arena, OPS);
     ns = Number(process.hrtime.bigint() - t0);
     arena.flush();
   } else if (job.kind === "heap") {
