@@ -7,7 +7,8 @@
  *
  * Complexity: O(1) allocate and free; growth doubles the committed capacity (amortised O(1)), copying the
  * out-of-band state. Overhead: `stride - size` per block, 5 bytes per slot out of band (9 with `protection`).
- * Detects double frees and pointers that are not slots, as `Slab`. Threads: one agent.
+ * Detects double frees and pointers that are not slots, as `Slab`. Threads: one agent. Over an OS mapping that is
+ * disposed, every later allocation throws `AllocError` (the memory tells the slab, so the fast path carries no check).
  *
  * Segments: each commit of a new part of the range (the first blocks, then each doubling) is a segment, the
  * counterpart of one of the Rust version's mappings; `segmentCount()` reports them. Segment `k > 0` holds slots
@@ -169,6 +170,7 @@ export class ExtendableSlab implements Allocator, FixedRange {
     this.corruptions = 0;
     this.leaked = 0;
     this.segments = 1;
+    this.memory.watchRetire(this);
   }
 
   /** A block for `size <= blockSize` and `align <= this.align`; `NULL` when the range is full or the request too big. */
@@ -281,8 +283,21 @@ export class ExtendableSlab implements Allocator, FixedRange {
     return this.segments;
   }
 
+  /**
+   * The memory was retired (its OS mapping disposed): allocations take the slow path from now on, which refuses.
+   * @internal
+   */
+  memoryRetired(): void {
+    this.fastLimit = 0;
+  }
+
   /** Off the hot path: a request no block serves, a signed free list, or a retired memory. */
   private allocateSlow(size: number, align: number): number {
+    if (this.memory.retired) {
+      throw new AllocError(
+        "ExtendableSlab.allocate: its memory was disposed (the OS mapping is gone); nothing can be allocated from it any more",
+      );
+    }
     if (size > this.blockSize || align > this.align) return NULL; // cannot be served by any block (I3)
     const h = this.head;
     if (h !== NO_SLOT) {

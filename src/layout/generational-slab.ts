@@ -214,10 +214,16 @@ export class GenerationalSlab<T = undefined> {
   /**
    * Stores `value` in a free slot and returns its handle.
    *
-   * @throws `AllocError` when every slot is taken (or retired).
+   * @throws `AllocError` when every slot is taken (or retired), the pool was disposed, or its memory was (an OS
+   *   mapping's `dispose()`: the slots' blocks are gone).
    */
   insert(value?: T): Handle {
     if (this.record[0] === 0) throw new AllocError("GenerationalSlab.insert: the pool was disposed");
+    if (this.memory.retired) {
+      throw new AllocError(
+        "GenerationalSlab.insert: its memory was disposed (the OS mapping is gone); no slot block can be handed out any more",
+      );
+    }
     let idx: number;
     if (this.freeCount > 0) idx = this.freeStack[--this.freeCount]!;
     else if (this.carved < this.capacity) idx = this.carved++;
