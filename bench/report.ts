@@ -13,7 +13,17 @@ import type { BenchResult, Chart } from "./output.js";
 import { machine } from "./output.js";
 
 /** The scripts, in the order the report shows them. */
-export const SECTIONS = ["bench", "tiers", "heap", "traces", "scribble", "workers", "secure"] as const;
+export const SECTIONS = [
+  "bench",
+  "tiers",
+  "heap",
+  "traces",
+  "scribble",
+  "workers",
+  "secure",
+  "typed-alloc",
+  "adaptive-batch",
+] as const;
 
 const QUICK = [
   "--rounds=1",

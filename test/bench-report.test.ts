@@ -52,7 +52,17 @@ test("`forge-alloc bench --quick` runs every section with progress and writes bo
       },
     );
     assert.equal(r.status, 0, r.stderr);
-    for (const section of ["bench", "tiers", "heap", "traces", "scribble", "workers", "secure"]) {
+    for (const section of [
+      "bench",
+      "tiers",
+      "heap",
+      "traces",
+      "scribble",
+      "workers",
+      "secure",
+      "typed-alloc",
+      "adaptive-batch",
+    ]) {
       assert.match(r.stderr, new RegExp(` ${section} +\\|`), `no progress bar for ${section}`);
     }
     assert.match(r.stdout, /wrote .*report\.md\nwrote .*report\.html/);
@@ -65,6 +75,8 @@ test("`forge-alloc bench --quick` runs every section with progress and writes bo
       "## Scribble fuzz: metadata that fails closed",
       "## Many workers, one memory",
       "## Secure memory: CryptoSlab against sodium-native",
+      "## Typed allocation against JavaScript's own",
+      "## Remote frees: fixed and adaptive batch policies",
     ]) {
       assert.ok(md.includes(title), `report.md lacks ${title}`);
     }
@@ -83,8 +95,10 @@ test("`forge-alloc bench --quick` runs every section with progress and writes bo
     assert.match(md, /\| all traces \(geometric mean\) \| Heap \| [\d.]+ \|/);
     assert.match(md, /\| checking replay \| Heap \| \d+ \| 0 \| 0 \| 0 \| 0 \|/);
     const html = readFileSync(join(dir, "report.html"), "utf8");
-    assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 8);
-    assert.equal((html.match(/<table>/g) ?? []).length, 7);
+    assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 10);
+    assert.equal((html.match(/<table>/g) ?? []).length, 9);
+    assert.match(md, /\| adaptive \| [\d.]+ \| [\d.]+ \.\. [\d.]+ \| \d+ \|/);
+    assert.match(md, /\| a record \{u32, f64, u16\}.* \| StructLayout over a Slab \(zeroed\) \| [\d.]+ \|/);
     assert.match(md, /\| Heap \| 30 \| \d+ \| \d+ \| \d+ \| 0 \| 0 \| 0 \| .* \| yes \|/);
 
     const chromium = chromiumOrSkip(t);

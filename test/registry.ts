@@ -26,6 +26,7 @@ import {
   ConcurrentHeap,
   WasmMemoryBacked,
   WithFallback,
+  HalfSipHashMac,
 } from "../src/index.js";
 import type { ConformanceCapabilities } from "../src/testing/index.js";
 import {
@@ -227,6 +228,18 @@ export const SUBJECTS: readonly Subject[] = [
       new ExtendableSlab(new ArrayBufferBacked({ size: 1024, maxSize: 1 << 16 }), {
         blockSize: 256,
         align: 16,
+      }),
+    caps: slab,
+  },
+  {
+    name: "ExtendableSlab<ArrayBufferBacked (resizable)> with a MAC over its free list",
+    covers: [ExtendableSlab],
+    make: () =>
+      new ExtendableSlab(new ArrayBufferBacked({ size: 1024, maxSize: 1 << 16 }), {
+        blockSize: 256,
+        align: 16,
+        initialCapacity: 2,
+        protection: new HalfSipHashMac(),
       }),
     caps: slab,
   },

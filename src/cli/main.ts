@@ -48,7 +48,7 @@ const COMMANDS: readonly CommandSpec[] = [
       only: {
         type: "string",
         value: "LIST",
-        help: "comma-separated sections: bench,tiers,heap,traces,scribble,workers,secure",
+        help: "comma-separated sections: bench,tiers,heap,traces,scribble,workers,secure,typed-alloc,adaptive-batch",
       },
       "out-dir": { type: "string", value: "DIR", help: "where the reports go (default bench-report)" },
       rounds: { type: "string", value: "N", help: "rounds per measurement" },

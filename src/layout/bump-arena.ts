@@ -8,6 +8,10 @@
  * handing out bytes beyond the committed part, so a growable memory grows on demand.
  * Threads: one agent (see `SharedBumpArena` for several workers).
  * Per-allocation overhead: alignment padding only. Every power-of-two alignment up to `MAX_ALIGN` (2 MiB).
+ * Capabilities: always a `FixedRange` (its own range, the backing's); `OsBacked` exactly when the backing is, as the
+ * Rust crate's `impl<B: OsBacked> OsBacked for BumpArena<B>`: `basePtr`, `regionSize`, `releasePages` and `protect`
+ * then forward to the backing (so an `ArenaPool` can give an idle arena's pages back, and `NumaLocal` or `GuardPage`
+ * can stand over an arena), and are `undefined` otherwise, in the types as at run time (`isOsBacked` is false).
  *
  * ```text
  *  base                          mark()                     top                         end
@@ -37,20 +41,52 @@ import {
   type FixedRange,
   InvalidPointerError,
   NULL,
+  type OsBacked,
+  type ProtectFlags,
   type TypedArray,
   type TypedArrayConstructor,
   describePointer,
   checkCarvable,
   isFixedRange,
+  isOsBacked,
   layoutError,
   RangeBacking,
 } from "../core/index.js";
 import { allocArray, allocDataView, allocUtf8 } from "./typed.js";
 
-/** A bump allocator over a `FixedRange` (see the module documentation). */
-export class BumpArena extends RangeBacking {
+/**
+ * The type of one of a {@link BumpArena}'s `OsBacked` calls: the backing's own type for it when the backing's type
+ * is `OsBacked`, else the call or `undefined` (so an arena over a JavaScript buffer is not an `OsBacked` to the type
+ * checker either, while every `BumpArena<X>` is still a `BumpArena`).
+ *
+ * @typeParam TBacking - the arena's backing type.
+ * @typeParam K - the call's name.
+ */
+export type OsCallOf<TBacking, K extends keyof OsBacked> = (TBacking & Partial<OsBacked>)[K];
+
+/**
+ * A bump allocator over a `FixedRange` (see the module documentation).
+ *
+ * @typeParam TBacking - the range carved; when it is `OsBacked` (an OS mapping), so is the arena.
+ */
+export class BumpArena<TBacking extends FixedRange = FixedRange> extends RangeBacking {
   /** The range the arena carves. */
-  readonly backing: FixedRange;
+  readonly backing: TBacking;
+  /**
+   * `OsBacked.basePtr`, forwarded to the backing: the offset of the mapping's first byte. `undefined` (in the type
+   * too) when the backing is not `OsBacked`.
+   */
+  readonly basePtr: OsCallOf<TBacking, "basePtr">;
+  /** `OsBacked.regionSize`, forwarded to the backing; `undefined` when the backing is not `OsBacked`. */
+  readonly regionSize: OsCallOf<TBacking, "regionSize">;
+  /**
+   * `OsBacked.releasePages`, forwarded to the backing: whole pages go back to the OS and read as zeros. Blocks of
+   * the arena in those pages lose their contents; meant for an idle (reset) arena. `undefined` when the backing is
+   * not `OsBacked`.
+   */
+  readonly releasePages: OsCallOf<TBacking, "releasePages">;
+  /** `OsBacked.protect`, forwarded to the backing; `undefined` when the backing is not `OsBacked`. */
+  readonly protect: OsCallOf<TBacking, "protect">;
   /** Incremented by `reset()`: scopes opened before a reset do not rewind after it. */
   private epoch: number;
 
@@ -58,7 +94,7 @@ export class BumpArena extends RangeBacking {
    * @param backing - the range to carve, e.g. `new ArrayBufferBacked(1 << 20)`.
    * @throws `AllocError` when `backing` is not a `FixedRange` or its range is empty.
    */
-  constructor(backing: FixedRange) {
+  constructor(backing: TBacking) {
     if (!isFixedRange(backing)) {
       throw new AllocError(
         "BumpArena: the backing must be a FixedRange (base, size, commit, contains), e.g. a backing",
@@ -70,6 +106,15 @@ export class BumpArena extends RangeBacking {
     if (!(size > 0)) throw new AllocError(`BumpArena: the backing's range is empty (size ${size})`);
     super("BumpArena", backing.memory, base, base + size);
     this.backing = backing;
+    // Own properties, so the arena has the OsBacked calls exactly when the backing has them (the casts: TypeScript
+    // cannot narrow the conditional property types by the run-time check).
+    const os: OsBacked | null = isOsBacked(backing) ? backing : null;
+    this.basePtr = (os === null ? undefined : () => os.basePtr()) as never;
+    this.regionSize = (os === null ? undefined : () => os.regionSize()) as never;
+    this.releasePages = (os === null ? undefined : (p: number, n: number) => os.releasePages(p, n)) as never;
+    this.protect = (
+      os === null ? undefined : (p: number, n: number, flags: ProtectFlags) => os.protect(p, n, flags)
+    ) as never;
     this.epoch = 0;
   }
 

@@ -6,12 +6,35 @@
  * list of separate mappings behind a mutex).
  *
  * Complexity: O(1) allocate and free; growth doubles the committed capacity (amortised O(1)), copying the
- * out-of-band state. Overhead: `stride - size` per block, 5 bytes per slot out of band. Detects double frees and
- * pointers that are not slots, as `Slab`. Threads: one agent.
+ * out-of-band state. Overhead: `stride - size` per block, 5 bytes per slot out of band (9 with `protection`).
+ * Detects double frees and pointers that are not slots, as `Slab`. Threads: one agent. Over an OS mapping that is
+ * disposed, every later allocation throws `AllocError` (the memory tells the slab, so the fast path carries no check).
+ *
+ * Segments: each commit of a new part of the range (the first blocks, then each doubling) is a segment, the
+ * counterpart of one of the Rust version's mappings; `segmentCount()` reports them. Segment `k > 0` holds slots
+ * `[initial * 2^(k-1), initial * 2^k)` (the last one is cut at `maxCapacity`).
+ *
+ * Free-list protection (the Rust `ExtendableSlab::with_protection`): with a `protection` MAC the free list lives
+ * in the freed blocks themselves, as in Rust: each freed block starts with a link (`next` slot + 1, 0 ends the list)
+ * and its tag, signed over the link and a per-free sequence number kept out of the memory. A link written over by a
+ * use after free, moved to another block or replayed fails its check before it is followed: the allocation throws
+ * `CorruptionError` (counted in `corruptionEvents()`), the free list is abandoned (its slots leak) and allocation
+ * carries on from the untouched tail. A link is also never followed to a slot that is live or not yet carved, MAC or
+ * not, so no block is ever issued twice. Needs `blockSize >= 8` (the link is 8 bytes).
+ *
+ * ```text
+ *  freed block (with protection):  | next slot + 1 (u32 LE) | tag (u32 LE) | rest of the block: untouched |
+ * ```
  *
  * @example
  * ```ts
  * const pool = new ExtendableSlab(new ArrayBufferBacked({ size: 4096, maxSize: 1 << 26 }), { blockSize: 48 });
+ * const signed = new ExtendableSlab(new ArrayBufferBacked({ size: 4096, maxSize: 1 << 20 }), {
+ *   blockSize: 64,
+ *   protection: new HalfSipHashMac(),
+ * });
+ * signed.deallocate(signed.allocate(64), 64); // the link in the freed block is signed
+ * console.log(pool.segmentCount(), signed.corruptionEvents()); // 1 0
  * ```
  *
  * @module
@@ -19,7 +42,9 @@
 import {
   AllocError,
   type Allocator,
+  CorruptionError,
   type FixedRange,
+  type FreelistProtection,
   InvalidPointerError,
   LayoutError,
   type Memory,
@@ -44,7 +69,16 @@ export interface ExtendableSlabOptions {
   align?: number;
   /** Blocks committed at first (at least 1). @defaultValue as many as the committed part of the range holds */
   initialCapacity?: number;
+  /**
+   * Free-list integrity: a keyed MAC (e.g. `new HalfSipHashMac()`); the free list then lives in the freed blocks,
+   * signed (see the module documentation). Needs `blockSize >= 8`.
+   * @defaultValue no MAC: the free list is a stack in the JavaScript heap, out of the memory's reach
+   */
+  protection?: FreelistProtection;
 }
+
+/** The end of an in-block free list (no slot). */
+const NO_SLOT = -1;
 
 /** A slab that grows with its memory (see the module documentation). */
 export class ExtendableSlab implements Allocator, FixedRange {
@@ -60,12 +94,26 @@ export class ExtendableSlab implements Allocator, FixedRange {
   readonly stride: number;
   /** The most blocks the range can hold. */
   readonly maxCapacity: number;
+  /** The free-list MAC, or `null`. */
+  readonly protection: FreelistProtection | null;
   private readonly region: number;
   private capacity: number;
   private carved: number;
   private freeCount: number;
   private freeStack: Int32Array;
   private live: Uint8Array;
+  /** `blockSize`, or 0 when allocations must take the slow path (a MAC, or a retired memory). */
+  private fastLimit: number;
+  /** With a MAC: the first slot of the in-block free list (`freeCount` long), or `NO_SLOT`. */
+  private head: number;
+  /** With a MAC: the sequence number of the free that wrote each slot's link (out of the memory's reach). */
+  private sequences: Int32Array;
+  /** Frees so far (with a MAC): each free's sequence number, bound into its link's tag. Wraps after 2^32. */
+  private frees: number;
+  private corruptions: number;
+  /** Slots of abandoned free lists (neither live nor free until `reset`). */
+  private leaked: number;
+  private segments: number;
 
   /** @throws `AllocError` for bad options, a backing that is not a range, or one too small for a block. */
   constructor(backing: FixedRange, options: ExtendableSlabOptions) {
@@ -75,6 +123,17 @@ export class ExtendableSlab implements Allocator, FixedRange {
     const align = options.align ?? 8;
     if (!isValidAlign(align) || align > 4096)
       throw new AllocError(`ExtendableSlab: align ${String(align)} is not a power of two up to 4096`);
+    const protection = options.protection ?? null;
+    if (protection !== null && typeof protection?.sign !== "function") {
+      throw new AllocError(
+        "ExtendableSlab: the protection option must be a FreelistProtection (e.g. new HalfSipHashMac())",
+      );
+    }
+    if (protection !== null && blockSize < 8) {
+      throw new AllocError(
+        `ExtendableSlab: blockSize ${blockSize} cannot hold a signed free-list link; with protection expected at least 8`,
+      );
+    }
     this.memory = backing.memory;
     this.backing = backing;
     this.blockSize = blockSize;
@@ -98,11 +157,20 @@ export class ExtendableSlab implements Allocator, FixedRange {
     );
     if (!backing.commit(this.region, initial * this.stride))
       throw new AllocError("ExtendableSlab: the backing cannot commit the first blocks");
+    this.protection = protection;
     this.capacity = initial;
     this.carved = 0;
     this.freeCount = 0;
-    this.freeStack = new Int32Array(initial);
+    this.freeStack = new Int32Array(protection === null ? initial : 0);
     this.live = new Uint8Array(initial);
+    this.fastLimit = protection === null ? blockSize : 0;
+    this.head = NO_SLOT;
+    this.sequences = new Int32Array(protection === null ? 0 : initial);
+    this.frees = 0;
+    this.corruptions = 0;
+    this.leaked = 0;
+    this.segments = 1;
+    this.memory.watchRetire(this);
   }
 
   /** A block for `size <= blockSize` and `align <= this.align`; `NULL` when the range is full or the request too big. */
@@ -111,7 +179,7 @@ export class ExtendableSlab implements Allocator, FixedRange {
     if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
       throw layoutError("ExtendableSlab.allocate", size, align);
     }
-    if (size > this.blockSize || align > this.align) return NULL;
+    if (size > this.fastLimit || align > this.align) return this.allocateSlow(size, align);
     let idx: number;
     if (this.freeCount !== 0) idx = this.freeStack[--this.freeCount]!;
     else if (this.carved < this.capacity || this.extend()) idx = this.carved++;
@@ -131,7 +199,8 @@ export class ExtendableSlab implements Allocator, FixedRange {
   deallocate(ptr: number, size: number, align = 8): void {
     const idx = this.slot("deallocate", ptr, size, align);
     this.live[idx] = 0;
-    this.freeStack[this.freeCount++] = idx;
+    if (this.protection !== null) this.pushSigned(idx);
+    else this.freeStack[this.freeCount++] = idx;
   }
 
   /** In place up to `blockSize`, else `NULL` (no block is larger). */
@@ -153,6 +222,8 @@ export class ExtendableSlab implements Allocator, FixedRange {
     this.live.fill(0);
     this.carved = 0;
     this.freeCount = 0;
+    this.head = NO_SLOT;
+    this.leaked = 0;
   }
 
   /** The stride. */
@@ -166,9 +237,12 @@ export class ExtendableSlab implements Allocator, FixedRange {
     return this.maxCapacity * this.stride;
   }
 
-  /** Always 0: the out-of-band state cannot be forged through the memory. */
+  /**
+   * Forged, moved or replayed free-list links detected (and not followed) so far; always 0 without `protection`
+   * (the out-of-band free stack cannot be forged through the memory).
+   */
   corruptionEvents(): number {
-    return 0;
+    return this.corruptions;
   }
 
   /** Start of the blocks. */
@@ -198,7 +272,78 @@ export class ExtendableSlab implements Allocator, FixedRange {
 
   /** Blocks live. */
   liveCount(): number {
-    return this.carved - this.freeCount;
+    return this.carved - this.freeCount - this.leaked;
+  }
+
+  /**
+   * Segments committed so far: the first blocks, plus one per growth (the Rust `segment_count()`, where each
+   * segment is a new mapping; see the module documentation). Never decreases, not even on `reset`.
+   */
+  segmentCount(): number {
+    return this.segments;
+  }
+
+  /**
+   * The memory was retired (its OS mapping disposed): allocations take the slow path from now on, which refuses.
+   * @internal
+   */
+  memoryRetired(): void {
+    this.fastLimit = 0;
+  }
+
+  /** Off the hot path: a request no block serves, a signed free list, or a retired memory. */
+  private allocateSlow(size: number, align: number): number {
+    if (this.memory.retired) {
+      throw new AllocError(
+        "ExtendableSlab.allocate: its memory was disposed (the OS mapping is gone); nothing can be allocated from it any more",
+      );
+    }
+    if (size > this.blockSize || align > this.align) return NULL; // cannot be served by any block (I3)
+    const h = this.head;
+    if (h !== NO_SLOT) {
+      const p = this.region + h * this.stride;
+      const view = this.memory.dataView;
+      const link = view.getUint32(p, true);
+      const tag = view.getUint32(p + 4, true);
+      const next = link - 1;
+      if (
+        this.live[h] !== 0 ||
+        !this.protection!.verify(link, this.sequences[h]!, tag) ||
+        next >= this.carved ||
+        (next !== NO_SLOT && this.live[next] !== 0)
+      ) {
+        // Never follow it: count it, abandon the list (its slots leak), carry on from the tail.
+        this.corruptions++;
+        this.head = NO_SLOT;
+        this.leaked += this.freeCount;
+        this.freeCount = 0;
+        throw new CorruptionError(
+          `ExtendableSlab.allocate: the free-list link in slot ${h} fails its check (forged, moved or replayed); ` +
+            "the free list is abandoned and not followed",
+        );
+      }
+      this.head = next;
+      this.freeCount--;
+      this.live[h] = 1;
+      return p;
+    }
+    if (this.carved === this.capacity && !this.extend()) return NULL;
+    const idx = this.carved++;
+    this.live[idx] = 1;
+    return this.region + idx * this.stride;
+  }
+
+  /** With a MAC: `idx` goes on the in-block free list, its link signed with a fresh sequence number. */
+  private pushSigned(idx: number): void {
+    const seq = (this.frees = (this.frees + 1) | 0);
+    this.sequences[idx] = seq;
+    const link = this.head + 1;
+    const p = this.region + idx * this.stride;
+    const view = this.memory.dataView;
+    view.setUint32(p, link, true);
+    view.setUint32(p + 4, this.protection!.sign(link, seq), true);
+    this.head = idx;
+    this.freeCount++;
   }
 
   /** Slow path: commit twice the blocks (within the range) and grow the out-of-band state to match. */
@@ -206,13 +351,20 @@ export class ExtendableSlab implements Allocator, FixedRange {
     if (this.capacity === this.maxCapacity) return false;
     const next = Math.min(this.maxCapacity, this.capacity * 2);
     if (!this.backing.commit(this.region, next * this.stride)) return false;
-    const stack = new Int32Array(next);
-    stack.set(this.freeStack);
     const live = new Uint8Array(next);
     live.set(this.live);
-    this.freeStack = stack;
     this.live = live;
+    if (this.protection === null) {
+      const stack = new Int32Array(next);
+      stack.set(this.freeStack);
+      this.freeStack = stack;
+    } else {
+      const sequences = new Int32Array(next);
+      sequences.set(this.sequences);
+      this.sequences = sequences;
+    }
     this.capacity = next;
+    this.segments++;
     return true;
   }
 

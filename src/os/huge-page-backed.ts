@@ -23,12 +23,11 @@
  *
  * @module
  */
-import { existsSync, readFileSync } from "node:fs";
 import { AllocError, MAX_MEMORY_BYTES, checkInteger } from "../core/index.js";
 import { defaultHugePageSize } from "./huge-page-aligned.js";
 import { MappedBacking, roundToPages } from "./mapped-backing.js";
 import { checkHugePageSize } from "./mmap-backed.js";
-import { MAP_HUGETLB, native, osError } from "./native.js";
+import { MAP_HUGETLB, native, osError, readTextFile } from "./native.js";
 
 /** Options of {@link HugePageBacked}. */
 export interface HugePageOptions {
@@ -38,8 +37,8 @@ export interface HugePageOptions {
 
 /** Reserved and free huge pages of the default size, from `/proc/meminfo` (`undefined` where unreadable). */
 export function hugePagePool(): { total: number; free: number; sizeBytes: number } | undefined {
-  if (!existsSync("/proc/meminfo")) return undefined;
-  const text = readFileSync("/proc/meminfo", "utf8");
+  const text = readTextFile("/proc/meminfo");
+  if (text === undefined) return undefined;
   const read = (key: string): number => Number(new RegExp(`^${key}:\\s+(\\d+)`, "m").exec(text)?.[1] ?? NaN);
   const total = read("HugePages_Total");
   return Number.isNaN(total)

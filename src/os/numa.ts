@@ -29,10 +29,9 @@
  *
  * @module
  */
-import { existsSync, readFileSync, readdirSync } from "node:fs";
 import { AllocError, type OsBacked } from "../core/index.js";
 import { OsRangeForwarder } from "./forwarding.js";
-import { check, errnoName, native, osError } from "./native.js";
+import { check, errnoName, listFolder, native, osError, readTextFile } from "./native.js";
 
 /** The most NUMA nodes Linux supports (`CONFIG_NODES_SHIFT` = 10). */
 export const MAX_NUMA_NODES = 1024;
@@ -207,8 +206,8 @@ const NODE_DIR = "/sys/devices/system/node";
 
 /** The online NUMA nodes, from sysfs; `undefined` where the OS does not say (not Linux, no sysfs). */
 export function onlineNumaNodes(): number[] | undefined {
-  const path = `${NODE_DIR}/online`;
-  return existsSync(path) ? parseNodeList(readFileSync(path, "utf8")) : undefined;
+  const text = readTextFile(`${NODE_DIR}/online`);
+  return text === undefined ? undefined : parseNodeList(text);
 }
 
 /** One NUMA node of {@link numaTopology}. */
@@ -227,8 +226,9 @@ export function numaTopology(): { nodes: NumaNodeInfo[] } {
   return {
     nodes: online.map((id) => {
       const dir = `${NODE_DIR}/node${id}`;
-      const cpus = existsSync(`${dir}/cpulist`) ? parseNodeList(readFileSync(`${dir}/cpulist`, "utf8")) : [];
-      const meminfo = existsSync(`${dir}/meminfo`) ? readFileSync(`${dir}/meminfo`, "utf8") : "";
+      const cpulist = readTextFile(`${dir}/cpulist`);
+      const cpus = cpulist === undefined ? [] : parseNodeList(cpulist);
+      const meminfo = readTextFile(`${dir}/meminfo`) ?? "";
       const kb = Number(/MemTotal:\s+(\d+)\s*kB/.exec(meminfo)?.[1] ?? 0);
       return { id, cpus, memTotalBytes: kb * 1024 };
     }),
@@ -237,11 +237,7 @@ export function numaTopology(): { nodes: NumaNodeInfo[] } {
 
 /** Whether this OS can apply NUMA policies at all (Linux with the syscalls and a node directory). */
 export function numaSupported(): boolean {
-  return (
-    typeof native.mbind === "function" &&
-    existsSync(NODE_DIR) &&
-    readdirSync(NODE_DIR).some((n) => /^node\d+$/.test(n))
-  );
+  return typeof native.mbind === "function" && (listFolder(NODE_DIR) ?? []).some((n) => /^node\d+$/.test(n));
 }
 
 /** The NUMA node the calling thread runs on now (`getcpu`), or `undefined` where unknown. */
