@@ -125,16 +125,10 @@ test("where Node's built-in modules are out of reach (as in a browser bundle), f
   );
 });
 
-test("the addon loader has no static node: import (the modules still listed read sysfs and are to move to it)", () => {
-  const pending = new Set(["numa.ts", "huge-page-backed.ts"]);
+test("no module of forge-alloc/os has a static node: import (files are read through native.ts's readTextFile/listFolder)", () => {
   const dir = join(ROOT, "src", "os");
   const withNode = readdirSync(dir)
     .filter((f) => f.endsWith(".ts") && !f.endsWith(".test.ts"))
     .filter((f) => /^import[^;]*from "node:/m.test(readFileSync(join(dir, f), "utf8")));
-  assert.ok(!withNode.includes("native.ts"));
-  assert.deepEqual(
-    withNode.filter((f) => !pending.has(f)),
-    [],
-    "read files through readTextFile/listFolder of native.ts instead",
-  );
+  assert.deepEqual(withNode, [], "read files through readTextFile/listFolder of native.ts instead");
 });
