@@ -14,7 +14,7 @@ import { Tlsf } from "./index.js";
 describe("Tlsf", () => {
   test("coalesces immediately beyond the quick cache: freeing everything leaves one free block", () => {
     const t = new Tlsf(new ArrayBufferBacked(1 << 20));
-    const ptrs = Array.from({ length: 50 }, (_, i) => t.allocate(1100 + i * 8)); // above the quick cache's sizes
+    const ptrs = Array.from({ length: 50 }, (_, i) => t.allocate(4200 + i * 8)); // above the quick cache's sizes
     for (let i = 0; i < ptrs.length; i += 2) t.free(ptrs[i]!);
     t.validate();
     assert.ok(t.stats().freeBlocks > 20);

@@ -90,10 +90,13 @@ const BIN = 6;
 /** The record of the first block: it is never merged away (a merge keeps the record of the block before). */
 const FIRST = STRIDE;
 /** The largest payload the quick cache keeps; one list per multiple of 8 up to it. */
-const QUICK_MAX = 1024;
+const QUICK_MAX = 4096;
 const QUICK_LISTS = (QUICK_MAX >>> 3) + 1;
-/** The most blocks the quick cache keeps of one size. */
-const QUICK_DEPTH = 4;
+/** The most blocks the quick cache keeps of one size: 4096 bytes' worth, from 1 to 16 blocks. */
+const QUICK_DEPTH = 16;
+const QUICK_DEPTHS = Int32Array.from({ length: QUICK_LISTS }, (_, k) =>
+  Math.max(1, Math.min(QUICK_DEPTH, Math.floor(QUICK_MAX / Math.max(8, k * 8)))),
+);
 /** The quick cache holds at most heap bytes / 2^QUICK_SHARE (3%). */
 const QUICK_SHARE = 5;
 
@@ -138,11 +141,15 @@ export class Tlsf implements Allocator, FixedRange {
   private spare: number;
   /** The record of the last block. */
   private last: number;
-  /** Out of band, one bit per 8 bytes: set where a used block's payload starts. */
+  /** Out of band, one bit per 8 bytes: set where the payload of a used block or one in the quick cache starts. */
   private starts: Int32Array;
-  /** The quick cache: per payload size / 8, the last freed block of that size (chained through FNEXT), 0: none. */
-  private readonly quick: Int32Array;
-  /** Per payload size / 8, the blocks in its quick list. */
+  /**
+   * The quick cache: per payload size / 8 (k), a stack of up to {@link QUICK_DEPTH} blocks, entry `k * 16 + i`
+   * holding the block's payload offset (`quickPtr`) and its record (`quickRec`), so a hit reads nothing else.
+   */
+  private readonly quickPtr: Int32Array;
+  private readonly quickRec: Int32Array;
+  /** Per payload size / 8, the blocks on its stack. */
   private readonly quickCount: Int32Array;
   /** Payload bytes in the quick cache, and the most it may hold. */
   private quickBytes: number;
@@ -179,7 +186,8 @@ export class Tlsf implements Allocator, FixedRange {
     this.heapEnd = initial;
     this.starts = new Int32Array(((initial - base) >>> 8) + 1); // grows with the heap
     this.rec = new Int32Array(64 * STRIDE);
-    this.quick = new Int32Array(QUICK_LISTS);
+    this.quickPtr = new Int32Array(QUICK_LISTS * QUICK_DEPTH);
+    this.quickRec = new Int32Array(QUICK_LISTS * QUICK_DEPTH);
     this.quickCount = new Int32Array(QUICK_LISTS);
     this.quickBytes = 0;
     this.quickBudget = 0;
@@ -188,6 +196,7 @@ export class Tlsf implements Allocator, FixedRange {
     this.last = FIRST;
     this.i32 = this.view();
     this.format();
+    this.memory.watchRetire(this);
   }
 
   /**
@@ -208,12 +217,21 @@ export class Tlsf implements Allocator, FixedRange {
    * @internal
    */
   allocRaw(size: number, align: number): number {
-    if (this.memory.retired) throw this.retiredError();
     if (align > 8) return this.allocateAligned(size, align);
     const s = size <= MIN_SIZE ? MIN_SIZE : (size + 7) & ~7;
     if (s <= QUICK_MAX) {
-      const q = this.quick[s >>> 3]!;
-      if (q !== 0) return this.takeQuick(q, s);
+      const k = s >>> 3;
+      const top = this.quickCount[k]! - 1;
+      if (top >= 0) {
+        // A quick hit: the block's record is written, nothing is read. Its header still names the record (a header
+        // written while the block was free fails its check at the next free: a CorruptionError, never a wrong block).
+        const i = k * QUICK_DEPTH + top;
+        this.quickCount[k] = top;
+        this.quickBytes -= s;
+        const p = this.quickPtr[i]!;
+        this.rec[this.quickRec[i]! + OFF] = p;
+        return p;
+      }
     }
     let r = this.search(s);
     if (r === 0) {
@@ -250,16 +268,11 @@ export class Tlsf implements Allocator, FixedRange {
    * makes a request fail; call it to see the heap fully coalesced (in `stats()`, `regions()`).
    */
   flushCache(): void {
-    const rec = this.rec;
-    for (let i = 0; i < QUICK_LISTS; i++) {
-      let r = this.quick[i]!;
-      this.quick[i] = 0;
-      this.quickCount[i] = 0;
-      for (let n = 0; r !== 0 && n < QUICK_DEPTH; n++) {
-        const next = rec[r + FNEXT]!;
-        this.merge(r, rec[r + OFF]! - 1);
-        r = next;
-      }
+    for (let k = 0; k < QUICK_LISTS; k++) {
+      const count = this.quickCount[k]!;
+      this.quickCount[k] = 0;
+      for (let i = k * QUICK_DEPTH; i < k * QUICK_DEPTH + count; i++)
+        this.merge(this.quickRec[i]!, this.quickPtr[i]!);
     }
     this.quickBytes = 0;
   }
@@ -376,6 +389,19 @@ export class Tlsf implements Allocator, FixedRange {
     return this.corruptions;
   }
 
+  /**
+   * The memory was retired (its OS mapping disposed): the quick cache and the lists are emptied, so every allocation
+   * takes the slow path, which refuses. The heap cannot be used or validated any more.
+   * @internal
+   */
+  memoryRetired(): void {
+    this.quickCount.fill(0);
+    this.quickBytes = 0;
+    this.quickBudget = -1;
+    this.flMap = 0;
+    this.slMap.fill(0);
+  }
+
   /** First offset of the heap's range. */
   base(): number {
     return this.heapBase;
@@ -474,8 +500,8 @@ export class Tlsf implements Allocator, FixedRange {
       else if (!isUsed) cached.add(r);
       else if (i32[(p - HEADER) >>> 2] !== r)
         fail(`the header of used block ${p} does not hold its record ${r}`);
-      if (this.isStart(p) !== isUsed)
-        fail(`the start bitmap says ${isUsed ? "free" : "used"} for block ${p}`);
+      if (this.isStart(p) === isFree)
+        fail(`the start bitmap says ${isFree ? "used" : "free"} for block ${p}`);
       prevFree = isFree;
       before = r;
       at = p + size + HEADER;
@@ -490,14 +516,16 @@ export class Tlsf implements Allocator, FixedRange {
     let quickBytes = 0;
     for (let k = 0; k < QUICK_LISTS; k++) {
       let n = 0;
-      for (let r = this.quick[k]!; r !== 0; r = rec[r + FNEXT]!) {
+      if (this.quickCount[k]! > QUICK_DEPTHS[k]!)
+        fail(`quick list ${k * 8} holds more than ${QUICK_DEPTHS[k]} blocks`);
+      for (; n < this.quickCount[k]!; n++) {
+        const r = this.quickRec[k * QUICK_DEPTH + n]!;
         if (!cached.delete(r)) fail(`quick list ${k * 8} holds record ${r}, which is not a cached block`);
         if (rec[r + SIZE] !== k * 8) fail(`quick list ${k * 8} holds a block of ${rec[r + SIZE]} bytes`);
-        if (++n > QUICK_DEPTH) fail(`quick list ${k * 8} holds more than ${QUICK_DEPTH} blocks`);
+        if (rec[r + OFF] !== this.quickPtr[k * QUICK_DEPTH + n]! + 1)
+          fail(`quick list ${k * 8} names ${this.quickPtr[k * QUICK_DEPTH + n]} for record ${r}`);
         quickBytes += k * 8;
       }
-      if (n !== this.quickCount[k])
-        fail(`quick list ${k * 8} holds ${n} blocks, counted ${this.quickCount[k]}`);
     }
     if (cached.size !== 0) fail(`${cached.size} cached blocks are on no quick list`);
     if (quickBytes !== this.quickBytes)
@@ -539,7 +567,6 @@ export class Tlsf implements Allocator, FixedRange {
     this.recTop = FIRST + STRIDE;
     this.spare = 0;
     this.last = FIRST;
-    this.quick.fill(0);
     this.quickCount.fill(0);
     this.quickBytes = 0;
     this.quickBudget = (this.heapEnd - this.heapBase) >>> QUICK_SHARE;
@@ -550,6 +577,7 @@ export class Tlsf implements Allocator, FixedRange {
     rec[FIRST + OFF] = -p;
     rec[FIRST + SIZE] = size;
     this.link(FIRST, size);
+    if (this.memory.retired) this.memoryRetired();
   }
 
   /**
@@ -597,14 +625,18 @@ export class Tlsf implements Allocator, FixedRange {
   }
 
   /**
-   * The record of the used block whose payload starts at `p` (8-aligned, inside the heap), 0 when none does; a
-   * header that fails its check where the start bitmap says a used block starts is a `CorruptionError` (counted).
+   * The record of the used block whose payload starts at `p` (8-aligned, inside the heap), 0 when none does (a
+   * block in the quick cache is not live); a header that fails its check where the start bitmap says a block starts
+   * is a `CorruptionError` (counted).
    */
   private recordOf(what: string, p: number): number {
     // A WebAssembly memory grown by someone else detached the view: take it again.
     if (this.i32.length === 0 || this.i32.buffer !== this.memory.buffer) this.i32 = this.view();
     const r = this.i32[(p - HEADER) >>> 2]!;
-    if ((r & (STRIDE - 1)) === 0 && r >>> 0 < this.recTop && this.rec[r + OFF] === p) return r;
+    if ((r & (STRIDE - 1)) === 0 && r >>> 0 < this.recTop) {
+      if (this.rec[r + OFF] === p) return r;
+      if (this.rec[r + OFF] === p + 1) return 0; // in the quick cache: freed already
+    }
     if (!this.isStart(p)) return 0;
     this.corruptions++;
     throw new CorruptionError(
@@ -699,12 +731,10 @@ export class Tlsf implements Allocator, FixedRange {
     if (size <= QUICK_MAX) {
       const k = size >>> 3;
       const count = this.quickCount[k]!;
-      if (count < QUICK_DEPTH && this.quickBytes + size <= this.quickBudget) {
-        const i = (p - this.heapBase) >>> 3;
-        this.starts[i >>> 5]! &= ~(1 << (i & 31));
-        rec[r + OFF] = p + 1;
-        rec[r + FNEXT] = this.quick[k]!;
-        this.quick[k] = r;
+      if (count < QUICK_DEPTHS[k]! && this.quickBytes + size <= this.quickBudget) {
+        rec[r + OFF] = p + 1; // its start bit stays set
+        this.quickPtr[k * QUICK_DEPTH + count] = p;
+        this.quickRec[k * QUICK_DEPTH + count] = r;
         this.quickCount[k] = count + 1;
         this.quickBytes += size;
         return;
@@ -713,37 +743,28 @@ export class Tlsf implements Allocator, FixedRange {
     this.merge(r, p);
   }
 
-  /** Hands out the first block of the quick list of size `s` (record `r`). */
-  private takeQuick(r: number, s: number): number {
-    const rec = this.rec;
-    const k = s >>> 3;
-    const p = rec[r + OFF]! - 1;
-    this.quick[k] = rec[r + FNEXT]!;
-    this.quickCount[k] = this.quickCount[k]! - 1;
-    this.quickBytes -= s;
-    this.markUsed(r, p);
-    return p;
-  }
-
-  /** Takes block `r` out of its quick list (a walk of at most {@link QUICK_DEPTH} links). */
+  /** Takes block `r` off its quick stack (a scan of at most {@link QUICK_DEPTH} entries; the top fills the hole). */
   private unquick(r: number): void {
     const rec = this.rec;
     const size = rec[r + SIZE]!;
     const k = size >>> 3;
-    let prev = 0;
-    let at = this.quick[k]!;
-    for (let n = 0; at !== r && at !== 0 && n < QUICK_DEPTH; n++) {
-      prev = at;
-      at = rec[at + FNEXT]!;
+    const top = k * QUICK_DEPTH + this.quickCount[k]! - 1;
+    for (let i = k * QUICK_DEPTH; i <= top; i++) {
+      if (this.quickRec[i] === r) {
+        this.quickRec[i] = this.quickRec[top]!;
+        this.quickPtr[i] = this.quickPtr[top]!;
+        break;
+      }
     }
-    if (prev === 0) this.quick[k] = rec[r + FNEXT]!;
-    else rec[prev + FNEXT] = rec[r + FNEXT]!;
     this.quickCount[k] = this.quickCount[k]! - 1;
     this.quickBytes -= size;
+    const i = (rec[r + OFF]! - 1 - this.heapBase) >>> 3;
+    this.starts[i >>> 5]! &= ~(1 << (i & 31));
   }
 
   /** After a failed search: flushes the quick cache and searches again, then grows the heap. A free block, or 0. */
   private searchHarder(s: number): number {
+    if (this.memory.retired) throw this.retiredError();
     if (this.quickBytes > 0) {
       this.flushCache();
       const r = this.search(s);
