@@ -87,7 +87,7 @@ const NEXT = 3;
 const FNEXT = 4;
 const FPREV = 5;
 const BIN = 6;
-/** The record of the first block: it is never merged away (a merge keeps the record of the block before). */
+/** The record of the first block of a formatted heap. */
 const FIRST = STRIDE;
 /** The largest payload the quick cache keeps; one list per multiple of 8 up to it. */
 const QUICK_MAX = 4096;
@@ -139,7 +139,8 @@ export class Tlsf implements Allocator, FixedRange {
   private recTop: number;
   /** The first spare record (chained through FNEXT), 0 when none. */
   private spare: number;
-  /** The record of the last block. */
+  /** The records of the first and the last block. */
+  private first: number;
   private last: number;
   /** Out of band, one bit per 8 bytes: set where the payload of a used block or one in the quick cache starts. */
   private starts: Int32Array;
@@ -193,6 +194,7 @@ export class Tlsf implements Allocator, FixedRange {
     this.quickBudget = 0;
     this.recTop = FIRST;
     this.spare = 0;
+    this.first = FIRST;
     this.last = FIRST;
     this.i32 = this.view();
     this.format();
@@ -430,7 +432,7 @@ export class Tlsf implements Allocator, FixedRange {
     let freeBytes = 0;
     let freeBlocks = 0;
     let largest = 0;
-    for (let r = FIRST, n = 0; r !== 0 && n < this.recTop; r = rec[r + NEXT]!, n += STRIDE) {
+    for (let r = this.first, n = 0; r !== 0 && n < this.recTop; r = rec[r + NEXT]!, n += STRIDE) {
       const size = rec[r + SIZE]!;
       const off = rec[r + OFF]!;
       if (off < 0 || (off & 7) !== 0) {
@@ -461,7 +463,7 @@ export class Tlsf implements Allocator, FixedRange {
   regions(): Region[] {
     const rec = this.rec;
     const out: Region[] = [];
-    for (let r = FIRST, n = 0; r !== 0 && n < this.recTop; r = rec[r + NEXT]!, n += STRIDE) {
+    for (let r = this.first, n = 0; r !== 0 && n < this.recTop; r = rec[r + NEXT]!, n += STRIDE) {
       const off = rec[r + OFF]!;
       const p = off < 0 ? -off : off & ~7;
       out.push({ offset: p - HEADER, size: HEADER, kind: "metadata" });
@@ -483,7 +485,7 @@ export class Tlsf implements Allocator, FixedRange {
     let before = 0;
     let prevFree = false;
     let blocks = 0;
-    for (let r = FIRST; r !== 0; r = rec[r + NEXT]!) {
+    for (let r = this.first; r !== 0; r = rec[r + NEXT]!) {
       if (++blocks > this.recTop / STRIDE) fail("the block chain has a cycle");
       const off = rec[r + OFF]!;
       const p = off < 0 ? -off : off & ~7;
@@ -566,6 +568,7 @@ export class Tlsf implements Allocator, FixedRange {
     this.rec.fill(0);
     this.recTop = FIRST + STRIDE;
     this.spare = 0;
+    this.first = FIRST;
     this.last = FIRST;
     this.quickCount.fill(0);
     this.quickBytes = 0;
@@ -689,10 +692,26 @@ export class Tlsf implements Allocator, FixedRange {
 
   /** Removes free block `r` from its list, splits off what a block of `s` bytes does not need, marks it used. */
   private take(r: number, s: number): number {
-    this.unlink(r);
     let rec = this.rec;
     const p = -rec[r + OFF]!;
     const rest = rec[r + SIZE]! - s;
+    if (rest >= MIN_SPLIT && binOf(rest - HEADER) === rec[r + BIN]) {
+      // The rest stays in r's list, in r's place: the front gets a new record, and no list changes.
+      const u = this.newRecord();
+      rec = this.rec;
+      const before = rec[r + PREV]!;
+      rec[u + SIZE] = s;
+      rec[u + PREV] = before;
+      rec[u + NEXT] = r;
+      if (before !== 0) rec[before + NEXT] = u;
+      else this.first = u;
+      rec[r + PREV] = u;
+      rec[r + OFF] = -(p + s + HEADER);
+      rec[r + SIZE] = rest - HEADER;
+      this.markUsed(u, p);
+      return p;
+    }
+    this.unlink(r);
     if (rest >= MIN_SPLIT) {
       const n = this.newRecord();
       rec = this.rec;
@@ -779,15 +798,30 @@ export class Tlsf implements Allocator, FixedRange {
     const i = (p - this.heapBase) >>> 3;
     this.starts[i >>> 5]! &= ~(1 << (i & 31));
     const n = rec[r + NEXT]!;
+    const b = rec[r + PREV]!;
+    const prevFree = b !== 0 && rec[b + OFF]! < 0;
     if (n !== 0 && rec[n + OFF]! < 0) {
+      const merged = rec[r + SIZE]! + HEADER + rec[n + SIZE]!;
+      if (!prevFree && binOf(merged) === rec[n + BIN]) {
+        // n takes r in and keeps its list place: no list changes.
+        rec[n + OFF] = -p;
+        rec[n + SIZE] = merged;
+        rec[n + PREV] = b;
+        if (b !== 0) rec[b + NEXT] = n;
+        else this.first = n;
+        this.spareRecord(r);
+        return;
+      }
       this.unlink(n);
       this.absorbNext(r, n);
     }
-    const b = rec[r + PREV]!;
-    if (b !== 0 && rec[b + OFF]! < 0) {
-      this.unlink(b);
+    if (prevFree) {
+      const bin = rec[b + BIN]!;
       this.absorbNext(b, r);
-      this.link(b, rec[b + SIZE]!);
+      if (binOf(rec[b + SIZE]!) !== bin) {
+        this.unlink(b); // from the list of its old size
+        this.link(b, rec[b + SIZE]!);
+      }
       return;
     }
     rec[r + OFF] = -p;
@@ -802,9 +836,14 @@ export class Tlsf implements Allocator, FixedRange {
     rec[r + NEXT] = after;
     if (after !== 0) rec[after + PREV] = r;
     else this.last = r;
-    rec[n + OFF] = 0;
-    rec[n + FNEXT] = this.spare;
-    this.spare = n;
+    this.spareRecord(n);
+  }
+
+  /** Puts record `r` on the spare stack. */
+  private spareRecord(r: number): void {
+    this.rec[r + OFF] = 0;
+    this.rec[r + FNEXT] = this.spare;
+    this.spare = r;
   }
 
   /** A spare record (the array doubles when none is left). */
@@ -934,6 +973,7 @@ export class Tlsf implements Allocator, FixedRange {
       if (r === 0) return NULL;
     }
     const b = this.take(r, want);
+    r = this.i32[(b - HEADER) >>> 2]!; // take() may have given the block a new record: its header, just written, names it
     let q = (b + align - 1) & -align;
     if (q !== b && q - b < MIN_SPLIT) q += align;
     if (q === b) {
@@ -957,6 +997,14 @@ export class Tlsf implements Allocator, FixedRange {
     this.trim(m, q, s);
     return q;
   }
+}
+
+/** The list of a free block of `size` bytes: first level * 16 + second level. */
+function binOf(size: number): number {
+  return size < SB_SIZE
+    ? size >>> 3
+    : ((31 - Math.clz32(size) - (SB_BITS - 1)) << SL_BITS) +
+        ((size >>> (31 - Math.clz32(size) - SL_BITS)) ^ SL_SIZE);
 }
 
 /** The first level of a free block's list. */
