@@ -68,6 +68,7 @@ import {
   isValidLayout,
   layoutError,
 } from "../core/index.js";
+import { tlsfBin32, tlsfSearchBin32 } from "./tlsf-levels.js";
 
 const HEADER = 8;
 const MIN_SIZE = 16;
@@ -544,7 +545,7 @@ export class Tlsf implements Allocator, FixedRange {
         for (let r = head; r !== 0; r = rec[r + FNEXT]!) {
           if (!free.has(r)) fail(`list (${f}, ${s}) holds record ${r}, which is not a free block`);
           const size = rec[r + SIZE]!;
-          if (flOf(size) !== f || slOf(size) !== s || rec[r + BIN] !== f * SL_SIZE + s)
+          if (tlsfBin32(size) !== f * SL_SIZE + s || rec[r + BIN] !== f * SL_SIZE + s)
             fail(`free block ${-rec[r + OFF]!} (size ${size}) is in list (${f}, ${s})`);
           if (rec[r + FPREV] !== prev) fail(`free record ${r} has a wrong prev link`);
           prev = r;
@@ -667,18 +668,10 @@ export class Tlsf implements Allocator, FixedRange {
 
   /** Finds a free block of at least `s` bytes (rounded up to its class first, so any block found fits): its record. */
   private search(s: number): number {
-    let fl: number;
-    let sl: number;
-    if (s < SB_SIZE) {
-      fl = 0;
-      sl = s >>> 3;
-    } else {
-      const r = s + (1 << (31 - Math.clz32(s) - SL_BITS)) - 1; // round up to the next class boundary
-      const f = 31 - Math.clz32(r);
-      sl = (r >>> (f - SL_BITS)) ^ SL_SIZE;
-      fl = f - (SB_BITS - 1);
-      if (fl >= FL_COUNT) return 0;
-    }
+    const k = tlsfSearchBin32(s);
+    let fl = k >>> SL_BITS;
+    let sl = k & (SL_SIZE - 1);
+    if (fl >= FL_COUNT) return 0;
     let slBits = this.slMap[fl]! & (~0 << sl);
     if (slBits === 0) {
       const flBits = fl + 1 >= 32 ? 0 : this.flMap & (~0 << (fl + 1));
@@ -695,7 +688,7 @@ export class Tlsf implements Allocator, FixedRange {
     let rec = this.rec;
     const p = -rec[r + OFF]!;
     const rest = rec[r + SIZE]! - s;
-    if (rest >= MIN_SPLIT && binOf(rest - HEADER) === rec[r + BIN]) {
+    if (rest >= MIN_SPLIT && tlsfBin32(rest - HEADER) === rec[r + BIN]) {
       // The rest stays in r's list, in r's place: the front gets a new record, and no list changes.
       const u = this.newRecord();
       rec = this.rec;
@@ -802,7 +795,7 @@ export class Tlsf implements Allocator, FixedRange {
     const prevFree = b !== 0 && rec[b + OFF]! < 0;
     if (n !== 0 && rec[n + OFF]! < 0) {
       const merged = rec[r + SIZE]! + HEADER + rec[n + SIZE]!;
-      if (!prevFree && binOf(merged) === rec[n + BIN]) {
+      if (!prevFree && tlsfBin32(merged) === rec[n + BIN]) {
         // n takes r in and keeps its list place: no list changes.
         rec[n + OFF] = -p;
         rec[n + SIZE] = merged;
@@ -818,7 +811,7 @@ export class Tlsf implements Allocator, FixedRange {
     if (prevFree) {
       const bin = rec[b + BIN]!;
       this.absorbNext(b, r);
-      if (binOf(rec[b + SIZE]!) !== bin) {
+      if (tlsfBin32(rec[b + SIZE]!) !== bin) {
         this.unlink(b); // from the list of its old size
         this.link(b, rec[b + SIZE]!);
       }
@@ -885,9 +878,9 @@ export class Tlsf implements Allocator, FixedRange {
   }
 
   private link(r: number, size: number): void {
-    const fl = size < SB_SIZE ? 0 : 31 - Math.clz32(size) - (SB_BITS - 1);
-    const sl = size < SB_SIZE ? size >>> 3 : (size >>> (31 - Math.clz32(size) - SL_BITS)) ^ SL_SIZE;
-    const k = fl * SL_SIZE + sl;
+    const k = tlsfBin32(size);
+    const fl = k >>> SL_BITS;
+    const sl = k & (SL_SIZE - 1);
     const rec = this.rec;
     const head = this.heads[k]!;
     rec[r + FNEXT] = head;
@@ -997,22 +990,4 @@ export class Tlsf implements Allocator, FixedRange {
     this.trim(m, q, s);
     return q;
   }
-}
-
-/** The list of a free block of `size` bytes: first level * 16 + second level. */
-function binOf(size: number): number {
-  return size < SB_SIZE
-    ? size >>> 3
-    : ((31 - Math.clz32(size) - (SB_BITS - 1)) << SL_BITS) +
-        ((size >>> (31 - Math.clz32(size) - SL_BITS)) ^ SL_SIZE);
-}
-
-/** The first level of a free block's list. */
-function flOf(size: number): number {
-  return size < SB_SIZE ? 0 : 31 - Math.clz32(size) - (SB_BITS - 1);
-}
-
-/** The second level of a free block's list. */
-function slOf(size: number): number {
-  return size < SB_SIZE ? size >>> 3 : (size >>> (31 - Math.clz32(size) - SL_BITS)) ^ SL_SIZE;
 }
