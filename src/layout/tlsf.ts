@@ -1,40 +1,47 @@
 /**
  * `Tlsf`: a general-purpose allocator for mixed sizes: two-level segregated fit (TLSF), with O(1) allocate and
- * free, immediate coalescing of free neighbours, splitting, in-place `realloc` when the neighbour allows it, and
- * growth of a growable memory when the heap is exhausted (offsets stay valid).
+ * free, coalescing of free neighbours, splitting, in-place `realloc` when the neighbour allows it, and growth of a
+ * growable memory when the heap is exhausted (offsets stay valid). In front of the lists, a small quick cache of
+ * freed blocks by exact size.
  *
- * Complexity: O(1) allocate, free and realloc (a fixed number of bitmap scans); `validate()` and `stats()` walk the
- * heap, O(blocks). Required backing: a `FixedRange` (it carves the whole range, as `BumpArena`, and commits through
- * it to grow). Threads: one agent. Per-block overhead: an 8-byte header in the heap; payloads are 8-aligned and
- * sized in multiples of 8 (at least 16). Out of band (JavaScript typed arrays, never in the heap): a 32-byte record
- * per block, free or used, and one bit per 8 bytes of heap; the records grow with the number of blocks (by
- * doubling), so they cost at most 32 bytes per 24 bytes of a heap of the smallest blocks, and about 4% of a heap of
- * 750-byte blocks.
+ * Complexity: O(1) allocate, free and realloc (a fixed number of bitmap scans; flushing the quick cache, before the
+ * heap grows or an allocation fails, is O(cached blocks), at most 1,742); `validate()` and `stats()` walk the heap,
+ * O(blocks). Required backing: a `FixedRange` (it carves the whole range, as `BumpArena`, and commits through it to
+ * grow). Threads: one agent. Per-block overhead: an 8-byte header in the heap; payloads are 8-aligned and sized in
+ * multiples of 8 (at least 16). Out of band (JavaScript typed arrays, never in the heap): a 32-byte record per
+ * block, free or used (the array grows by doubling with the number of blocks), one bit per 8 bytes of heap, and about
+ * 18 KiB of fixed tables. Per byte managed that is at most 32 bytes per 24 (a heap of nothing but 16-byte blocks),
+ * about 4% for 750-byte blocks, 1.6% + 32 bytes per block in general.
  *
  * ```text
  *  heap:          | hdr | payload (size bytes) ... | hdr | payload ... | ... |   <- committed end
  *  hdr (8 bytes): | record index (4) | unused (4) |   written when the block is handed out; nothing else is in band
  *  record (8 x int32, out of band):
- *      OFF    the payload's offset while the block is used, minus it while the block is free (0: a spare record)
- *      SIZE   payload bytes: the next block's payload is at |OFF| + SIZE + 8
+ *      OFF    the payload's offset p while the block is used, -p while it is free in a list, p + 1 while it is in
+ *             the quick cache, 0 for a spare record
+ *      SIZE   payload bytes: the next block's payload is at p + SIZE + 8
  *      PREV, NEXT      the records of the blocks before and after (0: none)
  *      FNEXT, FPREV    the neighbours in the block's free list (0: none); FNEXT also chains the spare records
- *      BIN    the free list the block is in (fl * 16 + sl)
+ *      BIN    the free list the block is in (fl * 16 + sl, ./tlsf-levels.ts, shared with OffsetAllocator)
  *  lists: first level = floor(log2 size) (sizes below 128 share level 0), second level = 16 linear steps;
  *  flMap bit f set iff some slMap[f] is non-zero; slMap[f] bit s set iff list (f, s) is non-empty
+ *  quick cache: per size up to 4096 (multiples of 8), a stack of (payload, record) of up to 4096 bytes' worth of
+ *  blocks (1 to 16); all of it at most 1/32 of the heap. A cached block is neither used nor in a list: its
+ *  neighbours do not merge with it until the cache is flushed.
  * ```
  * Invariants (checked by `validate()`): the records' blocks tile the heap exactly, in PREV/NEXT order; no two free
- * blocks are adjacent; every free block is in the list of its size and nowhere else; every list and bitmap bit
- * agrees; the start bitmap marks exactly the used blocks; every used block's header holds its record index.
+ * blocks in lists are adjacent; every free block is in the list of its size and nowhere else; every list and bitmap
+ * bit agrees; every cached block is on the stack of its size, within the depths and the byte count; the start
+ * bitmap marks exactly the used and the cached blocks; every used block's header holds its record index.
  *
- * Metadata that fails closed: nothing that steers the heap (sizes, neighbours, free lists) lives in the memory it
- * manages, so no write after free and no overflow can steer it. The one word read back from the heap, a used
- * block's record index, is followed only when that record says a used block starts exactly there (a forged index
- * names a record of another block, or none); a header that fails the check is a `CorruptionError` (counted) when
- * the start bitmap says a live block starts there, before anything is written, so an overflow into a header never
- * makes the heap free a block it did not issue (the scribble fuzz, `test/scribble.test.ts`). A double free, an
- * interior or a foreign pointer is an `InvalidPointerError`. Every loop follows out-of-band links only and is
- * bounded by the number of records.
+ * Metadata that fails closed: nothing that steers the heap (sizes, neighbours, free lists, the quick cache) lives in
+ * the memory it manages, so no write after free and no overflow can steer it. The one word read back from the heap,
+ * a used block's record index, is followed only when that record says a used block starts exactly there (a forged
+ * index names a record of another block, or none); a header that fails the check is a `CorruptionError` (counted)
+ * when the start bitmap says a block starts there, before anything is written, so an overflow into a header never
+ * makes the heap free a block it did not issue (the scribble fuzz, `test/scribble.test.ts`). A double free (of a
+ * block in a list or in the quick cache), an interior or a foreign pointer is an `InvalidPointerError`. Every loop
+ * follows out-of-band links only and is bounded by the number of records.
  *
  * Alignments up to 8 cost nothing; larger ones over-allocate and give the front back as a free block.
  * Composition limits: hardening wrappers go outside (a `Canary` before a `Tlsf` also protects its in-band headers).
@@ -98,6 +105,9 @@ const QUICK_DEPTH = 16;
 const QUICK_DEPTHS = Int32Array.from({ length: QUICK_LISTS }, (_, k) =>
   Math.max(1, Math.min(QUICK_DEPTH, Math.floor(QUICK_MAX / Math.max(8, k * 8)))),
 );
+/** Where each size's stack starts in the quick tables (the depths summed): 1,742 entries, 14 KiB per heap. */
+const QUICK_BASE = new Int32Array(QUICK_LISTS + 1);
+for (let k = 0; k < QUICK_LISTS; k++) QUICK_BASE[k + 1] = QUICK_BASE[k]! + QUICK_DEPTHS[k]!;
 /** The quick cache holds at most heap bytes / 2^QUICK_SHARE (3%). */
 const QUICK_SHARE = 5;
 
@@ -107,9 +117,9 @@ export interface TlsfStats {
   readonly usedBytes: number;
   /** Used blocks. */
   readonly usedBlocks: number;
-  /** Bytes in free blocks' payloads. */
+  /** Bytes in free blocks' payloads (a `Tlsf`'s quick cache included). */
   readonly freeBytes: number;
-  /** Free blocks. */
+  /** Free blocks (a `Tlsf`'s quick cache included). */
   readonly freeBlocks: number;
   /** The largest free payload: the largest request that fits without growing. */
   readonly largestFreeBlock: number;
@@ -146,7 +156,7 @@ export class Tlsf implements Allocator, FixedRange {
   /** Out of band, one bit per 8 bytes: set where the payload of a used block or one in the quick cache starts. */
   private starts: Int32Array;
   /**
-   * The quick cache: per payload size / 8 (k), a stack of up to {@link QUICK_DEPTH} blocks, entry `k * 16 + i`
+   * The quick cache: per payload size / 8 (k), a stack of up to `QUICK_DEPTHS[k]` blocks, entry `QUICK_BASE[k] + i`
    * holding the block's payload offset (`quickPtr`) and its record (`quickRec`), so a hit reads nothing else.
    */
   private readonly quickPtr: Int32Array;
@@ -188,8 +198,8 @@ export class Tlsf implements Allocator, FixedRange {
     this.heapEnd = initial;
     this.starts = new Int32Array(((initial - base) >>> 8) + 1); // grows with the heap
     this.rec = new Int32Array(64 * STRIDE);
-    this.quickPtr = new Int32Array(QUICK_LISTS * QUICK_DEPTH);
-    this.quickRec = new Int32Array(QUICK_LISTS * QUICK_DEPTH);
+    this.quickPtr = new Int32Array(QUICK_BASE[QUICK_LISTS]!);
+    this.quickRec = new Int32Array(QUICK_BASE[QUICK_LISTS]!);
     this.quickCount = new Int32Array(QUICK_LISTS);
     this.quickBytes = 0;
     this.quickBudget = 0;
@@ -228,7 +238,7 @@ export class Tlsf implements Allocator, FixedRange {
       if (top >= 0) {
         // A quick hit: the block's record is written, nothing is read. Its header still names the record (a header
         // written while the block was free fails its check at the next free: a CorruptionError, never a wrong block).
-        const i = k * QUICK_DEPTH + top;
+        const i = QUICK_BASE[k]! + top;
         this.quickCount[k] = top;
         this.quickBytes -= s;
         const p = this.quickPtr[i]!;
@@ -274,7 +284,7 @@ export class Tlsf implements Allocator, FixedRange {
     for (let k = 0; k < QUICK_LISTS; k++) {
       const count = this.quickCount[k]!;
       this.quickCount[k] = 0;
-      for (let i = k * QUICK_DEPTH; i < k * QUICK_DEPTH + count; i++)
+      for (let i = QUICK_BASE[k]!; i < QUICK_BASE[k]! + count; i++)
         this.merge(this.quickRec[i]!, this.quickPtr[i]!);
     }
     this.quickBytes = 0;
@@ -522,11 +532,11 @@ export class Tlsf implements Allocator, FixedRange {
       if (this.quickCount[k]! > QUICK_DEPTHS[k]!)
         fail(`quick list ${k * 8} holds more than ${QUICK_DEPTHS[k]} blocks`);
       for (; n < this.quickCount[k]!; n++) {
-        const r = this.quickRec[k * QUICK_DEPTH + n]!;
+        const r = this.quickRec[QUICK_BASE[k]! + n]!;
         if (!cached.delete(r)) fail(`quick list ${k * 8} holds record ${r}, which is not a cached block`);
         if (rec[r + SIZE] !== k * 8) fail(`quick list ${k * 8} holds a block of ${rec[r + SIZE]} bytes`);
-        if (rec[r + OFF] !== this.quickPtr[k * QUICK_DEPTH + n]! + 1)
-          fail(`quick list ${k * 8} names ${this.quickPtr[k * QUICK_DEPTH + n]} for record ${r}`);
+        if (rec[r + OFF] !== this.quickPtr[QUICK_BASE[k]! + n]! + 1)
+          fail(`quick list ${k * 8} names ${this.quickPtr[QUICK_BASE[k]! + n]} for record ${r}`);
         quickBytes += k * 8;
       }
     }
@@ -745,8 +755,8 @@ export class Tlsf implements Allocator, FixedRange {
       const count = this.quickCount[k]!;
       if (count < QUICK_DEPTHS[k]! && this.quickBytes + size <= this.quickBudget) {
         rec[r + OFF] = p + 1; // its start bit stays set
-        this.quickPtr[k * QUICK_DEPTH + count] = p;
-        this.quickRec[k * QUICK_DEPTH + count] = r;
+        this.quickPtr[QUICK_BASE[k]! + count] = p;
+        this.quickRec[QUICK_BASE[k]! + count] = r;
         this.quickCount[k] = count + 1;
         this.quickBytes += size;
         return;
@@ -760,8 +770,8 @@ export class Tlsf implements Allocator, FixedRange {
     const rec = this.rec;
     const size = rec[r + SIZE]!;
     const k = size >>> 3;
-    const top = k * QUICK_DEPTH + this.quickCount[k]! - 1;
-    for (let i = k * QUICK_DEPTH; i <= top; i++) {
+    const top = QUICK_BASE[k]! + this.quickCount[k]! - 1;
+    for (let i = QUICK_BASE[k]!; i <= top; i++) {
       if (this.quickRec[i] === r) {
         this.quickRec[i] = this.quickRec[top]!;
         this.quickPtr[i] = this.quickPtr[top]!;
