@@ -45,15 +45,15 @@
  */
 import { AllocError, InvalidPointerError, LayoutError, type Region, checkInteger } from "../core/index.js";
 import type { TlsfStats } from "./tlsf.js";
+import { TLSF_SL_BITS, TLSF_SMALL_BITS, tlsfBin, tlsfSearchBin } from "./tlsf-levels.js";
 
 /** What {@link OffsetAllocator.allocate} returns when the request does not fit. */
 export const OFFSET_NONE = -1;
 
 const GRANULE = 8;
-const SL_BITS = 4;
+const SL_BITS = TLSF_SL_BITS; // the lists and their mapping are Tlsf's (./tlsf-levels.ts)
 const SL_SIZE = 1 << SL_BITS;
-const SMALL_BITS = SL_BITS + 3; // sizes below 128 share the first level, in steps of 8
-const FL_COUNT = 54 - SMALL_BITS + 1;
+const FL_COUNT = 54 - TLSF_SMALL_BITS + 1; // sizes below 2^54
 const NONE = -1;
 
 /**
@@ -61,28 +61,6 @@ const NONE = -1;
  * grow). `usedBytes` counts requests rounded up to 8; alignment fronts are free blocks.
  */
 export type OffsetStats = Omit<TlsfStats, "overheadBytes" | "heapBytes">;
-
-/**
- * `floor(log2(size))` of a positive integer below 2^64, exactly: from its high 32 bits when it has any (dividing
- * by a power of two and flooring is exact for integers up to 2^53), never through `Math.log2`, whose rounding
- * gives 53 for 2^53 - 8.
- */
-function log2Floor(size: number): number {
-  return size < 2 ** 32 ? 31 - Math.clz32(size >>> 0) : 63 - Math.clz32(Math.floor(size / 2 ** 32));
-}
-
-/** The first-level index of a size (a multiple of 8). */
-function firstLevel(size: number): number {
-  if (size < 1 << SMALL_BITS) return 0;
-  return log2Floor(size) - SMALL_BITS + 1;
-}
-
-/** The second-level index of a size within its first level. */
-function secondLevel(size: number, fl: number): number {
-  if (fl === 0) return size / GRANULE;
-  const shift = fl + SMALL_BITS - 1 - SL_BITS; // the first level's step
-  return Math.floor(size / 2 ** shift) - SL_SIZE;
-}
 
 /** Sub-allocates offsets of an untouchable range (see the module documentation). */
 export class OffsetAllocator {
@@ -305,8 +283,7 @@ export class OffsetAllocator {
         for (let i = head, p = NONE; i !== NONE; p = i, i = this.nextFree[i]!) {
           if (!free.has(i)) fail(`list (${fl}, ${sl}) holds a block that is not free`);
           if (this.prevFree[i] !== p) fail(`list (${fl}, ${sl}) has a broken back link`);
-          const f = firstLevel(this.sizes[i]!);
-          if (f !== fl || secondLevel(this.sizes[i]!, f) !== sl)
+          if (tlsfBin(this.sizes[i]!) !== fl * SL_SIZE + sl)
             fail(`a block of ${this.sizes[i]} in list (${fl}, ${sl})`);
           listed++;
         }
@@ -322,16 +299,9 @@ export class OffsetAllocator {
   /** A free block of at least `size` bytes, or NONE (a good fit: any block of the list found is big enough). */
   private findFree(size: number): number {
     // Round the request up to the next list boundary, so that every block in the list found fits.
-    let fl = firstLevel(size);
-    let sl = secondLevel(size, fl);
-    const step = fl === 0 ? GRANULE : 2 ** (fl + SMALL_BITS - 1 - SL_BITS);
-    if (fl > 0 && size % step !== 0) {
-      sl++;
-      if (sl === SL_SIZE) {
-        sl = 0;
-        fl++;
-      }
-    }
+    const k = tlsfSearchBin(size);
+    let fl = k >>> SL_BITS;
+    const sl = k & (SL_SIZE - 1);
     if (fl >= FL_COUNT) return NONE;
     let bits = this.slMaps[fl]! & (~0 << sl);
     while (bits === 0) {
@@ -347,10 +317,8 @@ export class OffsetAllocator {
    * means that no free block can hold the request. O(blocks in those lists).
    */
   private scanFree(need: number, align: number, upTo: number): number {
-    const fl0 = firstLevel(need);
-    const k0 = fl0 * SL_SIZE + secondLevel(need, fl0);
-    const fl1 = firstLevel(upTo);
-    const k1 = Math.min(fl1 * SL_SIZE + secondLevel(upTo, fl1), FL_COUNT * SL_SIZE - 1);
+    const k0 = tlsfBin(need);
+    const k1 = Math.min(tlsfBin(upTo), FL_COUNT * SL_SIZE - 1);
     for (let k = k0; k <= k1; k++) {
       for (let n = this.heads[k]!; n !== NONE; n = this.nextFree[n]!) {
         const offset = this.offsets[n]!;
@@ -362,9 +330,9 @@ export class OffsetAllocator {
   }
 
   private linkFree(n: number): void {
-    const fl = firstLevel(this.sizes[n]!);
-    const sl = secondLevel(this.sizes[n]!, fl);
-    const k = fl * SL_SIZE + sl;
+    const k = tlsfBin(this.sizes[n]!);
+    const fl = k >>> SL_BITS;
+    const sl = k & (SL_SIZE - 1);
     const head = this.heads[k]!;
     this.prevFree[n] = NONE;
     this.nextFree[n] = head;
@@ -375,9 +343,9 @@ export class OffsetAllocator {
   }
 
   private unlinkFree(n: number): void {
-    const fl = firstLevel(this.sizes[n]!);
-    const sl = secondLevel(this.sizes[n]!, fl);
-    const k = fl * SL_SIZE + sl;
+    const k = tlsfBin(this.sizes[n]!);
+    const fl = k >>> SL_BITS;
+    const sl = k & (SL_SIZE - 1);
     const p = this.prevFree[n]!;
     const q = this.nextFree[n]!;
     if (p !== NONE) this.nextFree[p] = q;

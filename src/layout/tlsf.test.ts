@@ -12,9 +12,9 @@ import {
 import { Tlsf } from "./index.js";
 
 describe("Tlsf", () => {
-  test("coalesces immediately: freeing everything leaves one free block", () => {
-    const t = new Tlsf(new ArrayBufferBacked(1 << 16));
-    const ptrs = Array.from({ length: 50 }, (_, i) => t.allocate(16 + i * 8));
+  test("coalesces immediately beyond the quick cache: freeing everything leaves one free block", () => {
+    const t = new Tlsf(new ArrayBufferBacked(1 << 20));
+    const ptrs = Array.from({ length: 50 }, (_, i) => t.allocate(4200 + i * 8)); // above the quick cache's sizes
     for (let i = 0; i < ptrs.length; i += 2) t.free(ptrs[i]!);
     t.validate();
     assert.ok(t.stats().freeBlocks > 20);
@@ -22,6 +22,44 @@ describe("Tlsf", () => {
     t.validate();
     const s = t.stats();
     assert.deepEqual([s.freeBlocks, s.usedBlocks, s.fragmentation], [1, 0, 0]);
+  });
+
+  test("the quick cache hands a freed small block out again for its size, and flushCache coalesces it", () => {
+    const t = new Tlsf(new ArrayBufferBacked(1 << 16));
+    const ptrs = Array.from({ length: 20 }, (_, i) => t.allocate(16 + (i % 5) * 8));
+    t.free(ptrs[7]!); // 32 bytes
+    assert.equal(t.allocate(25), ptrs[7], "the same block, for the same rounded size");
+    for (const p of ptrs) t.free(p);
+    assert.throws(() => t.free(ptrs[3]!), InvalidPointerError, "a cached block is not live");
+    t.validate();
+    assert.ok(t.stats().freeBlocks > 1, "cached blocks are free but not coalesced yet");
+    assert.equal(t.stats().usedBlocks, 0);
+    t.flushCache();
+    t.validate();
+    assert.deepEqual([t.stats().freeBlocks, t.stats().usedBlocks], [1, 0]);
+  });
+
+  test("the quick cache never makes a request fail: a request that fits only once it is flushed is served", () => {
+    const t = new Tlsf(new ArrayBufferBacked(1 << 14)); // not growable
+    const ptrs: number[] = [];
+    for (let p = t.allocate(64); p !== NULL; p = t.allocate(64)) ptrs.push(p);
+    const mid = ptrs.length >>> 1;
+    for (const p of ptrs.slice(mid, mid + 4)) t.free(p); // into the quick cache, in the middle of the heap
+    for (const p of [...ptrs.slice(0, mid), ...ptrs.slice(mid + 4)]) t.free(p);
+    assert.ok(t.stats().largestFreeBlock < t.stats().heapBytes / 2 + 64);
+    const big = t.allocate(t.stats().heapBytes - 1100);
+    assert.notEqual(big, NULL, "the cache was flushed, the heap coalesced into one block");
+    t.validate();
+  });
+
+  test("a realloc absorbs a neighbour that sits in the quick cache", () => {
+    const t = new Tlsf(new ArrayBufferBacked(1 << 16));
+    const a = t.allocate(64);
+    const b = t.allocate(64);
+    t.allocate(64);
+    t.free(b); // cached
+    assert.equal(t.realloc(a, 130), a);
+    t.validate();
   });
 
   test("realloc grows in place into a free neighbour, shrinks in place, and moves only when it must", () => {

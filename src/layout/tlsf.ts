@@ -1,38 +1,52 @@
 /**
  * `Tlsf`: a general-purpose allocator for mixed sizes: two-level segregated fit (TLSF), with O(1) allocate and
- * free, immediate coalescing of free neighbours, splitting, in-place `realloc` when the neighbour allows it, and
- * growth of a growable memory when the heap is exhausted (offsets stay valid).
+ * free, coalescing of free neighbours, splitting, in-place `realloc` when the neighbour allows it, and growth of a
+ * growable memory when the heap is exhausted (offsets stay valid). In front of the lists, a small quick cache of
+ * freed blocks by exact size.
  *
- * Complexity: O(1) allocate, free and realloc (a fixed number of bitmap scans); `validate()` and `stats()` walk the
- * heap, O(blocks). Required backing: a `FixedRange` (it carves the whole range, as `BumpArena`, and commits through
- * it to grow). Threads: one agent. Per-block overhead: an 8-byte header; payloads are 8-aligned and sized in
- * multiples of 8 (at least 16). Out of band, two bits per 8 bytes of heap mark the live and the free block starts.
+ * Complexity: O(1) allocate, free and realloc (a fixed number of bitmap scans; flushing the quick cache, before the
+ * heap grows or an allocation fails, is O(cached blocks), at most 1,742); `validate()` and `stats()` walk the heap,
+ * O(blocks). Required backing: a `FixedRange` (it carves the whole range, as `BumpArena`, and commits through it to
+ * grow). Threads: one agent. Per-block overhead: an 8-byte header in the heap; payloads are 8-aligned and sized in
+ * multiples of 8 (at least 16). Out of band (JavaScript typed arrays, never in the heap): a 32-byte record per
+ * block, free or used (the array grows by doubling with the number of blocks), one bit per 8 bytes of heap, and about
+ * 18 KiB of fixed tables. Per byte managed that is at most 32 bytes per 24 (a heap of nothing but 16-byte blocks),
+ * about 4% for 750-byte blocks, 1.6% + 32 bytes per block in general.
  *
  * ```text
- *  used block:   | size | flags (4) | check (4) | payload (size bytes) ...
- *  free block:   | size | flags (4) | check (4) | next free (4) | prev free (4) | ... | back link: payload (4) |
- *  heap:         | block | block | ... | sentinel header (size 0, used) |   <- committed end
- *  flags: bit 0 FREE, bit 1 PREV_FREE (the block before is free; its payload address is the 4 bytes before
- *  this block's header)
- *  check: a 30-bit keyed mix of the payload address and the first word (the key is random per heap)
+ *  heap:          | hdr | payload (size bytes) ... | hdr | payload ... | ... |   <- committed end
+ *  hdr (8 bytes): | record index (4) | unused (4) |   written when the block is handed out; nothing else is in band
+ *  record (8 x int32, out of band):
+ *      OFF    the payload's offset p while the block is used, -p while it is free in a list, p + 1 while it is in
+ *             the quick cache, 0 for a spare record
+ *      SIZE   payload bytes: the next block's payload is at p + SIZE + 8
+ *      PREV, NEXT      the records of the blocks before and after (0: none)
+ *      FNEXT, FPREV    the neighbours in the block's free list (0: none); FNEXT also chains the spare records
+ *      BIN    the free list the block is in (fl * 16 + sl, ./tlsf-levels.ts, shared with OffsetAllocator)
  *  lists: first level = floor(log2 size) (sizes below 128 share level 0), second level = 16 linear steps;
  *  flMap bit f set iff some slMap[f] is non-zero; slMap[f] bit s set iff list (f, s) is non-empty
+ *  quick cache: per size up to 4096 (multiples of 8), a stack of (payload, record) of up to 4096 bytes' worth of
+ *  blocks (1 to 16); all of it at most 1/32 of the heap. A cached block is neither used nor in a list: its
+ *  neighbours do not merge with it until the cache is flushed.
  * ```
- * Invariants (checked by `validate()`): the blocks tile the heap exactly; every header's check word matches; no two
- * free blocks are adjacent; every free block is in the list of its size and nowhere else; every list and bitmap bit
- * agrees; the start bitmap marks exactly the used blocks.
+ * Invariants (checked by `validate()`): the records' blocks tile the heap exactly, in PREV/NEXT order; no two free
+ * blocks in lists are adjacent; every free block is in the list of its size and nowhere else; every list and bitmap
+ * bit agrees; every cached block is on the stack of its size, within the depths and the byte count; the start
+ * bitmap marks exactly the used and the cached blocks; every used block's header holds its record index.
  *
- * Metadata that fails closed: nothing read from the heap is followed unchecked. A header must carry its check word
- * and end where the out-of-band bitmaps say the next block starts; a list link must point at a free block (the
- * free-start bitmap) that links back; a back link must name the free block that ends right before. A check that
- * fails raises `CorruptionError` (counted) before anything is written, so an overflow into a header or a write
- * after free never makes the heap hand out memory outside itself or over a live block (the scribble fuzz,
- * `test/scribble.test.ts`). A double free, an interior or a foreign pointer is an `InvalidPointerError`.
+ * Metadata that fails closed: nothing that steers the heap (sizes, neighbours, free lists, the quick cache) lives in
+ * the memory it manages, so no write after free and no overflow can steer it. The one word read back from the heap,
+ * a used block's record index, is followed only when that record says a used block starts exactly there (a forged
+ * index names a record of another block, or none); a header that fails the check is a `CorruptionError` (counted)
+ * when the start bitmap says a block starts there, before anything is written, so an overflow into a header never
+ * makes the heap free a block it did not issue (the scribble fuzz, `test/scribble.test.ts`). A double free (of a
+ * block in a list or in the quick cache), an interior or a foreign pointer is an `InvalidPointerError`. Every loop
+ * follows out-of-band links only and is bounded by the number of records.
  *
  * Alignments up to 8 cost nothing; larger ones over-allocate and give the front back as a free block.
  * Composition limits: hardening wrappers go outside (a `Canary` before a `Tlsf` also protects its in-band headers).
- * An overflow into the next block's header is detected when that header is next read (a free, or the allocation
- * that splits or merges it), not at the moment of the write.
+ * An overflow into the next block's header is detected when that block is next freed or sized, not at the moment of
+ * the write; the block it hit can then no longer be freed (it is kept, and the refusal counted).
  *
  * @example
  * ```ts
@@ -61,17 +75,41 @@ import {
   isValidLayout,
   layoutError,
 } from "../core/index.js";
+import { tlsfBin32, tlsfSearchBin32 } from "./tlsf-levels.js";
 
 const HEADER = 8;
-const MIN_SIZE = 16; // next, prev and the back link fit
-const FREE = 1;
-const PREV_FREE = 2;
-const FLAGS = 3;
+const MIN_SIZE = 16;
+/** The smallest remainder a split gives back: a header and the smallest payload. */
+const MIN_SPLIT = HEADER + MIN_SIZE;
 const SL_BITS = 4;
 const SL_SIZE = 1 << SL_BITS;
 const SB_BITS = SL_BITS + 3; // sizes below 128 share the first level, in steps of 8
 const SB_SIZE = 1 << SB_BITS;
 const FL_COUNT = 31 - SB_BITS + 1 + 1;
+// Record fields (see the module documentation); a record index is the record's first word in `rec`.
+const STRIDE = 8;
+const OFF = 0;
+const SIZE = 1;
+const PREV = 2;
+const NEXT = 3;
+const FNEXT = 4;
+const FPREV = 5;
+const BIN = 6;
+/** The record of the first block of a formatted heap. */
+const FIRST = STRIDE;
+/** The largest payload the quick cache keeps; one list per multiple of 8 up to it. */
+const QUICK_MAX = 4096;
+const QUICK_LISTS = (QUICK_MAX >>> 3) + 1;
+/** The most blocks the quick cache keeps of one size: 4096 bytes' worth, from 1 to 16 blocks. */
+const QUICK_DEPTH = 16;
+const QUICK_DEPTHS = Int32Array.from({ length: QUICK_LISTS }, (_, k) =>
+  Math.max(1, Math.min(QUICK_DEPTH, Math.floor(QUICK_MAX / Math.max(8, k * 8)))),
+);
+/** Where each size's stack starts in the quick tables (the depths summed): 1,742 entries, 14 KiB per heap. */
+const QUICK_BASE = new Int32Array(QUICK_LISTS + 1);
+for (let k = 0; k < QUICK_LISTS; k++) QUICK_BASE[k + 1] = QUICK_BASE[k]! + QUICK_DEPTHS[k]!;
+/** The quick cache holds at most heap bytes / 2^QUICK_SHARE (3%). */
+const QUICK_SHARE = 5;
 
 /** Heap statistics from {@link Tlsf.stats}. */
 export interface TlsfStats {
@@ -79,9 +117,9 @@ export interface TlsfStats {
   readonly usedBytes: number;
   /** Used blocks. */
   readonly usedBlocks: number;
-  /** Bytes in free blocks' payloads. */
+  /** Bytes in free blocks' payloads (a `Tlsf`'s quick cache included). */
   readonly freeBytes: number;
-  /** Free blocks. */
+  /** Free blocks (a `Tlsf`'s quick cache included). */
   readonly freeBlocks: number;
   /** The largest free payload: the largest request that fits without growing. */
   readonly largestFreeBlock: number;
@@ -104,16 +142,36 @@ export class Tlsf implements Allocator, FixedRange {
   private heapEnd: number;
   private flMap: number;
   private readonly slMap: Int32Array;
+  /** Per list, the record of its first block (0: empty). */
   private readonly heads: Int32Array;
-  /** Out of band, one bit per 8 bytes: set where a live block starts. */
+  /** The block records (see the module documentation); grows by doubling. */
+  private rec: Int32Array;
+  /** Records handed out so far (the next fresh one is at `recTop`). */
+  private recTop: number;
+  /** The first spare record (chained through FNEXT), 0 when none. */
+  private spare: number;
+  /** The records of the first and the last block. */
+  private first: number;
+  private last: number;
+  /** Out of band, one bit per 8 bytes: set where the payload of a used block or one in the quick cache starts. */
   private starts: Int32Array;
-  /** Out of band, one bit per 8 bytes: set where a free block (on a list) starts. */
-  private frees: Int32Array;
+  /**
+   * The quick cache: per payload size / 8 (k), a stack of up to `QUICK_DEPTHS[k]` blocks, entry `QUICK_BASE[k] + i`
+   * holding the block's payload offset (`quickPtr`) and its record (`quickRec`), so a hit reads nothing else.
+   */
+  private readonly quickPtr: Int32Array;
+  private readonly quickRec: Int32Array;
+  /** Per payload size / 8, the blocks on its stack. */
+  private readonly quickCount: Int32Array;
+  /** Payload bytes in the quick cache, and the most it may hold. */
+  private quickBytes: number;
+  private quickBudget: number;
   private corruptions: number;
-  /** The memory's 32-bit view, taken again at each public entry (a WebAssembly memory replaces its buffer). */
-  private u32: Uint32Array;
-  /** The key of the header check words (random per heap). */
-  private readonly key: number;
+  /**
+   * The memory's 32-bit view, taken when the heap grows. A WebAssembly memory grown by someone else detaches it
+   * (length 0): a header read then fails its check, and the slow path takes the view again.
+   */
+  private i32: Int32Array;
 
   /** @throws `AllocError` when `backing` is not a `FixedRange`, is a wrapper it would bypass, or is too small. */
   constructor(backing: FixedRange) {
@@ -139,10 +197,19 @@ export class Tlsf implements Allocator, FixedRange {
     }
     this.heapEnd = initial;
     this.starts = new Int32Array(((initial - base) >>> 8) + 1); // grows with the heap
-    this.frees = new Int32Array(this.starts.length);
-    this.u32 = this.memory.u32;
-    this.key = randomKey() & 0x3fffffff;
+    this.rec = new Int32Array(64 * STRIDE);
+    this.quickPtr = new Int32Array(QUICK_BASE[QUICK_LISTS]!);
+    this.quickRec = new Int32Array(QUICK_BASE[QUICK_LISTS]!);
+    this.quickCount = new Int32Array(QUICK_LISTS);
+    this.quickBytes = 0;
+    this.quickBudget = 0;
+    this.recTop = FIRST;
+    this.spare = 0;
+    this.first = FIRST;
+    this.last = FIRST;
+    this.i32 = this.view();
     this.format();
+    this.memory.watchRetire(this);
   }
 
   /**
@@ -163,21 +230,28 @@ export class Tlsf implements Allocator, FixedRange {
    * @internal
    */
   allocRaw(size: number, align: number): number {
-    if (this.memory.retired) {
-      throw new AllocError(
-        "Tlsf.allocate: its memory was disposed (the OS mapping is gone); nothing can be allocated from it any more",
-      );
-    }
-    this.u32 = this.memory.u32;
     if (align > 8) return this.allocateAligned(size, align);
     const s = size <= MIN_SIZE ? MIN_SIZE : (size + 7) & ~7;
-    let b = this.search(s);
-    if (b === NULL) {
-      b = this.growFor(s);
-      if (b === NULL) return NULL;
+    if (s <= QUICK_MAX) {
+      const k = s >>> 3;
+      const top = this.quickCount[k]! - 1;
+      if (top >= 0) {
+        // A quick hit: the block's record is written, nothing is read. Its header still names the record (a header
+        // written while the block was free fails its check at the next free: a CorruptionError, never a wrong block).
+        const i = QUICK_BASE[k]! + top;
+        this.quickCount[k] = top;
+        this.quickBytes -= s;
+        const p = this.quickPtr[i]!;
+        this.rec[this.quickRec[i]! + OFF] = p;
+        return p;
+      }
     }
-    this.take(b, s);
-    return b;
+    let r = this.search(s);
+    if (r === 0) {
+      r = this.searchHarder(s);
+      if (r === 0) return NULL;
+    }
+    return this.take(r, s);
   }
 
   /**
@@ -188,16 +262,32 @@ export class Tlsf implements Allocator, FixedRange {
    */
   sizeOf(ptr: unknown): number {
     const p = ptr as number;
-    if ((p | 0) !== p || (p & 7) !== 0 || p <= this.heapBase || p >= this.heapEnd || !this.isStart(p))
-      return -1;
-    this.u32 = this.memory.u32;
-    return this.checkedHeader("free", p);
+    if ((p | 0) !== p || (p & 7) !== 0 || p <= this.heapBase || p >= this.heapEnd) return -1;
+    const r = this.i32[(p - HEADER) >>> 2]!;
+    const rec = this.rec;
+    if ((r & (STRIDE - 1)) === 0 && r >>> 0 < this.recTop && rec[r + OFF] === p) return rec[r + SIZE]!;
+    const q = this.recordOf("free", p);
+    return q === 0 ? -1 : rec[q + SIZE]!;
   }
 
   /** The raw protocol: frees a block `sizeOf` just reported live. @internal */
   freeRaw(ptr: number): void {
-    this.u32 = this.memory.u32;
-    this.release(ptr);
+    this.release(this.i32[(ptr - HEADER) >>> 2]!, ptr);
+  }
+
+  /**
+   * Gives the blocks of the quick cache back to the free lists, coalescing them with their free neighbours. An
+   * allocation that finds no free block does it before it grows the heap or returns `NULL`, so the cache never
+   * makes a request fail; call it to see the heap fully coalesced (in `stats()`, `regions()`).
+   */
+  flushCache(): void {
+    for (let k = 0; k < QUICK_LISTS; k++) {
+      const count = this.quickCount[k]!;
+      this.quickCount[k] = 0;
+      for (let i = QUICK_BASE[k]!; i < QUICK_BASE[k]! + count; i++)
+        this.merge(this.quickRec[i]!, this.quickPtr[i]!);
+    }
+    this.quickBytes = 0;
   }
 
   /** As {@link Tlsf.allocate}, with the block zeroed. */
@@ -215,13 +305,15 @@ export class Tlsf implements Allocator, FixedRange {
    */
   deallocate(ptr: number, size: number, align = 8): void {
     if (!isValidLayout(size, align)) throw layoutError("Tlsf.deallocate", size, align);
-    const usable = this.liveSize("deallocate", ptr);
+    let r = this.usedAt(ptr);
+    if (r === 0) r = this.liveRecord("deallocate", ptr);
+    const usable = this.rec[r + SIZE]!;
     if (size > usable || (ptr & (align - 1)) !== 0) {
       throw new LayoutError(
         `Tlsf.deallocate: block ${describePointer(ptr)} holds ${usable} bytes, aligned to its address; it cannot have been allocated with size ${size} and align ${align}`,
       );
     }
-    this.release(ptr);
+    this.release(r, ptr);
   }
 
   /**
@@ -230,8 +322,9 @@ export class Tlsf implements Allocator, FixedRange {
    * @throws as {@link Tlsf.deallocate}.
    */
   free(ptr: number): void {
-    this.liveSize("free", ptr);
-    this.release(ptr);
+    let r = this.usedAt(ptr);
+    if (r === 0) r = this.liveRecord("free", ptr);
+    this.release(r, ptr);
   }
 
   /**
@@ -242,40 +335,37 @@ export class Tlsf implements Allocator, FixedRange {
    */
   realloc(ptr: number, newSize: number): number {
     if (!isValidLayout(newSize, 1)) throw layoutError("Tlsf.realloc", newSize, 8);
-    const cur = this.liveSize("realloc", ptr);
+    const r = this.liveRecord("realloc", ptr);
     const s = newSize <= MIN_SIZE ? MIN_SIZE : (newSize + 7) & ~7;
-    const next = ptr + cur + HEADER;
-    this.checkNext("realloc", ptr, next);
+    const cur = this.rec[r + SIZE]!;
     if (s <= cur) {
-      this.trim(ptr, s);
+      this.trim(r, ptr, s);
       return ptr;
     }
     // The last block grows in place: the heap grows behind it (a buffer that keeps growing is not copied each time).
-    if (next === this.heapEnd && this.growFor(s - cur) !== NULL) this.u32 = this.memory.u32;
-    const nh = this.u32[(next - HEADER) >>> 2]!;
-    if (this.isFree(next) && cur + HEADER + (nh & ~FLAGS) >= s) {
-      const nsize = this.checkFree("realloc", next);
-      this.checkLinks("realloc", next, nsize);
-      this.checkTag("realloc", next + nsize + HEADER);
-      this.unlink(next, nh & ~FLAGS);
-      const merged = cur + HEADER + (nh & ~FLAGS);
-      this.put(ptr, merged | (this.u32[(ptr - HEADER) >>> 2]! & PREV_FREE));
-      this.clearPrevFree(ptr + merged + HEADER);
-      this.trim(ptr, s);
+    if (r === this.last) this.growFor(s - cur);
+    const rec = this.rec;
+    const n = rec[r + NEXT]!;
+    const off = n === 0 ? 0 : rec[n + OFF]!;
+    if ((off < 0 || (off & 7) !== 0) && cur + HEADER + rec[n + SIZE]! >= s) {
+      if (off < 0) this.unlink(n);
+      else this.unquick(n);
+      this.absorbNext(r, n);
+      this.trim(r, ptr, s);
       return ptr;
     }
-    const q = this.allocate(newSize, 8);
+    const q = this.allocRaw(newSize, 8);
     if (q === NULL) return NULL;
     this.memory.u8.copyWithin(q, ptr, ptr + cur);
-    this.release(ptr);
+    this.merge(r, ptr);
     return q;
   }
 
   /** Grows a block (I5): `realloc`, with the contract's checks. */
   grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
     checkResize("Tlsf.grow", oldSize, newSize, align, true);
-    this.checkHeld("grow", ptr, oldSize, align);
-    if (align > 8 && newSize > this.liveSize("grow", ptr)) return this.move(ptr, oldSize, newSize, align);
+    const usable = this.checkHeld("grow", ptr, oldSize, align);
+    if (align > 8 && newSize > usable) return this.move(ptr, oldSize, newSize, align);
     return this.realloc(ptr, newSize);
   }
 
@@ -294,7 +384,7 @@ export class Tlsf implements Allocator, FixedRange {
   /** The block's payload size (at least the size asked for, rounded up to 8). */
   usableSize(ptr: number, size: number): number {
     if (!isValidLayout(size, 1)) throw layoutError("Tlsf.usableSize", size, 1);
-    const usable = this.liveSize("usableSize", ptr);
+    const usable = this.rec[this.liveRecord("usableSize", ptr) + SIZE]!;
     if (size > usable)
       throw new LayoutError(
         `Tlsf.usableSize: block ${describePointer(ptr)} holds ${usable} bytes, not ${size}`,
@@ -310,6 +400,19 @@ export class Tlsf implements Allocator, FixedRange {
   /** Headers found destroyed (by an overflow of the block before) so far. */
   corruptionEvents(): number {
     return this.corruptions;
+  }
+
+  /**
+   * The memory was retired (its OS mapping disposed): the quick cache and the lists are emptied, so every allocation
+   * takes the slow path, which refuses. The heap cannot be used or validated any more.
+   * @internal
+   */
+  memoryRetired(): void {
+    this.quickCount.fill(0);
+    this.quickBytes = 0;
+    this.quickBudget = -1;
+    this.flMap = 0;
+    this.slMap.fill(0);
   }
 
   /** First offset of the heap's range. */
@@ -334,25 +437,23 @@ export class Tlsf implements Allocator, FixedRange {
 
   /** Walks the heap: used and free bytes and blocks, the largest free block, fragmentation. O(blocks). */
   stats(): TlsfStats {
-    const u32 = this.memory.u32;
+    const rec = this.rec;
     let usedBytes = 0;
     let usedBlocks = 0;
     let freeBytes = 0;
     let freeBlocks = 0;
     let largest = 0;
-    for (let p = this.heapBase + HEADER; p < this.heapEnd;) {
-      const h = u32[(p - HEADER) >>> 2]!;
-      const size = h & ~FLAGS;
-      if (size === 0) break; // the sentinel
-      if ((h & FREE) !== 0) {
-        freeBytes += size;
+    for (let r = this.first, n = 0; r !== 0 && n < this.recTop; r = rec[r + NEXT]!, n += STRIDE) {
+      const size = rec[r + SIZE]!;
+      const off = rec[r + OFF]!;
+      if (off < 0 || (off & 7) !== 0) {
+        freeBytes += size; // a free block, or one in the quick cache
         freeBlocks++;
         if (size > largest) largest = size;
       } else {
         usedBytes += size;
         usedBlocks++;
       }
-      p += size + HEADER;
     }
     return {
       usedBytes,
@@ -361,7 +462,7 @@ export class Tlsf implements Allocator, FixedRange {
       freeBlocks,
       largestFreeBlock: largest,
       fragmentation: freeBytes === 0 ? 0 : 1 - largest / freeBytes,
-      overheadBytes: (usedBlocks + freeBlocks + 1) * HEADER,
+      overheadBytes: (usedBlocks + freeBlocks) * HEADER,
       heapBytes: this.heapEnd - this.heapBase,
     };
   }
@@ -371,67 +472,93 @@ export class Tlsf implements Allocator, FixedRange {
    * not committed yet (room to grow) is not listed. O(blocks); allocates.
    */
   regions(): Region[] {
-    const u32 = this.memory.u32;
+    const rec = this.rec;
     const out: Region[] = [];
-    let p = this.heapBase + HEADER;
-    for (; p <= this.heapEnd;) {
-      const h = u32[(p - HEADER) >>> 2]!;
-      const size = h & ~FLAGS;
+    for (let r = this.first, n = 0; r !== 0 && n < this.recTop; r = rec[r + NEXT]!, n += STRIDE) {
+      const off = rec[r + OFF]!;
+      const p = off < 0 ? -off : off & ~7;
       out.push({ offset: p - HEADER, size: HEADER, kind: "metadata" });
-      if (size === 0) break; // the sentinel
-      out.push({ offset: p, size, kind: (h & FREE) !== 0 ? "free" : "used" });
-      p += size + HEADER;
+      out.push({ offset: p, size: rec[r + SIZE]!, kind: off === p ? "used" : "free" });
     }
     return out;
   }
 
   /** Checks every invariant of the module documentation; throws an `Error` naming the first one broken. O(blocks). */
   validate(): void {
-    const u32 = this.memory.u32;
+    const rec = this.rec;
+    const i32 = this.memory.i32;
     const fail = (what: string): never => {
       throw new Error(`Tlsf.validate: ${what}`);
     };
     const free = new Set<number>();
+    const cached = new Set<number>();
+    let at = this.heapBase + HEADER;
+    let before = 0;
     let prevFree = false;
-    let p = this.heapBase + HEADER;
-    for (;;) {
-      if (p > this.heapEnd) fail(`block ${p} runs past the heap end ${this.heapEnd}`);
-      const h = u32[(p - HEADER) >>> 2]!;
-      const size = h & ~FLAGS;
-      if (((h & PREV_FREE) !== 0) !== prevFree)
-        fail(
-          `block ${p}: PREV_FREE is ${(h & PREV_FREE) !== 0}, the block before is ${prevFree ? "free" : "used"}`,
-        );
-      if (size === 0) {
-        if (p !== this.heapEnd) fail(`the sentinel sits at ${p}, not at the heap end ${this.heapEnd}`);
-        break;
-      }
-      if (u32[(p - 4) >>> 2] !== this.tagOf(p, h)) fail(`block ${p} has a wrong check word`);
+    let blocks = 0;
+    for (let r = this.first; r !== 0; r = rec[r + NEXT]!) {
+      if (++blocks > this.recTop / STRIDE) fail("the block chain has a cycle");
+      const off = rec[r + OFF]!;
+      const p = off < 0 ? -off : off & ~7;
+      const size = rec[r + SIZE]!;
+      if (off > 0 && off !== p && off !== p + 1) fail(`record ${r} has offset ${off}`);
+      if (p !== at) fail(`record ${r} says its block is at ${p}, the blocks before end at ${at - HEADER}`);
+      if (rec[r + PREV] !== before)
+        fail(`record ${r} names ${rec[r + PREV]} as the block before, not ${before}`);
       if (size < MIN_SIZE || (size & 7) !== 0) fail(`block ${p} has size ${size}`);
-      const isFree = (h & FREE) !== 0;
+      const isFree = off < 0;
       if (isFree && prevFree) fail(`blocks before ${p} and ${p} are both free (not coalesced)`);
-      if (isFree) {
-        free.add(p);
-        if (u32[(p + size - 4) >>> 2] !== p) fail(`free block ${p} has a wrong back link`);
-      }
+      const isUsed = off === p;
+      if (isFree) free.add(r);
+      else if (!isUsed) cached.add(r);
+      else if (i32[(p - HEADER) >>> 2] !== r)
+        fail(`the header of used block ${p} does not hold its record ${r}`);
       if (this.isStart(p) === isFree)
         fail(`the start bitmap says ${isFree ? "used" : "free"} for block ${p}`);
       prevFree = isFree;
-      p += size + HEADER;
+      before = r;
+      at = p + size + HEADER;
     }
+    if (at - HEADER !== this.heapEnd) fail(`the blocks end at ${at - HEADER}, the heap at ${this.heapEnd}`);
+    if (before !== this.last) fail(`the last block is record ${before}, not ${this.last}`);
+    let spares = 0;
+    for (let r = this.spare; r !== 0; r = rec[r + FNEXT]!) {
+      if (rec[r + OFF] !== 0) fail(`spare record ${r} is in use`);
+      if (++spares > this.recTop / STRIDE) fail("the spare records have a cycle");
+    }
+    let quickBytes = 0;
+    for (let k = 0; k < QUICK_LISTS; k++) {
+      let n = 0;
+      if (this.quickCount[k]! > QUICK_DEPTHS[k]!)
+        fail(`quick list ${k * 8} holds more than ${QUICK_DEPTHS[k]} blocks`);
+      for (; n < this.quickCount[k]!; n++) {
+        const r = this.quickRec[QUICK_BASE[k]! + n]!;
+        if (!cached.delete(r)) fail(`quick list ${k * 8} holds record ${r}, which is not a cached block`);
+        if (rec[r + SIZE] !== k * 8) fail(`quick list ${k * 8} holds a block of ${rec[r + SIZE]} bytes`);
+        if (rec[r + OFF] !== this.quickPtr[QUICK_BASE[k]! + n]! + 1)
+          fail(`quick list ${k * 8} names ${this.quickPtr[QUICK_BASE[k]! + n]} for record ${r}`);
+        quickBytes += k * 8;
+      }
+    }
+    if (cached.size !== 0) fail(`${cached.size} cached blocks are on no quick list`);
+    if (quickBytes !== this.quickBytes)
+      fail(`the quick cache holds ${quickBytes} bytes, counted ${this.quickBytes}`);
+    if (blocks + spares + 1 !== this.recTop / STRIDE)
+      fail(`${blocks} blocks and ${spares} spare records, ${this.recTop / STRIDE - 1} records handed out`);
     let listed = 0;
     for (let f = 0; f < FL_COUNT; f++) {
       for (let s = 0; s < SL_SIZE; s++) {
         const head = this.heads[f * SL_SIZE + s]!;
-        if (((this.slMap[f]! >>> s) & 1) !== (head !== NULL ? 1 : 0))
+        if (((this.slMap[f]! >>> s) & 1) !== (head !== 0 ? 1 : 0))
           fail(`slMap[${f}] bit ${s} disagrees with its list`);
-        let prev = NULL;
-        for (let b = head; b !== NULL; b = u32[b >>> 2]!) {
-          if (!free.has(b)) fail(`list (${f}, ${s}) holds ${b}, which is not a free block`);
-          const [bf, bs] = mapping(u32[(b - HEADER) >>> 2]! & ~FLAGS);
-          if (bf !== f || bs !== s) fail(`free block ${b} is in list (${f}, ${s}), not (${bf}, ${bs})`);
-          if (u32[(b + 4) >>> 2] !== prev) fail(`free block ${b} has a wrong prev link`);
-          prev = b;
+        let prev = 0;
+        for (let r = head; r !== 0; r = rec[r + FNEXT]!) {
+          if (!free.has(r)) fail(`list (${f}, ${s}) holds record ${r}, which is not a free block`);
+          const size = rec[r + SIZE]!;
+          if (tlsfBin32(size) !== f * SL_SIZE + s || rec[r + BIN] !== f * SL_SIZE + s)
+            fail(`free block ${-rec[r + OFF]!} (size ${size}) is in list (${f}, ${s})`);
+          if (rec[r + FPREV] !== prev) fail(`free record ${r} has a wrong prev link`);
+          prev = r;
           if (++listed > free.size) fail("a free list has a cycle");
         }
       }
@@ -443,21 +570,52 @@ export class Tlsf implements Allocator, FixedRange {
 
   // ---- internals ----
 
-  /** One free block over the whole committed heap, then the sentinel. */
+  /** One free block over the whole committed heap. */
   private format(): void {
     this.flMap = 0;
     this.slMap.fill(0);
     this.heads.fill(0);
     this.starts.fill(0);
-    this.frees.fill(0);
-    this.u32 = this.memory.u32;
-    const u32 = this.u32;
+    this.rec.fill(0);
+    this.recTop = FIRST + STRIDE;
+    this.spare = 0;
+    this.first = FIRST;
+    this.last = FIRST;
+    this.quickCount.fill(0);
+    this.quickBytes = 0;
+    this.quickBudget = (this.heapEnd - this.heapBase) >>> QUICK_SHARE;
+    this.i32 = this.view();
+    const rec = this.rec;
     const p = this.heapBase + HEADER;
-    const size = this.heapEnd - HEADER - p;
-    this.put(this.heapEnd, 0 | PREV_FREE); // sentinel: size 0, used
-    this.put(p, size | FREE);
-    u32[(p + size - 4) >>> 2] = p;
-    this.link(p, size);
+    const size = this.heapEnd - p;
+    rec[FIRST + OFF] = -p;
+    rec[FIRST + SIZE] = size;
+    this.link(FIRST, size);
+    if (this.memory.retired) this.memoryRetired();
+  }
+
+  /**
+   * A fixed-length view of the memory up to the heap's end: over a resizable buffer, V8 reads a fixed-length view
+   * faster than the length-tracking ones of `Memory`. Taken again when the heap grows.
+   */
+  private view(): Int32Array {
+    return new Int32Array(this.memory.buffer, 0, this.heapEnd >>> 2);
+  }
+
+  private retiredError(): AllocError {
+    return new AllocError(
+      "Tlsf.allocate: its memory was disposed (the OS mapping is gone); nothing can be allocated from it any more",
+    );
+  }
+
+  /**
+   * The fast check of a live block: the record its header names, when that record says a used block starts at
+   * `ptr` (any value); 0 otherwise (then {@link Tlsf.liveRecord} decides what was wrong).
+   */
+  private usedAt(ptr: number): number {
+    if ((ptr | 0) !== ptr || (ptr & 7) !== 0 || ptr <= this.heapBase || ptr >= this.heapEnd) return 0;
+    const r = this.i32[(ptr - HEADER) >>> 2]!;
+    return (r & (STRIDE - 1)) === 0 && r >>> 0 < this.recTop && this.rec[r + OFF] === ptr ? r : 0;
   }
 
   private isStart(p: number): boolean {
@@ -465,161 +623,69 @@ export class Tlsf implements Allocator, FixedRange {
     return ((this.starts[i >>> 5]! >>> (i & 31)) & 1) === 1;
   }
 
-  /** The payload size of the live block at `ptr`; throws for anything else. */
-  private liveSize(what: string, ptr: number): number {
-    this.u32 = this.memory.u32;
-    if (
-      (ptr | 0) !== ptr ||
-      (ptr & 7) !== 0 ||
-      ptr <= this.heapBase ||
-      ptr >= this.heapEnd ||
-      !this.isStart(ptr)
-    ) {
+  /** The record of the live block at `ptr`; throws `InvalidPointerError` for anything else. */
+  private liveRecord(what: string, ptr: number): number {
+    const r =
+      (ptr | 0) === ptr && (ptr & 7) === 0 && ptr > this.heapBase && ptr < this.heapEnd
+        ? this.recordOf(what, ptr)
+        : 0;
+    if (r === 0) {
       throw new InvalidPointerError(
         ptr,
         `Tlsf.${what}: ${describePointer(ptr)} is not a live block (never issued, freed already, an interior or foreign pointer)`,
       );
     }
-    return this.checkedHeader(what, ptr);
+    return r;
   }
 
-  /** The payload size in the header of the block at `ptr` (a start bit is set there), checked against the heap. */
-  private checkedHeader(what: string, ptr: number): number {
-    const h = this.u32[(ptr - HEADER) >>> 2]!;
-    const size = h & ~FLAGS;
-    const next = ptr + size + HEADER;
-    if (
-      this.u32[(ptr - 4) >>> 2] !== this.tagOf(ptr, h) ||
-      (h & FREE) !== 0 ||
-      size < MIN_SIZE ||
-      (size & 7) !== 0 ||
-      next > this.heapEnd ||
-      (next !== this.heapEnd && !this.isStart(next) && !this.isFree(next))
-    ) {
-      throw this.corrupt(
-        what,
-        `the header of block ${describePointer(ptr)} was overwritten (an overflow of the block before it)`,
-      );
+  /**
+   * The record of the used block whose payload starts at `p` (8-aligned, inside the heap), 0 when none does (a
+   * block in the quick cache is not live); a header that fails its check where the start bitmap says a block starts
+   * is a `CorruptionError` (counted).
+   */
+  private recordOf(what: string, p: number): number {
+    // A WebAssembly memory grown by someone else detached the view: take it again.
+    if (this.i32.length === 0 || this.i32.buffer !== this.memory.buffer) this.i32 = this.view();
+    const r = this.i32[(p - HEADER) >>> 2]!;
+    if ((r & (STRIDE - 1)) === 0 && r >>> 0 < this.recTop) {
+      if (this.rec[r + OFF] === p) return r;
+      if (this.rec[r + OFF] === p + 1) return 0; // in the quick cache: freed already
     }
-    return size;
-  }
-
-  /** Counts a corruption and builds its error. */
-  private corrupt(what: string, detail: string): CorruptionError {
+    if (!this.isStart(p)) return 0;
     this.corruptions++;
-    return new CorruptionError(`Tlsf.${what}: ${detail}; nothing was handed out or freed`);
+    throw new CorruptionError(
+      `Tlsf.${what}: the header of block ${describePointer(p)} was overwritten (an overflow of the block before it); nothing was handed out or freed`,
+    );
   }
 
-  /**
-   * The check word of a header: a keyed mix of the block's address and its first header word. A program that
-   * overwrites a header (an overflow of the block before, a write after free) does not know the key, so the pair no
-   * longer matches and the header is refused before anything follows it.
-   */
-  private tagOf(p: number, h: number): number {
-    // 30 bits: the tag and the key stay small integers (Smis), never boxed doubles on the hot path.
-    return (Math.imul(p ^ this.key, 0x9e3779b1) ^ Math.imul(h ^ (p >>> 7), 0x85ebca6b)) & 0x3fffffff;
-  }
-
-  /** Checks the check word of the header at `p` (a block or the end marker) before it is rewritten. */
-  private checkTag(what: string, p: number): void {
-    if (this.u32[(p - 4) >>> 2] !== this.tagOf(p, this.u32[(p - HEADER) >>> 2]!))
-      throw this.corrupt(what, `the header of block ${describePointer(p)} was overwritten`);
-  }
-
-  /** Writes the header of the block at `p`: `h` (size and flags) and its check word. */
-  private put(p: number, h: number): void {
-    this.u32[(p - HEADER) >>> 2] = h;
-    this.u32[(p - 4) >>> 2] = this.tagOf(p, h);
-  }
-
-  /** True when a free block (one on a list) starts at `p` (any value: false for anything else). */
-  private isFree(p: number): boolean {
-    const i = (p - this.heapBase) >>> 3;
-    return (p & 7) === 0 && ((this.frees[i >>> 5]! >>> (i & 31)) & 1) === 1;
-  }
-
-  /**
-   * The size of the free block `b` after checking what its header says against the out-of-band bits: a free block
-   * starts there, the header says free, and its size ends at the start of a used block or the heap's end.
-   */
-  private checkFree(what: string, b: number): number {
-    const h = this.u32[(b - HEADER) >>> 2]!;
-    const size = h & ~FLAGS;
-    const next = b + size + HEADER;
-    if (
-      !this.isFree(b) ||
-      this.u32[(b - 4) >>> 2] !== this.tagOf(b, h) ||
-      (h & FREE) === 0 ||
-      size < MIN_SIZE ||
-      (size & 7) !== 0 ||
-      next > this.heapEnd ||
-      (next !== this.heapEnd && !this.isStart(next))
-    ) {
-      throw this.corrupt(what, `the header of free block ${describePointer(b)} was overwritten`);
-    }
-    return size;
-  }
-
-  /** Checks the list links of free block `b` (of `size`): each neighbour is a free block that links back. */
-  private checkLinks(what: string, b: number, size: number): void {
-    const u32 = this.u32;
-    const next = u32[b >>> 2]!;
-    const prev = u32[(b + 4) >>> 2]!;
-    if (
-      (next !== NULL && (!this.isFree(next) || u32[(next + 4) >>> 2] !== b)) ||
-      (prev === NULL
-        ? this.heads[flOf(size) * SL_SIZE + slOf(size)] !== b
-        : !this.isFree(prev) || u32[prev >>> 2] !== b)
-    ) {
-      throw this.corrupt(
-        what,
-        `the free-list links of block ${describePointer(b)} were overwritten (a write after free)`,
-      );
-    }
-  }
-
-  /** Checks that `next`, the block after the live block `p`, is a block start (or the heap's end). */
-  private checkNext(what: string, p: number, next: number): void {
-    if (next !== this.heapEnd && !this.isStart(next) && !this.isFree(next)) {
-      throw this.corrupt(what, `the header of block ${describePointer(p)} was overwritten`);
-    }
-  }
-
-  private checkHeld(what: string, ptr: number, size: number, align: number): void {
-    const usable = this.liveSize(what, ptr);
+  private checkHeld(what: string, ptr: number, size: number, align: number): number {
+    const usable = this.rec[this.liveRecord(what, ptr) + SIZE]!;
     if (size > usable || (ptr & (align - 1)) !== 0) {
       throw new LayoutError(
         `Tlsf.${what}: block ${describePointer(ptr)} holds ${usable} bytes; not a block of size ${size} and align ${align}`,
       );
     }
+    return usable;
   }
 
   private move(ptr: number, oldSize: number, newSize: number, align: number): number {
     const q = this.allocate(newSize, align);
     if (q === NULL) return NULL;
     this.memory.u8.copyWithin(q, ptr, ptr + oldSize);
-    this.release(ptr);
+    this.free(ptr);
     return q;
   }
 
-  /** Finds a free block of at least `s` bytes (rounded up to its class first, so any block found fits). */
+  /** Finds a free block of at least `s` bytes (rounded up to its class first, so any block found fits): its record. */
   private search(s: number): number {
-    let fl: number;
-    let sl: number;
-    if (s < SB_SIZE) {
-      fl = 0;
-      sl = s >>> 3;
-    } else {
-      const r = s + (1 << (31 - Math.clz32(s) - SL_BITS)) - 1; // round up to the next class boundary
-      const f = 31 - Math.clz32(r);
-      sl = (r >>> (f - SL_BITS)) ^ SL_SIZE;
-      fl = f - (SB_BITS - 1);
-      if (fl >= FL_COUNT) return NULL;
-    }
+    const k = tlsfSearchBin32(s);
+    let fl = k >>> SL_BITS;
+    let sl = k & (SL_SIZE - 1);
+    if (fl >= FL_COUNT) return 0;
     let slBits = this.slMap[fl]! & (~0 << sl);
     if (slBits === 0) {
       const flBits = fl + 1 >= 32 ? 0 : this.flMap & (~0 << (fl + 1));
-      if (flBits === 0) return NULL;
+      if (flBits === 0) return 0;
       fl = 31 - Math.clz32(flBits & -flBits);
       slBits = this.slMap[fl]!;
     }
@@ -627,225 +693,311 @@ export class Tlsf implements Allocator, FixedRange {
     return this.heads[fl * SL_SIZE + sl]!;
   }
 
-  /** Removes free block `b` from its list, splits off what is not needed, marks it used. */
-  private take(b: number, s: number): void {
-    const u32 = this.u32;
-    const size = this.checkFree("allocate", b);
-    this.checkLinks("allocate", b, size);
-    this.checkTag("allocate", b + size + HEADER);
-    const h = u32[(b - HEADER) >>> 2]!;
-    this.unlink(b, size);
-    const rest = size - s;
-    if (rest >= HEADER + MIN_SIZE) {
-      this.put(b, s | (h & PREV_FREE));
-      const n = b + s + HEADER;
-      const nsize = rest - HEADER;
-      this.put(n, nsize | FREE);
-      u32[(n + nsize - 4) >>> 2] = n;
-      this.link(n, nsize); // the block after n already has PREV_FREE (it followed free b)
-    } else {
-      this.put(b, size | (h & PREV_FREE));
-      this.clearPrevFree(b + size + HEADER);
+  /** Removes free block `r` from its list, splits off what a block of `s` bytes does not need, marks it used. */
+  private take(r: number, s: number): number {
+    let rec = this.rec;
+    const p = -rec[r + OFF]!;
+    const rest = rec[r + SIZE]! - s;
+    if (rest >= MIN_SPLIT && tlsfBin32(rest - HEADER) === rec[r + BIN]) {
+      // The rest stays in r's list, in r's place: the front gets a new record, and no list changes.
+      const u = this.newRecord();
+      rec = this.rec;
+      const before = rec[r + PREV]!;
+      rec[u + SIZE] = s;
+      rec[u + PREV] = before;
+      rec[u + NEXT] = r;
+      if (before !== 0) rec[before + NEXT] = u;
+      else this.first = u;
+      rec[r + PREV] = u;
+      rec[r + OFF] = -(p + s + HEADER);
+      rec[r + SIZE] = rest - HEADER;
+      this.markUsed(u, p);
+      return p;
     }
-    const i = (b - this.heapBase) >>> 3;
+    this.unlink(r);
+    if (rest >= MIN_SPLIT) {
+      const n = this.newRecord();
+      rec = this.rec;
+      const after = rec[r + NEXT]!;
+      rec[n + OFF] = -(p + s + HEADER);
+      rec[n + SIZE] = rest - HEADER;
+      rec[n + PREV] = r;
+      rec[n + NEXT] = after;
+      if (after !== 0) rec[after + PREV] = n;
+      else this.last = n;
+      rec[r + NEXT] = n;
+      rec[r + SIZE] = s;
+      this.link(n, rest - HEADER);
+    }
+    this.markUsed(r, p);
+    return p;
+  }
+
+  /** Marks block `r` (payload at `p`) used: its record, its header, its start bit. */
+  private markUsed(r: number, p: number): void {
+    this.rec[r + OFF] = p;
+    let i32 = this.i32;
+    if (i32.length === 0) i32 = this.i32 = this.view(); // detached by someone else's growth
+    i32[(p - HEADER) >>> 2] = r;
+    const i = (p - this.heapBase) >>> 3;
     this.starts[i >>> 5]! |= 1 << (i & 31);
   }
 
-  /** Frees a live block: coalesces with free neighbours and files the result. */
-  private release(p: number): void {
-    const u32 = this.u32;
-    let h = u32[(p - HEADER) >>> 2]!;
-    // The header of `p` itself was checked by whoever decided to free it (liveSize, or sizeOf before freeRaw), or
-    // was just written by this heap (a split or a grown end).
-    let size = h & ~FLAGS;
-    // Check every neighbour the merge will follow before writing anything.
-    const next = p + size + HEADER;
-    let nsize = -1;
-    if (next !== this.heapEnd && this.isFree(next)) {
-      nsize = this.checkFree("free", next);
-      this.checkLinks("free", next, nsize);
+  /**
+   * Frees used block `r` (payload at `p`): into the quick cache when it is small and the cache has room for it
+   * (no neighbour is touched), else into the lists.
+   */
+  private release(r: number, p: number): void {
+    const rec = this.rec;
+    const size = rec[r + SIZE]!;
+    if (size <= QUICK_MAX) {
+      const k = size >>> 3;
+      const count = this.quickCount[k]!;
+      if (count < QUICK_DEPTHS[k]! && this.quickBytes + size <= this.quickBudget) {
+        rec[r + OFF] = p + 1; // its start bit stays set
+        this.quickPtr[QUICK_BASE[k]! + count] = p;
+        this.quickRec[QUICK_BASE[k]! + count] = r;
+        this.quickCount[k] = count + 1;
+        this.quickBytes += size;
+        return;
+      }
     }
-    let prev = NULL;
-    let psize = -1;
-    if ((h & PREV_FREE) !== 0) {
-      prev = u32[(p - HEADER - 4) >>> 2]!;
-      if (!this.isFree(prev))
-        throw this.corrupt("free", `the header of block ${describePointer(p)} was overwritten`);
-      psize = this.checkFree("free", prev);
-      if (prev + psize + HEADER !== p)
-        throw this.corrupt("free", `the back link before block ${describePointer(p)} was overwritten`);
-      this.checkLinks("free", prev, psize);
+    this.merge(r, p);
+  }
+
+  /** Takes block `r` off its quick stack (a scan of at most {@link QUICK_DEPTH} entries; the top fills the hole). */
+  private unquick(r: number): void {
+    const rec = this.rec;
+    const size = rec[r + SIZE]!;
+    const k = size >>> 3;
+    const top = QUICK_BASE[k]! + this.quickCount[k]! - 1;
+    for (let i = QUICK_BASE[k]!; i <= top; i++) {
+      if (this.quickRec[i] === r) {
+        this.quickRec[i] = this.quickRec[top]!;
+        this.quickPtr[i] = this.quickPtr[top]!;
+        break;
+      }
     }
-    this.checkTag("free", nsize >= 0 ? next + nsize + HEADER : next); // its PREV_FREE flag is rewritten below
+    this.quickCount[k] = this.quickCount[k]! - 1;
+    this.quickBytes -= size;
+    const i = (rec[r + OFF]! - 1 - this.heapBase) >>> 3;
+    this.starts[i >>> 5]! &= ~(1 << (i & 31));
+  }
+
+  /** After a failed search: flushes the quick cache and searches again, then grows the heap. A free block, or 0. */
+  private searchHarder(s: number): number {
+    if (this.memory.retired) throw this.retiredError();
+    if (this.quickBytes > 0) {
+      this.flushCache();
+      const r = this.search(s);
+      if (r !== 0) return r;
+    }
+    return this.growFor(s);
+  }
+
+  /** Frees used block `r` (payload at `p`) into the lists: coalesces with free neighbours and files the result. */
+  private merge(r: number, p: number): void {
+    const rec = this.rec;
     const i = (p - this.heapBase) >>> 3;
     this.starts[i >>> 5]! &= ~(1 << (i & 31));
-    if (nsize >= 0) {
-      this.unlink(next, nsize);
-      size += HEADER + nsize;
+    const n = rec[r + NEXT]!;
+    const b = rec[r + PREV]!;
+    const prevFree = b !== 0 && rec[b + OFF]! < 0;
+    if (n !== 0 && rec[n + OFF]! < 0) {
+      const merged = rec[r + SIZE]! + HEADER + rec[n + SIZE]!;
+      if (!prevFree && tlsfBin32(merged) === rec[n + BIN]) {
+        // n takes r in and keeps its list place: no list changes.
+        rec[n + OFF] = -p;
+        rec[n + SIZE] = merged;
+        rec[n + PREV] = b;
+        if (b !== 0) rec[b + NEXT] = n;
+        else this.first = n;
+        this.spareRecord(r);
+        return;
+      }
+      this.unlink(n);
+      this.absorbNext(r, n);
     }
-    if (psize >= 0) {
-      this.unlink(prev, psize);
-      size += HEADER + psize;
-      p = prev;
-      h = u32[(prev - HEADER) >>> 2]!;
+    if (prevFree) {
+      const bin = rec[b + BIN]!;
+      this.absorbNext(b, r);
+      if (tlsfBin32(rec[b + SIZE]!) !== bin) {
+        this.unlink(b); // from the list of its old size
+        this.link(b, rec[b + SIZE]!);
+      }
+      return;
     }
-    this.put(p, size | FREE | (h & PREV_FREE));
-    u32[(p + size - 4) >>> 2] = p;
-    const after = p + size + HEADER;
-    this.put(after, u32[(after - HEADER) >>> 2]! | PREV_FREE);
-    this.link(p, size);
+    rec[r + OFF] = -p;
+    this.link(r, rec[r + SIZE]!);
   }
 
-  /** Shrinks the used block `p` to `s` bytes, giving a large enough tail back. */
-  private trim(p: number, s: number): void {
-    const u32 = this.u32;
-    const h = u32[(p - HEADER) >>> 2]!;
-    const size = h & ~FLAGS;
-    const rest = size - s;
-    if (rest < HEADER + MIN_SIZE) return;
-    this.put(p, s | (h & PREV_FREE));
-    const n = p + s + HEADER;
-    this.put(n, (rest - HEADER) | 0); // used for a moment, so release() can coalesce it
-    const j = (n - this.heapBase) >>> 3;
-    this.starts[j >>> 5]! |= 1 << (j & 31);
-    this.release(n);
+  /** Block `r` takes in the block after it, `n` (already off its list), whose record becomes spare. */
+  private absorbNext(r: number, n: number): void {
+    const rec = this.rec;
+    const after = rec[n + NEXT]!;
+    rec[r + SIZE] = rec[r + SIZE]! + HEADER + rec[n + SIZE]!;
+    rec[r + NEXT] = after;
+    if (after !== 0) rec[after + PREV] = r;
+    else this.last = r;
+    this.spareRecord(n);
   }
 
-  private clearPrevFree(p: number): void {
-    const u32 = this.u32;
-    this.put(p, u32[(p - HEADER) >>> 2]! & ~PREV_FREE);
+  /** Puts record `r` on the spare stack. */
+  private spareRecord(r: number): void {
+    this.rec[r + OFF] = 0;
+    this.rec[r + FNEXT] = this.spare;
+    this.spare = r;
   }
 
-  private link(b: number, size: number): void {
-    const fl = flOf(size);
-    const sl = slOf(size);
-    const k = fl * SL_SIZE + sl;
+  /** A spare record (the array doubles when none is left). */
+  private newRecord(): number {
+    const r = this.spare;
+    if (r !== 0) {
+      this.spare = this.rec[r + FNEXT]!;
+      return r;
+    }
+    const top = this.recTop;
+    if (top === this.rec.length) {
+      const grown = new Int32Array(top * 2);
+      grown.set(this.rec);
+      this.rec = grown;
+    }
+    this.recTop = top + STRIDE;
+    return top;
+  }
+
+  /** Shrinks the used block `r` (payload at `p`) to `s` bytes, giving a large enough tail back. */
+  private trim(r: number, p: number, s: number): void {
+    let rec = this.rec;
+    const rest = rec[r + SIZE]! - s;
+    if (rest < MIN_SPLIT) return;
+    const t = this.newRecord();
+    rec = this.rec;
+    const after = rec[r + NEXT]!;
+    const q = p + s + HEADER;
+    rec[t + SIZE] = rest - HEADER;
+    rec[t + PREV] = r;
+    rec[t + NEXT] = after;
+    if (after !== 0) rec[after + PREV] = t;
+    else this.last = t;
+    rec[r + NEXT] = t;
+    rec[r + SIZE] = s;
+    // The tail is a used block for a moment, so merge() coalesces it with a free block after it.
+    this.markUsed(t, q);
+    this.merge(t, q);
+  }
+
+  private link(r: number, size: number): void {
+    const k = tlsfBin32(size);
+    const fl = k >>> SL_BITS;
+    const sl = k & (SL_SIZE - 1);
+    const rec = this.rec;
     const head = this.heads[k]!;
-    const u32 = this.u32;
-    const i = (b - this.heapBase) >>> 3;
-    this.frees[i >>> 5]! |= 1 << (i & 31);
-    u32[b >>> 2] = head;
-    u32[(b + 4) >>> 2] = NULL;
-    if (head !== NULL) u32[(head + 4) >>> 2] = b;
-    this.heads[k] = b;
+    rec[r + FNEXT] = head;
+    rec[r + FPREV] = 0;
+    rec[r + BIN] = k;
+    if (head !== 0) rec[head + FPREV] = r;
+    this.heads[k] = r;
     this.flMap |= 1 << fl;
     this.slMap[fl]! |= 1 << sl;
   }
 
-  private unlink(b: number, size: number): void {
-    const u32 = this.u32;
-    const i = (b - this.heapBase) >>> 3;
-    this.frees[i >>> 5]! &= ~(1 << (i & 31));
-    const next = u32[b >>> 2]!;
-    const prev = u32[(b + 4) >>> 2]!;
-    if (next !== NULL) u32[(next + 4) >>> 2] = prev;
-    if (prev !== NULL) {
-      u32[prev >>> 2] = next;
+  private unlink(r: number): void {
+    const rec = this.rec;
+    const next = rec[r + FNEXT]!;
+    const prev = rec[r + FPREV]!;
+    if (next !== 0) rec[next + FPREV] = prev;
+    if (prev !== 0) {
+      rec[prev + FNEXT] = next;
       return;
     }
-    const fl = flOf(size);
-    const sl = slOf(size);
-    const k = fl * SL_SIZE + sl;
+    const k = rec[r + BIN]!;
     this.heads[k] = next;
-    if (next === NULL) {
-      const bits = this.slMap[fl]! & ~(1 << sl);
+    if (next === 0) {
+      const fl = k >>> SL_BITS;
+      const bits = this.slMap[fl]! & ~(1 << (k & (SL_SIZE - 1)));
       this.slMap[fl] = bits;
       if (bits === 0) this.flMap &= ~(1 << fl);
     }
   }
 
-  /** Grows the committed heap so a block of `s` bytes fits; returns that free block, or `NULL`. */
+  /**
+   * Grows the committed heap so a block of `s` bytes fits (the last block, when free, grows; else a free block
+   * follows it); returns a free block of at least `s` bytes, or 0.
+   */
   private growFor(s: number): number {
     const oldEnd = this.heapEnd;
     // search() looks one size class up (so any block it finds fits): grow by the rounded size.
     const rounded = s < SB_SIZE ? s : s + (1 << (31 - Math.clz32(s) - SL_BITS)) - 1;
     // Compared before any bitwise operation: near 2^30 a sum wraps in 32-bit arithmetic (and would commit memory).
-    if (oldEnd + rounded + 2 * HEADER + MIN_SIZE + 7 > this.rangeEnd) return NULL;
-    const want = (oldEnd + rounded + 2 * HEADER + MIN_SIZE + 7) & ~7;
+    if (oldEnd + rounded + HEADER + MIN_SIZE + 7 > this.rangeEnd) return 0;
+    const want = (oldEnd + rounded + HEADER + MIN_SIZE + 7) & ~7;
     const target = Math.min(this.rangeEnd, Math.max(want, oldEnd + (oldEnd - this.heapBase))) & ~7;
     if (!this.backing.commit(oldEnd, target - oldEnd) && !this.backing.commit(oldEnd, want - oldEnd))
-      return NULL;
+      return 0;
     const newEnd = Math.min(this.rangeEnd, this.memory.byteLength) & ~7;
-    if (newEnd < want) return NULL;
+    if (newEnd < want) return 0;
     if (newEnd - this.heapBase >= this.starts.length * 256) {
       const grown = new Int32Array(((newEnd - this.heapBase) >>> 8) + 1);
       grown.set(this.starts);
       this.starts = grown;
-      const frees = new Int32Array(grown.length);
-      frees.set(this.frees);
-      this.frees = frees;
     }
-    this.u32 = this.memory.u32;
-    const u32 = this.u32;
-    // The old sentinel's header becomes the header of a used block spanning the new bytes; releasing it coalesces
-    // with a free block before it. A new sentinel closes the heap.
-    const p = oldEnd;
-    const size = newEnd - HEADER - p;
-    const sentinel = u32[(oldEnd - HEADER) >>> 2]!;
-    if ((sentinel & ~PREV_FREE) !== 0 || u32[(oldEnd - 4) >>> 2] !== this.tagOf(oldEnd, sentinel))
-      throw this.corrupt(
-        "allocate",
-        `the heap's end marker at ${describePointer(oldEnd - HEADER)} was overwritten`,
-      );
-    this.put(p, size | (sentinel & PREV_FREE));
-    this.put(newEnd, 0);
     this.heapEnd = newEnd;
-    const i = (p - this.heapBase) >>> 3;
-    this.starts[i >>> 5]! |= 1 << (i & 31);
-    this.release(p);
+    this.i32 = this.view();
+    this.quickBudget = (newEnd - this.heapBase) >>> QUICK_SHARE;
+    const l = this.last;
+    let rec = this.rec;
+    if (rec[l + OFF]! < 0) {
+      this.unlink(l);
+      rec[l + SIZE] = rec[l + SIZE]! + newEnd - oldEnd;
+      this.link(l, rec[l + SIZE]!);
+    } else {
+      const n = this.newRecord();
+      rec = this.rec;
+      rec[n + OFF] = -(oldEnd + HEADER);
+      rec[n + SIZE] = newEnd - oldEnd - HEADER;
+      rec[n + PREV] = l;
+      rec[n + NEXT] = 0;
+      rec[l + NEXT] = n;
+      this.last = n;
+      this.link(n, newEnd - oldEnd - HEADER);
+    }
     return this.search(s);
   }
 
   /** Alignment above 8: take `size + align + 24` and give the front (and the tail) back. */
   private allocateAligned(size: number, align: number): number {
     const s = size <= MIN_SIZE ? MIN_SIZE : (size + 7) & ~7;
-    const want = s + align + HEADER + MIN_SIZE;
+    const want = s + align + MIN_SPLIT;
     if (want > 0x40000000) return NULL;
-    let b = this.search(want);
-    if (b === NULL) {
-      b = this.growFor(want);
-      if (b === NULL) return NULL;
+    let r = this.search(want);
+    if (r === 0) {
+      r = this.searchHarder(want);
+      if (r === 0) return NULL;
     }
-    this.take(b, want);
+    const b = this.take(r, want);
+    r = this.i32[(b - HEADER) >>> 2]!; // take() may have given the block a new record: its header, just written, names it
     let q = (b + align - 1) & -align;
-    if (q !== b && q - b < HEADER + MIN_SIZE) q += align;
+    if (q !== b && q - b < MIN_SPLIT) q += align;
     if (q === b) {
-      this.trim(b, s);
+      this.trim(r, b, s);
       return b;
     }
     // Split the front [b, q) off as its own block and free it.
-    const u32 = this.u32;
-    const h = u32[(b - HEADER) >>> 2]!;
-    const total = h & ~FLAGS;
-    const front = q - b - HEADER;
-    this.put(b, front | (h & PREV_FREE));
-    this.put(q, total - front - HEADER);
-    const j = (q - this.heapBase) >>> 3;
-    this.starts[j >>> 5]! |= 1 << (j & 31);
-    this.release(b);
-    this.trim(q, s);
+    const m = this.newRecord();
+    const rec = this.rec;
+    const total = rec[r + SIZE]!;
+    const after = rec[r + NEXT]!;
+    rec[r + SIZE] = q - b - HEADER;
+    rec[m + SIZE] = total - (q - b);
+    rec[m + PREV] = r;
+    rec[m + NEXT] = after;
+    if (after !== 0) rec[after + PREV] = m;
+    else this.last = m;
+    rec[r + NEXT] = m;
+    this.markUsed(m, q);
+    this.merge(r, b);
+    this.trim(m, q, s);
     return q;
   }
-}
-
-/** A random 32-bit key: from the platform's cryptographic generator where there is one. */
-function randomKey(): number {
-  const c = (globalThis as { crypto?: { getRandomValues?(a: Uint32Array): Uint32Array } }).crypto;
-  if (typeof c?.getRandomValues === "function") return c.getRandomValues(new Uint32Array(1))[0]! | 0;
-  return (Math.random() * 0x100000000) | 0;
-}
-
-/** The first level of a free block's list (no tuple: this runs on every free). */
-function flOf(size: number): number {
-  return size < SB_SIZE ? 0 : 31 - Math.clz32(size) - (SB_BITS - 1);
-}
-
-/** The second level of a free block's list. */
-function slOf(size: number): number {
-  return size < SB_SIZE ? size >>> 3 : (size >>> (31 - Math.clz32(size) - SL_BITS)) ^ SL_SIZE;
-}
-
-/** Both levels, for `validate()`. */
-function mapping(size: number): [number, number] {
-  return [flOf(size), slOf(size)];
 }
