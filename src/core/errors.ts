@@ -36,7 +36,7 @@
  * @module
  */
 
-/** Formats an offset for messages: `0x1f0 (496)`. Non-numbers are shown as their type and value. */
+/** Formats an offset for messages: `0x1f0 (496)`. Non-numbers are shown as their type and value. @internal */
 export function describePointer(ptr: unknown): string {
   if (typeof ptr === "number") {
     return Number.isInteger(ptr) && ptr >= 0 ? `0x${ptr.toString(16)} (${ptr})` : String(ptr);
@@ -47,6 +47,8 @@ export function describePointer(ptr: unknown): string {
 /**
  * Any JavaScript value as text for an error message: its type and a short rendering (`string "8"`, `bigint 8n`,
  * `object {"a":1}`). Never throws, whatever the value (a BigInt, a cyclic object, a throwing getter, a revoked proxy).
+ *
+ * @internal
  */
 export function describeValue(value: unknown): string {
   try {

@@ -26,14 +26,16 @@
 import { MAX_ALIGN, MAX_MEMORY_BYTES, MAX_SIZE } from "./constants.js";
 import { AllocError, LayoutError, describePointer, describeValue } from "./errors.js";
 
-/** Mask used by the one-compare size check: `(((size - 1) & SIZE_MASK) + 1) === size` iff `size` is in `1 .. MAX_SIZE`. */
+/** Mask used by the one-compare size check: `(((size - 1) & SIZE_MASK) + 1) === size` iff `size` is in `1 .. MAX_SIZE`. @internal */
 export const SIZE_MASK: number = MAX_SIZE - 1;
-/** Mask used by the one-compare alignment check: `((m & ALIGN_MASK) + 1) === align && (align & m) === 0`, `m = align - 1`. */
+/** Mask used by the one-compare alignment check: `((m & ALIGN_MASK) + 1) === align && (align & m) === 0`, `m = align - 1`. @internal */
 export const ALIGN_MASK: number = MAX_ALIGN - 1;
 
 /**
  * True when `size` is an integer in `[1, MAX_SIZE]`: a number, not a string, a BigInt or an object. Never throws,
  * whatever the value. Inlined by TurboFan; the mask is `SIZE_MASK` as a literal.
+ *
+ * @internal
  */
 export function isValidSize(size: unknown): size is number {
   return typeof size === "number" && ((size - 1) & 0x3fffffff) + 1 === size;
@@ -42,6 +44,8 @@ export function isValidSize(size: unknown): size is number {
 /**
  * True when `align` is a power of two in `[1, MAX_ALIGN]`: a number, not a string, a BigInt or an object. Never
  * throws, whatever the value.
+ *
+ * @internal
  */
 export function isValidAlign(align: unknown): align is number {
   return typeof align === "number" && ((align - 1) & 0x1fffff) + 1 === align && (align & (align - 1)) === 0;
@@ -50,6 +54,8 @@ export function isValidAlign(align: unknown): align is number {
 /**
  * True when both {@link isValidSize} and {@link isValidAlign} hold: the one layout check of every `allocate`.
  * Never throws, whatever the values (the `typeof` tests come first); as fast as the arithmetic written inline.
+ *
+ * @internal
  */
 export function isValidLayout(size: unknown, align: unknown): boolean {
   return (
@@ -65,6 +71,8 @@ export function isValidLayout(size: unknown, align: unknown): boolean {
  * True when `value` is an integer number in the int32 range, the form of every offset forge-alloc hands out
  * (`(value | 0) === value`, after a `typeof` test so that a BigInt or a Symbol gives `false` instead of a
  * `TypeError`). The caller still checks the range, alignment and liveness.
+ *
+ * @internal
  */
 export function isInt32(value: unknown): value is number {
   return typeof value === "number" && (value | 0) === value;
@@ -78,6 +86,8 @@ function describe(value: unknown): string {
  * Builds the {@link LayoutError} for a bad `(size, align)` pair, naming the first bad value.
  *
  * @param where - the method, e.g. `"Slab.allocate"`.
+ *
+ * @internal
  */
 export function layoutError(where: string, size: unknown, align: unknown): LayoutError {
   if (!isValidSize(size)) {
@@ -90,7 +100,7 @@ export function layoutError(where: string, size: unknown, align: unknown): Layou
   );
 }
 
-/** Throws {@link layoutError} for `(size, align)` when the pair is not valid; otherwise does nothing. */
+/** Throws {@link layoutError} for `(size, align)` when the pair is not valid; otherwise does nothing. @internal */
 export function checkLayout(where: string, size: unknown, align: unknown): void {
   if (!isValidLayout(size, align)) throw layoutError(where, size, align);
 }
@@ -99,6 +109,8 @@ export function checkLayout(where: string, size: unknown, align: unknown): void 
  * Checks a configuration integer (a capacity, a byte count) and returns it.
  *
  * @throws {@link AllocError} when `value` is not an integer in `[min, max]`, naming `what` and the bounds.
+ *
+ * @internal
  */
 export function checkInteger(where: string, what: string, value: unknown, min: number, max: number): number {
   if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
@@ -114,6 +126,8 @@ export function checkInteger(where: string, what: string, value: unknown, min: n
  *
  * @throws {@link AllocError} when `value` is not a power of two in `[min, max]` (NaN, Infinity, a string, a BigInt,
  *   any object included), naming `what` and the bounds. `min` and `max` are powers of two up to 2^30.
+ *
+ * @internal
  */
 export function checkPowerOfTwo(
   where: string,
@@ -136,12 +150,12 @@ export function checkPowerOfTwo(
   return value;
 }
 
-/** Checks a memory size in bytes (see {@link MAX_MEMORY_BYTES}) and returns it. */
+/** Checks a memory size in bytes (see {@link MAX_MEMORY_BYTES}) and returns it. @internal */
 export function checkMemoryBytes(where: string, what: string, value: unknown, min: number): number {
   return checkInteger(where, what, value, min, MAX_MEMORY_BYTES);
 }
 
-/** Rounds `value` up to a multiple of the power of two `align`. `value` must be a non-negative integer below 2^31. */
+/** Rounds `value` up to a multiple of the power of two `align`. `value` must be a non-negative integer below 2^31. @internal */
 export function alignUp(value: number, align: number): number {
   return value + (-value & (align - 1));
 }

@@ -61,7 +61,7 @@ export function isOsBacked(value: unknown): value is OsBacked {
   );
 }
 
-/** The wrappers below `value` (itself included), outermost first, following their `inner`. */
+/** The wrappers below `value` (itself included), outermost first, following their `inner`. @internal */
 export function wrapperChain(value: unknown): WrapperInfo[] {
   const out: WrapperInfo[] = [];
   for (let v = value; info(v) !== undefined; v = (v as { inner?: unknown }).inner) out.push(info(v)!);
@@ -74,6 +74,8 @@ export function wrapperChain(value: unknown): WrapperInfo[] {
  * carve their range without calling it.
  *
  * @throws `AllocError` saying where to put the wrapper instead.
+ *
+ * @internal
  */
 export function checkCarvable(where: string, range: unknown): void {
   const i = info(range);
