@@ -82,25 +82,14 @@ const isPrivate = (node) =>
 function withoutInternal(node) {
   const f = ts.factory;
   const keep = (members) => members.filter((m) => !isInternal(m) && !isPrivate(m));
-  if (ts.isClassDeclaration(node))
-    return f.updateClassDeclaration(
-      node,
-      node.modifiers,
-      node.name,
-      node.typeParameters,
-      node.heritageClauses,
-      keep(node.members),
-    );
-  if (ts.isInterfaceDeclaration(node))
-    return f.updateInterfaceDeclaration(
-      node,
-      node.modifiers,
-      node.name,
-      node.typeParameters,
-      node.heritageClauses,
-      keep(node.members),
-    );
-  return node;
+  const update = ts.isClassDeclaration(node)
+    ? f.updateClassDeclaration
+    : ts.isInterfaceDeclaration(node)
+      ? f.updateInterfaceDeclaration
+      : undefined;
+  if (update === undefined) return node;
+  const { modifiers, name, typeParameters, heritageClauses, members } = node;
+  return update.call(f, node, modifiers, name, typeParameters, heritageClauses, keep(members));
 }
 
 function report() {
