@@ -46,5 +46,12 @@ export {
   defineStruct,
 } from "./layout/struct.js";
 export { Tlsf, type TlsfStats } from "./layout/tlsf.js";
-export { type TypedOptions, allocArray, allocDataView, allocUtf8, readUtf8 } from "./layout/typed.js";
+export {
+  type TypedOptions,
+  allocArray,
+  allocDataView,
+  allocUtf8,
+  outOfMemory,
+  readUtf8,
+} from "./layout/typed.js";
 export { WithFallback } from "./layout/with-fallback.js";

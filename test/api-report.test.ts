@@ -68,7 +68,6 @@ test("the internals stay out of the package root, forge-alloc/core and forge-all
     "overlayRegions",
     "randomBytes",
     "halfSipHash13",
-    "outOfMemory",
   ];
   for (const [entry, names] of [
     ["forge-alloc", root],

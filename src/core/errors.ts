@@ -136,6 +136,24 @@ export class UnsupportedError extends AllocError {
  * `TypeError` where a typed error was due, a refused call that changed something). It names the invariant
  * ({@link InvariantError.invariant}, `"I1"` .. `"I11"` or `"validate"`), the allocator and the call; the error that
  * revealed it, if any, is its `cause`. A bug in forge-alloc or memory overwritten from outside: never expected.
+ *
+ * @example
+ * ```ts
+ * import { disableDebugChecks, enableDebugChecks } from "forge-alloc/debug";
+ * class Sloppy {
+ *   readonly memory = Memory.of(new ArrayBuffer(4096));
+ *   allocate(size: number, align = 8): number {
+ *     return 17 + size * 0 + align * 0; // forgets the alignment
+ *   }
+ * }
+ * enableDebugChecks([Sloppy]);
+ * try {
+ *   new Sloppy().allocate(8);
+ * } catch (e) {
+ *   console.log(e instanceof InvariantError, (e as InvariantError).invariant); // true I1
+ * }
+ * disableDebugChecks();
+ * ```
  */
 export class InvariantError extends AllocError {
   override name = "InvariantError";
