@@ -6,6 +6,9 @@
  * that maps memory throws an `UnsupportedError` saying why and how to fix it ({@link nativeStatus} tells in
  * advance). The rest of forge-alloc never needs it.
  *
+ * Every name is listed here by hand; `mapOrThrow`, `checkAlignment`, `checkHugePageSize` and `mbindOutcome` are
+ * internal to `src/os/` (see the API report, `etc/forge-alloc.api.md`).
+ *
  * @packageDocumentation
  */
 import { PAGE_SIZE, requireNative } from "./os/native.js";
@@ -14,8 +17,48 @@ import { ZeroizeOnFree } from "./hardening/index.js";
 import { Slab, type SlabOptions } from "./layout/index.js";
 import { AllocError, type OsBacked, alignUp } from "./core/index.js";
 
-export * from "./os/index.js";
-export { type NativeStatus, nativeStatus } from "./os/native.js";
+export { OsForwarder, OsRangeForwarder } from "./os/forwarding.js";
+export { GuardPage, type GuardPageOptions } from "./os/guard-page.js";
+export {
+  HugePageAligned,
+  type HugePageAlignedOptions,
+  defaultHugePageSize,
+  hugePageSizes,
+} from "./os/huge-page-aligned.js";
+export { HugePageBacked, type HugePageOptions, hugePagePool } from "./os/huge-page-backed.js";
+export { LockedMmapBacked } from "./os/locked-mmap-backed.js";
+export { MappedBacking, roundToPages } from "./os/mapped-backing.js";
+export { MmapBacked, type MmapFlags, type MmapOptions } from "./os/mmap-backed.js";
+export {
+  type AppliedPolicy,
+  MAX_NUMA_NODES,
+  MPOL,
+  MPOL_MF_MOVE,
+  type MbindArgs,
+  NodeSet,
+  NumaLocal,
+  type NumaLocalOptions,
+  type NumaLocalStats,
+  type NumaNodeInfo,
+  NumaPolicy,
+  currentNumaNode,
+  mbindArgs,
+  numaSupported,
+  numaTopology,
+  onlineNumaNodes,
+  parseNodeList,
+} from "./os/numa.js";
+export { SplitMetadata, type SplitMetadataOptions } from "./os/split-metadata.js";
+export {
+  type NativeStatus,
+  OsError,
+  type OsErrorInfo,
+  PAGE_SIZE,
+  clearLastOsError,
+  errnoName,
+  lastOsError,
+  nativeStatus,
+} from "./os/native.js";
 
 /**
  * Pushes the guarded interior's cursor so that a region of `bytes` (aligned to `align`) taken next ends exactly at

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import ts from "typescript";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
-const entries = ["src/index.ts", "src/testing/index.ts"].map((p) => join(root, p));
+const entries = ["src/index.ts", "src/os.ts", "src/testing.ts", "src/debug.ts"].map((p) => join(root, p));
 
 function documented(symbol: ts.Symbol, checker: ts.TypeChecker): boolean {
   if (symbol.getDocumentationComment(checker).length > 0) return true;

@@ -22,10 +22,9 @@ import {
   UnsupportedError,
   formatSummary,
   inspect,
-  markContaining,
-  overlayRegions,
   renderSvg,
 } from "../src/index.js";
+import { markContaining, overlayRegions } from "../src/core/regions.js";
 import { HardenedSlab } from "../src/os.js";
 import { chromiumOrSkip, screenshotColours } from "./chromium.js";
 

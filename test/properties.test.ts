@@ -16,7 +16,6 @@ import {
   StaticBacked,
   WasmMemoryBacked,
   WithFallback,
-  alignUp,
   CacheJitter,
   Canary,
   Faulty,
@@ -26,10 +25,12 @@ import {
   Statistics,
   Watermark,
   ZeroizeOnFree,
-  wrapperChain,
   Tlsf,
   Heap,
 } from "../src/index.js";
+import { alignUp } from "../src/core/validate.js";
+import { wrapperChain } from "../src/core/wrapping.js";
+import { DEBUG_LEVEL, debugChecksEnabled } from "../src/debug.js";
 
 interface Block {
   ptr: number;
@@ -284,6 +285,13 @@ function runOps(
 }
 
 const RUNS = { numRuns: 300 };
+
+// `npm test` runs this file twice: as it is, and under the debug level (FORGE_ALLOC_DEBUG=1 with forge-alloc/debug
+// preloaded, see scripts/run-tests.mjs), where every operation below is followed by the invariant checks.
+test("runs under the debug level exactly when FORGE_ALLOC_DEBUG asks for it", () => {
+  assert.equal(debugChecksEnabled(), DEBUG_LEVEL === 1);
+  assert.equal(DEBUG_LEVEL, process.env.FORGE_ALLOC_DEBUG === "1" ? 1 : 0);
+});
 
 describe("property: random operation sequences match the reference model", () => {
   const backings = {

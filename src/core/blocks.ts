@@ -13,6 +13,8 @@ import { isValidLayout, isValidSize, layoutError } from "./validate.js";
 /**
  * Sets `[start, end)` of `memory` to the byte `value`. Short spans are written in a loop (by 32-bit words when
  * aligned): `TypedArray.prototype.fill` costs a builtin call (about 15 ns on Node 20), more than 256 bytes by hand.
+ *
+ * @internal
  */
 export function fillBytes(memory: Memory, value: number, start: number, end: number): void {
   const n = end - start;
@@ -28,7 +30,7 @@ export function fillBytes(memory: Memory, value: number, start: number, end: num
   }
 }
 
-/** Sets `size` bytes at `ptr` to 0. */
+/** Sets `size` bytes at `ptr` to 0. @internal */
 export function zeroBlock(memory: Memory, ptr: number, size: number): void {
   fillBytes(memory, 0, ptr, ptr + size);
 }
@@ -38,6 +40,8 @@ export function zeroBlock(memory: Memory, ptr: number, size: number): void {
  * and the new size on the right side of the old one.
  *
  * @throws {@link LayoutError} naming what was wrong.
+ *
+ * @internal
  */
 export function checkResize(
   where: string,
@@ -59,6 +63,8 @@ export function checkResize(
 /**
  * The default resize: allocate `newSize` bytes, copy the first `min(oldSize, newSize)`, free the old block.
  * The caller has already checked that `ptr` is live. Returns `NULL` (old block intact) when the allocation fails.
+ *
+ * @internal
  */
 export function moveBlock(
   allocator: Allocator,
@@ -78,6 +84,8 @@ export function moveBlock(
  * Checks that every part of a composition serves the same memory (I11).
  *
  * @throws {@link AllocError} naming the parts and their memories when they differ.
+ *
+ * @internal
  */
 export function checkSameMemory(where: string, first: { memory: Memory }, second: { memory: Memory }): void {
   if (first.memory !== second.memory) {

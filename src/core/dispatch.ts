@@ -16,14 +16,14 @@
  */
 import type { Allocator } from "./allocator.js";
 
-/** Forwards `allocate` to one inner class. */
+/** Forwards `allocate` to one inner class: the type of `Wrapper`'s protected `innerAllocate`. */
 export type AllocateForwarder = (a: Allocator, size: number, align: number) => number;
-/** Forwards `deallocate` to one inner class. */
+/** Forwards `deallocate` to one inner class: the type of `Wrapper`'s protected `innerDeallocate`. */
 export type DeallocateForwarder = (a: Allocator, ptr: number, size: number, align: number) => void;
 
 const ids = new Map<unknown, number>();
 
-/** The dispatch id of an allocator's class (assigned on first sight, stable for the process). */
+/** The dispatch id of an allocator's class (assigned on first sight, stable for the process). @internal */
 export function dispatchKind(allocator: object): number {
   const ctor = (allocator as { constructor?: unknown }).constructor;
   let id = ids.get(ctor);
@@ -75,15 +75,15 @@ const DEALLOCATE: readonly DeallocateForwarder[] = [
   (a, ptr, size, align) => a.deallocate(ptr, size, align), // shared by every later class
 ];
 
-/** How many inner classes get a forwarder of their own. */
+/** How many inner classes get a forwarder of their own. @internal */
 export const DISPATCH_CASES: number = ALLOCATE.length - 1;
 
-/** The `allocate` forwarder for the class of `kind`. */
+/** The `allocate` forwarder for the class of `kind`. @internal */
 export function allocateForwarder(kind: number): AllocateForwarder {
   return ALLOCATE[kind < DISPATCH_CASES ? kind : DISPATCH_CASES]!;
 }
 
-/** The `deallocate` forwarder for the class of `kind`. */
+/** The `deallocate` forwarder for the class of `kind`. @internal */
 export function deallocateForwarder(kind: number): DeallocateForwarder {
   return DEALLOCATE[kind < DISPATCH_CASES ? kind : DISPATCH_CASES]!;
 }

@@ -8,6 +8,21 @@
  *
  * Messages say what was wrong and what was expected. They never contain secrets.
  *
+ * Every error carries a stable `code`, one per class, for code that cannot use `instanceof` (an error that crossed
+ * a realm, a log line, a worker's message): match on it rather than on the message, whose wording may change.
+ *
+ * | class | `code` | what it means |
+ * |---|---|---|
+ * | {@link AllocError} | `ERR_ALLOC` | a refused construction or option, a composition over different memories, an out-of-memory thrown by a helper |
+ * | {@link LayoutError} | `ERR_LAYOUT` | a bad size or alignment (any JavaScript value that is not one), or a layout that does not match the block |
+ * | {@link InvalidPointerError} | `ERR_INVALID_POINTER` | a pointer that is not a live block of the allocator called |
+ * | {@link CorruptionError} | `ERR_CORRUPTION` | metadata or a guard found overwritten |
+ * | {@link UnsupportedError} | `ERR_UNSUPPORTED` | an operation the allocator (or this runtime) does not offer |
+ * | {@link InvariantError} | `ERR_INVARIANT` | only under the debug level (`forge-alloc/debug`): a check after an operation found an invariant broken |
+ * | `OsError` (`forge-alloc/os`) | the errno name, `"EPERM"`, `"ENOMEM"`, ... | an OS call failed (as Node's own system errors) |
+ *
+ * A code is never reused or renamed; a subclass added later gets a code of its own.
+ *
  * @example
  * ```ts
  * const slab = new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 8 });
@@ -21,7 +36,7 @@
  * @module
  */
 
-/** Formats an offset for messages: `0x1f0 (496)`. Non-numbers are shown as their type and value. */
+/** Formats an offset for messages: `0x1f0 (496)`. Non-numbers are shown as their type and value. @internal */
 export function describePointer(ptr: unknown): string {
   if (typeof ptr === "number") {
     return Number.isInteger(ptr) && ptr >= 0 ? `0x${ptr.toString(16)} (${ptr})` : String(ptr);
@@ -32,6 +47,8 @@ export function describePointer(ptr: unknown): string {
 /**
  * Any JavaScript value as text for an error message: its type and a short rendering (`string "8"`, `bigint 8n`,
  * `object {"a":1}`). Never throws, whatever the value (a BigInt, a cyclic object, a throwing getter, a revoked proxy).
+ *
+ * @internal
  */
 export function describeValue(value: unknown): string {
   try {
@@ -47,6 +64,10 @@ export function describeValue(value: unknown): string {
   }
 }
 
+/** The `code` of each forge-alloc error class (see the table in the module documentation). */
+export type AllocErrorCode =
+  "ERR_ALLOC" | "ERR_LAYOUT" | "ERR_INVALID_POINTER" | "ERR_CORRUPTION" | "ERR_UNSUPPORTED" | "ERR_INVARIANT";
+
 /**
  * The root of every forge-alloc error: an allocation could not be satisfied by a high-level helper, a
  * construction was refused (bad configuration, a composition over different memories), or a subclass below.
@@ -54,6 +75,11 @@ export function describeValue(value: unknown): string {
 export class AllocError extends Error {
   /** Always `"AllocError"` for this class; subclasses set their own name. */
   override name = "AllocError";
+  /**
+   * A stable identifier of the error's class: `"ERR_ALLOC"` here, one {@link AllocErrorCode} per subclass, and the
+   * errno name (`"EPERM"`) on `OsError`. Unlike the message, it never changes between releases.
+   */
+  readonly code: string = "ERR_ALLOC";
 }
 
 /**
@@ -63,6 +89,8 @@ export class AllocError extends Error {
  */
 export class LayoutError extends AllocError {
   override name = "LayoutError";
+  /** Always `"ERR_LAYOUT"`. */
+  override readonly code: "ERR_LAYOUT" = "ERR_LAYOUT";
 }
 
 /**
@@ -71,6 +99,8 @@ export class LayoutError extends AllocError {
  */
 export class InvalidPointerError extends AllocError {
   override name = "InvalidPointerError";
+  /** Always `"ERR_INVALID_POINTER"`. */
+  override readonly code: "ERR_INVALID_POINTER" = "ERR_INVALID_POINTER";
   /** The offending pointer, as it was passed. */
   readonly ptr: unknown;
   /** @param ptr - the pointer that was rejected; @param message - what was wrong and what was expected. */
@@ -86,6 +116,8 @@ export class InvalidPointerError extends AllocError {
  */
 export class CorruptionError extends AllocError {
   override name = "CorruptionError";
+  /** Always `"ERR_CORRUPTION"`. */
+  override readonly code: "ERR_CORRUPTION" = "ERR_CORRUPTION";
 }
 
 /**
@@ -94,4 +126,47 @@ export class CorruptionError extends AllocError {
  */
 export class UnsupportedError extends AllocError {
   override name = "UnsupportedError";
+  /** Always `"ERR_UNSUPPORTED"`. */
+  override readonly code: "ERR_UNSUPPORTED" = "ERR_UNSUPPORTED";
+}
+
+/**
+ * Thrown only under the debug level (`forge-alloc/debug`, `FORGE_ALLOC_DEBUG=1`): a check run after an operation
+ * found one of the contract's invariants broken (a misaligned or overlapping block, a `validate()` that fails, a raw
+ * `TypeError` where a typed error was due, a refused call that changed something). It names the invariant
+ * ({@link InvariantError.invariant}, `"I1"` .. `"I11"` or `"validate"`), the allocator and the call; the error that
+ * revealed it, if any, is its `cause`. A bug in forge-alloc or memory overwritten from outside: never expected.
+ *
+ * @example
+ * ```ts
+ * import { disableDebugChecks, enableDebugChecks } from "forge-alloc/debug";
+ * class Sloppy {
+ *   readonly memory = Memory.of(new ArrayBuffer(4096));
+ *   allocate(size: number, align = 8): number {
+ *     return 17 + size * 0 + align * 0; // forgets the alignment
+ *   }
+ * }
+ * enableDebugChecks([Sloppy]);
+ * try {
+ *   new Sloppy().allocate(8);
+ * } catch (e) {
+ *   console.log(e instanceof InvariantError, (e as InvariantError).invariant); // true I1
+ * }
+ * disableDebugChecks();
+ * ```
+ */
+export class InvariantError extends AllocError {
+  override name = "InvariantError";
+  /** Always `"ERR_INVARIANT"`. */
+  override readonly code: "ERR_INVARIANT" = "ERR_INVARIANT";
+  /** The invariant id (`"I1"` .. `"I11"`, see `Allocator`) or `"validate"` for a failing `validate()`. */
+  readonly invariant: string;
+  /**
+   * @param invariant - the id; @param message - what was observed, after which call;
+   * @param options - `cause`: the error that revealed it.
+   */
+  constructor(invariant: string, message: string, options?: ErrorOptions) {
+    super(`${invariant}: ${message}`, options);
+    this.invariant = invariant;
+  }
 }

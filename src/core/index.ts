@@ -1,3 +1,6 @@
+// The core layer's barrel, for forge-alloc's own layers (a cross-layer import goes through it, see
+// test/layering.test.ts): it holds the internals too (validation, dispatch forwarders, the raw protocol, engine
+// hints). The public contract of the layer is src/core.ts, which `forge-alloc` and `forge-alloc/core` export.
 import "./disposable.js";
 export * from "./allocator.js";
 export * from "./blocks.js";

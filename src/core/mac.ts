@@ -9,7 +9,7 @@
  */
 import { AllocError } from "./errors.js";
 
-/** `n` bytes from the platform's CSPRNG (`crypto.getRandomValues`, in Node 20 and every browser). */
+/** `n` bytes from the platform's CSPRNG (`crypto.getRandomValues`, in Node 20 and every browser). @internal */
 export function randomBytes(n: number): Uint8Array {
   const c = (globalThis as { crypto?: { getRandomValues<T extends ArrayBufferView>(a: T): T } }).crypto;
   if (c === undefined)
@@ -17,7 +17,7 @@ export function randomBytes(n: number): Uint8Array {
   return c.getRandomValues(new Uint8Array(n));
 }
 
-/** A random non-zero 32-bit integer. */
+/** A random non-zero 32-bit integer. @internal */
 export function randomWord(): number {
   const b = randomBytes(4);
   const w = (b[0]! | (b[1]! << 8) | (b[2]! << 16) | (b[3]! << 24)) >>> 0;
@@ -29,6 +29,8 @@ const rotl = (x: number, b: number): number => (x << b) | (x >>> (32 - b));
 /**
  * HalfSipHash-c-d of the two 32-bit little-endian words `(m0, m1)` (an 8-byte message) under the key `(k0, k1)`,
  * with `c` compression and `d` finalisation rounds. Returns an unsigned 32-bit tag. Integer arithmetic only.
+ *
+ * @internal
  */
 export function halfSipHash(c: number, d: number, k0: number, k1: number, m0: number, m1: number): number {
   let v0 = k0 | 0;
@@ -80,6 +82,8 @@ export function halfSipHash(c: number, d: number, k0: number, k1: number, m0: nu
 /**
  * HalfSipHash-1-3 of `(m0, m1)` under `(k0, k1)`: the MAC of free-list links and block headers. Straight-line code
  * (the general {@link halfSipHash} with its loops unrolled), equal to `halfSipHash(1, 3, ...)`, which a test checks.
+ *
+ * @internal
  */
 export function halfSipHash13(k0: number, k1: number, m0: number, m1: number): number {
   let v0 = k0 | 0;

@@ -27,7 +27,7 @@ import { AllocError, InvalidPointerError } from "./errors.js";
 import { TAGGED_FIELD } from "./hints.js";
 import type { Memory } from "./memory.js";
 import type { Region } from "./regions.js";
-import { describePointer, isValidLayout, layoutError } from "./validate.js";
+import { describePointer, isInt32, isValidLayout, layoutError } from "./validate.js";
 
 /**
  * The common implementation of the backings: a bump cursor over `[base, end)` of one memory.
@@ -83,11 +83,8 @@ export class RangeBacking implements Allocator, FixedRange {
 
   /** Bump-allocates `size` bytes aligned to `align` (default 8) from the range; `NULL` when it does not fit (I1-I3). */
   allocate(size: number, align = 8): number {
+    if (!isValidLayout(size, align)) throw layoutError(`${this.label}.allocate`, size, align);
     const m = align - 1;
-    // SIZE_MASK and ALIGN_MASK as literals: V8 does not constant-fold imported bindings on the hot path.
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError(`${this.label}.allocate`, size, align);
-    }
     const top = this.top;
     const p = top + (-top & m);
     const end = p + size;
@@ -174,7 +171,7 @@ export class RangeBacking implements Allocator, FixedRange {
 
   /** True when `ptr` is an integer inside `[base, base + size)`. */
   contains(ptr: number): boolean {
-    return (ptr | 0) === ptr && ptr >= this.rangeBase && ptr < this.rangeEnd;
+    return isInt32(ptr) && ptr >= this.rangeBase && ptr < this.rangeEnd;
   }
 
   /**
@@ -182,7 +179,7 @@ export class RangeBacking implements Allocator, FixedRange {
    * growth is amortised). `false` when the span leaves the range or the memory cannot grow.
    */
   commit(ptr: number, length: number): boolean {
-    if ((ptr | 0) !== ptr || (length | 0) !== length || length < 0) return false;
+    if (!isInt32(ptr) || !isInt32(length) || length < 0) return false;
     const end = ptr + length;
     if (ptr < this.rangeBase || end > this.rangeEnd) return false;
     return end <= this.committed || this.commitTo(end);
@@ -224,7 +221,7 @@ export class RangeBacking implements Allocator, FixedRange {
 
   protected checkIssued(what: string, ptr: number, size: number, align: number): void {
     if (!isValidLayout(size, align)) throw layoutError(`${this.label}.${what}`, size, align);
-    if ((ptr | 0) !== ptr || ptr < this.rangeBase || ptr + size > this.top || (ptr & (align - 1)) !== 0) {
+    if (!isInt32(ptr) || ptr < this.rangeBase || ptr + size > this.top || (ptr & (align - 1)) !== 0) {
       throw new InvalidPointerError(
         ptr,
         `${this.label}.${what}: ${describePointer(ptr)} with size ${size} and align ${align} is not a block of ` +

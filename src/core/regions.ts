@@ -42,6 +42,8 @@ export function hasRegions(x: unknown): x is HasRegions {
 /**
  * Returns `regions` with each region that contains one of `ptrs` changed to `kind` (the others unchanged).
  * O((regions + ptrs) log regions).
+ *
+ * @internal
  */
 export function markContaining(
   regions: readonly Region[],
@@ -69,6 +71,8 @@ export function markContaining(
 /**
  * Returns `base` with the ranges covered by `overlay` replaced by the overlay's regions (both sorted and
  * non-overlapping). Used where one allocator carves pieces out of another (slabs inside a heap).
+ *
+ * @internal
  */
 export function overlayRegions(base: readonly Region[], overlay: readonly Region[]): Region[] {
   if (overlay.length === 0) return base.slice();

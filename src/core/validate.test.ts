@@ -1,8 +1,15 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { ArrayBufferBacked } from "../backing/index.js";
 import {
   ALIGN_MASK,
+  AllocError,
+  InvalidPointerError,
   LayoutError,
+  checkInteger,
+  checkPowerOfTwo,
+  isInt32,
+  isValidLayout,
   SIZE_MASK,
   MAX_ALIGN,
   MAX_SIZE,
@@ -80,4 +87,106 @@ test("messages describe any JavaScript value without throwing (BigInt, Symbol, c
   }
   assert.equal(describeValue(8n), "bigint 8n");
   assert.equal(describeValue("8"), 'string "8"');
+});
+
+/** Every kind of JavaScript value that is not a valid size, alignment or pointer. */
+function strangeValues(): unknown[] {
+  const { proxy, revoke } = Proxy.revocable({}, {});
+  revoke();
+  return [
+    8n,
+    -8n,
+    Symbol("8"),
+    "8",
+    "",
+    NaN,
+    Infinity,
+    -Infinity,
+    -8,
+    0.5,
+    2 ** 31,
+    2 ** 53,
+    null,
+    undefined,
+    true,
+    {},
+    [8],
+    { valueOf: () => 8 },
+    {
+      valueOf() {
+        throw new Error("valueOf must not run");
+      },
+    },
+    proxy,
+    () => 8,
+  ];
+}
+
+test("the shared checks answer false for every JavaScript value that is not valid, and never throw or run valueOf", () => {
+  for (const v of strangeValues()) {
+    assert.equal(isValidSize(v), false, describeValue(v));
+    assert.equal(isValidAlign(v), false, describeValue(v));
+    assert.equal(isValidLayout(v, 8), false, describeValue(v));
+    assert.equal(isValidLayout(8, v), false, describeValue(v));
+    if (typeof v !== "number" || !Number.isInteger(v) || v > 2 ** 31 - 1) assert.equal(isInt32(v), false);
+    assert.throws(() => checkPowerOfTwo("X", "line", v, 8, 4096), AllocError);
+    assert.throws(() => checkInteger("X", "capacity", v, 1, 100), AllocError);
+  }
+  assert.equal(isValidLayout(MAX_SIZE, MAX_ALIGN), true);
+  assert.equal(isInt32(-16), true, "an int32 (the range check is the caller's)");
+  assert.equal(checkPowerOfTwo("X", "line", 64, 8, 4096), 64);
+  assert.match(
+    (() => {
+      try {
+        checkPowerOfTwo("CacheJitter", "line", NaN, 8, 4096);
+      } catch (e) {
+        return (e as Error).message;
+      }
+      return "";
+    })(),
+    /^CacheJitter: line NaN is not valid; expected a power of two from 8 to 4096$/,
+  );
+});
+
+test("a backing (RangeBacking) refuses every JavaScript value with a typed error and changes nothing", () => {
+  const backing = new ArrayBufferBacked(1 << 12);
+  const p = backing.allocate(64);
+  backing.memory.u8.fill(0xab, p, p + 64);
+  const state = () => [
+    backing.allocated(),
+    backing.memory.byteLength,
+    backing.memory.u8.slice(p, p + 64).join(),
+  ];
+  const before = state();
+  for (const v of strangeValues()) {
+    const n = v as number;
+    const calls: [string, () => unknown, new (...a: never[]) => Error][] = [
+      ["allocate(v)", () => backing.allocate(n), LayoutError],
+      ["allocate(8, v)", () => backing.allocate(8, n), LayoutError],
+      ["allocateZeroed(v)", () => backing.allocateZeroed(n), LayoutError],
+      ["deallocate(v, 64)", () => backing.deallocate(n, 64), InvalidPointerError],
+      ["deallocate(p, v)", () => backing.deallocate(p, n), LayoutError],
+      ["usableSize(v, 64)", () => backing.usableSize(n, 64), InvalidPointerError],
+      ["grow(p, 64, v)", () => backing.grow(p, 64, n), LayoutError],
+      ["grow(v, 64, 128)", () => backing.grow(n, 64, 128), InvalidPointerError],
+      ["shrink(p, v, 8)", () => backing.shrink(p, n, 8), LayoutError],
+    ];
+    for (const [what, call, type] of calls) {
+      if (v === undefined && what === "allocate(8, v)") continue; // the default alignment
+      assert.throws(call, type, `${what} with ${describeValue(v)}`);
+    }
+    assert.equal(backing.contains(n), false);
+    assert.equal(backing.commit(n, 8), false);
+  }
+  assert.deepEqual(state(), before);
+  const e = (() => {
+    try {
+      backing.allocate(8n as unknown as number);
+    } catch (error) {
+      return error as LayoutError;
+    }
+    return undefined;
+  })();
+  assert.equal(e?.code, "ERR_LAYOUT");
+  assert.match(e?.message ?? "", /ArrayBufferBacked\.allocate: size bigint 8n is not valid/);
 });

@@ -33,35 +33,26 @@ function info(value: unknown): WrapperInfo | undefined {
   return (value as { [WRAPS]?: WrapperInfo } | null)?.[WRAPS];
 }
 
+/** True when `value` is an object whose properties `names` are all functions. */
+function hasMethods(value: unknown, names: readonly string[]): boolean {
+  if (typeof value !== "object" || value === null) return false;
+  for (const n of names) if (typeof (value as Record<string, unknown>)[n] !== "function") return false;
+  return true;
+}
+
 /** True when `value` has the `FixedRange` methods and, if it is a wrapper, really forwards them. */
 export function isFixedRange(value: unknown): value is FixedRange {
-  const v = value as Partial<FixedRange> | null;
-  return (
-    typeof v === "object" &&
-    v !== null &&
-    typeof v.base === "function" &&
-    typeof v.size === "function" &&
-    typeof v.commit === "function" &&
-    typeof v.contains === "function" &&
-    info(v)?.fixedRange !== false
-  );
+  return hasMethods(value, ["base", "size", "commit", "contains"]) && info(value)?.fixedRange !== false;
 }
 
 /** True when `value` has the `OsBacked` methods and, if it is a wrapper, really forwards them. */
 export function isOsBacked(value: unknown): value is OsBacked {
-  const v = value as Partial<OsBacked> | null;
   return (
-    typeof v === "object" &&
-    v !== null &&
-    typeof v.basePtr === "function" &&
-    typeof v.regionSize === "function" &&
-    typeof v.protect === "function" &&
-    typeof v.releasePages === "function" &&
-    info(v)?.osBacked !== false
+    hasMethods(value, ["basePtr", "regionSize", "protect", "releasePages"]) && info(value)?.osBacked !== false
   );
 }
 
-/** The wrappers below `value` (itself included), outermost first, following their `inner`. */
+/** The wrappers below `value` (itself included), outermost first, following their `inner`. @internal */
 export function wrapperChain(value: unknown): WrapperInfo[] {
   const out: WrapperInfo[] = [];
   for (let v = value; info(v) !== undefined; v = (v as { inner?: unknown }).inner) out.push(info(v)!);
@@ -74,6 +65,8 @@ export function wrapperChain(value: unknown): WrapperInfo[] {
  * carve their range without calling it.
  *
  * @throws `AllocError` saying where to put the wrapper instead.
+ *
+ * @internal
  */
 export function checkCarvable(where: string, range: unknown): void {
   const i = info(range);

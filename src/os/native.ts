@@ -308,7 +308,7 @@ export class OsError extends AllocError {
   /** The errno (positive), e.g. 22. */
   readonly errno: number;
   /** Its name, e.g. `"EINVAL"`. */
-  readonly code: string;
+  override readonly code: string;
   /** The call that failed, e.g. `"mlock"`. */
   readonly syscall: string;
   /** @param syscall - the call; @param errno - positive errno; @param message - what was being done and a hint. */
