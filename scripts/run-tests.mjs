@@ -38,7 +38,14 @@ function run(list, env) {
 }
 
 let status = debugOnly ? 0 : run(files, {});
-const properties = files.filter((f) => readFileSync(f, "utf8").includes('from "fast-check"'));
+// A suite that corrupts memory on purpose to see the allocator's own detection says so with this marker: under the
+// debug level, validate() reports the damage first (an InvariantError), which is the debug level working, not the
+// property the suite states.
+const OWN_DETECTION = "forge-alloc: corrupts memory on purpose";
+const properties = files.filter((f) => {
+  const text = readFileSync(f, "utf8");
+  return text.includes('from "fast-check"') && !text.includes(OWN_DETECTION);
+});
 if (properties.length > 0) {
   const debug = pathToFileURL(resolve("build", "src", "debug.js")).href;
   console.log(

@@ -1,3 +1,4 @@
+// forge-alloc: corrupts memory on purpose (run-tests keeps it out of the debug-level pass)
 // Randomized corruption properties (the Rust crate's proptest_corruption.rs): random bit flips in the bytes a
 // hardening layer checks (canary words, cache-jitter headers, MAC-protected free-list metadata) are each either
 // detected (`CorruptionError`, counted) or harmless (the allocator goes on handing out only blocks that are free),

@@ -59,6 +59,7 @@ import {
   checkResize,
   describePointer,
   isFixedRange,
+  isInt32,
   isValidLayout,
   layoutError,
   moveBlock,
@@ -341,9 +342,9 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
    * @internal
    */
   sizeOf(ptr: unknown): number {
-    const p = ptr as number;
-    const rel = p - this.base;
-    if ((p | 0) !== p || rel >>> 0 >= this.span || (rel & 15) !== 0) return -1;
+    if (!isInt32(ptr)) return -1;
+    const rel = ptr - this.base;
+    if (rel >>> 0 >= this.span || (rel & 15) !== 0) return -1;
     const page = (rel >>> PAGE_SHIFT) + 1;
     if (Atomics.load(this.owners, rel >>> 4) !== page) return -1;
     const cls = Atomics.load(this.words, this.headers + (page - 1) * H_WORDS + H_CLASS);
@@ -584,9 +585,10 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
   }
 
   protected freeSlow(block: unknown, what: string): void {
-    const ptr = block as number;
+    if (!isInt32(block)) throw this.notLive(what, block);
+    const ptr = block;
     const rel = ptr - this.base;
-    if ((ptr | 0) !== ptr || rel >>> 0 >= this.span || (rel & 15) !== 0) throw this.notLive(what, ptr);
+    if (rel >>> 0 >= this.span || (rel & 15) !== 0) throw this.notLive(what, ptr);
     const g = rel >>> 4;
     const page = (rel >>> PAGE_SHIFT) + 1;
     const id = this.owners[g]!;

@@ -47,6 +47,7 @@ import {
   checkResize,
   describePointer,
   isFixedRange,
+  isInt32,
   isValidLayout,
   isValidSize,
   layoutError,
@@ -116,7 +117,7 @@ export class Heap extends PageEngine implements Allocator {
    * @throws `AllocError` when out of memory; `LayoutError` for a bad size.
    */
   malloc(size: number): number {
-    if (((size - 1) & 0x3fffffff) + 1 !== size) throw layoutError("Heap.malloc", size, 8);
+    if (!isValidSize(size)) throw layoutError("Heap.malloc", size, 8);
     const p = this.allocRaw(size, 8);
     if (p === NULL) throw this.oom("malloc", size);
     return p;
@@ -149,7 +150,7 @@ export class Heap extends PageEngine implements Allocator {
    */
   realloc(ptr: number, size: number): number {
     if (ptr === NULL) return this.malloc(size);
-    if (((size - 1) & 0x3fffffff) + 1 !== size) throw layoutError("Heap.realloc", size, 8);
+    if (!isValidSize(size)) throw layoutError("Heap.realloc", size, 8);
     const cls = this.slotSize(ptr);
     if (cls === 0) {
       if (this.sizeOf(ptr) < 0) throw this.notLive("realloc", ptr);
@@ -380,8 +381,9 @@ export class Heap extends PageEngine implements Allocator {
 
   /** True when `ptr` is the Tlsf block of a page (which only the engine may free). */
   private isPageBlock(ptr: number): boolean {
+    if (!isInt32(ptr)) return false;
     const rel = ptr - this.base;
-    if ((ptr | 0) !== ptr || rel >>> 0 >= this.span) return false;
+    if (rel >>> 0 >= this.span) return false;
     const u = (rel >>> UNIT) << 1;
     return this.meta[this.map[u]! + BLK] === ptr || this.meta[this.map[u + 1]! + BLK] === ptr;
   }

@@ -48,8 +48,15 @@ import {
   NULL,
   type Region,
   describePointer,
+  isInt32,
+  isValidLayout,
   layoutError,
 } from "../core/index.js";
+
+// The shared checks, bound to module-local constants: V8 folds those (an imported binding is a load and a check at
+// every call, measured at about 0.6 ns per allocate + free on the 64-byte churn).
+const validLayout = isValidLayout;
+const int32 = isInt32;
 
 // The hot paths use module-local constants only: V8 folds those, while an exported or imported binding is a load
 // and a check at every use (measured: about 2x the cost of the whole fast path). The exports below are copies.
@@ -221,10 +228,7 @@ export abstract class PageEngine {
    * @throws `LayoutError` for a bad size or alignment (I9).
    */
   allocate(size: number, align = 8): number {
-    const m = align - 1;
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError(`${this.label}.allocate`, size, align);
-    }
+    if (!validLayout(size, align)) throw layoutError(`${this.label}.allocate`, size, align);
     // The same pop as allocRaw's, written out here on purpose: the public fast path stays one function V8 inlines
     // whole into its caller, with no call between the check and the pop.
     if (size <= SMALL && align <= 16) {
@@ -273,9 +277,8 @@ export abstract class PageEngine {
    */
   free(block: number | ArrayBufferView): void {
     const ptr = block as number;
-    const rel = ptr - this.base;
-    const id =
-      (ptr | 0) === ptr && rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[rel >>> GRANULE]! : 0;
+    const rel = int32(ptr) ? ptr - this.base : -1; // a typeof test first: no value can make this throw
+    const id = rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[rel >>> GRANULE]! : 0;
     if (id !== 0) {
       this.owners[rel >>> GRANULE] = 0;
       const meta = this.meta;
@@ -298,9 +301,9 @@ export abstract class PageEngine {
    * @throws `InvalidPointerError` when the compare-and-swap loses (the block was freed already).
    */
   protected freeAtomic(ptr: number): boolean {
-    const rel = ptr - this.base;
+    const rel = int32(ptr) ? ptr - this.base : -1;
     const g = rel >>> GRANULE;
-    const id = (ptr | 0) === ptr && rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[g]! : 0;
+    const id = rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[g]! : 0;
     const r = this.records[id]!;
     if (r === 0) return false;
     if (Atomics.compareExchange(this.owners, g, id, 0) !== id) throw this.notLive("free", ptr);
@@ -321,13 +324,10 @@ export abstract class PageEngine {
    * @throws `LayoutError` for a bad layout or one the block cannot have been allocated with; as `free` otherwise.
    */
   deallocate(ptr: number, size: number, align = 8): void {
+    if (!validLayout(size, align)) throw layoutError(`${this.label}.deallocate`, size, align);
     const m = align - 1;
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError(`${this.label}.deallocate`, size, align);
-    }
-    const rel = ptr - this.base;
-    const id =
-      (ptr | 0) === ptr && rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[rel >>> GRANULE]! : 0;
+    const rel = int32(ptr) ? ptr - this.base : -1;
+    const id = rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[rel >>> GRANULE]! : 0;
     if (id !== 0) {
       const meta = this.meta;
       const r = this.records[id]!;
@@ -348,9 +348,8 @@ export abstract class PageEngine {
 
   /** The class size of the live slot `ptr`, or 0 when `ptr` is not a live slot (a large block, or nothing). */
   protected slotSize(ptr: number): number {
-    const rel = ptr - this.base;
-    const id =
-      (ptr | 0) === ptr && rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[rel >>> GRANULE]! : 0;
+    const rel = int32(ptr) ? ptr - this.base : -1;
+    const id = rel >>> 0 < this.span && (rel & 15) === 0 ? this.owners[rel >>> GRANULE]! : 0;
     if (id === 0 || id === REMOTE) return 0;
     const r = this.records[id]!;
     return r === 0 ? 0 : this.meta[r + R_CLS]!;

@@ -72,10 +72,16 @@ import {
   checkResize,
   describePointer,
   isFixedRange,
+  isInt32,
   isValidLayout,
   layoutError,
 } from "../core/index.js";
 import { tlsfBin32, tlsfSearchBin32 } from "./tlsf-levels.js";
+
+// The shared checks, bound to module-local constants: V8 folds those, while an imported binding is a load and a
+// check at every call (see page-engine.ts).
+const validLayout = isValidLayout;
+const int32 = isInt32;
 
 const HEADER = 8;
 const MIN_SIZE = 16;
@@ -218,10 +224,7 @@ export class Tlsf implements Allocator, FixedRange {
    * @throws `LayoutError` for a bad size or alignment (I9).
    */
   allocate(size: number, align = 8): number {
-    const m = align - 1;
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError("Tlsf.allocate", size, align);
-    }
+    if (!validLayout(size, align)) throw layoutError("Tlsf.allocate", size, align);
     return this.allocRaw(size, align);
   }
 
@@ -261,8 +264,9 @@ export class Tlsf implements Allocator, FixedRange {
    * @internal
    */
   sizeOf(ptr: unknown): number {
-    const p = ptr as number;
-    if ((p | 0) !== p || (p & 7) !== 0 || p <= this.heapBase || p >= this.heapEnd) return -1;
+    if (!int32(ptr)) return -1;
+    const p = ptr;
+    if ((p & 7) !== 0 || p <= this.heapBase || p >= this.heapEnd) return -1;
     const r = this.i32[(p - HEADER) >>> 2]!;
     const rec = this.rec;
     if ((r & (STRIDE - 1)) === 0 && r >>> 0 < this.recTop && rec[r + OFF] === p) return rec[r + SIZE]!;
@@ -432,7 +436,7 @@ export class Tlsf implements Allocator, FixedRange {
 
   /** True inside the heap's range. */
   contains(ptr: number): boolean {
-    return (ptr | 0) === ptr && ptr >= this.heapBase && ptr < this.rangeEnd;
+    return int32(ptr) && ptr >= this.heapBase && ptr < this.rangeEnd;
   }
 
   /** Walks the heap: used and free bytes and blocks, the largest free block, fragmentation. O(blocks). */
@@ -613,7 +617,7 @@ export class Tlsf implements Allocator, FixedRange {
    * `ptr` (any value); 0 otherwise (then {@link Tlsf.liveRecord} decides what was wrong).
    */
   private usedAt(ptr: number): number {
-    if ((ptr | 0) !== ptr || (ptr & 7) !== 0 || ptr <= this.heapBase || ptr >= this.heapEnd) return 0;
+    if (!int32(ptr) || (ptr & 7) !== 0 || ptr <= this.heapBase || ptr >= this.heapEnd) return 0;
     const r = this.i32[(ptr - HEADER) >>> 2]!;
     return (r & (STRIDE - 1)) === 0 && r >>> 0 < this.recTop && this.rec[r + OFF] === ptr ? r : 0;
   }
@@ -626,7 +630,7 @@ export class Tlsf implements Allocator, FixedRange {
   /** The record of the live block at `ptr`; throws `InvalidPointerError` for anything else. */
   private liveRecord(what: string, ptr: number): number {
     const r =
-      (ptr | 0) === ptr && (ptr & 7) === 0 && ptr > this.heapBase && ptr < this.heapEnd
+      int32(ptr) && (ptr & 7) === 0 && ptr > this.heapBase && ptr < this.heapEnd
         ? this.recordOf(what, ptr)
         : 0;
     if (r === 0) {
