@@ -137,9 +137,9 @@ export class PartialRawAdapter implements RawLayer {
   allocRaw(size: number, align: number): number {
     return this.target.allocRaw(size, align);
   }
-  /** Forwarded. */
+  /** Forwarded (anything but a number is not a live block). */
   sizeOf(ptr: unknown): number {
-    return this.target.sizeOf(ptr);
+    return typeof ptr === "number" ? this.target.sizeOf(ptr) : -1;
   }
   /** Forwarded. */
   freeRaw(ptr: number, size: number, align: number): void {
@@ -147,6 +147,7 @@ export class PartialRawAdapter implements RawLayer {
   }
   /** `sizeOf`, then the generic fit; a corruption `sizeOf` reports becomes `FAULT_CORRUPT`. */
   checkFree(ptr: unknown, size: number, align: number, _freeing: boolean): number {
+    if (typeof ptr !== "number") return noteFault(FAULT_NOT_LIVE, "a pointer is a number");
     let usable: number;
     try {
       usable = this.target.sizeOf(ptr);
@@ -188,6 +189,7 @@ export class CheckedRawAdapter implements RawLayer {
   }
   /** `usableSize(ptr, 1)`, or -1 when it refuses. */
   sizeOf(ptr: unknown): number {
+    if (typeof ptr !== "number") return -1;
     try {
       return this.target.usableSize(ptr as number, 1);
     } catch (error) {
@@ -201,9 +203,10 @@ export class CheckedRawAdapter implements RawLayer {
   }
   /** `usableSize(ptr, size)` and the alignment of `ptr`; a refusal is classified by its error class. */
   checkFree(ptr: unknown, size: number, align: number, _freeing: boolean): number {
+    if (typeof ptr !== "number") return noteFault(FAULT_NOT_LIVE, "a pointer is a number");
     let usable: number;
     try {
-      usable = this.target.usableSize(ptr as number, size);
+      usable = this.target.usableSize(ptr, size);
     } catch (error) {
       return classify(error);
     }

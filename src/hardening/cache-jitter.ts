@@ -30,6 +30,7 @@ import {
   AllocError,
   type Allocator,
   FAULT_CORRUPT,
+  FAULT_LAYOUT,
   FAULT_NOT_LIVE,
   MAX_SIZE,
   NULL,
@@ -75,7 +76,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
   constructor(inner: TInner, options: CacheJitterOptions = {}) {
     super("CacheJitter", inner, true, true);
     const line = options.line ?? 64;
-    if (typeof line !== "number" || line < 8 || line > 4096 || (line & (line - 1)) !== 0) {
+    if (!Number.isInteger(line) || !(line >= 8 && line <= 4096) || (line & (line - 1)) !== 0) {
       throw new AllocError(
         `CacheJitter: line ${String(line)} is not valid; expected a power of two from 8 to 4096`,
       );
@@ -89,7 +90,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
     this.corruptions = 0;
   }
 
-  /** Checked once, then {@link CacheJitter.allocRaw}. @throws `LayoutError` for a bad layout. */
+  /** Checked once, then `CacheJitter.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
     if (!isValidLayout(size, align)) throw layoutError("CacheJitter.allocate", size, align);
     return this.allocRaw(size, align);
@@ -130,7 +131,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
   /** The raw protocol: checks the header, zeroes it and frees the inner block; a refusal restores it. @internal */
   override tryFree(ptr: unknown, size: number, align: number): number {
     const line = this.line;
-    if (align > line) return this.rawTryFree(this.raw, ptr, size, align);
+    if (align > line) return this.unjittered(this.rawTryFree(this.raw, ptr, size, align), ptr);
     const disp = this.verified(ptr, size, true);
     if (disp < 0) return disp;
     const p = ptr as number;
@@ -152,7 +153,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
   /** The raw protocol: `size` for a live jittered block whose header checks out, else a fault code. @internal */
   override checkFree(ptr: unknown, size: number, align: number, freeing: boolean): number {
     const line = this.line;
-    if (align > line) return this.rawCheckFree(this.raw, ptr, size, align, freeing);
+    if (align > line) return this.unjittered(this.rawCheckFree(this.raw, ptr, size, align, freeing), ptr);
     const disp = this.verified(ptr, size, true);
     if (disp < 0) return disp;
     const r = this.rawCheckFree(
@@ -186,6 +187,12 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
   /** The raw protocol: moves the block. @internal */
   override resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
     return moveRaw(this, this.memory.u8, ptr, oldSize, newSize, align);
+  }
+
+  /** A block above `line` alignment that the inner refuses: a live jittered block was freed with the wrong alignment. */
+  private unjittered(code: number, ptr: unknown): number {
+    if (code !== FAULT_NOT_LIVE || this.verified(ptr, 1, false) < 0) return code;
+    return noteFault(FAULT_LAYOUT, `it was allocated with an alignment of at most ${this.line} (jittered)`);
   }
 
   /** Exactly `size` (the rest of the inner block belongs to the prefix). A query: a bad header counts nothing. */

@@ -89,7 +89,7 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     }
   }
 
-  /** Checked once, then {@link Canary.allocRaw}. @throws `LayoutError` for a bad layout. */
+  /** Checked once, then `Canary.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
     if (!isValidLayout(size, align)) throw layoutError("Canary.allocate", size, align);
     return this.allocRaw(size, align);

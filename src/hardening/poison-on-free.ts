@@ -124,7 +124,7 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     this.after = this.checkOnReuse;
   }
 
-  /** Checked once, then {@link PoisonOnFree.allocRaw}. @throws `LayoutError` for a bad layout. */
+  /** Checked once, then `PoisonOnFree.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
     if (!isValidLayout(size, align)) throw layoutError(`${this.label}.allocate`, size, align);
     return this.allocRaw(size, align);

@@ -122,7 +122,7 @@ export class Wrapper<TInner extends Allocator> implements Allocator, RawLayer, F
     this.rawFreeRaw = f.freeRaw;
   }
 
-  /** Checked once, then {@link Wrapper.allocRaw}. @throws `LayoutError` for a bad size or alignment. */
+  /** Checked once, then `Wrapper.allocRaw`. @throws `LayoutError` for a bad size or alignment. */
   allocate(size: number, align = 8): number {
     if (!isValidLayout(size, align)) throw layoutError(`${this.label}.allocate`, size, align);
     return this.allocRaw(size, align);
@@ -135,7 +135,7 @@ export class Wrapper<TInner extends Allocator> implements Allocator, RawLayer, F
     return p;
   }
   /**
-   * Checked once, then {@link Wrapper.tryFree}.
+   * Checked once, then `Wrapper.tryFree`.
    * @throws `LayoutError`, `InvalidPointerError` or `CorruptionError` naming this wrapper; nothing changes then.
    */
   deallocate(ptr: number, size: number, align = 8): void {
@@ -144,7 +144,7 @@ export class Wrapper<TInner extends Allocator> implements Allocator, RawLayer, F
     if (r !== 0) throw faultError(`${this.label}.deallocate`, r, ptr, size, align);
   }
   /**
-   * Checked once (the sizes, and the block with {@link Wrapper.checkFree}), then {@link Wrapper.resizeRaw}.
+   * Checked once (the sizes, and the block with `Wrapper.checkFree`), then `Wrapper.resizeRaw`.
    * @throws as `deallocate`; nothing changes then.
    */
   grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
@@ -158,7 +158,7 @@ export class Wrapper<TInner extends Allocator> implements Allocator, RawLayer, F
   reset(): void {
     this.inner.reset();
   }
-  /** The usable size of a live block, from {@link Wrapper.checkFree}. @throws as `deallocate`. */
+  /** The usable size of a live block, from `Wrapper.checkFree`. @throws as `deallocate`. */
   usableSize(ptr: number, size: number): number {
     if (!isValidLayout(size, 1)) throw layoutError(`${this.label}.usableSize`, size, 1);
     const usable = this.checkFree(ptr, size, 1, false);
@@ -191,7 +191,7 @@ export class Wrapper<TInner extends Allocator> implements Allocator, RawLayer, F
     return this.raw.resizeRaw(ptr, oldSize, newSize, align);
   }
 
-  /** The checked `grow`/`shrink`: the sizes, then the block, then {@link Wrapper.resizeRaw}. */
+  /** The checked `grow`/`shrink`: the sizes, then the block, then `Wrapper.resizeRaw`. */
   protected resize(what: string, ptr: number, oldSize: number, newSize: number, align: number): number {
     const where = `${this.label}.${what}`;
     checkResize(where, oldSize, newSize, align, what === "grow");

@@ -43,6 +43,7 @@ import {
   isValidLayout,
   layoutError,
   moveRaw,
+  noteFault,
   overlayRegions,
   rawForwarders,
   rawLayerOf,
@@ -180,6 +181,7 @@ export class SizeClassed<TInner extends Allocator> implements Allocator, RawLaye
     const n = size > align ? size : align;
     const k = this.byLog2[32 - Math.clz32(n - 1)]!;
     const p = ptr as number;
+    if (typeof ptr !== "number") return noteFault(FAULT_NOT_LIVE, "a pointer is a number");
     if (k >= 0 && p >= this.slabRanges[2 * k]! && p < this.slabRanges[2 * k + 1]!) {
       return this.slabs[k]!.tryFree(ptr, size, align);
     }

@@ -259,7 +259,7 @@ export class StackAlloc extends RangeBacking implements RawLayer {
           `issued before reset())`,
       );
     }
-    if (this.frames[f + 1] !== size) {
+    if (this.frames[f + 1] !== size || (ptr & (align - 1)) !== 0) {
       throw new LayoutError(
         `StackAlloc.${what}: block ${describePointer(ptr)} has size ${this.frames[f + 1]}, not ${size}; ` +
           `pass the size it was allocated (or last resized) with`,
