@@ -29,6 +29,8 @@ import {
   Watermark,
   WithFallback,
   ZeroizeOnFree,
+  isValidLayout,
+  validLayout,
 } from "../src/index.js";
 
 /** Every kind of bad value a size, an alignment or a pointer may be given. */
@@ -225,6 +227,20 @@ for (const subject of SUBJECTS) {
     });
   });
 }
+
+test("the boundary's layout check (layout-check.ts) agrees with isValidLayout on every kind of value", () => {
+  const values: unknown[] = [...BAD_VALUES.map(([, v]) => v), 0, 1, 2, 3, 7, 8, 4096, 2 ** 21, 2 ** 21 + 1];
+  values.push(2 ** 22, 2 ** 30 - 1, 2 ** 30, 2 ** 30 + 1, 2 ** 31, -(2 ** 31), undefined, true, [8], 1e-300);
+  for (const size of values) {
+    for (const align of values) {
+      assert.equal(
+        validLayout(size, align),
+        isValidLayout(size as number, align as number),
+        `${String(size)}, ${String(align)}`,
+      );
+    }
+  }
+});
 
 describe("the refused cases of issue #11 change nothing", () => {
   test("Quarantine: a wrong alignment is refused at once, not queued to fail on every later free", () => {

@@ -40,6 +40,8 @@ import type { Allocator } from "./allocator.js";
 import { NULL } from "./constants.js";
 import { AllocError, CorruptionError, InvalidPointerError, LayoutError, describePointer } from "./errors.js";
 import { dispatchKind } from "./dispatch.js";
+import { fillBytes } from "./blocks.js";
+import type { Memory } from "./memory.js";
 
 /** An allocator that also offers the unchecked operations of the raw protocol (see the module documentation). */
 export interface RawAllocator {
@@ -57,6 +59,11 @@ export interface RawLayer extends RawAllocator {
   checkFree(ptr: unknown, size: number, align: number, freeing: boolean): number;
   /** Frees `(ptr, size, align)` and returns 0, or returns a `FAULT_*` code having changed nothing. @internal */
   tryFree(ptr: unknown, size: number, align: number): number;
+  /**
+   * `tryFree` that first sets the block's usable bytes to `byte` (a scrubbing wrapper's free in one call): the
+   * usable size after freeing, or a `FAULT_*` code having written and changed nothing. @internal
+   */
+  scrubFree(ptr: unknown, size: number, align: number, byte: number): number;
   /** Resizes a checked live block: its new offset, or `NULL` with the old block intact. @internal */
   resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number;
 }
@@ -108,6 +115,25 @@ export function faultError(
     `${where}: ${describePointer(ptr)} is not a live block` +
       (detail === "" ? ": never issued, freed already, or issued before reset()" : `: ${detail}`),
   );
+}
+
+/**
+ * `scrubFree` from `checkFree` and `freeRaw`, for a layer with nothing faster: check, fill the usable bytes, free.
+ * @internal
+ */
+export function scrubFreeChecked(
+  layer: RawLayer,
+  memory: Memory,
+  ptr: unknown,
+  size: number,
+  align: number,
+  byte: number,
+): number {
+  const usable = layer.checkFree(ptr, size, align, true);
+  if (usable < 0) return usable;
+  fillBytes(memory, byte, ptr as number, (ptr as number) + usable);
+  layer.freeRaw(ptr as number, size, align);
+  return usable;
 }
 
 /** The generic fit of a layout to a live block of `usable` bytes: `size <= usable` and `ptr` aligned to `align`. */
@@ -163,6 +189,10 @@ export class PartialRawAdapter implements RawLayer {
     if (usable < 0) return usable;
     this.target.freeRaw(ptr as number, size, align);
     return 0;
+  }
+  /** `checkFree`, the fill, then `freeRaw`. */
+  scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
+    return scrubFreeChecked(this, this.target.memory, ptr, size, align, byte);
   }
   /** The layout's own (checked) `grow`/`shrink`: the arguments were checked, so it does not refuse them. */
   resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
@@ -226,6 +256,10 @@ export class CheckedRawAdapter implements RawLayer {
     }
     return 0;
   }
+  /** `checkFree`, the fill, then `deallocate` (which the check makes sure accepts). */
+  scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
+    return scrubFreeChecked(this, this.target.memory, ptr, size, align, byte);
+  }
   /** `grow`/`shrink`. */
   resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
     return newSize >= oldSize
@@ -278,6 +312,8 @@ export type CheckForwarder = (
   align: number,
   freeing: boolean,
 ) => number;
+/** Forwards `scrubFree` to one class. */
+export type ScrubForwarder = (a: RawLayer, ptr: unknown, size: number, align: number, byte: number) => number;
 /** Forwards `freeRaw` to one class. */
 export type FreeRawForwarder = (a: RawLayer, ptr: number, size: number, align: number) => void;
 
@@ -355,6 +391,30 @@ const CHECK_FREE: readonly CheckForwarder[] = [
   (a, p, s, l, f) => a.checkFree(p, s, l, f), // shared by every later class
 ];
 
+const SCRUB_FREE: readonly ScrubForwarder[] = [
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b),
+  (a, p, s, l, b) => a.scrubFree(p, s, l, b), // shared by every later class
+];
+
 const FREE_RAW: readonly FreeRawForwarder[] = [
   (a, p, s, l) => a.freeRaw(p, s, l),
   (a, p, s, l) => a.freeRaw(p, s, l),
@@ -391,11 +451,19 @@ export interface RawForwarders {
   readonly checkFree: CheckForwarder;
   /** `freeRaw` of the inner's class. */
   readonly freeRaw: FreeRawForwarder;
+  /** `scrubFree` of the inner's class. */
+  readonly scrubFree: ScrubForwarder;
 }
 
 /** The raw forwarders for the class of `layer`. @internal */
 export function rawForwarders(layer: RawLayer): RawForwarders {
   const kind = dispatchKind(layer);
   const k = kind < LAST ? kind : LAST;
-  return { alloc: ALLOC_RAW[k]!, tryFree: TRY_FREE[k]!, checkFree: CHECK_FREE[k]!, freeRaw: FREE_RAW[k]! };
+  return {
+    alloc: ALLOC_RAW[k]!,
+    tryFree: TRY_FREE[k]!,
+    checkFree: CHECK_FREE[k]!,
+    freeRaw: FREE_RAW[k]!,
+    scrubFree: SCRUB_FREE[k]!,
+  };
 }

@@ -38,7 +38,7 @@ import {
   describePointer,
   faultError,
   halfSipHash13,
-  isValidLayout,
+  validLayout,
   layoutError,
   moveRaw,
   noteFault,
@@ -92,7 +92,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Checked once, then `CacheJitter.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError("CacheJitter.allocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("CacheJitter.allocate", size, align);
     return this.allocRaw(size, align);
   }
 
@@ -123,7 +123,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
    *   for a pointer that is not a live jittered block; `LayoutError` for a bad layout. Nothing changes then.
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError("CacheJitter.deallocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("CacheJitter.deallocate", size, align);
     const r = this.tryFree(ptr, size, align);
     if (r !== 0) throw faultError("CacheJitter.deallocate", r, ptr, size, align);
   }
@@ -197,7 +197,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Exactly `size` (the rest of the inner block belongs to the prefix). A query: a bad header counts nothing. */
   override usableSize(ptr: number, size: number): number {
-    if (!isValidLayout(size, 1)) throw layoutError("CacheJitter.usableSize", size, 1);
+    if (!validLayout(size, 1)) throw layoutError("CacheJitter.usableSize", size, 1);
     const disp = this.verified(ptr, size, false);
     if (disp < 0) throw faultError("CacheJitter.usableSize", disp, ptr, size, 1);
     return size;

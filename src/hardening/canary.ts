@@ -42,7 +42,7 @@ import {
   NULL,
   describePointer,
   faultError,
-  isValidLayout,
+  validLayout,
   layoutError,
   moveRaw,
   noteFault,
@@ -91,7 +91,7 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Checked once, then `Canary.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError("Canary.allocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("Canary.allocate", size, align);
     return this.allocRaw(size, align);
   }
 
@@ -132,7 +132,7 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    *   (a double free, a foreign pointer); `LayoutError` for a bad layout. Nothing changes then (but the count).
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError("Canary.deallocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("Canary.deallocate", size, align);
     const r = this.tryFree(ptr, size, align);
     if (r !== 0) throw faultError("Canary.deallocate", r, ptr, size, align);
   }
@@ -211,7 +211,7 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    * canaries are not intact is reported as `InvalidPointerError` and not counted (free it to have it counted).
    */
   override usableSize(ptr: number, size: number): number {
-    if (!isValidLayout(size, 1)) throw layoutError("Canary.usableSize", size, 1);
+    if (!validLayout(size, 1)) throw layoutError("Canary.usableSize", size, 1);
     const pre = typeof ptr === "number" ? this.preOf(ptr) : CANARY;
     if (
       !this.intact(ptr, size, pre) ||
@@ -236,7 +236,7 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    * @throws `CorruptionError` (counted) or `InvalidPointerError`, as `deallocate`.
    */
   check(what: string, ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError(`Canary.${what}`, size, align);
+    if (!validLayout(size, align)) throw layoutError(`Canary.${what}`, size, align);
     const r = this.checkFree(ptr, size, align, false);
     if (r < 0) throw faultError(`Canary.${what}`, r, ptr, size, align);
   }

@@ -30,7 +30,7 @@ import {
   NULL,
   checkInteger,
   faultError,
-  isValidLayout,
+  validLayout,
   layoutError,
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
@@ -158,7 +158,7 @@ export class Faulty<
 
   /** Checked once; `NULL` when the policy says so; otherwise forwarded. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError("Faulty.allocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("Faulty.allocate", size, align);
     return this.allocRaw(size, align);
   }
 
@@ -171,7 +171,7 @@ export class Faulty<
 
   /** Checked once, then forwarded. @throws as `Wrapper.deallocate`. */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError("Faulty.deallocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("Faulty.deallocate", size, align);
     const r = this.rawTryFree(this.raw, ptr, size, align);
     if (r !== 0) throw faultError("Faulty.deallocate", r, ptr, size, align);
   }

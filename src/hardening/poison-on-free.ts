@@ -38,11 +38,10 @@ import {
   NULL,
   describePointer,
   faultError,
-  fillBytes,
   type HasRegions,
   hasRegions,
   isFixedRange,
-  isValidLayout,
+  validLayout,
   layoutError,
   moveRaw,
   wrapperChain,
@@ -126,7 +125,7 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Checked once, then `PoisonOnFree.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError(`${this.label}.allocate`, size, align);
+    if (!validLayout(size, align)) throw layoutError(`${this.label}.allocate`, size, align);
     return this.allocRaw(size, align);
   }
 
@@ -153,31 +152,29 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
    *   would refuse; nothing is written then.
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError(`${this.label}.deallocate`, size, align);
+    if (!validLayout(size, align)) throw layoutError(`${this.label}.deallocate`, size, align);
     const r = this.tryFree(ptr, size, align);
     if (r !== 0) throw faultError(`${this.label}.deallocate`, r, ptr, size, align);
   }
 
   /** The raw protocol: the inner checks the free first; only then is the block scrubbed and freed. @internal */
   override tryFree(ptr: unknown, size: number, align: number): number {
-    const usable = this.rawCheckFree(this.raw, ptr, size, align, true);
+    const usable = this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
     if (usable < 0) return usable;
-    this.scrubAndFree(ptr as number, usable, size, align);
+    if (this.after) this.afterFree(ptr as number, usable);
     return 0;
   }
 
   /** The raw protocol: scrubs and frees a checked block. @internal */
   override freeRaw(ptr: number, size: number, align: number): void {
-    this.scrubAndFree(ptr, this.rawCheckFree(this.raw, ptr, size, align, true), size, align);
+    const usable = this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
+    if (this.after) this.afterFree(ptr, usable);
   }
 
-  private scrubAndFree(ptr: number, usable: number, size: number, align: number): void {
-    fillBytes(this.memory, this.pattern, ptr, ptr + usable);
-    this.rawFreeRaw(this.raw, ptr, size, align);
-    if (this.after) {
-      if (this.checkOnReuse) this.record(ptr, usable);
-      if (this.tracked !== null) this.tracked.delete(ptr);
-    }
+  /** The work after a free: record the block for the reuse check, forget a tracked one. */
+  private afterFree(ptr: number, usable: number): void {
+    if (this.checkOnReuse) this.record(ptr, usable);
+    if (this.tracked !== null) this.tracked.delete(ptr);
   }
 
   /** The raw protocol: moves the block, so the old one is scrubbed. @internal */

@@ -28,7 +28,7 @@ import {
   type Region,
   checkInteger,
   faultError,
-  isValidLayout,
+  validLayout,
   layoutError,
   markContaining,
   moveRaw,
@@ -74,7 +74,7 @@ export class Quarantine<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Checked once, then forwarded. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError("Quarantine.allocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("Quarantine.allocate", size, align);
     return this.rawAlloc(this.raw, size, align);
   }
 
@@ -85,7 +85,7 @@ export class Quarantine<TInner extends Allocator> extends Wrapper<TInner> {
    *   `LayoutError` for a bad layout or one the block cannot have (checked by the inner). Nothing changes then.
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError("Quarantine.deallocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("Quarantine.deallocate", size, align);
     const r = this.tryFree(ptr, size, align);
     if (r !== 0) throw faultError("Quarantine.deallocate", r, ptr, size, align);
   }

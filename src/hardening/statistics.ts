@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { type Allocator, NULL, TAGGED_FIELD, faultError, isValidLayout, layoutError } from "../core/index.js";
+import { type Allocator, NULL, TAGGED_FIELD, faultError, layoutError, validLayout } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
 
 /** A snapshot of {@link Statistics}. */
@@ -69,7 +69,7 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Checked once, then counted. @throws `LayoutError` for a bad size or alignment (nothing is counted then). */
   override allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError("Statistics.allocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("Statistics.allocate", size, align);
     return this.allocRaw(size, align);
   }
 
@@ -93,7 +93,7 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
    * @throws `LayoutError`, `InvalidPointerError` or `CorruptionError` naming `Statistics`; nothing is counted then.
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError("Statistics.deallocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("Statistics.deallocate", size, align);
     const r = this.tryFree(ptr, size, align);
     if (r !== 0) throw faultError("Statistics.deallocate", r, ptr, size, align);
   }

@@ -33,7 +33,7 @@ import {
   NULL,
   TAGGED_FIELD,
   faultError,
-  isValidLayout,
+  validLayout,
   layoutError,
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
@@ -130,7 +130,7 @@ export class Watermark<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Checked once; fires a level crossed on the way up, or `onOom` on `NULL`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError("Watermark.allocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("Watermark.allocate", size, align);
     return this.allocRaw(size, align);
   }
 
@@ -149,7 +149,7 @@ export class Watermark<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Checked once; the live bytes drop (levels stay fired until `rearm()`). @throws as `Wrapper.deallocate`. */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError("Watermark.deallocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("Watermark.deallocate", size, align);
     const r = this.tryFree(ptr, size, align);
     if (r !== 0) throw faultError("Watermark.deallocate", r, ptr, size, align);
   }

@@ -53,13 +53,15 @@ import {
   type FreeForwarder,
   type FreeRawForwarder,
   type RawLayer,
+  type ScrubForwarder,
   checkResize,
   faultError,
   hasRegions,
-  isValidLayout,
+  validLayout,
   layoutError,
   rawForwarders,
   rawLayerOf,
+  scrubFreeChecked,
   zeroBlock,
   isFixedRange,
   isOsBacked,
@@ -87,6 +89,8 @@ export class Wrapper<TInner extends Allocator> implements Allocator, RawLayer, F
   protected readonly rawCheckFree: CheckForwarder;
   /** The inner's `freeRaw`, through a forwarder of its class. */
   protected readonly rawFreeRaw: FreeRawForwarder;
+  /** The inner's `scrubFree`, through a forwarder of its class. */
+  protected readonly rawScrubFree: ScrubForwarder;
   /** The class name, for messages. */
   protected readonly label: string;
 
@@ -120,16 +124,17 @@ export class Wrapper<TInner extends Allocator> implements Allocator, RawLayer, F
     this.rawTryFree = f.tryFree;
     this.rawCheckFree = f.checkFree;
     this.rawFreeRaw = f.freeRaw;
+    this.rawScrubFree = f.scrubFree;
   }
 
   /** Checked once, then `Wrapper.allocRaw`. @throws `LayoutError` for a bad size or alignment. */
   allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError(`${this.label}.allocate`, size, align);
+    if (!validLayout(size, align)) throw layoutError(`${this.label}.allocate`, size, align);
     return this.allocRaw(size, align);
   }
   /** As `allocate`, with the block's `size` bytes zeroed (I6). */
   allocateZeroed(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError(`${this.label}.allocateZeroed`, size, align);
+    if (!validLayout(size, align)) throw layoutError(`${this.label}.allocateZeroed`, size, align);
     const p = this.allocRaw(size, align);
     if (p !== 0) zeroBlock(this.memory, p, size);
     return p;
@@ -139,7 +144,7 @@ export class Wrapper<TInner extends Allocator> implements Allocator, RawLayer, F
    * @throws `LayoutError`, `InvalidPointerError` or `CorruptionError` naming this wrapper; nothing changes then.
    */
   deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError(`${this.label}.deallocate`, size, align);
+    if (!validLayout(size, align)) throw layoutError(`${this.label}.deallocate`, size, align);
     const r = this.tryFree(ptr, size, align);
     if (r !== 0) throw faultError(`${this.label}.deallocate`, r, ptr, size, align);
   }
@@ -160,7 +165,7 @@ export class Wrapper<TInner extends Allocator> implements Allocator, RawLayer, F
   }
   /** The usable size of a live block, from `Wrapper.checkFree`. @throws as `deallocate`. */
   usableSize(ptr: number, size: number): number {
-    if (!isValidLayout(size, 1)) throw layoutError(`${this.label}.usableSize`, size, 1);
+    if (!validLayout(size, 1)) throw layoutError(`${this.label}.usableSize`, size, 1);
     const usable = this.checkFree(ptr, size, 1, false);
     if (usable < 0) throw faultError(`${this.label}.usableSize`, usable, ptr, size, 1);
     return usable;
@@ -185,6 +190,10 @@ export class Wrapper<TInner extends Allocator> implements Allocator, RawLayer, F
   /** The raw protocol: forwarded to the inner. @internal */
   freeRaw(ptr: number, size: number, align: number): void {
     this.rawFreeRaw(this.raw, ptr, size, align);
+  }
+  /** The raw protocol: `checkFree`, the fill, `freeRaw` (this wrapper's own). @internal */
+  scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
+    return scrubFreeChecked(this, this.memory, ptr, size, align, byte);
   }
   /** The raw protocol: forwarded to the inner. @internal */
   resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {

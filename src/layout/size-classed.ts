@@ -40,7 +40,7 @@ import {
   checkResize,
   faultError,
   hasRegions,
-  isValidLayout,
+  validLayout,
   layoutError,
   moveRaw,
   noteFault,
@@ -136,7 +136,7 @@ export class SizeClassed<TInner extends Allocator> implements Allocator, RawLaye
 
   /** A class block when a class fits and has room; otherwise the inner's block; `NULL` when neither can. */
   allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError("SizeClassed.allocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("SizeClassed.allocate", size, align);
     return this.allocRaw(size, align);
   }
 
@@ -171,7 +171,7 @@ export class SizeClassed<TInner extends Allocator> implements Allocator, RawLaye
    * @throws `InvalidPointerError` or `LayoutError` naming `SizeClassed`; nothing changes then.
    */
   deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError("SizeClassed.deallocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("SizeClassed.deallocate", size, align);
     const r = this.tryFree(ptr, size, align);
     if (r !== 0) throw faultError("SizeClassed.deallocate", r, ptr, size, align);
   }
@@ -195,6 +195,14 @@ export class SizeClassed<TInner extends Allocator> implements Allocator, RawLaye
     return owner !== null
       ? owner.checkFree(ptr, size, align, freeing)
       : this.rawCheckFree(this.raw, ptr, size, align, freeing);
+  }
+
+  /** The raw protocol: the owner's. @internal */
+  scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
+    const owner = this.owner(ptr);
+    return owner !== null
+      ? owner.scrubFree(ptr, size, align, byte)
+      : this.raw.scrubFree(ptr, size, align, byte);
   }
 
   /** The raw protocol: the owner's answer. @internal */
@@ -264,7 +272,7 @@ export class SizeClassed<TInner extends Allocator> implements Allocator, RawLaye
 
   /** The class size for class blocks, else the inner's. @throws as `deallocate`. */
   usableSize(ptr: number, size: number): number {
-    if (!isValidLayout(size, 1)) throw layoutError("SizeClassed.usableSize", size, 1);
+    if (!validLayout(size, 1)) throw layoutError("SizeClassed.usableSize", size, 1);
     const usable = this.checkFree(ptr, size, 1, false);
     if (usable < 0) throw faultError("SizeClassed.usableSize", usable, ptr, size, 1);
     return usable;

@@ -57,8 +57,9 @@ import {
   checkInteger,
   checkResize,
   faultError,
+  fillBytes,
   isValidAlign,
-  isValidLayout,
+  validLayout,
   layoutError,
   noteFault,
   zeroBlock,
@@ -244,7 +245,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
    * @throws `LayoutError` for a bad size or alignment (I9).
    */
   allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError("Slab.allocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("Slab.allocate", size, align);
     return this.allocRaw(size, align);
   }
 
@@ -274,7 +275,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
    *   `LayoutError` when `size`/`align` could not have been served by a block. Nothing changes when it throws.
    */
   deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError("Slab.deallocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("Slab.deallocate", size, align);
     const r = this.tryFree(ptr, size, align);
     if (r !== 0) throw faultError("Slab.deallocate", r, ptr, size, align);
   }
@@ -297,10 +298,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
       size > this.fastLimit ||
       align > this.align
     ) {
-      const usable = this.checkFree(ptr, size, align, true);
-      if (usable < 0) return usable;
-      this.freeRaw(ptr, size, align);
-      return 0;
+      return this.tryFreeSlow(ptr, idx, size, align);
     }
     const n = this.freeCount;
     const set = this.freeSet;
@@ -309,6 +307,50 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     set[n] = ptr;
     set[this.capacity + idx] = n;
     this.freeCount = n + 1;
+    return 0;
+  }
+
+  /**
+   * The raw protocol: `tryFree` that first fills the whole slot with `byte` (a scrubbing wrapper's free): the
+   * stride, or a `FAULT_*` code with nothing written. One index computation for the check, the fill and the push.
+   * @internal
+   */
+  scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
+    if (typeof ptr !== "number") return this.checkFree(ptr, size, align, true);
+    const q = (ptr - this.region) >> this.strideShift;
+    const inverse = this.strideInverse;
+    const idx = inverse === 1 ? q : Math.imul(q, inverse);
+    const n = this.freeCount;
+    const set = this.freeSet;
+    if (
+      idx * this.stride + this.region !== ptr ||
+      idx >>> 0 >= this.carved ||
+      size > this.blockSize ||
+      align > this.align ||
+      (set[this.capacity + idx]! < n && set[set[this.capacity + idx]!] === ptr)
+    ) {
+      return this.checkFree(ptr, size, align, true); // refused: checkFree says why
+    }
+    fillBytes(this.memory, byte, ptr, ptr + this.stride);
+    this.push(ptr, idx);
+    return this.stride;
+  }
+
+  /** `tryFree` off the hot path: a checked slab's push (with its tag), or the code for a refused free. */
+  private tryFreeSlow(ptr: number, idx: number, size: number, align: number): number {
+    if (
+      idx * this.stride + this.region !== ptr ||
+      idx >>> 0 >= this.carved ||
+      size > this.blockSize ||
+      align > this.align
+    ) {
+      return this.checkFree(ptr, size, align, true); // refused: checkFree says why
+    }
+    const n = this.freeCount;
+    const set = this.freeSet;
+    const at = set[this.capacity + idx]!;
+    if (at < n && set[at] === ptr) return noteFault(FAULT_NOT_LIVE, this.notLive(ptr)); // already free
+    this.push(ptr, idx);
     return 0;
   }
 
@@ -333,7 +375,11 @@ export class Slab implements Allocator, RawLayer, FixedRange {
 
   /** The raw protocol: pushes a block `checkFree` just accepted (signing the entry with a MAC). @internal */
   freeRaw(ptr: number, _size: number, _align: number): void {
-    const idx = this.indexOf(ptr);
+    this.push(ptr, this.indexOf(ptr));
+  }
+
+  /** Pushes the live slot `idx` at `ptr` on the free stack, with its tag when there is a MAC. */
+  private push(ptr: number, idx: number): void {
     const n = this.freeCount;
     const set = this.freeSet;
     set[n] = ptr;
@@ -376,7 +422,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
 
   /** The stride: the whole block may be used (I8). @throws `InvalidPointerError` when `ptr` is not live. */
   usableSize(ptr: number, size: number): number {
-    if (!isValidLayout(size, 1)) throw layoutError("Slab.usableSize", size, 1);
+    if (!validLayout(size, 1)) throw layoutError("Slab.usableSize", size, 1);
     const usable = this.checkFree(ptr, size, 1, false);
     if (usable < 0) throw faultError("Slab.usableSize", usable, ptr, size, 1);
     return usable;
@@ -456,11 +502,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
   }
 
   private allocateSlow(size: number, align: number): number {
-    if (this.memory.retired) {
-      throw new AllocError(
-        "Slab.allocate: its memory was disposed (the OS mapping is gone); nothing can be allocated from it any more",
-      );
-    }
+    if (this.memory.retired) throw this.retiredError();
     if (size > this.blockSize || align > this.align) return NULL; // cannot be served by any block (I3)
     const n = this.freeCount;
     if (n !== 0) {
@@ -469,20 +511,32 @@ export class Slab implements Allocator, RawLayer, FixedRange {
         this.freeCount = n - 1;
         return ptr;
       }
-      // A forged or replayed entry: count it, never follow it, abandon the whole free list (its slots leak; later
-      // allocations carve the untouched tail), and say so.
-      this.corruptions++;
-      this.freeCount = 0;
-      throw new CorruptionError(
-        `Slab.allocate: free-list entry ${n - 1} fails its check (forged, moved or replayed: ` +
-          `${this.protection === null ? "not a free slot at its recorded place" : "its MAC does not match"}); ` +
-          `the free list is abandoned and not followed`,
-      );
+      throw this.abandon(n - 1);
     }
     const idx = this.carved;
     if (idx === this.capacity) return NULL;
     this.carved = idx + 1;
     return this.region + idx * this.stride;
+  }
+
+  private retiredError(): AllocError {
+    return new AllocError(
+      "Slab.allocate: its memory was disposed (the OS mapping is gone); nothing can be allocated from it any more",
+    );
+  }
+
+  /**
+   * A forged or replayed entry at `at`: count it, never follow it, abandon the whole free list (its slots leak;
+   * later allocations carve the untouched tail), and say so. Kept out of `allocateSlow`, so that stays small.
+   */
+  private abandon(at: number): CorruptionError {
+    this.corruptions++;
+    this.freeCount = 0;
+    return new CorruptionError(
+      `Slab.allocate: free-list entry ${at} fails its check (forged, moved or replayed: ` +
+        `${this.protection === null ? "not a free slot at its recorded place" : "its MAC does not match"}); ` +
+        `the free list is abandoned and not followed`,
+    );
   }
 
   /** Checks a popped free-stack entry: a carved slot start, at its recorded place, with a valid tag. */

@@ -43,10 +43,11 @@ import {
   describePointer,
   faultError,
   noteFault,
+  scrubFreeChecked,
   type RawLayer,
   checkCarvable,
   isFixedRange,
-  isValidLayout,
+  validLayout,
   layoutError,
   RangeBacking,
 } from "../core/index.js";
@@ -88,7 +89,7 @@ export class StackAlloc extends RangeBacking implements RawLayer {
 
   /** Pushes a block of `size` bytes aligned to `align` (default 8); `NULL` when the range or the frame table is full. */
   override allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError("StackAlloc.allocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("StackAlloc.allocate", size, align);
     return this.allocRaw(size, align);
   }
 
@@ -119,7 +120,7 @@ export class StackAlloc extends RangeBacking implements RawLayer {
    *   issued); `LayoutError` when `size` differs. Nothing changes when it throws.
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError("StackAlloc.deallocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("StackAlloc.deallocate", size, align);
     const r = this.tryFree(ptr, size, align);
     if (r !== 0) throw faultError("StackAlloc.deallocate", r, ptr, size, align);
   }
@@ -156,6 +157,11 @@ export class StackAlloc extends RangeBacking implements RawLayer {
     if (usable < 0) return usable;
     this.freeRaw(ptr as number, size, align);
     return 0;
+  }
+
+  /** The raw protocol: `checkFree`, the fill, then the pop. @internal */
+  scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
+    return scrubFreeChecked(this, this.memory, ptr, size, align, byte);
   }
 
   /** The raw protocol: pops the newest block (which `checkFree` just accepted). @internal */
@@ -249,7 +255,7 @@ export class StackAlloc extends RangeBacking implements RawLayer {
 
   /** Validates the layout and finds the live frame of `ptr` (word index). Throws when `ptr` is not live. */
   private frameOf(what: string, ptr: number, size: number, align: number): number {
-    if (!isValidLayout(size, align)) throw layoutError(`StackAlloc.${what}`, size, align);
+    if (!validLayout(size, align)) throw layoutError(`StackAlloc.${what}`, size, align);
     let f = (this.depth - 1) * FRAME;
     while (f >= 0 && this.frames[f] !== ptr) f -= FRAME;
     if (f < 0 || (ptr | 0) !== ptr) {

@@ -38,7 +38,7 @@ import {
   checkSameMemory,
   faultError,
   isFixedRange,
-  isValidLayout,
+  validLayout,
   layoutError,
   moveRaw,
   rawForwarders,
@@ -110,7 +110,7 @@ export class WithFallback<TPrimary extends Allocator & FixedRange, TSecondary ex
 
   /** The primary's block, else the secondary's, else `NULL` (I3). @throws `LayoutError` for a bad layout. */
   allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError("WithFallback.allocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("WithFallback.allocate", size, align);
     return this.allocRaw(size, align);
   }
 
@@ -148,7 +148,7 @@ export class WithFallback<TPrimary extends Allocator & FixedRange, TSecondary ex
    * @throws `InvalidPointerError` or `LayoutError` naming `WithFallback`; nothing changes then.
    */
   deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError("WithFallback.deallocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("WithFallback.deallocate", size, align);
     const r = this.tryFree(ptr, size, align);
     if (r !== 0) throw faultError("WithFallback.deallocate", r, ptr, size, align);
   }
@@ -163,6 +163,11 @@ export class WithFallback<TPrimary extends Allocator & FixedRange, TSecondary ex
   /** The raw protocol: the owner's. @internal */
   checkFree(ptr: unknown, size: number, align: number, freeing: boolean): number {
     return (this.inPrimary(ptr) ? this.primaryRaw : this.secondaryRaw).checkFree(ptr, size, align, freeing);
+  }
+
+  /** The raw protocol: the owner's. @internal */
+  scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
+    return (this.inPrimary(ptr) ? this.primaryRaw : this.secondaryRaw).scrubFree(ptr, size, align, byte);
   }
 
   /** The raw protocol: the owner's. @internal */
@@ -215,7 +220,7 @@ export class WithFallback<TPrimary extends Allocator & FixedRange, TSecondary ex
 
   /** The owner's usable size (I8). @throws as `deallocate`. */
   usableSize(ptr: number, size: number): number {
-    if (!isValidLayout(size, 1)) throw layoutError("WithFallback.usableSize", size, 1);
+    if (!validLayout(size, 1)) throw layoutError("WithFallback.usableSize", size, 1);
     const usable = this.checkFree(ptr, size, 1, false);
     if (usable < 0) throw faultError("WithFallback.usableSize", usable, ptr, size, 1);
     return usable;
