@@ -4,7 +4,7 @@
  * owns yet. A second free of a block still in quarantine throws `InvalidPointerError` (the Rust one does not
  * notice), and so does the free of a pointer the inner does not consider live.
  *
- * Complexity: O(epochs) per free (a scan of the ring for double frees) plus the inner's `usableSize` check.
+ * Complexity: O(epochs) per free (a scan of the ring for double frees) plus the inner's `checkFree` (one check; nothing is queued when it refuses).
  * Overhead: up to `epochs` blocks held back; the inner still counts them as live, so it can run out earlier (the
  * Rust footgun, kept and documented).
  * Where it may stand: over a layout that reuses blocks (`Slab`); pointless over a bump arena. With mixed sizes put

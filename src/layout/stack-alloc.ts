@@ -18,7 +18,8 @@
  * double free, or a size that differs from the allocation throws and changes nothing.
  *
  * Composition limits: as `BumpArena` (hardening wrappers go outside). A full frame table refuses further
- * allocations with `NULL` (I3), like a full range.
+ * allocations with `NULL` (I3), like a full range. A wrapper over it checks a free with the stack's own rule (only
+ * the newest block), before it writes anything, so a scrubbing wrapper never poisons a block the stack refuses.
  *
  * @example
  * ```ts
