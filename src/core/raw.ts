@@ -18,7 +18,7 @@
  *
  * | method | precondition | result |
  * |---|---|---|
- * | `checkFree(ptr, size, align)` | a valid layout; `ptr` any value | the usable size (> 0) when `freeRaw` would be accepted, else a `FAULT_*` code (< 0); changes nothing (a corruption it finds is counted) |
+ * | `checkFree(ptr, size, align)` | a valid layout; `ptr` any value | the usable size (> 0) when `freeRaw` would be accepted, else a `FAULT_*` code (< 0); changes nothing (a corruption it finds is counted when `freeing`: a free, not a probe) |
  * | `tryFree(ptr, size, align)` | a valid layout; `ptr` any value | `0` after freeing the block, else a `FAULT_*` code and nothing changed |
  * | `resizeRaw(ptr, oldSize, newSize, align)` | `checkFree(ptr, oldSize, align) > 0`; valid sizes on the right side | the block's new offset (maybe `ptr`), or `NULL` with the old block intact |
  *
@@ -152,7 +152,7 @@ function classify(error: unknown): number {
 }
 
 /** Completes the protocol for a layout with `allocRaw`, `sizeOf` and `freeRaw` (`Tlsf`, `Heap`). @internal */
-export class PartialRawAdapter implements RawLayer {
+class PartialRawAdapter implements RawLayer {
   /** The adapted layout. */
   readonly target: Allocator & RawAllocator;
   /** @param target - a layout with the three base raw methods. */
@@ -206,7 +206,7 @@ export class PartialRawAdapter implements RawLayer {
  * Completes the protocol for any `Allocator` from its public methods (a layout of another module, a backing, a
  * user's allocator): its checks run again and its refusals are classified by their error class. @internal
  */
-export class CheckedRawAdapter implements RawLayer {
+class CheckedRawAdapter implements RawLayer {
   /** The adapted allocator. */
   readonly target: Allocator;
   /** @param target - any allocator. */

@@ -154,7 +154,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
   override checkFree(ptr: unknown, size: number, align: number, freeing: boolean): number {
     const line = this.line;
     if (align > line) return this.unjittered(this.rawCheckFree(this.raw, ptr, size, align, freeing), ptr);
-    const disp = this.verified(ptr, size, true);
+    const disp = this.verified(ptr, size, freeing);
     if (disp < 0) return disp;
     const r = this.rawCheckFree(
       this.raw,

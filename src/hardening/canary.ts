@@ -38,7 +38,6 @@ import {
   FAULT_NOT_LIVE,
   InvalidPointerError,
   MAX_ALIGN,
-  MAX_SIZE,
   NULL,
   describePointer,
   faultError,
@@ -58,6 +57,8 @@ export interface CanaryOptions {
 }
 
 const CANARY = 8;
+/** `MAX_SIZE`, module-local (V8 folds a local constant, not an imported one): the largest inflated request. */
+const LARGEST = 0x40000000;
 
 /**
  * Guard words around every block (see the module documentation).
@@ -101,7 +102,7 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    */
   override allocRaw(size: number, align: number): number {
     const pre = align > CANARY ? align : CANARY;
-    if (pre + size + CANARY > MAX_SIZE) return NULL; // the inflated request is larger than any allocator serves
+    if (pre + size + CANARY > LARGEST) return NULL; // the inflated request is larger than any allocator serves
     const block = this.rawAlloc(this.raw, pre + size + CANARY, pre);
     if (block === NULL) return NULL;
     const p = block + pre;
@@ -115,14 +116,16 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     u32[(p - 8) >>> 2] = (this.w0 ^ pre) >>> 0; // the pre word also records the padding before it
     u32[(p - 4) >>> 2] = this.w1;
     const q = p + size;
-    if ((q & 3) === 0) {
-      u32[q >>> 2] = this.w0;
-      u32[(q + 4) >>> 2] = this.w1;
-    } else {
-      const dv = this.memory.dataView;
-      dv.setUint32(q, this.w0, true);
-      dv.setUint32(q + 4, this.w1, true);
-    }
+    if ((q & 3) !== 0) return this.writePostUnaligned(q);
+    u32[q >>> 2] = this.w0;
+    u32[(q + 4) >>> 2] = this.w1;
+  }
+
+  /** The post word at an offset that is not a multiple of 4 (a size that is not). */
+  private writePostUnaligned(q: number): void {
+    const dv = this.memory.dataView;
+    dv.setUint32(q, this.w0, true);
+    dv.setUint32(q + 4, this.w1, true);
   }
 
   /**
@@ -143,23 +146,19 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    */
   override tryFree(ptr: unknown, size: number, align: number): number {
     const pre = align > CANARY ? align : CANARY;
-    if (!this.intact(ptr, size, pre)) return this.failure(ptr, size, pre);
+    if (!this.intact(ptr, size, pre)) return this.failure(ptr, size, pre, true);
     const p = ptr as number;
     // Zero the words before the inner frees the block (a scrubbing wrapper inside must see the final bytes), and
     // restore them if the inner refuses the free, so a refused free changes nothing.
     this.clearWords(p, size);
     const r = this.rawTryFree(this.raw, p - pre, pre + size + CANARY, pre);
-    if (r !== 0) {
-      this.writeWords(p, size, pre);
-      return this.innerFault(r);
-    }
-    return 0;
+    return r === 0 ? 0 : this.refused(p, size, pre, r);
   }
 
   /** The raw protocol: `size` when both canaries are intact on a block the inner holds, else a fault code. @internal */
   override checkFree(ptr: unknown, size: number, align: number, freeing: boolean): number {
     const pre = align > CANARY ? align : CANARY;
-    if (!this.intact(ptr, size, pre)) return this.failure(ptr, size, pre);
+    if (!this.intact(ptr, size, pre)) return this.failure(ptr, size, pre, freeing);
     const r = this.rawCheckFree(this.raw, (ptr as number) - pre, pre + size + CANARY, pre, freeing);
     return r < 0 ? this.innerFault(r) : size;
   }
@@ -191,12 +190,15 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     u32[(p - 8) >>> 2] = 0;
     u32[(p - 4) >>> 2] = 0;
     const q = p + size;
-    if ((q & 3) === 0) {
-      u32[q >>> 2] = 0;
-      u32[(q + 4) >>> 2] = 0;
-    } else {
-      zeroBlock(this.memory, q, CANARY);
-    }
+    if ((q & 3) !== 0) return zeroBlock(this.memory, q, CANARY);
+    u32[q >>> 2] = 0;
+    u32[(q + 4) >>> 2] = 0;
+  }
+
+  /** The inner refused the free: put the words back, so nothing changed, and pass its code on. */
+  private refused(p: number, size: number, pre: number, code: number): number {
+    this.writeWords(p, size, pre);
+    return this.innerFault(code);
   }
 
   /** A refusal of the inner block: a block the inner does not hold is not a live canaried block. */
@@ -259,19 +261,21 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     return `Canary { secret: [redacted], corruptionEvents: ${this.corruptions} }`;
   }
 
+  /**
+   * Both words of a block in place. A word past the end of the memory reads `undefined` from the view, which no
+   * canary equals, so the range needs no check of its own.
+   */
   private intact(ptr: unknown, size: number, pre: number): boolean {
-    if (
-      typeof ptr !== "number" ||
-      (ptr | 0) !== ptr ||
-      (ptr & 7) !== 0 ||
-      ptr < CANARY ||
-      ptr + size + CANARY > this.memory.byteLength
-    )
-      return false;
+    if (typeof ptr !== "number" || (ptr | 0) !== ptr || (ptr & 7) !== 0 || ptr < CANARY) return false;
     const u32 = this.memory.u32;
     if (u32[(ptr - 8) >>> 2] !== (this.w0 ^ pre) >>> 0 || u32[(ptr - 4) >>> 2] !== this.w1) return false;
     const q = ptr + size;
-    if ((q & 3) === 0) return u32[q >>> 2] === this.w0 && u32[(q + 4) >>> 2] === this.w1;
+    if ((q & 3) !== 0) return this.postIntactUnaligned(q);
+    return u32[q >>> 2] === this.w0 && u32[(q + 4) >>> 2] === this.w1;
+  }
+
+  private postIntactUnaligned(q: number): boolean {
+    if (q + CANARY > this.memory.byteLength) return false;
     const dv = this.memory.dataView;
     return dv.getUint32(q, true) === this.w0 && dv.getUint32(q + 4, true) === this.w1;
   }
@@ -285,9 +289,10 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
 
   /**
    * A changed canary, as a fault code. Both words wrong: not a live canaried block (never issued, freed already: its
-   * words were zeroed, or a wrong pointer). One word wrong on a block the inner holds: corruption (counted).
+   * words were zeroed, or a wrong pointer). One word wrong on a block the inner holds: corruption (counted when
+   * `count`: a free, not a probe).
    */
-  private failure(ptr: unknown, size: number, pre: number): number {
+  private failure(ptr: unknown, size: number, pre: number, count: boolean): number {
     if (typeof ptr !== "number") return noteFault(FAULT_NOT_LIVE, "a pointer is a number");
     const dv = this.memory.dataView;
     const inRange = (ptr | 0) === ptr && ptr >= CANARY && ptr + size + CANARY <= this.memory.byteLength;
@@ -311,7 +316,7 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
         `it is not a live canaried block of size ${size}: never issued, freed already, or freed with another size`,
       );
     }
-    this.corruptions++;
+    if (count) this.corruptions++;
     return noteFault(
       FAULT_CORRUPT,
       `the guard word ${before ? "before" : "after"} block ${describePointer(ptr)} (size ${size}) ` +
