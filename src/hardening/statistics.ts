@@ -49,7 +49,8 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
   private bytes: number;
   private peak: number;
   private failures: number;
-  private live: number;
+  /** `allocations - deallocations` at the last `reset()`: live blocks are counted without a counter of their own. */
+  private liveBase: number;
 
   /** Counts calls to `inner`. */
   constructor(inner: TInner) {
@@ -58,13 +59,12 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
     this.allocations = TAGGED_FIELD;
     this.deallocations = TAGGED_FIELD;
     this.bytes = TAGGED_FIELD;
-    this.live = TAGGED_FIELD;
     this.allocations = 0;
     this.deallocations = 0;
     this.bytes = 0;
     this.peak = 0;
     this.failures = 0;
-    this.live = 0;
+    this.liveBase = 0;
   }
 
   /** Checked once, then counted. @throws `LayoutError` for a bad size or alignment (nothing is counted then). */
@@ -81,7 +81,6 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
       return NULL;
     }
     this.allocations++;
-    this.live++;
     const bytes = this.bytes + size;
     this.bytes = bytes;
     if (bytes > this.peak) this.peak = bytes;
@@ -103,7 +102,6 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
     const r = this.rawTryFree(this.raw, ptr, size, align);
     if (r === 0) {
       this.deallocations++;
-      this.live--;
       this.bytes -= size;
     }
     return r;
@@ -113,7 +111,6 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
   override freeRaw(ptr: number, size: number, align: number): void {
     this.rawFreeRaw(this.raw, ptr, size, align);
     this.deallocations++;
-    this.live--;
     this.bytes -= size;
   }
 
@@ -136,7 +133,7 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
   /** Forwarded; live blocks and bytes drop to 0, the totals stay. */
   override reset(): void {
     this.inner.reset();
-    this.live = 0;
+    this.liveBase = this.allocations - this.deallocations;
     this.bytes = 0;
   }
 
@@ -148,7 +145,7 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
       currentBytes: this.bytes,
       peakBytes: this.peak,
       failures: this.failures,
-      liveCount: this.live,
+      liveCount: this.allocations - this.deallocations - this.liveBase,
       corruptionEvents: this.inner.corruptionEvents(),
     };
   }
