@@ -1,5 +1,7 @@
 // docs/COMPATIBILITY.md's forwarding table is checked against the code: every "forwards" cell must pass the call
-// through to the inner unchanged (seen by a spy), every "changes" cell must be the wrapper's own method.
+// through to the inner unchanged (seen by a spy, through the inner's public method or its raw counterpart: a
+// wrapper validates once and then calls the inner's raw protocol), every "changes" cell must be the wrapper's own
+// method or its own raw counterpart.
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
@@ -67,14 +69,36 @@ function spy(): { inner: Slab; calls: [string, unknown[]][] } {
     "size",
     "commit",
     "contains",
+    "allocRaw",
+    "tryFree",
+    "checkFree",
+    "resizeRaw",
   ] as const) {
     const original = (slab[name] as (...a: unknown[]) => unknown).bind(slab);
     (slab as unknown as Record<string, unknown>)[name] = (...args: unknown[]) => {
-      calls.push([name, args]);
+      calls.push(publicCall(name, args));
       return original(...args);
     };
   }
   return { inner: slab, calls };
+}
+
+/** The raw counterpart of each public method (see `RawLayer` in core). */
+const RAW: Record<string, string> = {
+  allocate: "allocRaw",
+  deallocate: "tryFree",
+  grow: "resizeRaw",
+  shrink: "resizeRaw",
+  usableSize: "checkFree",
+};
+
+/** A raw call as the public call it stands for: `resizeRaw` is a grow or a shrink, `checkFree` a usableSize. */
+function publicCall(name: string, args: unknown[]): [string, unknown[]] {
+  if (name === "allocRaw") return ["allocate", args];
+  if (name === "tryFree") return ["deallocate", args];
+  if (name === "resizeRaw") return [(args[2] as number) >= (args[1] as number) ? "grow" : "shrink", args];
+  if (name === "checkFree") return ["usableSize", args.slice(0, 2)];
+  return [name, args];
 }
 
 test("the table lists every wrapper and every column", () => {
@@ -103,7 +127,10 @@ for (const row of rows) {
     };
     header.slice(1).forEach((method, i) => {
       const claim = cells[i + 1]!;
-      const own = cls.prototype[method] !== (Wrapper.prototype as unknown as Record<string, unknown>)[method];
+      const base = Wrapper.prototype as unknown as Record<string, unknown>;
+      const raw = RAW[method];
+      const own =
+        cls.prototype[method] !== base[method] || (raw !== undefined && cls.prototype[raw] !== base[raw]);
       if (claim.startsWith("changes")) {
         assert.ok(own, `${name}.${method} is claimed to change behaviour but is the plain forward`);
         return;
@@ -123,7 +150,9 @@ for (const row of rows) {
         corruptionEvents: [],
       };
       (w as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!(...args[method]!);
-      assert.deepEqual(calls[0], [method, args[method]], `${name}.${method} is claimed to forward`);
+      // A checked grow or shrink first asks the inner whether the block is live (checkFree, seen as usableSize).
+      const seen = calls.find(([m]) => m === method || method === "usableSize");
+      assert.deepEqual(seen, [method, args[method]], `${name}.${method} is claimed to forward`);
     });
   });
 }

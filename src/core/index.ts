@@ -14,4 +14,5 @@ export * from "./range-backing.js";
 export * from "./validate.js";
 export * from "./wrapping.js";
 export * from "./regions.js";
-export type * from "./raw.js";
+export * from "./raw.js";
+export * from "./layout-check.js";

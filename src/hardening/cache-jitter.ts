@@ -29,17 +29,19 @@
 import {
   AllocError,
   type Allocator,
-  CorruptionError,
-  InvalidPointerError,
+  FAULT_CORRUPT,
+  FAULT_LAYOUT,
+  FAULT_NOT_LIVE,
   MAX_SIZE,
   NULL,
   checkInteger,
-  checkResize,
   describePointer,
+  faultError,
   halfSipHash13,
-  isValidLayout,
+  validLayout,
   layoutError,
-  moveBlock,
+  moveRaw,
+  noteFault,
   randomWord,
   zeroBlock,
 } from "../core/index.js";
@@ -74,7 +76,7 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
   constructor(inner: TInner, options: CacheJitterOptions = {}) {
     super("CacheJitter", inner, true, true);
     const line = options.line ?? 64;
-    if (typeof line !== "number" || line < 8 || line > 4096 || (line & (line - 1)) !== 0) {
+    if (!Number.isInteger(line) || !(line >= 8 && line <= 4096) || (line & (line - 1)) !== 0) {
       throw new AllocError(
         `CacheJitter: line ${String(line)} is not valid; expected a power of two from 8 to 4096`,
       );
@@ -88,13 +90,18 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
     this.corruptions = 0;
   }
 
-  /** Allocates `size + line * assoc` bytes and returns a block displaced by a random number of lines. */
+  /** Checked once, then `CacheJitter.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
-    if (!isValidLayout(size, align)) throw layoutError("CacheJitter.allocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("CacheJitter.allocate", size, align);
+    return this.allocRaw(size, align);
+  }
+
+  /** The raw protocol: allocates `size + line * assoc` bytes and returns a block displaced by a random number of lines. @internal */
+  override allocRaw(size: number, align: number): number {
     const line = this.line;
-    if (align > line) return this.innerAllocate(this.inner, size, align);
+    if (align > line) return this.rawAlloc(this.raw, size, align);
     if (size + line * this.assoc > MAX_SIZE) return NULL; // the inflated request is larger than any allocator serves
-    const block = this.innerAllocate(this.inner, size + line * this.assoc, line);
+    const block = this.rawAlloc(this.raw, size + line * this.assoc, line);
     if (block === NULL) return NULL;
     let x = this.rng;
     x ^= x << 13;
@@ -109,56 +116,90 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
     return p;
   }
 
-  /** As {@link CacheJitter.allocate}, zeroed. */
-  override allocateZeroed(size: number, align = 8): number {
-    const p = this.allocate(size, align);
-    if (p !== NULL) zeroBlock(this.memory, p, size);
-    return p;
-  }
-
   /**
    * Checks the header's MAC, zeroes it, and frees the inner block.
    *
    * @throws `CorruptionError` (counted) for a header that fails its MAC on a live block; `InvalidPointerError`
-   *   for a pointer that is not a live jittered block.
+   *   for a pointer that is not a live jittered block; `LayoutError` for a bad layout. Nothing changes then.
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError("CacheJitter.deallocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("CacheJitter.deallocate", size, align);
+    const r = this.tryFree(ptr, size, align);
+    if (r !== 0) throw faultError("CacheJitter.deallocate", r, ptr, size, align);
+  }
+
+  /** The raw protocol: checks the header, zeroes it and frees the inner block; a refusal restores it. @internal */
+  override tryFree(ptr: unknown, size: number, align: number): number {
     const line = this.line;
-    if (align > line) return this.innerDeallocate(this.inner, ptr, size, align);
-    const disp = this.verified("deallocate", ptr, size);
+    if (align > line) return this.unjittered(this.rawTryFree(this.raw, ptr, size, align), ptr);
+    const disp = this.verified(ptr, size, true);
+    if (disp < 0) return disp;
+    const p = ptr as number;
     // Zero the header before the inner frees the block (a scrubbing wrapper inside must see the final bytes), and
     // put it back if the inner refuses, so a refused free changes nothing.
     const u32 = this.memory.u32;
-    const h0 = u32[(ptr - 8) >>> 2]!;
-    const h1 = u32[(ptr - 4) >>> 2]!;
-    zeroBlock(this.memory, ptr - 8, 8);
-    try {
-      this.innerDeallocate(this.inner, ptr - line - disp * line, size + line * this.assoc, line);
-    } catch (error) {
-      u32[(ptr - 8) >>> 2] = h0;
-      u32[(ptr - 4) >>> 2] = h1;
-      throw error;
+    const h0 = u32[(p - 8) >>> 2]!;
+    const h1 = u32[(p - 4) >>> 2]!;
+    u32[(p - 8) >>> 2] = 0;
+    u32[(p - 4) >>> 2] = 0;
+    const r = this.rawTryFree(this.raw, p - line - disp * line, size + line * this.assoc, line);
+    if (r !== 0) {
+      u32[(p - 8) >>> 2] = h0;
+      u32[(p - 4) >>> 2] = h1;
     }
+    return r;
   }
 
-  /** Moves the block (checking the old header). */
-  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("CacheJitter.grow", oldSize, newSize, align, true);
-    if (align <= this.line) this.verified("grow", ptr, oldSize);
-    return moveBlock(this, ptr, oldSize, newSize, align);
+  /** The raw protocol: `size` for a live jittered block whose header checks out, else a fault code. @internal */
+  override checkFree(ptr: unknown, size: number, align: number, freeing: boolean): number {
+    const line = this.line;
+    if (align > line) return this.unjittered(this.rawCheckFree(this.raw, ptr, size, align, freeing), ptr);
+    const disp = this.verified(ptr, size, freeing);
+    if (disp < 0) return disp;
+    const r = this.rawCheckFree(
+      this.raw,
+      (ptr as number) - line - disp * line,
+      size + line * this.assoc,
+      line,
+      freeing,
+    );
+    return r < 0 ? r : size;
   }
 
-  /** Moves the block (checking the old header). */
-  override shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("CacheJitter.shrink", oldSize, newSize, align, false);
-    if (align <= this.line) this.verified("shrink", ptr, oldSize);
-    return moveBlock(this, ptr, oldSize, newSize, align);
+  /** The raw protocol: zeroes the header of a checked block and frees it. @internal */
+  override freeRaw(ptr: number, size: number, align: number): void {
+    const line = this.line;
+    if (align > line) return this.rawFreeRaw(this.raw, ptr, size, align);
+    const disp = this.memory.u32[(ptr - 8) >>> 2]! & 0xffff;
+    zeroBlock(this.memory, ptr - 8, 8);
+    this.rawFreeRaw(this.raw, ptr - line - disp * line, size + line * this.assoc, line);
+  }
+
+  /** The raw protocol: the bytes after a live jittered block's start, or -1. @internal */
+  override sizeOf(ptr: unknown): number {
+    const disp = this.verified(ptr, 1, false);
+    if (disp < 0) return -1;
+    const line = this.line;
+    const usable = this.raw.sizeOf((ptr as number) - line - disp * line);
+    return usable < 0 ? -1 : usable - line - disp * line;
+  }
+
+  /** The raw protocol: moves the block. @internal */
+  override resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
+    return moveRaw(this, this.memory.u8, ptr, oldSize, newSize, align);
+  }
+
+  /** A block above `line` alignment that the inner refuses: a live jittered block was freed with the wrong alignment. */
+  private unjittered(code: number, ptr: unknown): number {
+    if (code !== FAULT_NOT_LIVE || this.verified(ptr, 1, false) < 0) return code;
+    return noteFault(FAULT_LAYOUT, `it was allocated with an alignment of at most ${this.line} (jittered)`);
   }
 
   /** Exactly `size` (the rest of the inner block belongs to the prefix). A query: a bad header counts nothing. */
   override usableSize(ptr: number, size: number): number {
-    this.verified("usableSize", ptr, size, false);
+    if (!validLayout(size, 1)) throw layoutError("CacheJitter.usableSize", size, 1);
+    const disp = this.verified(ptr, size, false);
+    if (disp < 0) throw faultError("CacheJitter.usableSize", disp, ptr, size, 1);
     return size;
   }
 
@@ -177,8 +218,12 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
     return `CacheJitter { line: ${this.line}, assoc: ${this.assoc}, key: [redacted] }`;
   }
 
-  /** The displacement of a live jittered block, after its MAC checks out. */
-  private verified(what: string, ptr: number, size: number, count = true): number {
+  /**
+   * The displacement of a live jittered block, after its MAC checks out; else a fault code: `FAULT_CORRUPT`
+   * (counted when `count`) for a bad header on a block the inner holds, `FAULT_NOT_LIVE` otherwise.
+   */
+  private verified(ptr: unknown, size: number, count: boolean): number {
+    if (typeof ptr !== "number") return noteFault(FAULT_NOT_LIVE, "a pointer is a number");
     const line = this.line;
     if ((ptr | 0) === ptr && ptr >= 8 && (ptr & (line - 1)) === 0 && ptr <= this.memory.byteLength) {
       const u32 = this.memory.u32;
@@ -193,30 +238,15 @@ export class CacheJitter<TInner extends Allocator> extends Wrapper<TInner> {
       }
     }
     // Not a valid header: a bad pointer, unless the inner holds a live block that this could be.
-    for (let disp = 0; (ptr | 0) === ptr && disp < this.assoc; disp++) {
+    for (let disp = 0; count && (ptr | 0) === ptr && disp < this.assoc; disp++) {
       const block = ptr - line - disp * line;
-      try {
-        this.inner.usableSize(block, size + line * this.assoc);
-      } catch {
-        continue;
-      }
-      if (!count) break; // a query (usableSize) reports a bad header as a bad pointer and counts nothing
+      if (this.rawCheckFree(this.raw, block, size + line * this.assoc, line, false) < 0) continue;
       this.corruptions++;
-      return this.fail(
-        new CorruptionError(
-          `CacheJitter.${what}: the header of block ${describePointer(ptr)} failed its MAC: it was overwritten`,
-        ),
+      return noteFault(
+        FAULT_CORRUPT,
+        `the CacheJitter header of block ${describePointer(ptr)} failed its MAC: it was overwritten`,
       );
     }
-    return this.fail(
-      new InvalidPointerError(
-        ptr,
-        `CacheJitter.${what}: ${describePointer(ptr)} is not a live jittered block`,
-      ),
-    );
-  }
-
-  private fail(error: Error): never {
-    throw error;
+    return noteFault(FAULT_NOT_LIVE, `it is not a live jittered block (size ${size})`);
   }
 }

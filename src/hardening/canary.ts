@@ -33,17 +33,18 @@
 import {
   AllocError,
   type Allocator,
-  CorruptionError,
+  FAULT_CORRUPT,
+  FAULT_LAYOUT,
+  FAULT_NOT_LIVE,
   InvalidPointerError,
-  LayoutError,
   MAX_ALIGN,
-  MAX_SIZE,
   NULL,
-  checkResize,
   describePointer,
-  isValidLayout,
+  faultError,
+  validLayout,
   layoutError,
-  moveBlock,
+  moveRaw,
+  noteFault,
   randomBytes,
   zeroBlock,
 } from "../core/index.js";
@@ -56,6 +57,8 @@ export interface CanaryOptions {
 }
 
 const CANARY = 8;
+/** `MAX_SIZE`, module-local (V8 folds a local constant, not an imported one): the largest inflated request. */
+const LARGEST = 0x40000000;
 
 /**
  * Guard words around every block (see the module documentation).
@@ -87,15 +90,20 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     }
   }
 
-  /** Allocates `size + max(8, align) + 8` bytes from the inner and writes both canaries. `NULL` when the inner refuses. */
+  /** Checked once, then `Canary.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
-    const m = align - 1;
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError("Canary.allocate", size, align);
-    }
+    if (!validLayout(size, align)) throw layoutError("Canary.allocate", size, align);
+    return this.allocRaw(size, align);
+  }
+
+  /**
+   * The raw protocol: allocates `size + max(8, align) + 8` bytes from the inner and writes both canaries. `NULL`
+   * when the inner refuses. @internal
+   */
+  override allocRaw(size: number, align: number): number {
     const pre = align > CANARY ? align : CANARY;
-    if (pre + size + CANARY > MAX_SIZE) return NULL; // the inflated request is larger than any allocator serves
-    const block = this.innerAllocate(this.inner, pre + size + CANARY, pre);
+    if (pre + size + CANARY > LARGEST) return NULL; // the inflated request is larger than any allocator serves
+    const block = this.rawAlloc(this.raw, pre + size + CANARY, pre);
     if (block === NULL) return NULL;
     const p = block + pre;
     this.writeWords(p, size, pre);
@@ -108,68 +116,96 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     u32[(p - 8) >>> 2] = (this.w0 ^ pre) >>> 0; // the pre word also records the padding before it
     u32[(p - 4) >>> 2] = this.w1;
     const q = p + size;
-    if ((q & 3) === 0) {
-      u32[q >>> 2] = this.w0;
-      u32[(q + 4) >>> 2] = this.w1;
-    } else {
-      const dv = this.memory.dataView;
-      dv.setUint32(q, this.w0, true);
-      dv.setUint32(q + 4, this.w1, true);
-    }
+    if ((q & 3) !== 0) return this.writePostUnaligned(q);
+    u32[q >>> 2] = this.w0;
+    u32[(q + 4) >>> 2] = this.w1;
   }
 
-  /** As {@link Canary.allocate}, with the block zeroed. */
-  override allocateZeroed(size: number, align = 8): number {
-    const p = this.allocate(size, align);
-    if (p !== NULL) zeroBlock(this.memory, p, size);
-    return p;
+  /** The post word at an offset that is not a multiple of 4 (a size that is not). */
+  private writePostUnaligned(q: number): void {
+    const dv = this.memory.dataView;
+    dv.setUint32(q, this.w0, true);
+    dv.setUint32(q + 4, this.w1, true);
   }
 
   /**
    * Checks both canaries, zeroes them, and frees the inner block.
    *
    * @throws `CorruptionError` (counted) when a canary changed; `InvalidPointerError` when `ptr` is not a live block
-   *   (a double free, a foreign pointer); `LayoutError` for a bad layout.
+   *   (a double free, a foreign pointer); `LayoutError` for a bad layout. Nothing changes then (but the count).
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    const m = align - 1;
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError("Canary.deallocate", size, align);
-    }
+    if (!validLayout(size, align)) throw layoutError("Canary.deallocate", size, align);
+    const r = this.tryFree(ptr, size, align);
+    if (r !== 0) throw faultError("Canary.deallocate", r, ptr, size, align);
+  }
+
+  /**
+   * The raw protocol: checks both canaries, zeroes them, and frees the inner block; a refusal (here or by the
+   * inner) restores the words and returns its code. @internal
+   */
+  override tryFree(ptr: unknown, size: number, align: number): number {
     const pre = align > CANARY ? align : CANARY;
-    if (!this.intact(ptr, size, pre)) throw this.failure("deallocate", ptr, size, pre);
+    if (!this.intact(ptr, size, pre)) return this.failure(ptr, size, pre, true);
+    const p = ptr as number;
     // Zero the words before the inner frees the block (a scrubbing wrapper inside must see the final bytes), and
     // restore them if the inner refuses the free, so a refused free changes nothing.
+    this.clearWords(p, size);
+    const r = this.rawTryFree(this.raw, p - pre, pre + size + CANARY, pre);
+    return r === 0 ? 0 : this.refused(p, size, pre, r);
+  }
+
+  /** The raw protocol: `size` when both canaries are intact on a block the inner holds, else a fault code. @internal */
+  override checkFree(ptr: unknown, size: number, align: number, freeing: boolean): number {
+    const pre = align > CANARY ? align : CANARY;
+    if (!this.intact(ptr, size, pre)) return this.failure(ptr, size, pre, freeing);
+    const r = this.rawCheckFree(this.raw, (ptr as number) - pre, pre + size + CANARY, pre, freeing);
+    return r < 0 ? this.innerFault(r) : size;
+  }
+
+  /** The raw protocol: zeroes the canaries of a checked block and frees it. @internal */
+  override freeRaw(ptr: number, size: number, align: number): void {
+    const pre = align > CANARY ? align : CANARY;
+    this.clearWords(ptr, size);
+    this.rawFreeRaw(this.raw, ptr - pre, pre + size + CANARY, pre);
+  }
+
+  /** The raw protocol: the largest size whose post canary fits the inner block, or -1. @internal */
+  override sizeOf(ptr: unknown): number {
+    if (typeof ptr !== "number") return -1;
+    const pre = this.preOf(ptr);
     const u32 = this.memory.u32;
-    u32[(ptr - 8) >>> 2] = 0;
-    u32[(ptr - 4) >>> 2] = 0;
-    const q = ptr + size;
-    if ((q & 3) === 0) {
-      u32[q >>> 2] = 0;
-      u32[(q + 4) >>> 2] = 0;
-    } else {
-      zeroBlock(this.memory, q, CANARY);
-    }
-    try {
-      this.innerDeallocate(this.inner, ptr - pre, pre + size + CANARY, pre);
-    } catch (error) {
-      this.writeWords(ptr, size, pre);
-      throw error;
-    }
+    if (u32[(ptr - 8) >>> 2] !== (this.w0 ^ pre) >>> 0 || u32[(ptr - 4) >>> 2] !== this.w1) return -1;
+    const usable = this.raw.sizeOf(ptr - pre);
+    return usable < pre + CANARY + 1 ? -1 : usable - pre - CANARY;
   }
 
-  /** Moves the block to a new canaried block (checking the old canaries), as the Rust default. */
-  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("Canary.grow", oldSize, newSize, align, true);
-    this.check("grow", ptr, oldSize, align);
-    return moveBlock(this, ptr, oldSize, newSize, align);
+  /** The raw protocol: moves the block to a new canaried block (the post canary must sit right after the new end). @internal */
+  override resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
+    return moveRaw(this, this.memory.u8, ptr, oldSize, newSize, align);
   }
 
-  /** Moves the block to a smaller canaried block (the post canary must sit right after the new end). */
-  override shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("Canary.shrink", oldSize, newSize, align, false);
-    this.check("shrink", ptr, oldSize, align);
-    return moveBlock(this, ptr, oldSize, newSize, align);
+  private clearWords(p: number, size: number): void {
+    const u32 = this.memory.u32;
+    u32[(p - 8) >>> 2] = 0;
+    u32[(p - 4) >>> 2] = 0;
+    const q = p + size;
+    if ((q & 3) !== 0) return zeroBlock(this.memory, q, CANARY);
+    u32[q >>> 2] = 0;
+    u32[(q + 4) >>> 2] = 0;
+  }
+
+  /** The inner refused the free: put the words back, so nothing changed, and pass its code on. */
+  private refused(p: number, size: number, pre: number, code: number): number {
+    this.writeWords(p, size, pre);
+    return this.innerFault(code);
+  }
+
+  /** A refusal of the inner block: a block the inner does not hold is not a live canaried block. */
+  private innerFault(code: number): number {
+    return code === FAULT_NOT_LIVE
+      ? noteFault(code, "its canaries are intact but the inner allocator does not hold the block")
+      : code;
   }
 
   /**
@@ -177,15 +213,17 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    * canaries are not intact is reported as `InvalidPointerError` and not counted (free it to have it counted).
    */
   override usableSize(ptr: number, size: number): number {
-    const pre = this.preOf(ptr);
-    if (!isValidLayout(size, 1)) throw layoutError("Canary.usableSize", size, 1);
-    if (!this.intact(ptr, size, pre)) {
+    if (!validLayout(size, 1)) throw layoutError("Canary.usableSize", size, 1);
+    const pre = typeof ptr === "number" ? this.preOf(ptr) : CANARY;
+    if (
+      !this.intact(ptr, size, pre) ||
+      this.rawCheckFree(this.raw, ptr - pre, pre + size + CANARY, 1, false) < 0
+    ) {
       throw new InvalidPointerError(
         ptr,
         `Canary.usableSize: ${describePointer(ptr)} (size ${size}) is not an intact live canaried block`,
       );
     }
-    this.inner.usableSize(ptr - pre, pre + size + CANARY);
     return size;
   }
 
@@ -200,10 +238,9 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    * @throws `CorruptionError` (counted) or `InvalidPointerError`, as `deallocate`.
    */
   check(what: string, ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError(`Canary.${what}`, size, align);
-    const pre = align > CANARY ? align : CANARY;
-    if (!this.intact(ptr, size, pre)) throw this.failure(what, ptr, size, pre);
-    this.inner.usableSize(ptr - pre, pre + size + CANARY); // intact words on a block the inner no longer holds
+    if (!validLayout(size, align)) throw layoutError(`Canary.${what}`, size, align);
+    const r = this.checkFree(ptr, size, align, false);
+    if (r < 0) throw faultError(`Canary.${what}`, r, ptr, size, align);
   }
 
   /**
@@ -224,13 +261,21 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     return `Canary { secret: [redacted], corruptionEvents: ${this.corruptions} }`;
   }
 
-  private intact(ptr: number, size: number, pre: number): boolean {
-    if ((ptr | 0) !== ptr || (ptr & 7) !== 0 || ptr < CANARY || ptr + size + CANARY > this.memory.byteLength)
-      return false;
+  /**
+   * Both words of a block in place. A word past the end of the memory reads `undefined` from the view, which no
+   * canary equals, so the range needs no check of its own.
+   */
+  private intact(ptr: unknown, size: number, pre: number): boolean {
+    if (typeof ptr !== "number" || (ptr | 0) !== ptr || (ptr & 7) !== 0 || ptr < CANARY) return false;
     const u32 = this.memory.u32;
     if (u32[(ptr - 8) >>> 2] !== (this.w0 ^ pre) >>> 0 || u32[(ptr - 4) >>> 2] !== this.w1) return false;
     const q = ptr + size;
-    if ((q & 3) === 0) return u32[q >>> 2] === this.w0 && u32[(q + 4) >>> 2] === this.w1;
+    if ((q & 3) !== 0) return this.postIntactUnaligned(q);
+    return u32[q >>> 2] === this.w0 && u32[(q + 4) >>> 2] === this.w1;
+  }
+
+  private postIntactUnaligned(q: number): boolean {
+    if (q + CANARY > this.memory.byteLength) return false;
     const dv = this.memory.dataView;
     return dv.getUint32(q, true) === this.w0 && dv.getUint32(q + 4, true) === this.w1;
   }
@@ -243,10 +288,12 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
   }
 
   /**
-   * A changed canary. Both words wrong: not a live canaried block (never issued, freed already: its words were
-   * zeroed, or a wrong pointer). One word wrong on a block the inner holds: corruption (counted).
+   * A changed canary, as a fault code. Both words wrong: not a live canaried block (never issued, freed already: its
+   * words were zeroed, or a wrong pointer). One word wrong on a block the inner holds: corruption (counted when
+   * `count`: a free, not a probe).
    */
-  private failure(what: string, ptr: number, size: number, pre: number): Error {
+  private failure(ptr: unknown, size: number, pre: number, count: boolean): number {
+    if (typeof ptr !== "number") return noteFault(FAULT_NOT_LIVE, "a pointer is a number");
     const dv = this.memory.dataView;
     const inRange = (ptr | 0) === ptr && ptr >= CANARY && ptr + size + CANARY <= this.memory.byteLength;
     const stored = this.preOf(ptr);
@@ -257,30 +304,22 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
       inRange &&
       (dv.getUint32(ptr + size, true) !== this.w0 || dv.getUint32(ptr + size + 4, true) !== this.w1);
     if (inRange && !before && !after && stored !== pre) {
-      return new LayoutError(
-        `Canary.${what}: block ${describePointer(ptr)} was allocated with alignment ${stored === CANARY ? "<= 8" : stored}, ` +
-          `not ${pre === CANARY ? "<= 8" : pre}; free it with the alignment it was allocated with`,
+      return noteFault(
+        FAULT_LAYOUT,
+        `it was allocated with alignment ${stored === CANARY ? "<= 8" : stored}, not ${pre === CANARY ? "<= 8" : pre}`,
       );
     }
-    let live = inRange && !(before && after);
-    if (live) {
-      try {
-        this.inner.usableSize(ptr - pre, pre + size + CANARY);
-      } catch (error) {
-        if (!(error instanceof InvalidPointerError)) throw error;
-        live = false;
-      }
-    }
+    const live = inRange && !(before && after) && this.raw.sizeOf(ptr - pre) >= 0;
     if (!live) {
-      return new InvalidPointerError(
-        ptr,
-        `Canary.${what}: ${describePointer(ptr)} (size ${size}) is not a live canaried block: never issued, freed ` +
-          `already, or freed with another size`,
+      return noteFault(
+        FAULT_NOT_LIVE,
+        `it is not a live canaried block of size ${size}: never issued, freed already, or freed with another size`,
       );
     }
-    this.corruptions++;
-    return new CorruptionError(
-      `Canary.${what}: the guard word ${before ? "before" : "after"} block ${describePointer(ptr)} (size ${size}) ` +
+    if (count) this.corruptions++;
+    return noteFault(
+      FAULT_CORRUPT,
+      `the guard word ${before ? "before" : "after"} block ${describePointer(ptr)} (size ${size}) ` +
         `was overwritten: a buffer ${before ? "underflow" : "overflow"} (or a free with a size other than the ` +
         `allocation's). The block is not freed.`,
     );

@@ -29,8 +29,8 @@ import {
   type Allocator,
   NULL,
   checkInteger,
-  checkResize,
-  isValidLayout,
+  faultError,
+  validLayout,
   layoutError,
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
@@ -156,12 +156,33 @@ export class Faulty<
     this.policy = policy;
   }
 
-  /** `NULL` when the policy says so; otherwise forwarded. */
+  /** Checked once; `NULL` when the policy says so; otherwise forwarded. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
+    if (!validLayout(size, align)) throw layoutError("Faulty.allocate", size, align);
+    return this.allocRaw(size, align);
+  }
+
+  /** The raw protocol: `NULL` when the policy says so; otherwise forwarded. @internal */
+  override allocRaw(size: number, align: number): number {
     if (this.parted) throw this.partedError();
-    if (!isValidLayout(size, align)) throw layoutError("Faulty.allocate", size, align);
     if (this.policy.shouldFail(size, align)) return NULL;
-    return this.innerAllocate(this.inner, size, align);
+    return this.rawAlloc(this.raw, size, align);
+  }
+
+  /** Checked once, then forwarded. @throws as `Wrapper.deallocate`. */
+  override deallocate(ptr: number, size: number, align = 8): void {
+    if (!validLayout(size, align)) throw layoutError("Faulty.deallocate", size, align);
+    const r = this.rawTryFree(this.raw, ptr, size, align);
+    if (r !== 0) throw faultError("Faulty.deallocate", r, ptr, size, align);
+  }
+
+  /** The raw protocol: a grow is `NULL` (block intact) when the policy says so for `newSize`; otherwise forwarded. @internal */
+  override resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
+    if (newSize > oldSize) {
+      if (this.parted) throw this.partedError();
+      if (this.policy.shouldFail(newSize, align)) return NULL;
+    }
+    return this.raw.resizeRaw(ptr, oldSize, newSize, align);
   }
 
   /**
@@ -177,21 +198,5 @@ export class Faulty<
     return new AllocError(
       "Faulty.allocate: the inner and policy were handed back by intoParts(); use them directly",
     );
-  }
-
-  /** `NULL` when the policy says so; otherwise forwarded. */
-  override allocateZeroed(size: number, align = 8): number {
-    if (this.parted) throw this.partedError();
-    if (!isValidLayout(size, align)) throw layoutError("Faulty.allocateZeroed", size, align);
-    if (this.policy.shouldFail(size, align)) return NULL;
-    return this.inner.allocateZeroed(size, align);
-  }
-
-  /** `NULL` (block intact) when the policy says so for `newSize`; otherwise forwarded. */
-  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("Faulty.grow", oldSize, newSize, align, true);
-    this.inner.usableSize(ptr, oldSize);
-    if (this.policy.shouldFail(newSize, align)) return NULL;
-    return this.inner.grow(ptr, oldSize, newSize, align);
   }
 }

@@ -36,16 +36,15 @@ import {
   CorruptionError,
   type FixedRange,
   NULL,
-  checkResize,
   describePointer,
-  fillBytes,
+  faultError,
   type HasRegions,
   hasRegions,
   isFixedRange,
+  validLayout,
   layoutError,
-  moveBlock,
+  moveRaw,
   wrapperChain,
-  zeroBlock,
 } from "../core/index.js";
 import { Heap, Tlsf } from "../layout/index.js";
 import { Wrapper } from "./wrapper.js";
@@ -124,9 +123,15 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     this.after = this.checkOnReuse;
   }
 
-  /** Forwarded; with `checkOnReuse`, a reused block is first checked for writes made while it was free. */
+  /** Checked once, then `PoisonOnFree.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
-    const p = this.innerAllocate(this.inner, size, align);
+    if (!validLayout(size, align)) throw layoutError(`${this.label}.allocate`, size, align);
+    return this.allocRaw(size, align);
+  }
+
+  /** The raw protocol: forwarded; with `checkOnReuse`, a reused block is first checked for writes made while it was free. @internal */
+  override allocRaw(size: number, align: number): number {
+    const p = this.rawAlloc(this.raw, size, align);
     if (this.after && p !== NULL) this.afterAllocate(p, size, align);
     return p;
   }
@@ -135,49 +140,46 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   private afterAllocate(p: number, size: number, align: number): void {
     if (this.checkOnReuse) {
       this.checkReuse(p, size);
-      if (this.inBand) this.forgetInside(p, size, align);
+      if (this.inBand) this.forgetInside(p, align);
     }
-    if (this.tracked !== null) this.tracked.set(p, this.inner.usableSize(p, size));
-  }
-
-  /** As `allocate`, zeroed. */
-  override allocateZeroed(size: number, align = 8): number {
-    const p = this.allocate(size, align);
-    if (p !== NULL) zeroBlock(this.memory, p, size);
-    return p;
+    if (this.tracked !== null) this.tracked.set(p, this.raw.sizeOf(p));
   }
 
   /**
-   * Writes the pattern over the block's usable size, then frees it.
+   * Checks the whole call first, then writes the pattern over the block's usable size and frees it.
    *
-   * @throws what the inner's `usableSize` throws for a block that is not live (nothing is written then).
+   * @throws `LayoutError`, `InvalidPointerError` or `CorruptionError` naming this wrapper, for a call the inner
+   *   would refuse; nothing is written then.
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    const m = align - 1;
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError(`${this.label}.deallocate`, size, align);
-    }
-    const usable = this.inner.usableSize(ptr, size); // validates ptr before anything is written
-    fillBytes(this.memory, this.pattern, ptr, ptr + usable);
-    this.innerDeallocate(this.inner, ptr, size, align);
-    if (this.after) {
-      if (this.checkOnReuse) this.record(ptr, usable);
-      if (this.tracked !== null) this.tracked.delete(ptr);
-    }
+    if (!validLayout(size, align)) throw layoutError(`${this.label}.deallocate`, size, align);
+    const r = this.tryFree(ptr, size, align);
+    if (r !== 0) throw faultError(`${this.label}.deallocate`, r, ptr, size, align);
   }
 
-  /** Moves the block, so the old one is scrubbed. */
-  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize(`${this.label}.grow`, oldSize, newSize, align, true);
-    this.inner.usableSize(ptr, oldSize);
-    return moveBlock(this, ptr, oldSize, newSize, align);
+  /** The raw protocol: the inner checks the free first; only then is the block scrubbed and freed. @internal */
+  override tryFree(ptr: unknown, size: number, align: number): number {
+    const usable = this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
+    if (usable < 0) return usable;
+    if (this.after) this.afterFree(ptr as number, usable);
+    return 0;
   }
 
-  /** Moves the block, so the old one is scrubbed. */
-  override shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize(`${this.label}.shrink`, oldSize, newSize, align, false);
-    this.inner.usableSize(ptr, oldSize);
-    return moveBlock(this, ptr, oldSize, newSize, align);
+  /** The raw protocol: scrubs and frees a checked block. @internal */
+  override freeRaw(ptr: number, size: number, align: number): void {
+    const usable = this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
+    if (this.after) this.afterFree(ptr, usable);
+  }
+
+  /** The work after a free: record the block for the reuse check, forget a tracked one. */
+  private afterFree(ptr: number, usable: number): void {
+    if (this.checkOnReuse) this.record(ptr, usable);
+    if (this.tracked !== null) this.tracked.delete(ptr);
+  }
+
+  /** The raw protocol: moves the block, so the old one is scrubbed. @internal */
+  override resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
+    return moveRaw(this, this.memory.u8, ptr, oldSize, newSize, align);
   }
 
   /** Forwarded (blocks are not scrubbed; `ZeroizeOnFree` scrubs the range). */
@@ -233,13 +235,13 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
    * free a front piece anywhere before `p`, so it forgets every recorded block. A recorded block that a free merged
    * into a neighbour keeps its bytes: a merge writes only the words the check skips.
    */
-  private forgetInside(p: number, size: number, align: number): void {
+  private forgetInside(p: number, align: number): void {
     if (align > 8) {
       this.poisoned.clear();
       this.starts.fill(0);
       return;
     }
-    const end = p + this.inner.usableSize(p, size);
+    const end = p + this.raw.sizeOf(p);
     const starts = this.starts;
     for (let g = (p >>> 3) + 1, last = Math.min(end >>> 3, starts.length * 32 - 1); g <= last; g++) {
       const word = starts[g >>> 5]!;

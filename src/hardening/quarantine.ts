@@ -4,7 +4,7 @@
  * owns yet. A second free of a block still in quarantine throws `InvalidPointerError` (the Rust one does not
  * notice), and so does the free of a pointer the inner does not consider live.
  *
- * Complexity: O(epochs) per free (a scan of the ring for double frees) plus the inner's `usableSize` check.
+ * Complexity: O(epochs) per free (a scan of the ring for double frees) plus the inner's `checkFree` (one check; nothing is queued when it refuses).
  * Overhead: up to `epochs` blocks held back; the inner still counts them as live, so it can run out earlier (the
  * Rust footgun, kept and documented).
  * Where it may stand: over a layout that reuses blocks (`Slab`); pointless over a bump arena. With mixed sizes put
@@ -24,15 +24,15 @@
  */
 import {
   type Allocator,
-  InvalidPointerError,
+  FAULT_NOT_LIVE,
   type Region,
   checkInteger,
-  checkResize,
-  describePointer,
-  isValidLayout,
+  faultError,
+  validLayout,
   layoutError,
   markContaining,
-  moveBlock,
+  moveRaw,
+  noteFault,
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
 
@@ -62,7 +62,7 @@ export class Quarantine<TInner extends Allocator> extends Wrapper<TInner> {
     this.epochs = checkInteger(
       "Quarantine",
       "epochs",
-      typeof epochs === "number" ? epochs : (epochs.epochs ?? 4),
+      typeof epochs === "object" && epochs !== null ? (epochs.epochs ?? 4) : epochs,
       1,
       65536,
     );
@@ -72,25 +72,51 @@ export class Quarantine<TInner extends Allocator> extends Wrapper<TInner> {
     this.frees = 0;
   }
 
+  /** Checked once, then forwarded. @throws `LayoutError` for a bad layout. */
+  override allocate(size: number, align = 8): number {
+    if (!validLayout(size, align)) throw layoutError("Quarantine.allocate", size, align);
+    return this.rawAlloc(this.raw, size, align);
+  }
+
   /**
    * Puts the block in quarantine; the oldest one leaves for the inner when the ring is full.
    *
    * @throws `InvalidPointerError` for a block already in quarantine (a double free) or not live in the inner;
-   *   `LayoutError` for a bad layout. Nothing changes then.
+   *   `LayoutError` for a bad layout or one the block cannot have (checked by the inner). Nothing changes then.
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!isValidLayout(size, align)) throw layoutError("Quarantine.deallocate", size, align);
+    if (!validLayout(size, align)) throw layoutError("Quarantine.deallocate", size, align);
+    const r = this.tryFree(ptr, size, align);
+    if (r !== 0) throw faultError("Quarantine.deallocate", r, ptr, size, align);
+  }
+
+  /** The raw protocol: a block in quarantine is not live; anything else as the inner says. @internal */
+  override checkFree(ptr: unknown, size: number, align: number, freeing: boolean): number {
     if (this.holds(ptr)) {
-      throw new InvalidPointerError(
-        ptr,
-        `Quarantine.deallocate: ${describePointer(ptr)} is already freed (it is still in quarantine): a double free`,
-      );
+      return noteFault(FAULT_NOT_LIVE, "it is already freed (it is still in quarantine): a double free");
     }
-    this.inner.usableSize(ptr, size); // throws for a pointer the inner does not consider live
+    return this.rawCheckFree(this.raw, ptr, size, align, freeing);
+  }
+
+  /** The raw protocol: `checkFree`, then `freeRaw`. @internal */
+  override tryFree(ptr: unknown, size: number, align: number): number {
+    const usable = this.checkFree(ptr, size, align, true);
+    if (usable < 0) return usable;
+    this.freeRaw(ptr as number, size, align);
+    return 0;
+  }
+
+  /** The raw protocol: a block in quarantine is not live. @internal */
+  override sizeOf(ptr: unknown): number {
+    return this.holds(ptr) ? -1 : this.raw.sizeOf(ptr);
+  }
+
+  /** The raw protocol: puts a checked block in quarantine; the oldest leaves for the inner when the ring is full. @internal */
+  override freeRaw(ptr: number, size: number, align: number): void {
     const n = this.epochs;
     if (this.count === n) {
       const h = this.head;
-      this.innerDeallocate(this.inner, this.ring[3 * h]!, this.ring[3 * h + 1]!, this.ring[3 * h + 2]!);
+      this.rawFreeRaw(this.raw, this.ring[3 * h]!, this.ring[3 * h + 1]!, this.ring[3 * h + 2]!);
       this.head = h + 1 === n ? 0 : h + 1;
       this.count--;
     }
@@ -103,28 +129,9 @@ export class Quarantine<TInner extends Allocator> extends Wrapper<TInner> {
     this.frees++;
   }
 
-  /** Moves the block; the old one goes through quarantine (as in Rust). */
-  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("Quarantine.grow", oldSize, newSize, align, true);
-    this.inner.usableSize(ptr, oldSize);
-    return moveBlock(this, ptr, oldSize, newSize, align);
-  }
-
-  /** Moves the block; the old one goes through quarantine. */
-  override shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("Quarantine.shrink", oldSize, newSize, align, false);
-    this.inner.usableSize(ptr, oldSize);
-    return moveBlock(this, ptr, oldSize, newSize, align);
-  }
-
-  /** Forwarded; a block in quarantine is not live. @throws `InvalidPointerError` for one. */
-  override usableSize(ptr: number, size: number): number {
-    if (this.holds(ptr))
-      throw new InvalidPointerError(
-        ptr,
-        `Quarantine.usableSize: ${describePointer(ptr)} was freed (it is in quarantine)`,
-      );
-    return this.inner.usableSize(ptr, size);
+  /** The raw protocol: moves the block; the old one goes through quarantine (as in Rust). @internal */
+  override resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
+    return moveRaw(this, this.memory.u8, ptr, oldSize, newSize, align);
   }
 
   /** Empties the ring, then resets the inner (so the quarantined blocks are gone with everything else). */
@@ -138,7 +145,7 @@ export class Quarantine<TInner extends Allocator> extends Wrapper<TInner> {
   flush(): void {
     while (this.count > 0) {
       const h = this.head;
-      this.innerDeallocate(this.inner, this.ring[3 * h]!, this.ring[3 * h + 1]!, this.ring[3 * h + 2]!);
+      this.rawFreeRaw(this.raw, this.ring[3 * h]!, this.ring[3 * h + 1]!, this.ring[3 * h + 2]!);
       this.head = h + 1 === this.epochs ? 0 : h + 1;
       this.count--;
     }
@@ -164,7 +171,7 @@ export class Quarantine<TInner extends Allocator> extends Wrapper<TInner> {
   }
 
   /** True when `ptr` is waiting in quarantine. */
-  holds(ptr: number): boolean {
+  holds(ptr: unknown): boolean {
     const n = this.epochs;
     for (let k = 0, i = this.head; k < this.count; k++, i = i + 1 === n ? 0 : i + 1) {
       if (this.ring[3 * i] === ptr) return true;

@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { type Allocator, NULL, TAGGED_FIELD } from "../core/index.js";
+import { type Allocator, NULL, TAGGED_FIELD, faultError, layoutError, validLayout } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
 
 /** A snapshot of {@link Statistics}. */
@@ -49,7 +49,8 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
   private bytes: number;
   private peak: number;
   private failures: number;
-  private live: number;
+  /** `allocations - deallocations` at the last `reset()`: live blocks are counted without a counter of their own. */
+  private liveBase: number;
 
   /** Counts calls to `inner`. */
   constructor(inner: TInner) {
@@ -58,87 +59,64 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
     this.allocations = TAGGED_FIELD;
     this.deallocations = TAGGED_FIELD;
     this.bytes = TAGGED_FIELD;
-    this.live = TAGGED_FIELD;
     this.allocations = 0;
     this.deallocations = 0;
     this.bytes = 0;
     this.peak = 0;
     this.failures = 0;
-    this.live = 0;
+    this.liveBase = 0;
   }
 
-  /** Forwarded and counted. */
+  /** Checked once, then counted. @throws `LayoutError` for a bad size or alignment (nothing is counted then). */
   override allocate(size: number, align = 8): number {
-    const p = this.innerAllocate(this.inner, size, align);
+    if (!validLayout(size, align)) throw layoutError("Statistics.allocate", size, align);
+    return this.allocRaw(size, align);
+  }
+
+  /** The raw protocol: forwarded and counted. @internal */
+  override allocRaw(size: number, align: number): number {
+    const p = this.rawAlloc(this.raw, size, align);
     if (p === NULL) {
       this.failures++;
       return NULL;
     }
     this.allocations++;
-    this.live++;
     const bytes = this.bytes + size;
     this.bytes = bytes;
     if (bytes > this.peak) this.peak = bytes;
     return p;
   }
 
-  /** Forwarded and counted. */
-  override allocateZeroed(size: number, align = 8): number {
-    const p = this.inner.allocateZeroed(size, align);
-    this.count(p, size);
-    return p;
+  /**
+   * Checked once, forwarded, and counted when accepted.
+   * @throws `LayoutError`, `InvalidPointerError` or `CorruptionError` naming `Statistics`; nothing is counted then.
+   */
+  override deallocate(ptr: number, size: number, align = 8): void {
+    if (!validLayout(size, align)) throw layoutError("Statistics.deallocate", size, align);
+    const r = this.tryFree(ptr, size, align);
+    if (r !== 0) throw faultError("Statistics.deallocate", r, ptr, size, align);
   }
 
-  /** Forwarded; counted when the inner accepts it. */
-  override deallocate(ptr: number, size: number, align = 8): void {
-    this.innerDeallocate(this.inner, ptr, size, align);
+  /** The raw protocol: forwarded; counted when the inner accepts it. @internal */
+  override tryFree(ptr: unknown, size: number, align: number): number {
+    const r = this.rawTryFree(this.raw, ptr, size, align);
+    if (r === 0) {
+      this.deallocations++;
+      this.bytes -= size;
+    }
+    return r;
+  }
+
+  /** The raw protocol: forwarded and counted. @internal */
+  override freeRaw(ptr: number, size: number, align: number): void {
+    this.rawFreeRaw(this.raw, ptr, size, align);
     this.deallocations++;
-    this.live--;
     this.bytes -= size;
   }
 
-  /** Forwarded; the byte count follows the new size. */
-  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    return this.resized(this.inner.grow(ptr, oldSize, newSize, align), ptr, oldSize, newSize);
-  }
-
-  /** Forwarded; the byte count follows the new size. */
-  override shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    return this.resized(this.inner.shrink(ptr, oldSize, newSize, align), ptr, oldSize, newSize);
-  }
-
-  /** Forwarded; live blocks and bytes drop to 0, the totals stay. */
-  override reset(): void {
-    this.inner.reset();
-    this.live = 0;
-    this.bytes = 0;
-  }
-
-  /** The counters now. O(1). */
-  stats(): AllocStats {
-    return {
-      totalAllocations: this.allocations,
-      totalDeallocations: this.deallocations,
-      currentBytes: this.bytes,
-      peakBytes: this.peak,
-      failures: this.failures,
-      liveCount: this.live,
-      corruptionEvents: this.inner.corruptionEvents(),
-    };
-  }
-
-  private count(p: number, size: number): void {
-    if (p === NULL) {
-      this.failures++;
-      return;
-    }
-    this.allocations++;
-    this.live++;
-    this.bytes += size;
-    if (this.bytes > this.peak) this.peak = this.bytes;
-  }
-
-  private resized(q: number, ptr: number, oldSize: number, newSize: number): number {
+  /** The raw protocol: forwarded; the byte count follows the new size. @internal */
+  override resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
+    const q = this.raw.resizeRaw(ptr, oldSize, newSize, align);
     if (q === NULL) {
       this.failures++;
       return NULL;
@@ -150,5 +128,25 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
     this.bytes += newSize - oldSize;
     if (this.bytes > this.peak) this.peak = this.bytes;
     return q;
+  }
+
+  /** Forwarded; live blocks and bytes drop to 0, the totals stay. */
+  override reset(): void {
+    this.inner.reset();
+    this.liveBase = this.allocations - this.deallocations;
+    this.bytes = 0;
+  }
+
+  /** The counters now. O(1). */
+  stats(): AllocStats {
+    return {
+      totalAllocations: this.allocations,
+      totalDeallocations: this.deallocations,
+      currentBytes: this.bytes,
+      peakBytes: this.peak,
+      failures: this.failures,
+      liveCount: this.allocations - this.deallocations - this.liveBase,
+      corruptionEvents: this.inner.corruptionEvents(),
+    };
   }
 }

@@ -6,8 +6,10 @@
  * Complexity: O(1) per call (one compare against the next level on the hot path). Overhead: none in the memory.
  * Where it may stand: over anything with a finite `capacityBytes()`; over an unbounded one the levels never fire
  * (the out-of-memory callback still does). It counts requested sizes; capacity is the inner's (over a
- * `WithFallback`, both parts). A handler that throws after a successful allocation gets the block freed again
- * before the error propagates, so nothing leaks (the Rust one leaks it).
+ * `WithFallback`, both parts). Handlers run when the state is consistent, and one that throws loses no block: after
+ * a successful allocation the block is freed again before the error propagates (the Rust one leaks it); a grow
+ * that would cross a level fires it before the block moves, so a throwing handler refuses the grow and the block
+ * stays where it was.
  *
  * @example
  * ```ts
@@ -25,7 +27,15 @@
  *
  * @module
  */
-import { AllocError, type Allocator, NULL, TAGGED_FIELD } from "../core/index.js";
+import {
+  AllocError,
+  type Allocator,
+  NULL,
+  TAGGED_FIELD,
+  faultError,
+  validLayout,
+  layoutError,
+} from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
 
 /** What a {@link Watermark} handler receives. */
@@ -118,9 +128,18 @@ export class Watermark<TInner extends Allocator> extends Wrapper<TInner> {
     this.gate = this.warnBytes;
   }
 
-  /** Forwarded; fires a level crossed on the way up, or `onOom` on `NULL`. */
+  /** Checked once; fires a level crossed on the way up, or `onOom` on `NULL`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
-    const p = this.innerAllocate(this.inner, size, align);
+    if (!validLayout(size, align)) throw layoutError("Watermark.allocate", size, align);
+    return this.allocRaw(size, align);
+  }
+
+  /**
+   * The raw protocol: forwarded; fires a level crossed on the way up (after the block is counted; a handler that
+   * throws gets the block freed again first), or `onOom` on `NULL`. @internal
+   */
+  override allocRaw(size: number, align: number): number {
+    const p = this.rawAlloc(this.raw, size, align);
     if (p === NULL) return this.oom(size, align);
     const live = this.live + size;
     this.live = live;
@@ -128,34 +147,37 @@ export class Watermark<TInner extends Allocator> extends Wrapper<TInner> {
     return p;
   }
 
-  /** As {@link Watermark.allocate}, zeroed. */
-  override allocateZeroed(size: number, align = 8): number {
-    const p = this.inner.allocateZeroed(size, align);
-    if (p === NULL) return this.oom(size, align);
-    this.live += size;
-    if (this.live >= this.gate) this.crossed(p, size, align);
-    return p;
+  /** Checked once; the live bytes drop (levels stay fired until `rearm()`). @throws as `Wrapper.deallocate`. */
+  override deallocate(ptr: number, size: number, align = 8): void {
+    if (!validLayout(size, align)) throw layoutError("Watermark.deallocate", size, align);
+    const r = this.tryFree(ptr, size, align);
+    if (r !== 0) throw faultError("Watermark.deallocate", r, ptr, size, align);
   }
 
-  /** Forwarded; the live bytes drop (levels stay fired until `rearm()`). */
-  override deallocate(ptr: number, size: number, align = 8): void {
-    this.innerDeallocate(this.inner, ptr, size, align);
+  /** The raw protocol: forwarded; the live bytes drop when the inner accepts. @internal */
+  override tryFree(ptr: unknown, size: number, align: number): number {
+    const r = this.rawTryFree(this.raw, ptr, size, align);
+    if (r === 0) this.live -= size;
+    return r;
+  }
+
+  /** The raw protocol: forwarded; the live bytes drop. @internal */
+  override freeRaw(ptr: number, size: number, align: number): void {
+    this.rawFreeRaw(this.raw, ptr, size, align);
     this.live -= size;
   }
 
-  /** Forwarded; the live bytes follow. */
-  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    const q = this.inner.grow(ptr, oldSize, newSize, align);
+  /**
+   * The raw protocol: forwarded; the live bytes follow. A grow that would cross a level fires it before the inner
+   * moves anything, so a handler that throws refuses the grow with the block where it was. @internal
+   */
+  override resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
+    if (newSize > oldSize && this.live + newSize - oldSize >= this.gate) {
+      this.crossed(NULL, newSize - oldSize, align);
+    }
+    const q = this.raw.resizeRaw(ptr, oldSize, newSize, align);
     if (q === NULL) return this.oom(newSize, align);
     this.live += newSize - oldSize;
-    if (this.live >= this.gate) this.crossed(NULL, 0, align);
-    return q;
-  }
-
-  /** Forwarded; the live bytes follow. */
-  override shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    const q = this.inner.shrink(ptr, oldSize, newSize, align);
-    if (q !== NULL) this.live -= oldSize - newSize;
     return q;
   }
 
@@ -177,29 +199,34 @@ export class Watermark<TInner extends Allocator> extends Wrapper<TInner> {
     this.gate = this.warnBytes;
   }
 
-  private event(level: WatermarkEvent["level"]): WatermarkEvent {
-    return { level, allocatedBytes: this.live, capacityBytes: this.inner.capacityBytes() };
+  private event(level: WatermarkEvent["level"], live: number): WatermarkEvent {
+    return { level, allocatedBytes: live, capacityBytes: this.inner.capacityBytes() };
   }
 
   private oom(size: number, align: number): number {
-    this.handlers.onOom?.({ ...this.event("oom"), requestedSize: size, requestedAlign: align });
+    this.handlers.onOom?.({ ...this.event("oom", this.live), requestedSize: size, requestedAlign: align });
     return NULL;
   }
 
-  /** Slow path: fire the levels now crossed; free the block again if a handler throws. */
-  private crossed(p: number, size: number, align: number): void {
+  /**
+   * Slow path: fire the levels now crossed. After an allocation (`p` the new block, already counted) a handler
+   * that throws gets the block freed again first; before a grow (`p` is `NULL`, `extra` the bytes the grow adds,
+   * not yet counted) it refuses the grow, which has not happened yet.
+   */
+  private crossed(p: number, extra: number, align: number): void {
+    const live = p === NULL ? this.live + extra : this.live;
     try {
-      if (!this.firedWarn && this.live >= this.warnBytes) {
+      if (!this.firedWarn && live >= this.warnBytes) {
         this.firedWarn = true;
-        this.handlers.onWarn?.(this.event("warn"));
+        this.handlers.onWarn?.(this.event("warn", live));
       }
-      if (!this.firedCritical && this.live >= this.criticalBytes) {
+      if (!this.firedCritical && live >= this.criticalBytes) {
         this.firedCritical = true;
         this.firedWarn = true;
-        this.handlers.onCritical?.(this.event("critical"));
+        this.handlers.onCritical?.(this.event("critical", live));
       }
     } catch (error) {
-      if (p !== NULL) this.deallocate(p, size, align);
+      if (p !== NULL) this.freeRaw(p, extra, align);
       throw error;
     } finally {
       this.gate = !this.firedWarn ? this.warnBytes : !this.firedCritical ? this.criticalBytes : Infinity;

@@ -3,11 +3,19 @@
  * call it does not change, and it forwards `FixedRange` and `OsBacked` exactly when the inner has them (and says so
  * under `WRAPS`, so `isFixedRange`/`isOsBacked` and the carving layouts can tell).
  *
- * Hot calls reach the inner through forwarders chosen by the inner's class at construction (`innerAllocate`,
- * `innerDeallocate`; see `dispatch.ts` in core). A plain `this.inner.allocate(...)` is one call site shared by every instance
- * of a wrapper class: once five inner classes pass through it, V8 makes it megamorphic and every call pays a global
- * cache lookup (+17 ns per round trip, measured). The dispatch gives each inner class its own call site, so the cost
- * of a stack stays the sum of its layers however many stacks an application builds; see docs/PERFORMANCE.md.
+ * One checked boundary: the public methods (`allocate`, `deallocate`, `grow`, ...) validate their arguments once and
+ * then use the raw protocol (`RawLayer` in core): this wrapper's own `allocRaw`/`tryFree`/`checkFree`/`resizeRaw`,
+ * which reach the inner's raw methods without checking again. So a stack of four wrappers validates once, at the
+ * object the user called, and a refusal anywhere below becomes one typed error that names that object. An inner
+ * that does not implement the raw protocol is reached through an adapter (`rawLayerOf` in core).
+ *
+ * Hot calls reach the inner through raw forwarders chosen by the inner's class at construction (`rawForwarders`).
+ * A plain `this.inner.allocRaw(...)` is one call site shared by every instance of a wrapper class: once five inner
+ * classes pass through it, V8 makes it megamorphic and every call pays a global cache lookup (+17 ns per round
+ * trip, measured). The forwarders give each inner class its own call site, so the cost of a stack stays the sum of
+ * its layers however many stacks an application builds; see docs/PERFORMANCE.md. For the same reason every
+ * concrete wrapper writes out its own `allocate` and `deallocate` (a method shared through this base would be one
+ * call site for all of them).
  *
  * @example
  * ```ts
@@ -40,12 +48,21 @@ import {
   UnsupportedError,
   WRAPS,
   type WrapperInfo,
-  type AllocateForwarder,
-  type DeallocateForwarder,
-  allocateForwarder,
-  deallocateForwarder,
-  dispatchKind,
+  type AllocRawForwarder,
+  type CheckForwarder,
+  type FreeForwarder,
+  type FreeRawForwarder,
+  type RawLayer,
+  type ScrubForwarder,
+  checkResize,
+  faultError,
   hasRegions,
+  validLayout,
+  layoutError,
+  rawForwarders,
+  rawLayerOf,
+  scrubFreeChecked,
+  zeroBlock,
   isFixedRange,
   isOsBacked,
 } from "../core/index.js";
@@ -55,17 +72,25 @@ import {
  *
  * @typeParam TInner - the wrapped allocator.
  */
-export class Wrapper<TInner extends Allocator> implements Allocator, FixedRange, OsBacked {
+export class Wrapper<TInner extends Allocator> implements Allocator, RawLayer, FixedRange, OsBacked {
   /** The wrapped allocator. */
   readonly inner: TInner;
   /** The inner's memory (a wrapper never changes the address space). */
   readonly memory: Memory;
   /** What this wrapper forwards and whether its work happens in `allocate` (see `WRAPS` in core). */
   readonly [WRAPS]: WrapperInfo;
-  /** The inner's `allocate`, through a forwarder of its class (see the module documentation). */
-  protected readonly innerAllocate: AllocateForwarder;
-  /** The inner's `deallocate`, through a forwarder of its class. */
-  protected readonly innerDeallocate: DeallocateForwarder;
+  /** The inner's raw view: the inner itself when it implements the raw protocol, else an adapter. */
+  protected readonly raw: RawLayer;
+  /** The inner's `allocRaw`, through a forwarder of its class (see the module documentation). */
+  protected readonly rawAlloc: AllocRawForwarder;
+  /** The inner's `tryFree`, through a forwarder of its class. */
+  protected readonly rawTryFree: FreeForwarder;
+  /** The inner's `checkFree`, through a forwarder of its class. */
+  protected readonly rawCheckFree: CheckForwarder;
+  /** The inner's `freeRaw`, through a forwarder of its class. */
+  protected readonly rawFreeRaw: FreeRawForwarder;
+  /** The inner's `scrubFree`, through a forwarder of its class. */
+  protected readonly rawScrubFree: ScrubForwarder;
   /** The class name, for messages. */
   protected readonly label: string;
 
@@ -93,39 +118,97 @@ export class Wrapper<TInner extends Allocator> implements Allocator, FixedRange,
       actsOnAllocate,
       writesBlocks,
     });
-    const kind = dispatchKind(inner);
-    this.innerAllocate = allocateForwarder(kind);
-    this.innerDeallocate = deallocateForwarder(kind);
+    this.raw = rawLayerOf(inner);
+    const f = rawForwarders(this.raw);
+    this.rawAlloc = f.alloc;
+    this.rawTryFree = f.tryFree;
+    this.rawCheckFree = f.checkFree;
+    this.rawFreeRaw = f.freeRaw;
+    this.rawScrubFree = f.scrubFree;
   }
 
-  /** Forwarded. */
+  /** Checked once, then `Wrapper.allocRaw`. @throws `LayoutError` for a bad size or alignment. */
   allocate(size: number, align = 8): number {
-    return this.innerAllocate(this.inner, size, align);
+    if (!validLayout(size, align)) throw layoutError(`${this.label}.allocate`, size, align);
+    return this.allocRaw(size, align);
   }
-  /** Forwarded. */
+  /** As `allocate`, with the block's `size` bytes zeroed (I6). */
   allocateZeroed(size: number, align = 8): number {
-    return this.inner.allocateZeroed(size, align);
+    if (!validLayout(size, align)) throw layoutError(`${this.label}.allocateZeroed`, size, align);
+    const p = this.allocRaw(size, align);
+    if (p !== 0) zeroBlock(this.memory, p, size);
+    return p;
   }
-  /** Forwarded. */
+  /**
+   * Checked once, then `Wrapper.tryFree`.
+   * @throws `LayoutError`, `InvalidPointerError` or `CorruptionError` naming this wrapper; nothing changes then.
+   */
   deallocate(ptr: number, size: number, align = 8): void {
-    this.innerDeallocate(this.inner, ptr, size, align);
+    if (!validLayout(size, align)) throw layoutError(`${this.label}.deallocate`, size, align);
+    const r = this.tryFree(ptr, size, align);
+    if (r !== 0) throw faultError(`${this.label}.deallocate`, r, ptr, size, align);
   }
-  /** Forwarded. */
+  /**
+   * Checked once (the sizes, and the block with `Wrapper.checkFree`), then `Wrapper.resizeRaw`.
+   * @throws as `deallocate`; nothing changes then.
+   */
   grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    return this.inner.grow(ptr, oldSize, newSize, align);
+    return this.resize("grow", ptr, oldSize, newSize, align);
   }
-  /** Forwarded. */
+  /** As `grow`, smaller. */
   shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    return this.inner.shrink(ptr, oldSize, newSize, align);
+    return this.resize("shrink", ptr, oldSize, newSize, align);
   }
   /** Forwarded. */
   reset(): void {
     this.inner.reset();
   }
-  /** Forwarded. */
+  /** The usable size of a live block, from `Wrapper.checkFree`. @throws as `deallocate`. */
   usableSize(ptr: number, size: number): number {
-    return this.inner.usableSize(ptr, size);
+    if (!validLayout(size, 1)) throw layoutError(`${this.label}.usableSize`, size, 1);
+    const usable = this.checkFree(ptr, size, 1, false);
+    if (usable < 0) throw faultError(`${this.label}.usableSize`, usable, ptr, size, 1);
+    return usable;
   }
+
+  /** The raw protocol: forwarded to the inner. @internal */
+  allocRaw(size: number, align: number): number {
+    return this.rawAlloc(this.raw, size, align);
+  }
+  /** The raw protocol: forwarded to the inner. @internal */
+  sizeOf(ptr: unknown): number {
+    return this.raw.sizeOf(ptr);
+  }
+  /** The raw protocol: forwarded to the inner. @internal */
+  checkFree(ptr: unknown, size: number, align: number, freeing: boolean): number {
+    return this.rawCheckFree(this.raw, ptr, size, align, freeing);
+  }
+  /** The raw protocol: forwarded to the inner. @internal */
+  tryFree(ptr: unknown, size: number, align: number): number {
+    return this.rawTryFree(this.raw, ptr, size, align);
+  }
+  /** The raw protocol: forwarded to the inner. @internal */
+  freeRaw(ptr: number, size: number, align: number): void {
+    this.rawFreeRaw(this.raw, ptr, size, align);
+  }
+  /** The raw protocol: `checkFree`, the fill, `freeRaw` (this wrapper's own). @internal */
+  scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
+    return scrubFreeChecked(this, this.memory, ptr, size, align, byte);
+  }
+  /** The raw protocol: forwarded to the inner. @internal */
+  resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
+    return this.raw.resizeRaw(ptr, oldSize, newSize, align);
+  }
+
+  /** The checked `grow`/`shrink`: the sizes, then the block, then `Wrapper.resizeRaw`. */
+  protected resize(what: string, ptr: number, oldSize: number, newSize: number, align: number): number {
+    const where = `${this.label}.${what}`;
+    checkResize(where, oldSize, newSize, align, what === "grow");
+    const usable = this.checkFree(ptr, oldSize, align, false);
+    if (usable < 0) throw faultError(where, usable, ptr, oldSize, align);
+    return this.resizeRaw(ptr, oldSize, newSize, align);
+  }
+
   /** Forwarded. */
   capacityBytes(): number {
     return this.inner.capacityBytes();

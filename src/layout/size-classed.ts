@@ -25,19 +25,28 @@
  */
 import {
   AllocError,
+  type AllocRawForwarder,
   type Allocator,
-  LayoutError,
+  FAULT_NOT_LIVE,
+  type CheckForwarder,
+  type FreeForwarder,
+  type FreeRawForwarder,
   type Memory,
   NULL,
+  type RawLayer,
   type Region,
   UnsupportedError,
   checkInteger,
   checkResize,
+  faultError,
   hasRegions,
-  isValidLayout,
+  validLayout,
   layoutError,
-  moveBlock,
+  moveRaw,
+  noteFault,
   overlayRegions,
+  rawForwarders,
+  rawLayerOf,
   zeroBlock,
 } from "../core/index.js";
 import { Slab } from "./slab.js";
@@ -58,7 +67,7 @@ export interface SizeClassedOptions {
  *
  * @typeParam TInner - the allocator behind the classes.
  */
-export class SizeClassed<TInner extends Allocator> implements Allocator {
+export class SizeClassed<TInner extends Allocator> implements Allocator, RawLayer {
   /** The memory of the inner allocator. */
   readonly memory: Memory;
   /** The allocator behind the classes. */
@@ -72,6 +81,12 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
   private readonly slabs: (Slab | null)[];
   /** `[start, end)` of each open class slab's region, by class (0, 0 while closed): `owner` scans it without calls. */
   private readonly slabRanges: Int32Array;
+  /** The inner's raw view (see `rawLayerOf` in core) and its forwarders. */
+  private readonly raw: RawLayer;
+  private readonly rawAlloc: AllocRawForwarder;
+  private readonly rawTryFree: FreeForwarder;
+  private readonly rawCheckFree: CheckForwarder;
+  private readonly rawFreeRaw: FreeRawForwarder;
 
   /** @throws `AllocError` for classes that are not increasing powers of two in `[8, 65536]`, or a bad slot count. */
   constructor(inner: TInner, options: SizeClassedOptions = {}) {
@@ -111,27 +126,35 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
     }
     this.slabs = new Array<Slab | null>(classes.length).fill(null);
     this.slabRanges = new Int32Array(2 * classes.length);
+    this.raw = rawLayerOf(inner);
+    const f = rawForwarders(this.raw);
+    this.rawAlloc = f.alloc;
+    this.rawTryFree = f.tryFree;
+    this.rawCheckFree = f.checkFree;
+    this.rawFreeRaw = f.freeRaw;
   }
 
   /** A class block when a class fits and has room; otherwise the inner's block; `NULL` when neither can. */
   allocate(size: number, align = 8): number {
-    const m = align - 1;
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError("SizeClassed.allocate", size, align);
-    }
+    if (!validLayout(size, align)) throw layoutError("SizeClassed.allocate", size, align);
+    return this.allocRaw(size, align);
+  }
+
+  /** The raw protocol (see `RawLayer` in core): `allocate` for a layout the caller checked. @internal */
+  allocRaw(size: number, align: number): number {
     const n = size > align ? size : align;
     const k = this.byLog2[32 - Math.clz32(n - 1)]!;
     if (k >= 0) {
       const slab = this.slabs[k];
       if (slab !== null && slab !== undefined) {
-        const p = slab.allocate(n, align);
+        const p = slab.allocRaw(n, align);
         if (p !== NULL) return p;
       } else {
         const p = this.openClass(k, n, align);
         if (p !== NULL) return p;
       }
     }
-    return this.inner.allocate(size, align);
+    return this.rawAlloc(this.raw, size, align);
   }
 
   /** As {@link SizeClassed.allocate}, zeroed. */
@@ -144,69 +167,100 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
   /**
    * Frees through the class slab that holds `ptr` (the size's class first, then the others, since a block resized
    * in place keeps its slab), else through the inner.
+   *
+   * @throws `InvalidPointerError` or `LayoutError` naming `SizeClassed`; nothing changes then.
    */
   deallocate(ptr: number, size: number, align = 8): void {
-    const m = align - 1;
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError("SizeClassed.deallocate", size, align);
-    }
+    if (!validLayout(size, align)) throw layoutError("SizeClassed.deallocate", size, align);
+    const r = this.tryFree(ptr, size, align);
+    if (r !== 0) throw faultError("SizeClassed.deallocate", r, ptr, size, align);
+  }
+
+  /** The raw protocol: frees through the owner, or returns its fault code. @internal */
+  tryFree(ptr: unknown, size: number, align: number): number {
     const n = size > align ? size : align;
     const k = this.byLog2[32 - Math.clz32(n - 1)]!;
-    if (k >= 0 && ptr >= this.slabRanges[2 * k]! && ptr < this.slabRanges[2 * k + 1]!) {
-      this.slabs[k]!.deallocate(ptr, n, align);
-      return;
+    const p = ptr as number;
+    if (typeof ptr !== "number") return noteFault(FAULT_NOT_LIVE, "a pointer is a number");
+    if (k >= 0 && p >= this.slabRanges[2 * k]! && p < this.slabRanges[2 * k + 1]!) {
+      return this.slabs[k]!.tryFree(ptr, size, align);
     }
     const owner = this.owner(ptr);
-    if (owner === null) {
-      this.inner.deallocate(ptr, size, align);
-      return;
-    }
-    if (size > owner.blockSize || align > owner.align) {
-      throw new LayoutError(
-        `SizeClassed.deallocate: ${size} bytes aligned to ${align} cannot be a block of the ${owner.blockSize}-byte class`,
-      );
-    }
-    owner.deallocate(ptr, size, align);
+    return owner !== null ? owner.tryFree(ptr, size, align) : this.rawTryFree(this.raw, ptr, size, align);
+  }
+
+  /** The raw protocol: the owner's answer. @internal */
+  checkFree(ptr: unknown, size: number, align: number, freeing: boolean): number {
+    const owner = this.owner(ptr);
+    return owner !== null
+      ? owner.checkFree(ptr, size, align, freeing)
+      : this.rawCheckFree(this.raw, ptr, size, align, freeing);
+  }
+
+  /** The raw protocol: the owner's. @internal */
+  scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
+    const owner = this.owner(ptr);
+    return owner !== null
+      ? owner.scrubFree(ptr, size, align, byte)
+      : this.raw.scrubFree(ptr, size, align, byte);
+  }
+
+  /** The raw protocol: the owner's answer. @internal */
+  sizeOf(ptr: unknown): number {
+    const owner = this.owner(ptr);
+    return owner !== null ? owner.sizeOf(ptr) : this.raw.sizeOf(ptr);
+  }
+
+  /** The raw protocol: frees a checked block through its owner. @internal */
+  freeRaw(ptr: number, size: number, align: number): void {
+    const owner = this.owner(ptr);
+    if (owner !== null) owner.freeRaw(ptr, size, align);
+    else this.rawFreeRaw(this.raw, ptr, size, align);
+  }
+
+  /** The raw protocol: in place while the class allows it, else moved; the inner's blocks by the inner. @internal */
+  resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
+    const owner = this.owner(ptr);
+    if (owner === null) return this.raw.resizeRaw(ptr, oldSize, newSize, align);
+    if (newSize <= owner.blockSize && align <= owner.align) return ptr;
+    return moveRaw(this, this.memory.u8, ptr, oldSize, newSize, align);
   }
 
   /**
    * Frees without a size: asks each class slab, then the inner's `free`.
    *
-   * @throws `UnsupportedError` when `ptr` is not in a class and the inner has no unsized `free`.
+   * @throws `UnsupportedError` when `ptr` is not in a class and the inner has no unsized `free`;
+   *   `InvalidPointerError` naming `SizeClassed` for a pointer that is not a live block.
    */
   free(ptr: number): void {
     const owner = this.owner(ptr);
     if (owner !== null) {
-      owner.deallocate(ptr, 1, 1);
+      const r = owner.tryFree(ptr, 1, 1);
+      if (r !== 0) throw faultError("SizeClassed.free", r, ptr, 1, 1);
       return;
     }
-    const free = (this.inner as { free?: (p: number) => void }).free;
-    if (typeof free !== "function")
+    if (typeof (this.inner as { free?: unknown }).free !== "function")
       throw new UnsupportedError("SizeClassed.free: the inner allocator has no unsized free");
-    free.call(this.inner, ptr);
+    const usable = this.raw.sizeOf(ptr);
+    if (usable < 0) throw faultError("SizeClassed.free", FAULT_NOT_LIVE, ptr, 1, 1);
+    this.rawFreeRaw(this.raw, ptr, usable, 1);
   }
 
   /** In place while the class allows it; otherwise moves the block (I5). */
   grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("SizeClassed.grow", oldSize, newSize, align, true);
-    const owner = this.owner(ptr);
-    if (owner !== null) {
-      owner.usableSize(ptr, 1);
-      if (newSize <= owner.blockSize) return ptr;
-      return moveBlock(this, ptr, oldSize, newSize, align);
-    }
-    return this.inner.grow(ptr, oldSize, newSize, align);
+    return this.resize("grow", ptr, oldSize, newSize, align);
   }
 
   /** In place (I5): a class block keeps its slab, and frees find it there. */
   shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("SizeClassed.shrink", oldSize, newSize, align, false);
-    const owner = this.owner(ptr);
-    if (owner !== null) {
-      owner.usableSize(ptr, 1);
-      return ptr;
-    }
-    return this.inner.shrink(ptr, oldSize, newSize, align);
+    return this.resize("shrink", ptr, oldSize, newSize, align);
+  }
+
+  private resize(what: string, ptr: number, oldSize: number, newSize: number, align: number): number {
+    checkResize(`SizeClassed.${what}`, oldSize, newSize, align, what === "grow");
+    const usable = this.checkFree(ptr, oldSize, align, false);
+    if (usable < 0) throw faultError(`SizeClassed.${what}`, usable, ptr, oldSize, align);
+    return this.resizeRaw(ptr, oldSize, newSize, align);
   }
 
   /** Resets the inner and forgets the class slabs (their memory came from it). */
@@ -216,15 +270,12 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
     this.slabRanges.fill(0);
   }
 
-  /** The class size for class blocks, else the inner's. */
+  /** The class size for class blocks, else the inner's. @throws as `deallocate`. */
   usableSize(ptr: number, size: number): number {
-    if (!isValidLayout(size, 1)) throw layoutError("SizeClassed.usableSize", size, 1);
-    const owner = this.owner(ptr);
-    if (owner !== null) {
-      if (size > owner.blockSize) throw layoutError("SizeClassed.usableSize", size, 1);
-      return owner.usableSize(ptr, 1);
-    }
-    return this.inner.usableSize(ptr, size);
+    if (!validLayout(size, 1)) throw layoutError("SizeClassed.usableSize", size, 1);
+    const usable = this.checkFree(ptr, size, 1, false);
+    if (usable < 0) throw faultError("SizeClassed.usableSize", usable, ptr, size, 1);
+    return usable;
   }
 
   /** The inner's capacity (class slabs live inside it). */
@@ -240,7 +291,7 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
   }
 
   /** The index of the class whose slab holds `ptr`, or -1 (a block of the inner, or no block). O(classes). */
-  classOf(ptr: number): number {
+  classOf(ptr: unknown): number {
     const owner = this.owner(ptr);
     return owner === null ? -1 : this.slabs.indexOf(owner);
   }
@@ -262,7 +313,8 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
   }
 
   /** The class slab whose region holds `ptr`, or `null`. O(classes). */
-  private owner(ptr: number): Slab | null {
+  private owner(ptr: unknown): Slab | null {
+    if (typeof ptr !== "number") return null;
     const r = this.slabRanges;
     for (let k = 0, n = r.length; k < n; k += 2) {
       if (ptr >= r[k]! && ptr < r[k + 1]!) return (ptr | 0) === ptr ? this.slabs[k >>> 1]! : null;
@@ -282,6 +334,6 @@ export class SizeClassed<TInner extends Allocator> implements Allocator {
     this.slabs[k] = slab;
     this.slabRanges[2 * k] = slab.base();
     this.slabRanges[2 * k + 1] = slab.base() + slab.size();
-    return slab.allocate(n, align);
+    return slab.allocRaw(n, align);
   }
 }

@@ -43,23 +43,25 @@ import {
   AllocError,
   type Allocator,
   CorruptionError,
+  FAULT_LAYOUT,
+  FAULT_NOT_LIVE,
   type FixedRange,
   type FreelistProtection,
-  InvalidPointerError,
-  LayoutError,
   type Memory,
   NULL,
+  type RawLayer,
   type Region,
   TAGGED_FIELD,
   MAX_SIZE,
   alignUp,
   checkInteger,
   checkResize,
-  describePointer,
+  faultError,
+  fillBytes,
   isValidAlign,
-  isValidLayout,
+  validLayout,
   layoutError,
-  moveBlock,
+  noteFault,
   zeroBlock,
 } from "../core/index.js";
 
@@ -151,7 +153,7 @@ function inverseOdd(d: number): number {
 }
 
 /** A fixed-size block pool (see the module documentation). */
-export class Slab implements Allocator, FixedRange {
+export class Slab implements Allocator, RawLayer, FixedRange {
   /** The memory the slab's region lies in. */
   readonly memory: Memory;
   /** The allocator the region came from. */
@@ -167,10 +169,6 @@ export class Slab implements Allocator, FixedRange {
   /** The free-list MAC, or `null`. */
   readonly protection: FreelistProtection | null;
   private readonly region: number;
-  /** `nextPowerOfTwo(blockSize) - 1`: the hot size check's mask. */
-  private readonly sizeMask: number;
-  /** `align - 1`: the hot alignment check's mask. */
-  private readonly alignMask: number;
   /** `stride = oddPart << strideShift`. */
   private readonly strideShift: number;
   /** The inverse of the stride's odd part modulo 2^32: multiplying an exact multiple by it divides exactly. */
@@ -217,8 +215,6 @@ export class Slab implements Allocator, FixedRange {
     this.stride = stride;
     this.capacity = capacity;
     this.region = region;
-    this.sizeMask = (blockSize <= 1 ? 1 : 2 ** (32 - Math.clz32(blockSize - 1))) - 1;
-    this.alignMask = align - 1;
     this.strideShift = 31 - Math.clz32(stride & -stride);
     this.strideInverse = inverseOdd(stride >>> this.strideShift);
     try {
@@ -249,19 +245,18 @@ export class Slab implements Allocator, FixedRange {
    * @throws `LayoutError` for a bad size or alignment (I9).
    */
   allocate(size: number, align = 8): number {
-    // One masked compare accepts exactly the integers 1 .. sizeMask + 1 and the powers of two 1 .. this.align,
-    // and rejects everything else (0, negatives, fractions, NaN, strings); the slow path sorts out which.
-    const m = align - 1;
+    if (!validLayout(size, align)) throw layoutError("Slab.allocate", size, align);
+    return this.allocRaw(size, align);
+  }
+
+  /**
+   * The raw protocol (see `RawLayer` in core): `allocate` for a layout the caller has checked. One compare sends
+   * everything but an unchecked pop (a request larger than a block, a checked free set, an empty stack) to the slow path.
+   * @internal
+   */
+  allocRaw(size: number, align: number): number {
     const n = this.freeCount;
-    if (
-      ((size - 1) & this.sizeMask) + 1 !== size ||
-      size > this.fastLimit ||
-      (m & this.alignMask) + 1 !== align ||
-      (align & m) !== 0 ||
-      n === 0
-    ) {
-      return this.allocateSlow(size, align);
-    }
+    if (size > this.fastLimit || align > this.align || n === 0) return this.allocateSlow(size, align);
     this.freeCount = n - 1;
     return this.freeSet[n - 1]!;
   }
@@ -280,44 +275,144 @@ export class Slab implements Allocator, FixedRange {
    *   `LayoutError` when `size`/`align` could not have been served by a block. Nothing changes when it throws.
    */
   deallocate(ptr: number, size: number, align = 8): void {
+    if (!validLayout(size, align)) throw layoutError("Slab.deallocate", size, align);
+    const r = this.tryFree(ptr, size, align);
+    if (r !== 0) throw faultError("Slab.deallocate", r, ptr, size, align);
+  }
+
+  /**
+   * The raw protocol: frees `(ptr, size, align)` and returns 0, or returns a `FAULT_*` code and changes nothing.
+   * The layout must be valid; `ptr` may be any value.
+   * @internal
+   */
+  tryFree(ptr: unknown, size: number, align: number): number {
+    if (typeof ptr !== "number") return this.checkFree(ptr, size, align, true);
     // Exact division without a divide: for a multiple of the stride this is the slot index; for anything else it
-    // is some other integer, which the compare below rejects.
+    // is some other integer, which the compare below rejects. A free slot (a double free), a checked free set and
+    // every refusal take the slow path, so this one stays small enough for V8 to inline into a stack of wrappers.
     const q = (ptr - this.region) >> this.strideShift;
     const inverse = this.strideInverse;
     const idx = inverse === 1 ? q : Math.imul(q, inverse);
-    const m = align - 1;
+    const n = this.freeCount;
+    const set = this.freeSet;
+    const cap = this.capacity;
     if (
       idx * this.stride + this.region !== ptr ||
       idx >>> 0 >= this.carved ||
-      ((size - 1) & this.sizeMask) + 1 !== size ||
       size > this.fastLimit ||
-      (m & this.alignMask) + 1 !== align ||
-      (align & m) !== 0
+      align > this.align ||
+      (set[cap + idx]! < n && set[set[cap + idx]!] === ptr)
     ) {
-      return this.deallocateSlow(ptr, idx, size, align);
+      return this.tryFreeSlow(ptr, idx, size, align);
+    }
+    set[n] = ptr;
+    set[cap + idx] = n;
+    this.freeCount = n + 1;
+    return 0;
+  }
+
+  /**
+   * The raw protocol: `tryFree` that first fills the whole slot with `byte` (a scrubbing wrapper's free): the
+   * stride, or a `FAULT_*` code with nothing written. One index computation for the check, the fill and the push.
+   * @internal
+   */
+  scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
+    if (typeof ptr !== "number") return this.checkFree(ptr, size, align, true);
+    const q = (ptr - this.region) >> this.strideShift;
+    const inverse = this.strideInverse;
+    const idx = inverse === 1 ? q : Math.imul(q, inverse);
+    const n = this.freeCount;
+    const set = this.freeSet;
+    if (
+      idx * this.stride + this.region !== ptr ||
+      idx >>> 0 >= this.carved ||
+      size > this.blockSize ||
+      align > this.align ||
+      (set[this.capacity + idx]! < n && set[set[this.capacity + idx]!] === ptr)
+    ) {
+      return this.checkFree(ptr, size, align, true); // refused: checkFree says why
+    }
+    fillBytes(this.memory, byte, ptr, ptr + this.stride);
+    this.push(ptr, idx);
+    return this.stride;
+  }
+
+  /** `tryFree` off the hot path: a checked slab's push (with its tag), or the code for a refused free. */
+  private tryFreeSlow(ptr: number, idx: number, size: number, align: number): number {
+    if (
+      idx * this.stride + this.region !== ptr ||
+      idx >>> 0 >= this.carved ||
+      size > this.blockSize ||
+      align > this.align
+    ) {
+      return this.checkFree(ptr, size, align, true); // refused: checkFree says why
     }
     const n = this.freeCount;
     const set = this.freeSet;
     const at = set[this.capacity + idx]!;
-    if (at < n && set[at] === ptr) throw this.badPointer("deallocate", ptr); // already free
+    if (at < n && set[at] === ptr) return noteFault(FAULT_NOT_LIVE, this.notLive(ptr)); // already free
+    this.push(ptr, idx);
+    return 0;
+  }
+
+  /**
+   * The raw protocol: the stride when a free of `(ptr, size, align)` would be accepted, else a `FAULT_*` code.
+   * @internal
+   */
+  checkFree(ptr: unknown, size: number, align: number, _freeing: boolean): number {
+    const idx = typeof ptr === "number" ? this.indexOf(ptr) : -1;
+    if (idx < 0 || !this.isLive(idx)) return noteFault(FAULT_NOT_LIVE, this.notLive(ptr));
+    if (size > this.blockSize || align > this.align) {
+      return noteFault(FAULT_LAYOUT, `this slab serves size <= ${this.blockSize} and align <= ${this.align}`);
+    }
+    return this.stride;
+  }
+
+  /** The raw protocol: the stride of a live block, or -1 for anything else. @internal */
+  sizeOf(ptr: unknown): number {
+    const idx = typeof ptr === "number" ? this.indexOf(ptr) : -1;
+    return idx >= 0 && this.isLive(idx) ? this.stride : -1;
+  }
+
+  /** The raw protocol: pushes a block `checkFree` just accepted (signing the entry with a MAC). @internal */
+  freeRaw(ptr: number, _size: number, _align: number): void {
+    this.push(ptr, this.indexOf(ptr));
+  }
+
+  /** Pushes the live slot `idx` at `ptr` on the free stack, with its tag when there is a MAC. */
+  private push(ptr: number, idx: number): void {
+    const n = this.freeCount;
+    const set = this.freeSet;
     set[n] = ptr;
     set[this.capacity + idx] = n;
+    if (this.protection !== null) {
+      const seq = (this.frees = (this.frees + 1) | 0);
+      this.sequences![n] = seq;
+      set[2 * this.capacity + n] = this.protection.sign(ptr, seq);
+    }
     this.freeCount = n + 1;
+  }
+
+  /** The raw protocol: in place when the new layout fits a block, else `NULL` (no block is larger). @internal */
+  resizeRaw(ptr: number, _oldSize: number, newSize: number, align: number): number {
+    return newSize <= this.blockSize && align <= this.align ? ptr : NULL;
   }
 
   /** In place when `newSize <= blockSize` (I5); otherwise `NULL`, as no block is larger. */
   grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("Slab.grow", oldSize, newSize, align, true);
-    this.usableSize(ptr, oldSize);
-    if (newSize <= this.blockSize && align <= this.align) return ptr;
-    return moveBlock(this, ptr, oldSize, newSize, align); // refused by allocate (too large): NULL, block intact
+    return this.resize("grow", ptr, oldSize, newSize, align);
   }
 
   /** Always in place (I5). */
   shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("Slab.shrink", oldSize, newSize, align, false);
-    this.usableSize(ptr, oldSize);
-    return ptr;
+    return this.resize("shrink", ptr, oldSize, newSize, align);
+  }
+
+  private resize(what: string, ptr: number, oldSize: number, newSize: number, align: number): number {
+    checkResize(`Slab.${what}`, oldSize, newSize, align, what === "grow");
+    const usable = this.checkFree(ptr, oldSize, align, false);
+    if (usable < 0) throw faultError(`Slab.${what}`, usable, ptr, oldSize, align);
+    return this.resizeRaw(ptr, oldSize, newSize, align);
   }
 
   /** Frees every block at once (I7). O(1): slots are carved afresh. */
@@ -328,14 +423,10 @@ export class Slab implements Allocator, FixedRange {
 
   /** The stride: the whole block may be used (I8). @throws `InvalidPointerError` when `ptr` is not live. */
   usableSize(ptr: number, size: number): number {
-    const idx = this.indexOf(ptr);
-    if (idx < 0 || ((size - 1) & this.sizeMask) + 1 !== size || size > this.blockSize) {
-      if (idx < 0 || !this.isLive(idx)) throw this.badPointer("usableSize", ptr);
-      throw this.badLayout("usableSize", ptr, size, 1);
-    }
-    const at = this.freeSet[this.capacity + idx]!;
-    if (at < this.freeCount && this.freeSet[at] === ptr) throw this.badPointer("usableSize", ptr);
-    return this.stride;
+    if (!validLayout(size, 1)) throw layoutError("Slab.usableSize", size, 1);
+    const usable = this.checkFree(ptr, size, 1, false);
+    if (usable < 0) throw faultError("Slab.usableSize", usable, ptr, size, 1);
+    return usable;
   }
 
   /** `capacity * stride`. */
@@ -365,7 +456,12 @@ export class Slab implements Allocator, FixedRange {
 
   /** True when `ptr` is an integer inside the region (live or not). */
   contains(ptr: number): boolean {
-    return (ptr | 0) === ptr && ptr >= this.region && ptr < this.region + this.capacity * this.stride;
+    return (
+      typeof ptr === "number" &&
+      (ptr | 0) === ptr &&
+      ptr >= this.region &&
+      ptr < this.region + this.capacity * this.stride
+    );
   }
 
   /** Blocks currently live. */
@@ -407,15 +503,7 @@ export class Slab implements Allocator, FixedRange {
   }
 
   private allocateSlow(size: number, align: number): number {
-    const m = align - 1;
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError("Slab.allocate", size, align);
-    }
-    if (this.memory.retired) {
-      throw new AllocError(
-        "Slab.allocate: its memory was disposed (the OS mapping is gone); nothing can be allocated from it any more",
-      );
-    }
+    if (this.memory.retired) throw this.retiredError();
     if (size > this.blockSize || align > this.align) return NULL; // cannot be served by any block (I3)
     const n = this.freeCount;
     if (n !== 0) {
@@ -424,20 +512,32 @@ export class Slab implements Allocator, FixedRange {
         this.freeCount = n - 1;
         return ptr;
       }
-      // A forged or replayed entry: count it, never follow it, abandon the whole free list (its slots leak; later
-      // allocations carve the untouched tail), and say so.
-      this.corruptions++;
-      this.freeCount = 0;
-      throw new CorruptionError(
-        `Slab.allocate: free-list entry ${n - 1} fails its check (forged, moved or replayed: ` +
-          `${this.protection === null ? "not a free slot at its recorded place" : "its MAC does not match"}); ` +
-          `the free list is abandoned and not followed`,
-      );
+      throw this.abandon(n - 1);
     }
     const idx = this.carved;
     if (idx === this.capacity) return NULL;
     this.carved = idx + 1;
     return this.region + idx * this.stride;
+  }
+
+  private retiredError(): AllocError {
+    return new AllocError(
+      "Slab.allocate: its memory was disposed (the OS mapping is gone); nothing can be allocated from it any more",
+    );
+  }
+
+  /**
+   * A forged or replayed entry at `at`: count it, never follow it, abandon the whole free list (its slots leak;
+   * later allocations carve the untouched tail), and say so. Kept out of `allocateSlow`, so that stays small.
+   */
+  private abandon(at: number): CorruptionError {
+    this.corruptions++;
+    this.freeCount = 0;
+    return new CorruptionError(
+      `Slab.allocate: free-list entry ${at} fails its check (forged, moved or replayed: ` +
+        `${this.protection === null ? "not a free slot at its recorded place" : "its MAC does not match"}); ` +
+        `the free list is abandoned and not followed`,
+    );
   }
 
   /** Checks a popped free-stack entry: a carved slot start, at its recorded place, with a valid tag. */
@@ -450,47 +550,12 @@ export class Slab implements Allocator, FixedRange {
     );
   }
 
-  /** `deallocate` off the hot path: a checked slab's push (with its tag), or the error for a bad call. */
-  private deallocateSlow(ptr: number, idx: number, size: number, align: number): void {
-    const m = align - 1;
-    if (
-      idx * this.stride + this.region !== ptr ||
-      idx >>> 0 >= this.carved ||
-      !isValidLayout(size, align) ||
-      size > this.blockSize ||
-      align > this.align ||
-      (m & this.alignMask) + 1 !== align
-    ) {
-      throw this.badFree(ptr, size, align);
-    }
-    const n = this.freeCount;
-    const set = this.freeSet;
-    const at = set[this.capacity + idx]!;
-    if (at < n && set[at] === ptr) throw this.badPointer("deallocate", ptr); // already free
-    set[n] = ptr;
-    set[this.capacity + idx] = n;
-    if (this.protection !== null) {
-      const seq = (this.frees = (this.frees + 1) | 0);
-      this.sequences![n] = seq;
-      set[2 * this.capacity + n] = this.protection.sign(ptr, seq);
-    }
-    this.freeCount = n + 1;
-  }
-
   /** The slot index of `ptr` by the exact-division trick of `deallocate`, or -1 when it is not a carved slot start. */
   private indexOf(ptr: number): number {
     const q = (ptr - this.region) >> this.strideShift;
     const inverse = this.strideInverse;
     const idx = inverse === 1 ? q : Math.imul(q, inverse);
     return idx * this.stride + this.region === ptr && idx >>> 0 < this.carved ? idx : -1;
-  }
-
-  /** The slot index of `ptr`, or -1 when it is not the start of a carved slot. */
-  private slotOf(ptr: number): number {
-    const idx = Math.round((ptr - this.region) / this.stride);
-    return typeof ptr === "number" && idx >= 0 && idx < this.carved && idx * this.stride + this.region === ptr
-      ? idx
-      : -1;
   }
 
   /**
@@ -518,31 +583,13 @@ export class Slab implements Allocator, FixedRange {
     return !(at < this.freeCount && this.freeSet[at] === this.region + idx * this.stride);
   }
 
-  private badFree(ptr: number, size: number, align: number): InvalidPointerError | LayoutError {
-    const idx = this.slotOf(ptr);
-    if (idx < 0 || !this.isLive(idx)) return this.badPointer("deallocate", ptr);
-    return this.badLayout("deallocate", ptr, size, align);
-  }
-
-  private badPointer(what: string, ptr: number): InvalidPointerError {
+  /** What is wrong with a pointer that is not a live block, for the message. */
+  private notLive(ptr: unknown): string {
+    if (typeof ptr !== "number") return "a pointer is a number";
     const idx = Math.round((ptr - this.region) / this.stride);
-    const isSlot =
-      typeof ptr === "number" && idx >= 0 && idx < this.capacity && idx * this.stride + this.region === ptr;
-    return new InvalidPointerError(
-      ptr,
-      isSlot
-        ? `Slab.${what}: ${describePointer(ptr)} (slot ${idx}) is not live: a double free, or a block freed or ` +
-            `issued before reset()`
-        : `Slab.${what}: ${describePointer(ptr)} is not a block of this slab; expected the start of one of its ` +
-            `${this.capacity} slots (${this.stride}-byte stride from ${this.region})`,
-    );
-  }
-
-  private badLayout(what: string, ptr: number, size: number, align: number): LayoutError {
-    if (!isValidLayout(size, align)) return layoutError(`Slab.${what}`, size, align);
-    return new LayoutError(
-      `Slab.${what}: block ${describePointer(ptr)} cannot have been allocated with size ${size} and align ${align}; ` +
-        `this slab serves size <= ${this.blockSize} and align <= ${this.align}`,
-    );
+    const isSlot = idx >= 0 && idx < this.capacity && idx * this.stride + this.region === ptr;
+    return isSlot
+      ? `slot ${idx} of the slab is not live: a double free, or a block freed or issued before reset()`
+      : `expected the start of one of the slab's ${this.capacity} slots (${this.stride}-byte stride from ${this.region})`;
   }
 }

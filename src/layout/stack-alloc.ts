@@ -18,7 +18,8 @@
  * double free, or a size that differs from the allocation throws and changes nothing.
  *
  * Composition limits: as `BumpArena` (hardening wrappers go outside). A full frame table refuses further
- * allocations with `NULL` (I3), like a full range.
+ * allocations with `NULL` (I3), like a full range. A wrapper over it checks a free with the stack's own rule (only
+ * the newest block), before it writes anything, so a scrubbing wrapper never poisons a block the stack refuses.
  *
  * @example
  * ```ts
@@ -31,6 +32,8 @@
  */
 import {
   AllocError,
+  FAULT_LAYOUT,
+  FAULT_NOT_LIVE,
   type FixedRange,
   InvalidPointerError,
   LayoutError,
@@ -39,9 +42,13 @@ import {
   checkInteger,
   checkResize,
   describePointer,
+  faultError,
+  noteFault,
+  scrubFreeChecked,
+  type RawLayer,
   checkCarvable,
   isFixedRange,
-  isValidLayout,
+  validLayout,
   layoutError,
   RangeBacking,
 } from "../core/index.js";
@@ -55,7 +62,7 @@ export interface StackAllocOptions {
 const FRAME = 3; // words per frame: ptr, size, previous top
 
 /** A LIFO allocator over a `FixedRange` (see the module documentation). */
-export class StackAlloc extends RangeBacking {
+export class StackAlloc extends RangeBacking implements RawLayer {
   /** The range the stack carves. */
   readonly backing: FixedRange;
   /** The most blocks that can be live at once. */
@@ -83,15 +90,16 @@ export class StackAlloc extends RangeBacking {
 
   /** Pushes a block of `size` bytes aligned to `align` (default 8); `NULL` when the range or the frame table is full. */
   override allocate(size: number, align = 8): number {
-    const m = align - 1;
-    // SIZE_MASK and ALIGN_MASK as literals: V8 does not constant-fold imported bindings on the hot path.
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError("StackAlloc.allocate", size, align);
-    }
+    if (!validLayout(size, align)) throw layoutError("StackAlloc.allocate", size, align);
+    return this.allocRaw(size, align);
+  }
+
+  /** The raw protocol (see `RawLayer` in core): `allocate` for a layout the caller checked. @internal */
+  allocRaw(size: number, align: number): number {
     const d = this.depth;
     if (d === this.maxDepth) return NULL;
     const top = this.top;
-    const p = top + (-top & m);
+    const p = top + (-top & (align - 1));
     const end = p + size;
     if (end > this.committed && !this.commitTo(end)) {
       if (this.memory.retired) throw this.retiredError();
@@ -113,26 +121,76 @@ export class StackAlloc extends RangeBacking {
    *   issued); `LayoutError` when `size` differs. Nothing changes when it throws.
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    const f = this.frameOf("deallocate", ptr, size, align);
-    const newest = (this.depth - 1) * FRAME;
-    if (f !== newest) {
-      throw new InvalidPointerError(
-        ptr,
-        `StackAlloc.deallocate: ${describePointer(ptr)} is live but not the newest block (depth ${f / FRAME + 1} ` +
-          `of ${this.depth}); a stack frees in reverse order of allocation`,
-      );
-    }
-    this.top = this.frames[f + 2]!;
-    this.depth--;
+    if (!validLayout(size, align)) throw layoutError("StackAlloc.deallocate", size, align);
+    const r = this.tryFree(ptr, size, align);
+    if (r !== 0) throw faultError("StackAlloc.deallocate", r, ptr, size, align);
   }
 
   /**
-   * Grows the newest block in place. An older block cannot move without an out-of-order free, so growing it
-   * returns `NULL` (the block stays as it was, I5).
+   * The raw protocol: `size` when `ptr` is the newest live block, allocated with `size` and aligned to `align`,
+   * else a fault code. A stack frees only its newest block, so an older one is refused here too. @internal
    */
-  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("StackAlloc.grow", oldSize, newSize, align, true);
-    const f = this.frameOf("grow", ptr, oldSize, align);
+  checkFree(ptr: unknown, size: number, align: number, freeing: boolean): number {
+    const f = this.find(ptr);
+    if (f < 0)
+      return noteFault(
+        FAULT_NOT_LIVE,
+        "not a live block of the stack (never issued, freed, or issued before reset())",
+      );
+    if (this.frames[f + 1] !== size || ((ptr as number) & (align - 1)) !== 0) {
+      return noteFault(
+        FAULT_LAYOUT,
+        `the block has size ${this.frames[f + 1]}, not ${size}, aligned to its offset; pass the size it was allocated (or last resized) with`,
+      );
+    }
+    if (freeing && f !== (this.depth - 1) * FRAME) {
+      return noteFault(
+        FAULT_NOT_LIVE,
+        `it is live but not the newest block (depth ${f / FRAME + 1} of ${this.depth}); a stack frees in reverse order of allocation`,
+      );
+    }
+    return size;
+  }
+
+  /** The raw protocol: `checkFree`, then the pop. @internal */
+  tryFree(ptr: unknown, size: number, align: number): number {
+    const usable = this.checkFree(ptr, size, align, true);
+    if (usable < 0) return usable;
+    this.freeRaw(ptr as number, size, align);
+    return 0;
+  }
+
+  /** The raw protocol: `checkFree`, the fill, then the pop. @internal */
+  scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
+    return scrubFreeChecked(this, this.memory, ptr, size, align, byte);
+  }
+
+  /** The raw protocol: pops the newest block (which `checkFree` just accepted). @internal */
+  freeRaw(_ptr: number, _size: number, _align: number): void {
+    this.top = this.frames[(this.depth - 1) * FRAME + 2]!;
+    this.depth--;
+  }
+
+  /** The raw protocol: a live block's size, or -1. @internal */
+  sizeOf(ptr: unknown): number {
+    const f = this.find(ptr);
+    return f < 0 ? -1 : this.frames[f + 1]!;
+  }
+
+  /** The raw protocol: `grow`/`shrink` in place of a checked block (`NULL` when it cannot). @internal */
+  resizeRaw(ptr: number, oldSize: number, newSize: number, _align: number): number {
+    const f = this.find(ptr);
+    return newSize >= oldSize ? this.growAt(f, ptr, oldSize, newSize) : this.shrinkAt(f, ptr, newSize);
+  }
+
+  /** The frame (word index) of the live block `ptr`, or -1. O(depth) from the newest. */
+  private find(ptr: unknown): number {
+    let f = (this.depth - 1) * FRAME;
+    while (f >= 0 && this.frames[f] !== ptr) f -= FRAME;
+    return f;
+  }
+
+  private growAt(f: number, ptr: number, oldSize: number, newSize: number): number {
     if (newSize === oldSize) return ptr;
     if (f !== (this.depth - 1) * FRAME) return NULL;
     const end = ptr + newSize;
@@ -142,13 +200,25 @@ export class StackAlloc extends RangeBacking {
     return ptr;
   }
 
-  /** Shrinks in place. The newest block's tail is reusable at once; an older block's when the blocks above it pop. */
-  override shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("StackAlloc.shrink", oldSize, newSize, align, false);
-    const f = this.frameOf("shrink", ptr, oldSize, align);
+  private shrinkAt(f: number, ptr: number, newSize: number): number {
     this.frames[f + 1] = newSize;
     if (f === (this.depth - 1) * FRAME) this.top = ptr + newSize;
     return ptr;
+  }
+
+  /**
+   * Grows the newest block in place. An older block cannot move without an out-of-order free, so growing it
+   * returns `NULL` (the block stays as it was, I5).
+   */
+  override grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    checkResize("StackAlloc.grow", oldSize, newSize, align, true);
+    return this.growAt(this.frameOf("grow", ptr, oldSize, align), ptr, oldSize, newSize);
+  }
+
+  /** Shrinks in place. The newest block's tail is reusable at once; an older block's when the blocks above it pop. */
+  override shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
+    checkResize("StackAlloc.shrink", oldSize, newSize, align, false);
+    return this.shrinkAt(this.frameOf("shrink", ptr, oldSize, align), ptr, newSize);
   }
 
   /** Frees every block (I7). */
@@ -186,7 +256,7 @@ export class StackAlloc extends RangeBacking {
 
   /** Validates the layout and finds the live frame of `ptr` (word index). Throws when `ptr` is not live. */
   private frameOf(what: string, ptr: number, size: number, align: number): number {
-    if (!isValidLayout(size, align)) throw layoutError(`StackAlloc.${what}`, size, align);
+    if (!validLayout(size, align)) throw layoutError(`StackAlloc.${what}`, size, align);
     let f = (this.depth - 1) * FRAME;
     while (f >= 0 && this.frames[f] !== ptr) f -= FRAME;
     if (f < 0 || (ptr | 0) !== ptr) {
@@ -196,7 +266,7 @@ export class StackAlloc extends RangeBacking {
           `issued before reset())`,
       );
     }
-    if (this.frames[f + 1] !== size) {
+    if (this.frames[f + 1] !== size || (ptr & (align - 1)) !== 0) {
       throw new LayoutError(
         `StackAlloc.${what}: block ${describePointer(ptr)} has size ${this.frames[f + 1]}, not ${size}; ` +
           `pass the size it was allocated (or last resized) with`,

@@ -27,14 +27,22 @@
  */
 import {
   AllocError,
+  type AllocRawForwarder,
   type Allocator,
   type FixedRange,
+  type FreeForwarder,
   type Memory,
   NULL,
+  type RawLayer,
   checkResize,
   checkSameMemory,
+  faultError,
   isFixedRange,
-  moveBlock,
+  validLayout,
+  layoutError,
+  moveRaw,
+  rawForwarders,
+  rawLayerOf,
   zeroBlock,
 } from "../core/index.js";
 
@@ -44,10 +52,9 @@ import {
  * @typeParam TPrimary - the allocator tried first; a `FixedRange`, so it can claim its pointers.
  * @typeParam TSecondary - the allocator that takes what the primary refuses.
  */
-export class WithFallback<
-  TPrimary extends Allocator & FixedRange,
-  TSecondary extends Allocator,
-> implements Allocator {
+export class WithFallback<TPrimary extends Allocator & FixedRange, TSecondary extends Allocator>
+  implements Allocator, RawLayer
+{
   /** The shared memory of both parts. */
   readonly memory: Memory;
   /** True once {@link WithFallback.intoParts} handed the parts back. */
@@ -56,6 +63,13 @@ export class WithFallback<
   readonly primary: TPrimary;
   /** Tried when the primary returns `NULL`; owns every other pointer. */
   readonly secondary: TSecondary;
+  /** The parts' raw views (see `rawLayerOf` in core) and their hot forwarders. */
+  private readonly primaryRaw: RawLayer;
+  private readonly secondaryRaw: RawLayer;
+  private readonly primaryAlloc: AllocRawForwarder;
+  private readonly secondaryAlloc: AllocRawForwarder;
+  private readonly primaryTryFree: FreeForwarder;
+  private readonly secondaryTryFree: FreeForwarder;
 
   /**
    * @throws `AllocError` when the primary is not a `FixedRange`, the parts serve different memories, or both are
@@ -84,13 +98,27 @@ export class WithFallback<
     this.memory = primary.memory;
     this.primary = primary;
     this.secondary = secondary;
+    this.primaryRaw = rawLayerOf(primary);
+    this.secondaryRaw = rawLayerOf(secondary);
+    const p = rawForwarders(this.primaryRaw);
+    const q = rawForwarders(this.secondaryRaw);
+    this.primaryAlloc = p.alloc;
+    this.secondaryAlloc = q.alloc;
+    this.primaryTryFree = p.tryFree;
+    this.secondaryTryFree = q.tryFree;
   }
 
-  /** The primary's block, else the secondary's, else `NULL` (I3). */
+  /** The primary's block, else the secondary's, else `NULL` (I3). @throws `LayoutError` for a bad layout. */
   allocate(size: number, align = 8): number {
+    if (!validLayout(size, align)) throw layoutError("WithFallback.allocate", size, align);
+    return this.allocRaw(size, align);
+  }
+
+  /** The raw protocol (see `RawLayer` in core): `allocate` for a layout the caller checked. @internal */
+  allocRaw(size: number, align: number): number {
     if (this.parted) throw this.partedError("allocate");
-    const p = this.primary.allocate(size, align);
-    return p !== NULL ? p : this.secondary.allocate(size, align);
+    const p = this.primaryAlloc(this.primaryRaw, size, align);
+    return p !== NULL ? p : this.secondaryAlloc(this.secondaryRaw, size, align);
   }
 
   /**
@@ -115,24 +143,70 @@ export class WithFallback<
     return p;
   }
 
-  /** Frees through the part whose range holds `ptr` (the primary's), else through the secondary. */
+  /**
+   * Frees through the part whose range holds `ptr` (the primary's), else through the secondary.
+   * @throws `InvalidPointerError` or `LayoutError` naming `WithFallback`; nothing changes then.
+   */
   deallocate(ptr: number, size: number, align = 8): void {
-    if (this.primary.contains(ptr)) this.primary.deallocate(ptr, size, align);
-    else this.secondary.deallocate(ptr, size, align);
+    if (!validLayout(size, align)) throw layoutError("WithFallback.deallocate", size, align);
+    const r = this.tryFree(ptr, size, align);
+    if (r !== 0) throw faultError("WithFallback.deallocate", r, ptr, size, align);
+  }
+
+  /** The raw protocol: the owner's. @internal */
+  tryFree(ptr: unknown, size: number, align: number): number {
+    return this.inPrimary(ptr)
+      ? this.primaryTryFree(this.primaryRaw, ptr, size, align)
+      : this.secondaryTryFree(this.secondaryRaw, ptr, size, align);
+  }
+
+  /** The raw protocol: the owner's. @internal */
+  checkFree(ptr: unknown, size: number, align: number, freeing: boolean): number {
+    return (this.inPrimary(ptr) ? this.primaryRaw : this.secondaryRaw).checkFree(ptr, size, align, freeing);
+  }
+
+  /** The raw protocol: the owner's. @internal */
+  scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
+    return (this.inPrimary(ptr) ? this.primaryRaw : this.secondaryRaw).scrubFree(ptr, size, align, byte);
+  }
+
+  /** The raw protocol: the owner's. @internal */
+  sizeOf(ptr: unknown): number {
+    return (this.inPrimary(ptr) ? this.primaryRaw : this.secondaryRaw).sizeOf(ptr);
+  }
+
+  /** The raw protocol: the owner's. @internal */
+  freeRaw(ptr: number, size: number, align: number): void {
+    (this.inPrimary(ptr) ? this.primaryRaw : this.secondaryRaw).freeRaw(ptr, size, align);
+  }
+
+  /** The raw protocol: the owner resizes; a grow it refuses moves the block through `allocRaw` (I5). @internal */
+  resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
+    const q = (this.inPrimary(ptr) ? this.primaryRaw : this.secondaryRaw).resizeRaw(
+      ptr,
+      oldSize,
+      newSize,
+      align,
+    );
+    if (q !== NULL || newSize <= oldSize) return q;
+    return moveRaw(this, this.memory.u8, ptr, oldSize, newSize, align);
   }
 
   /** Asks the owner to grow in place or move; when it refuses, moves the block through `allocate` (I5). */
   grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    checkResize("WithFallback.grow", oldSize, newSize, align, true);
-    const owner = this.ownerOf(ptr);
-    owner.usableSize(ptr, oldSize); // throws when ptr is not live there
-    const q = owner.grow(ptr, oldSize, newSize, align);
-    return q !== NULL ? q : moveBlock(this, ptr, oldSize, newSize, align);
+    return this.resize("grow", ptr, oldSize, newSize, align);
   }
 
   /** Asks the owner to shrink (I5). */
   shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    return this.ownerOf(ptr).shrink(ptr, oldSize, newSize, align);
+    return this.resize("shrink", ptr, oldSize, newSize, align);
+  }
+
+  private resize(what: string, ptr: number, oldSize: number, newSize: number, align: number): number {
+    checkResize(`WithFallback.${what}`, oldSize, newSize, align, what === "grow");
+    const usable = this.checkFree(ptr, oldSize, align, false);
+    if (usable < 0) throw faultError(`WithFallback.${what}`, usable, ptr, oldSize, align);
+    return this.resizeRaw(ptr, oldSize, newSize, align);
   }
 
   /**
@@ -144,9 +218,12 @@ export class WithFallback<
     this.primary.reset();
   }
 
-  /** The owner's usable size (I8). */
+  /** The owner's usable size (I8). @throws as `deallocate`. */
   usableSize(ptr: number, size: number): number {
-    return this.ownerOf(ptr).usableSize(ptr, size);
+    if (!validLayout(size, 1)) throw layoutError("WithFallback.usableSize", size, 1);
+    const usable = this.checkFree(ptr, size, 1, false);
+    if (usable < 0) throw faultError("WithFallback.usableSize", usable, ptr, size, 1);
+    return usable;
   }
 
   /** Both parts' capacities added. */
@@ -159,7 +236,7 @@ export class WithFallback<
     return this.primary.corruptionEvents() + this.secondary.corruptionEvents();
   }
 
-  private ownerOf(ptr: number): Allocator {
-    return this.primary.contains(ptr) ? this.primary : this.secondary;
+  private inPrimary(ptr: unknown): boolean {
+    return typeof ptr === "number" && this.primary.contains(ptr);
   }
 }
