@@ -28,10 +28,19 @@ import {
   Tlsf,
   Watermark,
   WithFallback,
+  UnsupportedError,
   ZeroizeOnFree,
-  isValidLayout,
-  validLayout,
 } from "../src/index.js";
+import { isValidLayout } from "../src/core/validate.js";
+
+/** The stable `code` each error class carries (src/core/errors.ts). */
+const CODES = new Map<new (...args: never[]) => Error, string>([
+  [AllocError, "ERR_ALLOC"],
+  [LayoutError, "ERR_LAYOUT"],
+  [InvalidPointerError, "ERR_INVALID_POINTER"],
+  [CorruptionError, "ERR_CORRUPTION"],
+  [UnsupportedError, "ERR_UNSUPPORTED"],
+]);
 
 /** Every kind of bad value a size, an alignment or a pointer may be given. */
 const BAD_VALUES: readonly [string, unknown][] = [
@@ -138,6 +147,11 @@ function expectRefusal(
     () => call(a, live),
     (e: unknown) => {
       assert.ok(e instanceof type, `${name}: ${what}: expected ${type.name}, got ${String(e)}`);
+      assert.equal(
+        (e as { code?: unknown }).code,
+        CODES.get(type),
+        `${name}: ${what}: the error's stable code`,
+      );
       assert.ok(
         (e as Error).message.startsWith(`${name}.`),
         `${name}: ${what}: the message must name ${name}: ${(e as Error).message}`,
@@ -228,15 +242,19 @@ for (const subject of SUBJECTS) {
   });
 }
 
-test("the boundary's layout check (layout-check.ts) agrees with isValidLayout on every kind of value", () => {
+test("the one layout check (isValidLayout) is exact on every kind of value, and never throws", () => {
   const values: unknown[] = [...BAD_VALUES.map(([, v]) => v), 0, 1, 2, 3, 7, 8, 4096, 2 ** 21, 2 ** 21 + 1];
   values.push(2 ** 22, 2 ** 30 - 1, 2 ** 30, 2 ** 30 + 1, 2 ** 31, -(2 ** 31), undefined, true, [8], 1e-300);
-  for (const size of values) {
-    for (const align of values) {
+  const size = (v: unknown): boolean =>
+    typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 2 ** 30;
+  const align = (v: unknown): boolean =>
+    typeof v === "number" && Number.isInteger(v) && v >= 1 && v <= 2 ** 21 && (v & (v - 1)) === 0;
+  for (const s of values) {
+    for (const a of values) {
       assert.equal(
-        validLayout(size, align),
-        isValidLayout(size as number, align as number),
-        `${String(size)}, ${String(align)}`,
+        isValidLayout(s as number, a as number),
+        size(s) && align(a),
+        `${String(s)}, ${String(a)}`,
       );
     }
   }

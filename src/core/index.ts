@@ -15,4 +15,3 @@ export * from "./validate.js";
 export * from "./wrapping.js";
 export * from "./regions.js";
 export * from "./raw.js";
-export * from "./layout-check.js";

@@ -38,7 +38,7 @@ import {
   describePointer,
   faultError,
   halfSipHash13,
-  validLayout,
+  isValidLayout,
   layoutError,
   moveRaw,
   noteFault,
@@ -46,6 +46,10 @@ import {
   zeroBlock,
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 /** Options of {@link CacheJitter}. */
 export interface CacheJitterOptions {

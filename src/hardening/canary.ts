@@ -41,7 +41,7 @@ import {
   NULL,
   describePointer,
   faultError,
-  validLayout,
+  isValidLayout,
   layoutError,
   moveRaw,
   noteFault,
@@ -49,6 +49,10 @@ import {
   zeroBlock,
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 /** Options of {@link Canary}. */
 export interface CanaryOptions {

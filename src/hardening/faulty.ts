@@ -30,10 +30,14 @@ import {
   NULL,
   checkInteger,
   faultError,
-  validLayout,
+  isValidLayout,
   layoutError,
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 /** Decides whether {@link Faulty} fails a request. Must not throw. */
 export interface AllocFaultPolicy {

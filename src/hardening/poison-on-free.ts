@@ -41,13 +41,17 @@ import {
   type HasRegions,
   hasRegions,
   isFixedRange,
-  validLayout,
+  isValidLayout,
   layoutError,
   moveRaw,
   wrapperChain,
 } from "../core/index.js";
 import { Heap, Tlsf } from "../layout/index.js";
 import { Wrapper } from "./wrapper.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 /** The Rust crate's default poison byte. */
 export const DEFAULT_POISON = 0xde;

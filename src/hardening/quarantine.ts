@@ -28,13 +28,17 @@ import {
   type Region,
   checkInteger,
   faultError,
-  validLayout,
+  isValidLayout,
   layoutError,
   markContaining,
   moveRaw,
   noteFault,
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 /** Options of {@link Quarantine}. */
 export interface QuarantineOptions {

@@ -17,8 +17,12 @@
  *
  * @module
  */
-import { type Allocator, NULL, TAGGED_FIELD, faultError, layoutError, validLayout } from "../core/index.js";
+import { type Allocator, NULL, TAGGED_FIELD, faultError, layoutError, isValidLayout } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 /** A snapshot of {@link Statistics}. */
 export interface AllocStats {

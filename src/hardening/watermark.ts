@@ -33,10 +33,14 @@ import {
   NULL,
   TAGGED_FIELD,
   faultError,
-  validLayout,
+  isValidLayout,
   layoutError,
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 /** What a {@link Watermark} handler receives. */
 export interface WatermarkEvent {

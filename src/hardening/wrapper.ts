@@ -57,7 +57,7 @@ import {
   checkResize,
   faultError,
   hasRegions,
-  validLayout,
+  isValidLayout,
   layoutError,
   rawForwarders,
   rawLayerOf,
@@ -66,6 +66,10 @@ import {
   isFixedRange,
   isOsBacked,
 } from "../core/index.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 /**
  * The forwarding base of the hardening wrappers. Use the concrete wrappers; subclass it for a wrapper of your own.

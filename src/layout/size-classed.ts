@@ -40,7 +40,7 @@ import {
   checkResize,
   faultError,
   hasRegions,
-  validLayout,
+  isValidLayout,
   layoutError,
   moveRaw,
   noteFault,
@@ -50,6 +50,10 @@ import {
   zeroBlock,
 } from "../core/index.js";
 import { Slab } from "./slab.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 /** The Rust crate's default classes. */
 export const DEFAULT_CLASS_SIZES: readonly number[] = Object.freeze([8, 16, 32, 64, 128, 256, 512, 1024]);

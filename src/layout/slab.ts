@@ -59,11 +59,15 @@ import {
   faultError,
   fillBytes,
   isValidAlign,
-  validLayout,
+  isValidLayout,
   layoutError,
   noteFault,
   zeroBlock,
 } from "../core/index.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 /** Options of a {@link Slab}. */
 export interface SlabOptions {

@@ -48,10 +48,14 @@ import {
   type RawLayer,
   checkCarvable,
   isFixedRange,
-  validLayout,
+  isValidLayout,
   layoutError,
   RangeBacking,
 } from "../core/index.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 /** Options of a {@link StackAlloc}. */
 export interface StackAllocOptions {

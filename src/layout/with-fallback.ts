@@ -38,13 +38,17 @@ import {
   checkSameMemory,
   faultError,
   isFixedRange,
-  validLayout,
+  isValidLayout,
   layoutError,
   moveRaw,
   rawForwarders,
   rawLayerOf,
   zeroBlock,
 } from "../core/index.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 /**
  * Primary-then-secondary allocation with provenance-routed frees (see the module documentation).
