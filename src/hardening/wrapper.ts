@@ -83,17 +83,17 @@ export class Wrapper<TInner extends Allocator> implements Allocator, RawLayer, F
   readonly memory: Memory;
   /** What this wrapper forwards and whether its work happens in `allocate` (see `WRAPS` in core). */
   readonly [WRAPS]: WrapperInfo;
-  /** The inner's raw view: the inner itself when it implements the raw protocol, else an adapter. */
+  /** The inner's raw view: the inner itself when it implements the raw protocol, else an adapter. @internal */
   protected readonly raw: RawLayer;
-  /** The inner's `allocRaw`, through a forwarder of its class (see the module documentation). */
+  /** The inner's `allocRaw`, through a forwarder of its class (see the module documentation). @internal */
   protected readonly rawAlloc: AllocRawForwarder;
-  /** The inner's `tryFree`, through a forwarder of its class. */
+  /** The inner's `tryFree`, through a forwarder of its class. @internal */
   protected readonly rawTryFree: FreeForwarder;
-  /** The inner's `checkFree`, through a forwarder of its class. */
+  /** The inner's `checkFree`, through a forwarder of its class. @internal */
   protected readonly rawCheckFree: CheckForwarder;
-  /** The inner's `freeRaw`, through a forwarder of its class. */
+  /** The inner's `freeRaw`, through a forwarder of its class. @internal */
   protected readonly rawFreeRaw: FreeRawForwarder;
-  /** The inner's `scrubFree`, through a forwarder of its class. */
+  /** The inner's `scrubFree`, through a forwarder of its class. @internal */
   protected readonly rawScrubFree: ScrubForwarder;
   /** The class name, for messages. */
   protected readonly label: string;
