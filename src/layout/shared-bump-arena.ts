@@ -72,8 +72,14 @@ const W_EPOCH = 64; // its own 128-byte pair of cache lines: the fast path reads
 const STATE_FORMATTING = 1;
 const STATE_LIVE = 2;
 const STATE_RELEASED = 3;
-/** Bytes a worker takes from the shared cursor at a time (one CAS per chunk, not per block). */
+/**
+ * Bytes a worker takes from the shared cursor at a time (one CAS per chunk, not per block): 4 KiB at first, doubling
+ * with each chunk the worker takes up to 64 KiB, and never more than a sixteenth of what is left, so a busy worker
+ * touches the shared cursor rarely (measured with two workers: 4 KiB chunks of 8-byte blocks put the cursor's cache
+ * line between the cores every 512 allocations) while a nearly full arena is still shared out finely.
+ */
 const CHUNK = 4096;
+const MAX_CHUNK = 65536;
 
 /** What `share()` returns: post it to a worker and `attach` it there. */
 export interface SharedBumpArenaDescriptor {
@@ -108,6 +114,8 @@ export class SharedBumpArena implements Allocator {
   private chunkStart: number;
   private chunkPtr: number;
   private chunkEnd: number;
+  /** The size of this worker's next chunk (see `CHUNK`). */
+  private chunkBytes: number;
   /** Allocations not yet added to the shared counter (published every 64, and on refill, flush and stats). */
   private pending: number;
   /** The reset epoch this worker's chunk was taken in; the fast path compares it with the shared one. */
@@ -150,6 +158,7 @@ export class SharedBumpArena implements Allocator {
     this.chunkStart = 0;
     this.chunkPtr = 0;
     this.chunkEnd = 0;
+    this.chunkBytes = CHUNK;
     this.pending = 0;
     this.epoch = 0;
     this.epochWord = this.words + W_EPOCH;
@@ -234,7 +243,7 @@ export class SharedBumpArena implements Allocator {
     // reset is never bumped into again.
     if (next > this.chunkEnd || this.epochCell[0] !== this.epoch) return this.refill(size, align);
     this.chunkPtr = next;
-    if (++this.pending === 256) this.flush();
+    if (++this.pending === 4096) this.flush();
     return p;
   }
 
@@ -261,7 +270,8 @@ export class SharedBumpArena implements Allocator {
         Atomics.add(i32, w + W_FAILURES, 1);
         return NULL;
       }
-      const chunkEnd = Math.min(end, Math.max(p + size, old + CHUNK));
+      const chunk = Math.max(CHUNK, Math.min(this.chunkBytes, (end - old) >>> 4));
+      const chunkEnd = Math.min(end, Math.max(p + size, old + chunk));
       if (Atomics.compareExchange(i32, w + W_CURSOR, old, chunkEnd) === old) {
         if (
           chunkEnd > this.memory.byteLength &&
@@ -275,6 +285,7 @@ export class SharedBumpArena implements Allocator {
         this.chunkStart = old;
         this.chunkPtr = p + size;
         this.chunkEnd = chunkEnd;
+        this.chunkBytes = Math.min(MAX_CHUNK, this.chunkBytes * 2);
         this.epoch = epoch;
         this.pending++;
         return p;
