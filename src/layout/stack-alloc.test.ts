@@ -48,7 +48,10 @@ describe("StackAlloc", () => {
     assert.equal(stack.shrink(a, 16, 8), a);
     stack.validate();
     stack.deallocate(b, 100);
-    stack.deallocate(a, 8);
+    stack.validate(); // the top is back at a's shrunk end: its tail is reusable (found by the debug level)
+    assert.equal(stack.allocate(8), a + 8, "the shrunk tail of the block below is handed out again");
+    stack.validate();
+    stack.reset();
     assert.equal(stack.allocated(), 0);
   });
 

@@ -171,7 +171,10 @@ export class StackAlloc extends RangeBacking implements RawLayer {
 
   /** The raw protocol: pops the newest block (which `checkFree` just accepted). @internal */
   freeRaw(_ptr: number, _size: number, _align: number): void {
-    this.top = this.frames[(this.depth - 1) * FRAME + 2]!;
+    const f = (this.depth - 1) * FRAME;
+    // The top goes back to the end of the block below (which may have shrunk since this one was pushed: its tail is
+    // reusable now), or to where the stack was when the first block was pushed.
+    this.top = f > 0 ? this.frames[f - FRAME]! + this.frames[f - FRAME + 1]! : this.frames[f + 2]!;
     this.depth--;
   }
 
