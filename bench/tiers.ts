@@ -29,6 +29,7 @@ import {
   Statistics,
   Watermark,
   WithFallback,
+  SizeClassed,
   ZeroizeOnFree,
 } from "../src/index.js";
 import { HardenedSlab, MmapBacked } from "../src/os.js";
@@ -64,6 +65,29 @@ class PlainStatistics {
   }
   reset(): void {
     this.inner.reset();
+  }
+}
+
+/**
+ * The row the Rust crate calls `System`: what JavaScript has instead of a system `malloc` is the engine's own
+ * allocation of a typed array per block (held in a table so that the "pointer" is an index, and freed by dropping it).
+ */
+class EngineAlloc {
+  readonly memory = null;
+  private readonly blocks: (Uint8Array | null)[] = [null];
+  private readonly free: number[] = [];
+  allocate(size: number, _align = 8): number {
+    const id = this.free.length > 0 ? this.free.pop()! : this.blocks.length;
+    this.blocks[id] = new Uint8Array(size);
+    return id;
+  }
+  deallocate(ptr: number, _size: number, _align = 8): void {
+    this.blocks[ptr] = null;
+    this.free.push(ptr);
+  }
+  reset(): void {
+    this.blocks.length = 1;
+    this.free.length = 0;
   }
 }
 
@@ -107,6 +131,28 @@ const TIERS: Tier[] = [
       let s = 0;
       for (let i = 0; i < N; i++) s ^= a.allocate(8, 8);
       a.reset();
+      return s;
+    },
+  },
+  {
+    id: "0c",
+    name: "SizeClassed (8 classes x 64 slots; the Rust crate's SizeClassed<_, 8>)",
+    make: () => new SizeClassed(new ArrayBufferBacked(1 << 20), { slotsPerClass: 64 }),
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
+      return s;
+    },
+  },
+  {
+    id: "0d",
+    name: "the engine's own allocator: a new Uint8Array(8) per block (the Rust crate's System)",
+    make: () => new EngineAlloc() as unknown as Allocator,
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
       return s;
     },
   },
@@ -228,6 +274,29 @@ const TIERS: Tier[] = [
           4,
         ),
       ),
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
+      return s;
+    },
+  },
+  {
+    id: "3a (Rust)",
+    name: "Canary<BumpArena> (256 allocations, reset; the Rust crate's 3a stack)",
+    make: () => new Canary(new BumpArena(new ArrayBufferBacked(1 << 20))),
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i++) s ^= a.allocate(8, 8);
+      a.reset();
+      return s;
+    },
+  },
+  {
+    id: "4 (Rust)",
+    name: "HardenedSlab with MAC (GuardPage<SplitMetadata<Mmap>> inside; the Rust crate's tier 4 stack)",
+    make: () => new HardenedSlab({ blockSize: 8, capacity: 4096, protection: new HalfSipHashMac() }),
     run: (h) => {
       const a = h.a;
       let s = 0;
