@@ -419,7 +419,7 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
     const remoteIn = (page: number, cls: number): number => {
       let n = 0;
       const g0 = (page - 1) * PAGE_GRANULES;
-      for (let i = 0; i * cls < PAGE && i < Math.floor(PAGE / cls); i++)
+      for (let i = 0, cap = Math.floor(PAGE / cls); i < cap; i++)
         if (owners[g0 + ((i * cls) >>> 4)] === REMOTE) n++;
       return n;
     };

@@ -3,7 +3,7 @@
 // ownership map afterwards. Used by test/stress.test.ts (CI size) and bench/stress.ts (full size).
 import { Worker } from "node:worker_threads";
 import { ConcurrentHeap, NULL, SharedArrayBufferBacked, SharedBumpArena } from "../../src/index.js";
-import { type StressJob, type StressResult, queueBuffer } from "./stress-worker.js";
+import { type StressJob, type StressResult, controlWords, heapIdWord, queueBuffer } from "./stress-worker.js";
 
 /** One stress run. */
 export interface StressOptions {
@@ -43,7 +43,7 @@ const WORKER = new URL("./stress-worker.js", import.meta.url);
 /** Runs one stress configuration to the end. */
 export async function runStress(o: StressOptions): Promise<StressReport> {
   const map = new SharedArrayBuffer(4 * (o.bytes >>> 3));
-  const control = new SharedArrayBuffer(4 * (4 + o.workers + 4 + o.workers)); // the last words: heap worker ids + 1
+  const control = new SharedArrayBuffer(4 * controlWords(o.workers));
   const fault = o.terminateAfter !== undefined;
   const queues = Array.from({ length: o.workers }, () => Array.from({ length: o.workers }, queueBuffer));
   let arena: SharedBumpArena | undefined;
@@ -104,7 +104,7 @@ export async function runStress(o: StressOptions): Promise<StressReport> {
   if (fault && heap) {
     // The terminated worker never released its pages: take them over (its free slots come back, its live blocks stay
     // live), and the heap must be consistent.
-    const id = Atomics.load(new Int32Array(control), 4 + o.workers + 4 + 1) - 1; // worker 2's heap id
+    const id = Atomics.load(new Int32Array(control), heapIdWord(o.workers, 2)) - 1; // worker 2's heap id
     if (id >= 0) reclaimedPages = heap.reclaim(id);
     heap.validate();
   }

@@ -64,6 +64,32 @@ export interface StressResult {
 
 const QUEUE = 4096;
 
+/** Words of the control buffer for `workers` workers: counters and progress, then each heap worker's id + 1. */
+export function controlWords(workers: number): number {
+  return 4 + workers + 4 + workers;
+}
+
+/** The control word where worker `id` (1-based) publishes its `ConcurrentHeap` worker id + 1 (for `reclaim`). */
+export function heapIdWord(workers: number, id: number): number {
+  return 4 + workers + 4 + id - 1;
+}
+
+/** A result with every count at zero. */
+function emptyResult(id: number): StressResult {
+  return {
+    id,
+    ops: 0,
+    allocations: 0,
+    frees: 0,
+    remoteFrees: 0,
+    resets: 0,
+    duplicates: 0,
+    lost: 0,
+    corrupted: 0,
+    failures: 0,
+  };
+}
+
 /** Words of a hand-off queue: head, tail, then QUEUE slots of (offset, size). */
 export function queueBuffer(): SharedArrayBuffer {
   return new SharedArrayBuffer(4 * (2 + 2 * QUEUE));
@@ -90,18 +116,7 @@ function pop(q: Int32Array, out: Int32Array): boolean {
 }
 
 function run(job: StressJob): StressResult {
-  const r: StressResult = {
-    id: job.id,
-    ops: 0,
-    allocations: 0,
-    frees: 0,
-    remoteFrees: 0,
-    resets: 0,
-    duplicates: 0,
-    lost: 0,
-    corrupted: 0,
-    failures: 0,
-  };
+  const r = emptyResult(job.id);
   const map = new Int32Array(job.map);
   const control = new Int32Array(job.control);
   const rng = new SeededRandom(job.seed);
@@ -198,7 +213,7 @@ function run(job: StressJob): StressResult {
 
   if (job.kind === "heap") {
     const heap = ConcurrentHeap.attach(job.heap!);
-    Atomics.store(new Int32Array(job.control), 4 + job.queues.length + 4 + job.id - 1, heap.workerId + 1); // for reclaim
+    Atomics.store(new Int32Array(job.control), heapIdWord(job.queues.length, job.id), heap.workerId + 1);
     words = heap.memory.i32;
     const other = job.id % job.workers; // the next worker (0-based index of id + 1)
     const solo = job.workers === 1; // no hand-offs (the fault runs: workers that do not wait for each other)
@@ -320,18 +335,7 @@ async function remote(job: StressJob): Promise<StressResult> {
   const descriptor = await new Promise<SlabRemoteDescriptor>((resolve) =>
     parentPort!.once("message", (m: { descriptor: SlabRemoteDescriptor }) => resolve(m.descriptor)),
   );
-  const r: StressResult = {
-    id: job.id,
-    ops: 0,
-    allocations: 0,
-    frees: 0,
-    remoteFrees: 0,
-    resets: 0,
-    duplicates: 0,
-    lost: 0,
-    corrupted: 0,
-    failures: 0,
-  };
+  const r = emptyResult(job.id);
   const slab = SlabRemote.attach(descriptor);
   const words = slab.memory.i32;
   const map = new Int32Array(job.map);
