@@ -161,15 +161,50 @@ describe("Heap's page engine", () => {
     heap.validate();
   });
 
-  test("a page whose blocks are all freed goes back to the Tlsf at once, unless it is its class's current page", () => {
+  test("a page whose blocks are all freed goes back to the Tlsf, except the current page and one kept for its class", () => {
     const heap = fresh();
-    const first = Array.from({ length: 600 }, () => heap.malloc(32)); // more than one 32-byte page
-    const pagesFull = heap.stats().pages;
-    assert.ok(pagesFull >= 2);
+    const first = Array.from({ length: 2000 }, () => heap.malloc(32)); // four 32-byte pages (512 slots each)
+    assert.equal(heap.stats().pages, 4);
     for (const p of first) heap.free(p);
     const after = heap.stats();
-    assert.equal(after.pages, 1, "only the current page stays");
+    assert.equal(after.pages, 2, "the current page and the kept one stay");
+    assert.equal(after.keptPages, 1);
     assert.equal(after.smallBlocks, 0);
+    heap.validate();
+    // the kept page serves the class again: no page is carved
+    const tlsfBlocks = heap.stats().usedBlocks;
+    const again = Array.from({ length: 1000 }, () => heap.malloc(32));
+    assert.equal(
+      heap.stats().usedBlocks,
+      tlsfBlocks,
+      "the second page is the kept one, not a new Tlsf block",
+    );
+    assert.equal(heap.stats().keptPages, 0);
+    for (const p of again) heap.free(p);
+    heap.validate();
+  });
+
+  test("kept empty pages go back to the Tlsf before a request fails", () => {
+    const heap = new Heap(new ArrayBufferBacked(1 << 18)); // a fixed 256 KiB: no growth
+    const small = Array.from({ length: 1500 }, () => heap.malloc(32)); // three 32-byte pages
+    for (const p of small) heap.free(p);
+    assert.equal(heap.stats().keptPages, 1);
+    // large blocks until the memory is exhausted: the kept page's memory is among what they get
+    const big: number[] = [];
+    for (let p = heap.allocate(17_000); p !== NULL; p = heap.allocate(17_000)) {
+      big.push(p);
+      heap.validate();
+    }
+    const s = heap.stats();
+    assert.equal(s.keptPages, 0, "no page is kept when a request fails");
+    assert.equal(s.pages, 1, "only the current page is left");
+    // the first page (its slots were handed out lowest first) emptied first, and was the one kept
+    const [from, to] = [small[0]!, small[0]! + 512 * 32];
+    assert.ok(
+      big.some((p) => p < to && p + 17_000 > from),
+      "a large block lies where the kept page was",
+    );
+    for (const p of big) heap.free(p);
     heap.validate();
   });
 

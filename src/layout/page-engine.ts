@@ -24,9 +24,12 @@
  *
  * Algebra, per page: `live slots (owners = id) + top = cap` (for `ConcurrentHeap`, + the slots other workers freed
  * that the owner has not collected yet); a slot is either on the page's stack or live, never both. A page is
- * `current` for its class (allocations pop from it), `partial` (on its class's list: some slots free), or `full`
- * (no list). An empty page that is not current goes back to the face at once, so the memory parked in pages is at
- * most one empty page per class plus the free slots of partial pages.
+ * `current` for its class (allocations pop from it), `partial` (on its class's list: some slots free), `full`
+ * (no list) or `kept` (empty, held for its class). A page that becomes empty is kept when its class keeps none yet
+ * and the face's budget allows (`Heap`: 1/32 of the pages' bytes, or one page), else it goes back to the face at
+ * once; so the memory parked in pages is at most two empty pages per class (the current one and a kept one) within
+ * that budget, plus the free slots of partial pages. A class whose pages fill and empty in turn reuses its kept page
+ * instead of carving a new one each time; kept pages go back before the face reports out of memory.
  *
  * Why out of band: a free never reads the block it frees and an allocation never reads the block it hands out, so
  * the hot paths touch no user memory (no cache miss on a random block), and no word a program can overwrite by
@@ -103,6 +106,8 @@ export const REMOTE = 0xffff;
 const LIST_NONE = 0;
 const LIST_CURRENT = 1;
 const LIST_PARTIAL = 2;
+/** An empty page a face keeps for its class instead of giving it back (see {@link PageEngine.keepShare}). */
+const LIST_KEPT = 3;
 
 const CLASSES = HEAP_CLASSES.length;
 /** Record fields (word offsets from a record's start in `meta`). */
@@ -147,6 +152,7 @@ export const RECORD = Object.freeze({
   LIST_NONE,
   LIST_CURRENT,
   LIST_PARTIAL,
+  LIST_KEPT,
 });
 
 /** Counters of the engine, for the faces' `stats()`. */
@@ -161,6 +167,8 @@ export interface PageStats {
   readonly smallBytes: number;
   /** Free slots parked in held pages. */
   readonly freeSlots: number;
+  /** Empty pages kept for their class (counted in `pages`; see the module documentation of `Heap`). */
+  readonly keptPages: number;
   /** Live small blocks per class (index into {@link HEAP_CLASSES}). */
   readonly classUsage: number[];
 }
@@ -196,6 +204,21 @@ export abstract class PageEngine {
   private readonly spare: number[][];
   /** Pages held. */
   protected pagesHeld: number;
+  /** Bytes of the memory the pages held were given (their `blkBytes`). */
+  private pageBytesHeld: number;
+  /**
+   * Per class, the record of the empty page kept for it (0: none). A class whose pages fill and empty in turn
+   * (a program that allocates a burst and frees it, again and again) would otherwise carve a page and give it back
+   * each time: measured on the recorded jq trace, 710 pages carved and returned per replay.
+   */
+  private readonly kept: Int32Array;
+  /** Bytes of the memory the kept pages were given. */
+  private keptBytes: number;
+  /**
+   * The face's budget for kept empty pages: at most the pages' bytes / 2^keepShare (and one page of any size when
+   * that is less); -1 keeps none (a face whose pages other agents need, `ConcurrentHeap`).
+   */
+  protected keepShare: number;
   /** Corruptions the engine or its face detected. */
   protected corruptions: number;
 
@@ -217,6 +240,10 @@ export abstract class PageEngine {
     this.spare = HEAP_CLASSES.map(() => []);
     this.metaUsed = 0;
     this.pagesHeld = 0;
+    this.pageBytesHeld = 0;
+    this.kept = new Int32Array(CLASSES);
+    this.keptBytes = 0;
+    this.keepShare = -1;
     this.corruptions = 0;
     this.clearPages();
   }
@@ -401,8 +428,13 @@ export abstract class PageEngine {
     if (q !== 0) return q;
     let r = this.takePartial(k);
     if (r === 0) {
-      r = this.newPage(k);
-      if (r === 0) return this.pageMiss(k);
+      r = this.kept[k]!;
+      if (r !== 0) this.unkeep(r);
+      else {
+        r = this.newPage(k);
+        if (r === 0 && this.releaseKept()) r = this.newPage(k); // memory parked in other classes' kept pages
+        if (r === 0) return this.pageMiss(k);
+      }
     }
     const meta = this.meta;
     const old = meta[k]!;
@@ -445,8 +477,25 @@ export abstract class PageEngine {
    */
   protected afterFree(r: number, top: number): void {
     const meta = this.meta;
-    if (top === meta[r + R_CAP]!) this.releasePage(r);
+    if (top === meta[r + R_CAP]!) this.emptied(r);
     else this.linkPartial(r);
+  }
+
+  /**
+   * Gives every kept empty page back to the face (a face calls it before it reports out of memory, so kept pages
+   * never make a request fail). True when it gave any back.
+   */
+  protected releaseKept(): boolean {
+    if (this.keptBytes === 0) return false;
+    for (let k = 0; k < CLASSES; k++) {
+      const r = this.kept[k]!;
+      if (r !== 0) {
+        this.returnPage(r); // may throw: then the page stays kept
+        this.unkeep(r);
+        this.forget(r);
+      }
+    }
+    return true;
   }
 
   /** Forgets every page (the face takes their memory back its own way). */
@@ -458,6 +507,9 @@ export abstract class PageEngine {
     for (const ids of this.spare) ids.length = 0;
     this.metaUsed = SENTINEL + R_WORDS;
     this.pagesHeld = 0;
+    this.pageBytesHeld = 0;
+    this.kept.fill(0);
+    this.keptBytes = 0;
   }
 
   /** Calls `visit(record)` for every page held. */
@@ -483,7 +535,17 @@ export abstract class PageEngine {
       smallBytes += live * meta[r + R_CLS]!;
       freeSlots += meta[r + R_TOP]!;
     });
-    return { pages: this.pagesHeld, pageBytes, smallBlocks, smallBytes, freeSlots, classUsage: usage };
+    let keptPages = 0;
+    for (let k = 0; k < CLASSES; k++) if (this.kept[k] !== 0) keptPages++;
+    return {
+      pages: this.pagesHeld,
+      pageBytes,
+      smallBlocks,
+      smallBytes,
+      freeSlots,
+      keptPages,
+      classUsage: usage,
+    };
   }
 
   /** Every page slot by slot (live slots `used`, free ones `free`; the page's memory around them `metadata`). */
@@ -519,6 +581,8 @@ export abstract class PageEngine {
     };
     const meta = this.meta;
     let held = 0;
+    let pageBytes = 0;
+    let keptBytes = 0;
     this.forEachPage((r) => {
       held++;
       const k = meta[r + R_CLASS]!;
@@ -564,12 +628,28 @@ export abstract class PageEngine {
         fail(`page ${r}: its list (${list}) disagrees with class ${k}'s current`);
       if (meta[r + R_TRIGGER] !== (current ? -1 : list === LIST_NONE ? 1 : cap))
         fail(`page ${r}: its trigger is ${meta[r + R_TRIGGER]}`);
+      if ((list === LIST_KEPT) !== (this.kept[k] === r))
+        fail(`page ${r}: its list disagrees with class ${k}'s kept page`);
+      if (list === LIST_KEPT) {
+        if (top !== cap) fail(`page ${r} is kept with ${cap - top} live slots`);
+        keptBytes += meta[r + R_BLK_BYTES]!;
+      }
+      pageBytes += meta[r + R_BLK_BYTES]!;
       if (list === LIST_NONE && top !== 0) fail(`page ${r} has free slots but is on no list`);
       if (list === LIST_PARTIAL && (top === 0 || top === cap))
         fail(`page ${r} is listed partial with ${top} free`);
       checkPage(r);
     });
     if (held !== this.pagesHeld) fail(`${held} pages found, ${this.pagesHeld} counted`);
+    if (pageBytes !== this.pageBytesHeld)
+      fail(`pages of ${pageBytes} bytes found, ${this.pageBytesHeld} counted`);
+    if (keptBytes !== this.keptBytes)
+      fail(`kept pages of ${keptBytes} bytes found, ${this.keptBytes} counted`);
+    for (let k = 0; k < CLASSES; k++) {
+      const r = this.kept[k]!;
+      if (r !== 0 && (meta[r + R_BLK] === 0 || meta[r + R_CLASS] !== k))
+        fail(`class ${k}: its kept page ${r} is not a page of the class`);
+    }
     for (let k = 0; k < CLASSES; k++) {
       let n = 0;
       let last = 0;
@@ -617,6 +697,7 @@ export abstract class PageEngine {
     meta[r + R_TRIGGER] = 1;
     meta[r + R_TOP] = 0;
     this.pagesHeld++;
+    this.pageBytesHeld += blkBytes;
     return r;
   }
 
@@ -635,8 +716,9 @@ export abstract class PageEngine {
     const meta = this.meta;
     const list = meta[r + R_LIST]!;
     if (list === LIST_CURRENT) return;
+    if (list === LIST_KEPT) return;
     const top = meta[r + R_TOP]!;
-    if (top === meta[r + R_CAP]!) this.releasePage(r);
+    if (top === meta[r + R_CAP]!) this.emptied(r);
     else if (top > 0 && list === LIST_NONE) this.linkPartial(r);
   }
 
@@ -647,6 +729,7 @@ export abstract class PageEngine {
   protected dropPage(r: number): void {
     const meta = this.meta;
     if (meta[r + R_LIST] === LIST_PARTIAL) this.unlinkPartial(r);
+    else if (meta[r + R_LIST] === LIST_KEPT) this.unkeep(r);
     const k = meta[r + R_CLASS]!;
     if (meta[k] === r) meta[k] = SENTINEL;
     this.forget(r);
@@ -687,7 +770,40 @@ export abstract class PageEngine {
     for (let i = 0; i < cap; i++) meta[r + R_WORDS + i] = start + (cap - 1 - i) * cls;
     meta[r + R_TOP] = cap;
     this.pagesHeld++;
+    this.pageBytesHeld += meta[r + R_BLK_BYTES]!;
     return r;
+  }
+
+  /**
+   * Page `r` (not current) has just become empty: kept for its class when the class keeps none yet and the budget
+   * allows (see {@link PageEngine.keepShare}), else given back to the face.
+   */
+  private emptied(r: number): void {
+    const meta = this.meta;
+    const k = meta[r + R_CLASS]!;
+    const bytes = meta[r + R_BLK_BYTES]!;
+    if (
+      this.keepShare >= 0 &&
+      this.kept[k] === 0 &&
+      this.keptBytes + bytes <= Math.max(bytes, this.pageBytesHeld / 2 ** this.keepShare)
+    ) {
+      if (meta[r + R_LIST] === LIST_PARTIAL) this.unlinkPartial(r);
+      meta[r + R_LIST] = LIST_KEPT;
+      meta[r + R_TRIGGER] = meta[r + R_CAP]!; // never reached: every slot is free
+      this.kept[k] = r;
+      this.keptBytes += bytes;
+      return;
+    }
+    this.releasePage(r);
+  }
+
+  /** Page `r` is kept no longer (it is about to become current, be given back or be dropped): on no list. */
+  private unkeep(r: number): void {
+    const meta = this.meta;
+    this.kept[meta[r + R_CLASS]!] = 0;
+    this.keptBytes -= meta[r + R_BLK_BYTES]!;
+    meta[r + R_LIST] = LIST_NONE;
+    meta[r + R_TRIGGER] = 1;
   }
 
   /** Gives an empty page back to the face and keeps its record (and stack) for its class. */
@@ -700,6 +816,7 @@ export abstract class PageEngine {
   /** Record `r` holds no page any more: spare for its class. */
   private forget(r: number): void {
     const meta = this.meta;
+    this.pageBytesHeld -= meta[r + R_BLK_BYTES]!;
     meta[r + R_BLK] = 0;
     meta[r + R_BLK_BYTES] = 0;
     meta[r + R_START] = 0;
