@@ -27,6 +27,8 @@ export interface WasmPeer {
   readonly heapBase: number;
   /** The instance's memory size now, in bytes. */
   memoryBytes(): number;
+  /** The instance's memory now (it changes when the memory grows). */
+  buffer(): ArrayBuffer;
 }
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
@@ -175,6 +177,7 @@ export function asTlsf(modules: WasmPeerModules = compileWasmPeers()): WasmPeer 
     },
     heapBase: e.heapBase() >>> 0,
     memoryBytes: () => e.memory.buffer.byteLength,
+    buffer: () => e.memory.buffer,
   };
 }
 
@@ -197,5 +200,6 @@ export function cMalloc(modules: WasmPeerModules = compileWasmPeers()): WasmPeer
     alignedFree: e.free,
     heapBase: e.heapBase() >>> 0,
     memoryBytes: () => e.memory.buffer.byteLength,
+    buffer: () => e.memory.buffer,
   };
 }
