@@ -52,6 +52,39 @@ describe("Tlsf", () => {
     t.validate();
   });
 
+  test("the quick cache holds at most 1/32 of a small heap and 1/8 of one of 4 MiB or more; growth keeps every block", () => {
+    const cached = (t: Tlsf): number => {
+      // 40 adjacent 64-byte blocks between two live ones: those the cache does not take coalesce into one block
+      const before = t.allocate(64);
+      const run = Array.from({ length: 40 }, () => t.allocate(64));
+      const after = t.allocate(64);
+      const free0 = t.stats().freeBlocks;
+      for (const p of run) t.free(p);
+      const n = t.stats().freeBlocks - free0;
+      t.validate();
+      t.free(before);
+      t.free(after);
+      return n;
+    };
+    const t = new Tlsf(new ArrayBufferBacked({ size: 1 << 16, maxSize: 1 << 24 }));
+    const small = cached(t); // 64 KiB: about 2 KiB of cache (31 or 32 blocks), the rest coalesce into one block
+    assert.ok(small >= 31 && small <= 33, `64 KiB: ${small} free blocks`);
+    const live = Array.from({ length: 16 }, (_, i) => t.allocate(48 + 8 * i));
+    live.forEach((p, i) => t.memory.u8.fill(i + 1, p, p + 48));
+    t.free(live[3]!); // in the cache when the heap grows
+    const big = t.allocate(5 << 20); // the heap grows past 4 MiB
+    assert.notEqual(big, NULL);
+    t.validate();
+    live.forEach((p, i) => {
+      if (i !== 3) assert.ok(t.memory.u8.subarray(p, p + 48).every((b) => b === i + 1));
+    });
+    assert.equal(cached(t), 40, "over 4 MiB: it caches all 40");
+    for (const p of live) if (p !== live[3]) t.free(p);
+    t.free(big);
+    t.flushCache();
+    t.validate();
+  });
+
   test("a realloc absorbs a neighbour that sits in the quick cache", () => {
     const t = new Tlsf(new ArrayBufferBacked(1 << 16));
     const a = t.allocate(64);
