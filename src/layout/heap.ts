@@ -15,9 +15,9 @@
  * `ConcurrentHeap` for workers). Overhead: a small block rounds up to its class (16 .. 16 KiB, four classes per
  * power of two, at most 25%); a page costs its `Tlsf` header and up to 8 bytes of alignment; a large block an 8-byte
  * header. Memory held beyond the live blocks: the free slots of partly used pages, the current page of each class,
- * and empty pages kept for their class (at most one per class, all of them within 1/32 of the pages' bytes or one
- * page; every other empty page goes back to the `Tlsf` at once, and kept ones before a request would fail). Out of
- * band: about 1/16 of the heap span plus 4 bytes per slot.
+ * and empty pages kept for their classes (all of them within 1/32 of the pages' bytes, or one page; every other
+ * empty page goes back to the `Tlsf` at once, and kept ones before a request would fail). Out of band: about 1/16 of
+ * the heap span plus 4 bytes per slot.
  *
  * Invariants (checked by `validate()`): every live small block is a slot whose state byte is 1 and every other
  * granule's is 0; per page, live slots + free slots = capacity; pages are live `Tlsf` blocks that only the heap can

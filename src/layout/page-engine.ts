@@ -25,11 +25,11 @@
  * Algebra, per page: `live slots (owners = id) + top = cap` (for `ConcurrentHeap`, + the slots other workers freed
  * that the owner has not collected yet); a slot is either on the page's stack or live, never both. A page is
  * `current` for its class (allocations pop from it), `partial` (on its class's list: some slots free), `full`
- * (no list) or `kept` (empty, held for its class). A page that becomes empty is kept when its class keeps none yet
- * and the face's budget allows (`Heap`: 1/32 of the pages' bytes, or one page), else it goes back to the face at
- * once; so the memory parked in pages is at most two empty pages per class (the current one and a kept one) within
- * that budget, plus the free slots of partial pages. A class whose pages fill and empty in turn reuses its kept page
- * instead of carving a new one each time; kept pages go back before the face reports out of memory.
+ * (no list) or `kept` (empty, on its class's kept list). A page that becomes empty is kept while the face's budget
+ * allows (`Heap`: all kept pages within 1/32 of the pages' bytes, or one page), else it goes back to the face at
+ * once; so the memory parked in pages is the current page of each class, the kept pages within that budget, and
+ * the free slots of partial pages. A class whose pages fill and empty in turn reuses its kept pages instead of
+ * carving new ones each time; kept pages go back before the face reports out of memory.
  *
  * Why out of band: a free never reads the block it frees and an allocation never reads the block it hands out, so
  * the hot paths touch no user memory (no cache miss on a random block), and no word a program can overwrite by
@@ -167,7 +167,7 @@ export interface PageStats {
   readonly smallBytes: number;
   /** Free slots parked in held pages. */
   readonly freeSlots: number;
-  /** Empty pages kept for their class (counted in `pages`; see the module documentation of `Heap`). */
+  /** Empty pages kept for their classes (counted in `pages`; see the module documentation of `Heap`). */
   readonly keptPages: number;
   /** Live small blocks per class (index into {@link HEAP_CLASSES}). */
   readonly classUsage: number[];
@@ -207,9 +207,10 @@ export abstract class PageEngine {
   /** Bytes of the memory the pages held were given (their `blkBytes`). */
   private pageBytesHeld: number;
   /**
-   * Per class, the record of the empty page kept for it (0: none). A class whose pages fill and empty in turn
-   * (a program that allocates a burst and frees it, again and again) would otherwise carve a page and give it back
-   * each time: measured on the recorded jq trace, 710 pages carved and returned per replay.
+   * Per class, the first of its kept empty pages (0: none), linked through their `next` fields. A class whose
+   * pages fill and empty in turn (a program that allocates a burst and frees it, again and again) would otherwise
+   * carve a page and give it back each time: measured on the recorded jq trace, 710 pages carved and returned per
+   * replay.
    */
   private readonly kept: Int32Array;
   /** Bytes of the memory the kept pages were given. */
@@ -429,7 +430,7 @@ export abstract class PageEngine {
     let r = this.takePartial(k);
     if (r === 0) {
       r = this.kept[k]!;
-      if (r !== 0) this.unkeep(r);
+      if (r !== 0) this.unkeep(r, 0);
       else {
         r = this.newPage(k);
         if (r === 0 && this.releaseKept()) r = this.newPage(k); // memory parked in other classes' kept pages
@@ -488,10 +489,9 @@ export abstract class PageEngine {
   protected releaseKept(): boolean {
     if (this.keptBytes === 0) return false;
     for (let k = 0; k < CLASSES; k++) {
-      const r = this.kept[k]!;
-      if (r !== 0) {
+      for (let r = this.kept[k]!; r !== 0; r = this.kept[k]!) {
         this.returnPage(r); // may throw: then the page stays kept
-        this.unkeep(r);
+        this.unkeep(r, 0);
         this.forget(r);
       }
     }
@@ -527,6 +527,7 @@ export abstract class PageEngine {
     let smallBlocks = 0;
     let smallBytes = 0;
     let freeSlots = 0;
+    let keptPages = 0;
     this.forEachPage((r) => {
       const live = meta[r + R_CAP]! - meta[r + R_TOP]!;
       usage[meta[r + R_CLASS]!]! += live;
@@ -534,9 +535,8 @@ export abstract class PageEngine {
       smallBlocks += live;
       smallBytes += live * meta[r + R_CLS]!;
       freeSlots += meta[r + R_TOP]!;
+      if (meta[r + R_LIST] === LIST_KEPT) keptPages++;
     });
-    let keptPages = 0;
-    for (let k = 0; k < CLASSES; k++) if (this.kept[k] !== 0) keptPages++;
     return {
       pages: this.pagesHeld,
       pageBytes,
@@ -583,6 +583,7 @@ export abstract class PageEngine {
     let held = 0;
     let pageBytes = 0;
     let keptBytes = 0;
+    let keptPages = 0;
     this.forEachPage((r) => {
       held++;
       const k = meta[r + R_CLASS]!;
@@ -628,9 +629,8 @@ export abstract class PageEngine {
         fail(`page ${r}: its list (${list}) disagrees with class ${k}'s current`);
       if (meta[r + R_TRIGGER] !== (current ? -1 : list === LIST_NONE ? 1 : cap))
         fail(`page ${r}: its trigger is ${meta[r + R_TRIGGER]}`);
-      if ((list === LIST_KEPT) !== (this.kept[k] === r))
-        fail(`page ${r}: its list disagrees with class ${k}'s kept page`);
       if (list === LIST_KEPT) {
+        keptPages++;
         if (top !== cap) fail(`page ${r} is kept with ${cap - top} live slots`);
         keptBytes += meta[r + R_BLK_BYTES]!;
       }
@@ -645,11 +645,15 @@ export abstract class PageEngine {
       fail(`pages of ${pageBytes} bytes found, ${this.pageBytesHeld} counted`);
     if (keptBytes !== this.keptBytes)
       fail(`kept pages of ${keptBytes} bytes found, ${this.keptBytes} counted`);
+    let listed = 0;
     for (let k = 0; k < CLASSES; k++) {
-      const r = this.kept[k]!;
-      if (r !== 0 && (meta[r + R_BLK] === 0 || meta[r + R_CLASS] !== k))
-        fail(`class ${k}: its kept page ${r} is not a page of the class`);
+      for (let r = this.kept[k]!; r !== 0; r = meta[r + R_NEXT]!) {
+        if (meta[r + R_LIST] !== LIST_KEPT || meta[r + R_CLASS] !== k)
+          fail(`class ${k}: page ${r} on its kept list is not a kept page of the class`);
+        if (++listed > keptPages) fail(`class ${k}: the kept list has a cycle or a page twice`);
+      }
     }
+    if (listed !== keptPages) fail(`${keptPages} kept pages, ${listed} on the kept lists`);
     for (let k = 0; k < CLASSES; k++) {
       let n = 0;
       let last = 0;
@@ -729,7 +733,7 @@ export abstract class PageEngine {
   protected dropPage(r: number): void {
     const meta = this.meta;
     if (meta[r + R_LIST] === LIST_PARTIAL) this.unlinkPartial(r);
-    else if (meta[r + R_LIST] === LIST_KEPT) this.unkeep(r);
+    else if (meta[r + R_LIST] === LIST_KEPT) this.unkeep(r, this.keptBefore(r));
     const k = meta[r + R_CLASS]!;
     if (meta[k] === r) meta[k] = SENTINEL;
     this.forget(r);
@@ -775,7 +779,7 @@ export abstract class PageEngine {
   }
 
   /**
-   * Page `r` (not current) has just become empty: kept for its class when the class keeps none yet and the budget
+   * Page `r` (not current) has just become empty: kept for its class (first on its kept list) while the budget
    * allows (see {@link PageEngine.keepShare}), else given back to the face.
    */
   private emptied(r: number): void {
@@ -784,12 +788,12 @@ export abstract class PageEngine {
     const bytes = meta[r + R_BLK_BYTES]!;
     if (
       this.keepShare >= 0 &&
-      this.kept[k] === 0 &&
       this.keptBytes + bytes <= Math.max(bytes, this.pageBytesHeld / 2 ** this.keepShare)
     ) {
       if (meta[r + R_LIST] === LIST_PARTIAL) this.unlinkPartial(r);
       meta[r + R_LIST] = LIST_KEPT;
       meta[r + R_TRIGGER] = meta[r + R_CAP]!; // never reached: every slot is free
+      meta[r + R_NEXT] = this.kept[k]!;
       this.kept[k] = r;
       this.keptBytes += bytes;
       return;
@@ -797,10 +801,24 @@ export abstract class PageEngine {
     this.releasePage(r);
   }
 
-  /** Page `r` is kept no longer (it is about to become current, be given back or be dropped): on no list. */
-  private unkeep(r: number): void {
+  /** The kept page before `r` on its class's kept list (0: `r` is the first). O(kept pages of the class). */
+  private keptBefore(r: number): number {
     const meta = this.meta;
-    this.kept[meta[r + R_CLASS]!] = 0;
+    let before = 0;
+    for (let q = this.kept[meta[r + R_CLASS]!]!; q !== r && q !== 0; q = meta[q + R_NEXT]!) before = q;
+    return before;
+  }
+
+  /**
+   * Takes kept page `r` (after `before` on its class's kept list, 0: first) off the list, as it is about to become
+   * current, be given back or be dropped: on no list.
+   */
+  private unkeep(r: number, before: number): void {
+    const meta = this.meta;
+    const next = meta[r + R_NEXT]!;
+    if (before === 0) this.kept[meta[r + R_CLASS]!] = next;
+    else meta[before + R_NEXT] = next;
+    meta[r + R_NEXT] = 0;
     this.keptBytes -= meta[r + R_BLK_BYTES]!;
     meta[r + R_LIST] = LIST_NONE;
     meta[r + R_TRIGGER] = 1;
