@@ -55,6 +55,16 @@ export {
   type SharedMmapAttachOptions,
   type SharedWaitResult,
 } from "./os/shared-mmap-backed.js";
+export {
+  NumaPagePlacement,
+  type NumaPagePlacementOptions,
+  type NumaTopologyInfo,
+  type WorkerPlacementPlan,
+  nodeOfCpu,
+  pinThread,
+  planWorkerPlacement,
+  threadAffinity,
+} from "./os/numa-placement.js";
 export { SplitMetadata, type SplitMetadataOptions } from "./os/split-metadata.js";
 export {
   type NativeStatus,
