@@ -615,7 +615,12 @@ static napi_value open_shared(napi_env env, napi_callback_info info) {
   } else {
     char path[64];
     snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)fdn);
-    fd = open(path, O_RDWR | O_CLOEXEC);
+    /* Look before opening: only a regular file of this user is opened (opening a device or a FIFO can block or
+       have effects of its own). */
+    struct stat pre;
+    if (stat(path, &pre) != 0) return fail(env, errno);
+    if (!S_ISREG(pre.st_mode) || pre.st_uid != geteuid()) return fail(env, EINVAL);
+    fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
   }
   if (fd < 0) return fail(env, errno);
   struct stat st;

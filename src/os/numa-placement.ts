@@ -34,6 +34,9 @@
  * // the pure plan, for a synthetic machine of two nodes with two CPUs each
  * const topology = { nodes: [{ id: 0, cpus: [0, 1], memTotalBytes: 0 }, { id: 1, cpus: [2, 3], memTotalBytes: 0 }] };
  * console.log(planWorkerPlacement(topology, 3, "cpu")); // { node: 1, cpus: [ 3 ] }
+ * console.log(nodeOfCpu(topology, 2)); // 1
+ * const allowed = threadAffinity() ?? [0]; // the CPUs this thread may run on
+ * pinThread(allowed); // sched_setaffinity: here to the same CPUs, so nothing changes
  * ```
  *
  * @module

@@ -129,11 +129,8 @@ function processSharing(): ProcessSharing {
   }));
 }
 
-/** A mapping made (or opened) by the addon, for the constructor. @internal */
-export interface AttachedMapping {
-  /** The mapping. */
-  readonly mapping: ArrayBuffer;
-}
+/** The mapping `attach` opened, handed to the constructor it calls next (never set across any other call). */
+let attaching: ArrayBuffer | undefined;
 
 /** Memory that several processes map (see the module documentation). */
 export class SharedMmapBacked extends MappedBacking implements ProcessSharedBacking {
@@ -143,13 +140,14 @@ export class SharedMmapBacked extends MappedBacking implements ProcessSharedBack
 
   /**
    * Makes a new shared mapping of `size` bytes (rounded up to whole pages; the first 64 hold its header).
-   * `attached` is internal (`attach` uses it).
    *
    * @throws `AllocError` for a bad size, `UnsupportedError` off Linux or without the addon, `OsError` when the
    *   kernel refuses (`memfd_create`, `ftruncate`, `mmap`).
    */
-  constructor(size: number, attached?: AttachedMapping) {
+  constructor(size: number) {
     let mapping: ArrayBuffer;
+    const attached = attaching;
+    attaching = undefined;
     if (attached === undefined) {
       const bytes = checkInteger("SharedMmapBacked", "size", size, 4096, MAX_MEMORY_BYTES);
       const os = requireNative("SharedMmapBacked");
@@ -173,7 +171,7 @@ export class SharedMmapBacked extends MappedBacking implements ProcessSharedBack
       head[W_CREATOR] = process.pid;
       Atomics.store(head, W_MAGIC, MAGIC);
     } else {
-      mapping = attached.mapping;
+      mapping = attached;
     }
     super("SharedMmapBacked", mapping, SHARED_HEADER_BYTES);
     const head = new Int32Array(mapping, 0, SHARED_HEADER_BYTES >>> 2);
@@ -242,7 +240,8 @@ export class SharedMmapBacked extends MappedBacking implements ProcessSharedBack
         "SharedMmapBacked.attach: the file's header does not match the descriptor (another mapping, or not one made by SharedMmapBacked); nothing was attached",
       );
     }
-    return new SharedMmapBacked(d.length!, { mapping: r });
+    attaching = r;
+    return new SharedMmapBacked(d.length!);
   }
 
   /** A structured-cloneable descriptor for {@link SharedMmapBacked.attach} in another process. */
