@@ -2,6 +2,7 @@
 // every page is bound to the worker's node and read back there.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { Worker } from "node:worker_threads";
 import { AllocError, ArrayBufferBacked, ConcurrentHeap } from "../index.js";
 import {
   NumaPagePlacement,
@@ -14,7 +15,7 @@ import {
   planWorkerPlacement,
   threadAffinity,
 } from "../os.js";
-import { OS, runChild } from "../../test/helpers/child.js";
+import { CORE, OS, runChild } from "../../test/helpers/child.js";
 
 /** Four nodes: 0 and 1 with four CPUs each, 2 with memory only, 3 with two CPUs listed out of order. */
 const SYNTHETIC = {
@@ -98,6 +99,44 @@ describe("NumaPagePlacement on this machine", { skip: !numaSupported() && "no NU
     joined.free(joined.malloc(64));
     assert.equal(joined.stats().placement!.pagesPlaced, 1);
     joined.release();
+    heap.release();
+  });
+
+  test("a worker thread maps the memory again, joins, pins itself and places its pages", async () => {
+    using shared = new SharedMmapBacked(4 << 20);
+    const heap = new ConcurrentHeap(shared);
+    const p = heap.malloc(64);
+    const code = `
+      const { workerData, parentPort } = require("node:worker_threads");
+      Promise.all([import(${JSON.stringify(CORE)}), import(${JSON.stringify(OS)})]).then(([core, os]) => {
+        const s = os.SharedMmapBacked.attach(workerData.mapping);
+        const placement = new os.NumaPagePlacement(s, { pin: "cpu", worker: 1 });
+        const h = core.ConcurrentHeap.join(s, { placement });
+        h.free(workerData.p); // the main thread's block
+        const q = h.malloc(1000);
+        parentPort.postMessage({ id: h.workerId, q, placed: h.stats().placement, affinity: os.threadAffinity() });
+        h.release();
+        s.dispose();
+      });`;
+    const w = new Worker(code, { eval: true, workerData: { mapping: shared.share(), p } });
+    const m = (await new Promise(
+      (resolve, reject) => (w.once("message", resolve), w.once("error", reject)),
+    )) as {
+      id: number;
+      q: number;
+      placed: { pagesPlaced: number; mismatches: number; policy: string };
+      affinity: number[];
+    };
+    await new Promise((resolve) => w.once("exit", resolve));
+    assert.equal(m.id, 1);
+    assert.ok(heap.sizeOf(m.q) >= 1000, "the worker's block is live in the main thread's view");
+    assert.equal(m.placed.pagesPlaced, 1);
+    assert.equal(m.placed.mismatches, 0);
+    assert.match(m.placed.policy, /pinned/);
+    assert.equal(m.affinity.length, 1, "the worker thread is pinned to one CPU");
+    assert.ok((threadAffinity() ?? []).length >= 1);
+    heap.free(m.q);
+    heap.validate();
     heap.release();
   });
 

@@ -17,7 +17,7 @@
  * unless `allowUnenforced`, under which pages go where the OS puts them and `stats().enforced` is false.
  *
  * Complexity: per page taken (64 KiB for `ConcurrentHeap`), one `mbind`, one `getcpu` and 1 + (page / 4 KiB)
- * `get_mempolicy` calls with `verify` (about 5 us in all); nothing on the allocation fast path.
+ * `get_mempolicy` calls with `verify` (a system call each); nothing on the allocation fast path.
  * Threads: one per worker (each worker makes its own; it binds for the thread that calls `place`).
  * Composition limits: the heap's backing must be an OS mapping of this process (`SharedMmapBacked`, or another
  * `MappedBacking`); `MPOL_MF_MOVE` does not move a page several processes map (that needs `CAP_SYS_NICE`): such a

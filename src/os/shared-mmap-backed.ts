@@ -25,7 +25,7 @@
  * nothing). Attaching checks what it maps: a sealed memory file of this user of the declared length (the addon),
  * then the header's magic, version, length and random token (here); anything else is refused with an `AllocError`.
  *
- * Complexity: construction and attach are a few system calls; `wait` and `notify` one each (about 1 us).
+ * Complexity: construction and attach are a few system calls; `wait` and `notify` one each (as any call through the addon: 0.1 to 0.3 us on an idle machine, measured 10 to 17 us on this loaded, sandboxed one).
  * Threads: every worker and process maps it itself (`attach` in a worker thread of the same process maps the file
  * again: a buffer posted to a worker would be copied, not shared). Overhead: the 64-byte header; whole pages.
  * Composition limits: Linux only; the processes must share a pid namespace (for `/proc/<pid>` and liveness); a
