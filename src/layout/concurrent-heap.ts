@@ -13,6 +13,7 @@
  *  control (256 B) | worker slots (64 x 128 B) | page headers (64 B per page) | owners (2 B per 16 B of pages) |
  *  remote bits (1 bit per 16 B of pages) | pages (64 KiB each, 64 KiB-aligned) ...
  *  control: magic | pages | cursor | free-page scan hint | abandoned stack | region offsets | attached-worker bitmap
+ *  worker slot: frees | remote frees | remote frees pending | reclaim flag | pid | process start stamp | ...
  *  page header: owner (worker + 1; 0 free; -1 abandoned; -2 never used) | class size (or -pages for a large span's
  *    head, 0 for its tail) | remote frees to collect | next (abandoned stack)
  *  owners: per 16-byte granule, the page id (page number + 1) where a live block starts, REMOTE (0xffff) where
@@ -30,11 +31,19 @@
  * alignments up to 16 KiB); larger blocks take whole pages. Everything shared lives in the memory; `share()` /
  * `attach()` hand it to another worker, and formatting a range that holds a heap with attached workers is refused.
  *
+ * Across processes: over a memory several processes map (`SharedMmapBacked` of forge-alloc/os, whose
+ * `processSharing` this module reads through core's `ProcessSharing` interface), each process joins with
+ * `ConcurrentHeap.join(backing)` and gets a worker slot that records its pid and start stamp; `reclaimDead()` takes
+ * over the pages of the workers whose process ended. The `placement` option (`PagePlacement`) is called with every
+ * page a worker takes, before any block of it is handed out (`NumaPagePlacement` binds it to the worker's node);
+ * it runs on the slow path only.
+ *
  * Complexity: O(1) allocate and free; taking a page when none is at hand scans the page headers (O(pages)), and
  * collecting remote frees scans the pages this worker owns that have some (128 words of bits each). Overhead in the
  * memory: 2 bytes of `owners` and 1 bit per 16 bytes of pages (about 13%), a 64-byte header per page, rounding to the
  * class (at most 25%); in each worker's own memory, 4 bytes per slot of its pages.
- * Composition limits: frees must come from a worker attached to this heap.
+ * Composition limits: frees must come from a worker attached to this heap; `share()` refuses a heap in a mapping
+ * processes share (its buffer would be copied): other processes and workers map it again and `join`.
  *
  * @example
  * ```ts
