@@ -55,8 +55,10 @@ function run(order: ChildOrder): void {
       const size = r === 0 ? rng.int(16385, 90000) : rng.int(1, 2048);
       const p = heap.allocate(size, 16);
       if (p === 0) throw new Error(`child ${me}: out of memory at operation ${i}`);
-      if (Atomics.compareExchange(tags, p >>> 4, 0, me) !== 0) Atomics.add(words, ctl + DUPLICATES, 1);
+      // the identity first, then the claim: a claimed block always carries its identity, even in a process killed
+      // between the two (the parent checks every claimed block's identity)
       u32[p >>> 2] = p;
+      if (Atomics.compareExchange(tags, p >>> 4, 0, me) !== 0) Atomics.add(words, ctl + DUPLICATES, 1);
       live.push(p);
     } else {
       const k = rng.nextU32() % live.length;
