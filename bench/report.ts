@@ -23,6 +23,7 @@ export const SECTIONS = [
   "secure",
   "typed-alloc",
   "adaptive-batch",
+  "processes",
 ] as const;
 
 const QUICK = [

@@ -25,9 +25,18 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/types.h>
+#include <time.h>
 #include <unistd.h>
+#ifdef __linux__
+#include <linux/futex.h>
+#endif
 
 #ifndef MAP_HUGETLB
 #define MAP_HUGETLB 0
@@ -63,6 +72,7 @@ typedef struct mapping {
   size_t len;
   int refs;    /* 0..2, see above */
   int retired; /* 1 once unmap() replaced the contents */
+  int fd;      /* a shared mapping's memory file (closed when it is retired), or -1 */
   struct mapping *next;
 } mapping_t;
 
@@ -84,6 +94,7 @@ static void release_mapping(mapping_t *m) {
   pthread_mutex_unlock(&registry_lock);
   if (last) {
     munmap(m->addr, m->len);
+    if (m->fd >= 0) close(m->fd);
     free(m);
   }
 }
@@ -237,6 +248,45 @@ static void *map_aligned(size_t len, size_t align, int mflags) {
   return start;
 }
 
+/* Registers the mapping [addr, addr + len) (with its memory file fd, or -1) and returns it as an external
+   ArrayBuffer wrapped with its record, or -ENOMEM / NULL after throwing. On failure the range is unmapped and fd
+   closed. */
+static napi_value expose(napi_env env, void *addr, size_t len, int fd) {
+  mapping_t *m = (mapping_t *)calloc(1, sizeof(mapping_t));
+  if (m == NULL) {
+    munmap(addr, len);
+    if (fd >= 0) close(fd);
+    return fail(env, ENOMEM);
+  }
+  m->addr = addr;
+  m->len = len;
+  m->fd = fd;
+  m->refs = 1; /* the backing store's */
+  pthread_mutex_lock(&registry_lock);
+  m->next = registry;
+  registry = m;
+  pthread_mutex_unlock(&registry_lock);
+  napi_value ab;
+  if (napi_create_external_arraybuffer(env, addr, len, finalize_backing_store, m, &ab) != napi_ok) {
+    release_mapping(m);
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    napi_throw_error(env, "ERR_FORGE_EXTERNAL_BUFFER",
+                     "forge_os: this runtime refuses external ArrayBuffers (a V8 sandbox, e.g. Electron); "
+                     "forge-alloc/os cannot expose OS mappings here");
+    return NULL;
+  }
+  pthread_mutex_lock(&registry_lock);
+  m->refs++; /* the object's, released by the wrap's finalizer */
+  pthread_mutex_unlock(&registry_lock);
+  if (napi_wrap(env, ab, m, finalize_object, NULL, NULL) != napi_ok) {
+    release_mapping(m); /* the backing store's reference still keeps it until V8 frees the store */
+    napi_throw_error(env, NULL, "forge_os: napi_wrap failed on a new mapping");
+    return NULL;
+  }
+  return ab;
+}
+
 /* map(length, flags, hugeShift, alignShift) -> ArrayBuffer, or -errno.
    flags: 1 MAP_POPULATE, 2 MAP_HUGETLB (hugeShift = log2 of the huge page size, 16..34, or 0 for the default),
    4 MAP_NORESERVE. alignShift: log2 of the address alignment, 0..30. */
@@ -268,37 +318,7 @@ static napi_value map(napi_env env, napi_callback_info info) {
   void *addr = (f & FLAG_HUGETLB) ? mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, mflags, -1, 0)
                                   : map_aligned((size_t)len, (size_t)1 << (int)align_shift, mflags);
   if (addr == MAP_FAILED) return fail(env, errno);
-  mapping_t *m = (mapping_t *)calloc(1, sizeof(mapping_t));
-  if (m == NULL) {
-    munmap(addr, (size_t)len);
-    return fail(env, ENOMEM);
-  }
-  m->addr = addr;
-  m->len = (size_t)len;
-  m->refs = 1; /* the backing store's */
-  pthread_mutex_lock(&registry_lock);
-  m->next = registry;
-  registry = m;
-  pthread_mutex_unlock(&registry_lock);
-  napi_value ab;
-  if (napi_create_external_arraybuffer(env, addr, (size_t)len, finalize_backing_store, m, &ab) != napi_ok) {
-    release_mapping(m);
-    napi_value ignored;
-    napi_get_and_clear_last_exception(env, &ignored);
-    napi_throw_error(env, "ERR_FORGE_EXTERNAL_BUFFER",
-                     "forge_os: this runtime refuses external ArrayBuffers (a V8 sandbox, e.g. Electron); "
-                     "forge-alloc/os cannot expose OS mappings here");
-    return NULL;
-  }
-  pthread_mutex_lock(&registry_lock);
-  m->refs++; /* the object's, released by the wrap's finalizer */
-  pthread_mutex_unlock(&registry_lock);
-  if (napi_wrap(env, ab, m, finalize_object, NULL, NULL) != napi_ok) {
-    release_mapping(m); /* the backing store's reference still keeps it until V8 frees the store */
-    napi_throw_error(env, NULL, "forge_os: napi_wrap failed on a new mapping");
-    return NULL;
-  }
-  return ab;
+  return expose(env, addr, (size_t)len, -1);
 }
 
 /* unmap(buffer, munlockFirst) -> 0 or -errno (EBADF: not a live mapping of ours). Retires the mapping in one
@@ -344,6 +364,13 @@ static napi_value unmap(napi_env env, napi_callback_info info) {
     if (mprotect(m->addr, m->len, PROT_READ | PROT_WRITE) == 0 && madvise(m->addr, m->len, MADV_DONTNEED) == 0)
       err = 0;
   }
+  /* A shared mapping: this process's pages are private zero pages now; its memory file goes too, so the contents
+     are freed by the kernel once the last process holding the file (or a mapping of it) lets go. */
+  pthread_mutex_lock(&registry_lock);
+  int fd = m->fd;
+  m->fd = -1;
+  pthread_mutex_unlock(&registry_lock);
+  if (fd >= 0) close(fd);
   return err == 0 ? number(env, 0) : fail(env, err);
 }
 
@@ -524,6 +551,226 @@ static napi_value current_node(napi_env env, napi_callback_info info) {
 }
 #endif
 
+/* ---- memory shared between processes (Linux) ---- */
+#ifdef __linux__
+
+#ifndef MFD_CLOEXEC
+#define MFD_CLOEXEC 0x0001U
+#define MFD_ALLOW_SEALING 0x0002U
+#endif
+#ifndef F_ADD_SEALS
+#define F_ADD_SEALS 1033
+#define F_GET_SEALS 1034
+#define F_SEAL_SEAL 0x0001
+#define F_SEAL_SHRINK 0x0002
+#define F_SEAL_GROW 0x0004
+#endif
+/* A shared mapping's file can never change length: shrinking it would turn every other process's pages past the new
+   end into SIGBUS. */
+#define SHARED_SEALS (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+
+/* mapShared(length) -> ArrayBuffer, or -errno. A new anonymous memory file (memfd_create: no name in any file
+   system, close-on-exec, mode 0600), of exactly `length` bytes (a multiple of the page size), sealed against any
+   change of length, mapped MAP_SHARED. The file stays open with the mapping (sharedFd) until unmap(). */
+static napi_value map_shared(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  double lend;
+  if (!get_number(env, argv[0], "forge_os.mapShared: the length must be a number", &lend)) return NULL;
+  double len = as_count(lend);
+  long page = sysconf(_SC_PAGESIZE);
+  if (len <= 0 || fmod(len, (double)(page > 0 ? page : 4096)) != 0) return fail(env, EINVAL);
+  int fd = (int)syscall(SYS_memfd_create, "forge-alloc", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return fail(env, errno);
+  int err = 0;
+  if (fchmod(fd, 0600) != 0 || ftruncate(fd, (off_t)len) != 0 || fcntl(fd, F_ADD_SEALS, SHARED_SEALS) != 0)
+    err = errno;
+  void *addr = err != 0 ? MAP_FAILED : mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (addr == MAP_FAILED) {
+    if (err == 0) err = errno;
+    close(fd);
+    return fail(env, err);
+  }
+  return expose(env, addr, (size_t)len, fd);
+}
+
+/* openShared(pid, fd, length) -> ArrayBuffer, or -errno. Maps a memory file another process made with mapShared:
+   pid 0: `fd` is a descriptor this process holds (inherited through child_process stdio); it is duplicated, never
+   taken over. pid > 0: /proc/<pid>/fd/<fd> is opened (the kernel allows it only to processes that may inspect that
+   one: the same user, or root). The file must be what mapShared makes: a regular file of this user, sealed against
+   any change of length (EINVAL otherwise), of exactly `length` bytes (ERANGE otherwise). */
+static napi_value open_shared(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  double pidd, fdd, lend;
+  if (!get_number(env, argv[0], "forge_os.openShared: the pid must be a number", &pidd) ||
+      !get_number(env, argv[1], "forge_os.openShared: the fd must be a number", &fdd) ||
+      !get_number(env, argv[2], "forge_os.openShared: the length must be a number", &lend))
+    return NULL;
+  double pid = as_count(pidd), fdn = as_count(fdd), len = as_count(lend);
+  if (pid < 0 || pid > 4194304 || fdn < 0 || fdn > 2147483647 || len <= 0) return fail(env, EINVAL);
+  int fd;
+  if (pid == 0) {
+    fd = fcntl((int)fdn, F_DUPFD_CLOEXEC, 3);
+  } else {
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/fd/%d", (int)pid, (int)fdn);
+    /* Look before opening: only a regular file of this user is opened (opening a device or a FIFO can block or
+       have effects of its own). */
+    struct stat pre;
+    if (stat(path, &pre) != 0) return fail(env, errno);
+    if (!S_ISREG(pre.st_mode) || pre.st_uid != geteuid()) return fail(env, EINVAL);
+    fd = open(path, O_RDWR | O_CLOEXEC | O_NONBLOCK);
+  }
+  if (fd < 0) return fail(env, errno);
+  struct stat st;
+  int err = 0;
+  int seals = fcntl(fd, F_GET_SEALS);
+  if (fstat(fd, &st) != 0)
+    err = errno;
+  else if (!S_ISREG(st.st_mode) || st.st_uid != geteuid() || seals < 0 || (seals & SHARED_SEALS) != SHARED_SEALS)
+    err = EINVAL;
+  else if ((double)st.st_size != len)
+    err = ERANGE;
+  void *addr = err != 0 ? MAP_FAILED : mmap(NULL, (size_t)len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  if (addr == MAP_FAILED) {
+    if (err == 0) err = errno;
+    close(fd);
+    return fail(env, err);
+  }
+  return expose(env, addr, (size_t)len, fd);
+}
+
+/* sharedFd(buffer) -> the descriptor of a live shared mapping's memory file (to hand to a child), or -EBADF. */
+static napi_value shared_fd(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  void *raw = NULL;
+  bool is_ab = false;
+  if (napi_is_arraybuffer(env, argv[0], &is_ab) != napi_ok || !is_ab) {
+    type_error(env, "forge_os.sharedFd: expected an ArrayBuffer made by mapShared()");
+    return NULL;
+  }
+  if (napi_unwrap(env, argv[0], &raw) != napi_ok || raw == NULL || !registered((mapping_t *)raw)) {
+    napi_value ignored;
+    napi_get_and_clear_last_exception(env, &ignored);
+    return fail(env, EBADF);
+  }
+  mapping_t *m = (mapping_t *)raw;
+  pthread_mutex_lock(&registry_lock);
+  int fd = m->retired ? -1 : m->fd;
+  pthread_mutex_unlock(&registry_lock);
+  return fd < 0 ? fail(env, EBADF) : number(env, fd);
+}
+
+/* A 4-aligned word of a live mapping for the futex calls, or a positive errno / -1 after a TypeError. */
+static int futex_word(napi_env env, napi_value buf, napi_value off, int **word) {
+  char *addr;
+  size_t len;
+  napi_value four = number(env, 4);
+  int bad = get_span(env, buf, off, four, 0, &addr, &len);
+  if (bad != 0) return bad;
+  if (((uintptr_t)addr & 3) != 0) return EINVAL;
+  *word = (int *)addr;
+  return 0;
+}
+
+/* futexWait(buffer, offset, expected, timeoutMs) -> 0 (woken, or spuriously), -EAGAIN (the word was not
+   `expected`), -ETIMEDOUT, -EINTR (a signal). A process-shared futex (not FUTEX_PRIVATE): it pairs with futexWake
+   from any process mapping the same memory file. timeoutMs: a non-negative number, or Infinity. Blocks the
+   calling thread, as Atomics.wait does. */
+static napi_value futex_wait(napi_env env, napi_callback_info info) {
+  napi_value argv[4];
+  if (!get_args(env, info, 4, argv)) return NULL;
+  double expd, msd;
+  if (!get_number(env, argv[2], "forge_os.futexWait: expected must be a number", &expd) ||
+      !get_number(env, argv[3], "forge_os.futexWait: timeoutMs must be a number", &msd))
+    return NULL;
+  int *word;
+  int bad = futex_word(env, argv[0], argv[1], &word);
+  if (bad < 0) return NULL;
+  if (bad > 0) return fail(env, bad);
+  if (!(msd >= 0) || expd != floor(expd) || expd < -2147483648.0 || expd > 4294967295.0) return fail(env, EINVAL);
+  int expected = (int)(expd > 2147483647.0 ? expd - 4294967296.0 : expd);
+  struct timespec ts, *tp = NULL;
+  if (isfinite(msd)) {
+    ts.tv_sec = (time_t)(msd / 1000);
+    ts.tv_nsec = (long)fmod(msd * 1e6, 1e9);
+    tp = &ts;
+  }
+  long rc = syscall(SYS_futex, word, FUTEX_WAIT, expected, tp, NULL, 0);
+  if (rc != 0) return fail(env, errno);
+  return number(env, 0);
+}
+
+/* futexWake(buffer, offset, count) -> how many waiters were woken (in any process), or -errno. */
+static napi_value futex_wake(napi_env env, napi_callback_info info) {
+  napi_value argv[3];
+  if (!get_args(env, info, 3, argv)) return NULL;
+  double countd;
+  if (!get_number(env, argv[2], "forge_os.futexWake: count must be a number", &countd)) return NULL;
+  int *word;
+  int bad = futex_word(env, argv[0], argv[1], &word);
+  if (bad < 0) return NULL;
+  if (bad > 0) return fail(env, bad);
+  double count = as_count(countd);
+  if (count <= 0) return fail(env, EINVAL);
+  long rc = syscall(SYS_futex, word, FUTEX_WAKE, count > 2147483647.0 ? 2147483647 : (int)count, NULL, NULL, 0);
+  if (rc < 0) return fail(env, errno);
+  return number(env, (double)rc);
+}
+
+/* processAlive(pid) -> 1 when a process with that id exists (kill(pid, 0) succeeds or says EPERM), 0 when none
+   does (ESRCH), or -errno. Signals nothing. */
+static napi_value process_alive(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  double pidd;
+  if (!get_number(env, argv[0], "forge_os.processAlive: the pid must be a number", &pidd)) return NULL;
+  double pid = as_count(pidd);
+  if (pid < 1 || pid > 4194304) return fail(env, EINVAL);
+  if (kill((pid_t)pid, 0) == 0 || errno == EPERM) return number(env, 1);
+  return errno == ESRCH ? number(env, 0) : fail(env, errno);
+}
+
+/* setAffinity(mask BigUint64Array) -> 0 or -errno: the calling thread may run only on the CPUs in the mask. */
+static napi_value set_affinity(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  napi_typedarray_type type;
+  size_t words;
+  void *mask;
+  bool is_ta = false;
+  if (napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[0], &type, &words, &mask, NULL, NULL) != napi_ok ||
+      type != napi_biguint64_array || words < 1 || words > 1024 || mask == NULL) {
+    type_error(env, "forge_os.setAffinity: the mask must be a BigUint64Array of 1 to 1024 words");
+    return NULL;
+  }
+  if (sched_setaffinity(0, words * 8, (cpu_set_t *)mask) != 0) return fail(env, errno);
+  return number(env, 0);
+}
+
+/* getAffinity(out BigUint64Array) -> 0 or -errno: the CPUs the calling thread may run on. */
+static napi_value get_affinity(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  if (!get_args(env, info, 1, argv)) return NULL;
+  napi_typedarray_type type;
+  size_t words;
+  void *mask;
+  bool is_ta = false;
+  if (napi_is_typedarray(env, argv[0], &is_ta) != napi_ok || !is_ta ||
+      napi_get_typedarray_info(env, argv[0], &type, &words, &mask, NULL, NULL) != napi_ok ||
+      type != napi_biguint64_array || words < 1 || words > 1024 || mask == NULL) {
+    type_error(env, "forge_os.getAffinity: out must be a BigUint64Array of 1 to 1024 words");
+    return NULL;
+  }
+  memset(mask, 0, words * 8);
+  if (sched_getaffinity(0, words * 8, (cpu_set_t *)mask) != 0) return fail(env, errno);
+  return number(env, 0);
+}
+#endif
+
 /* currentCpu() -> the calling thread's CPU (glibc's rseq-backed sched_getcpu), or -errno */
 static napi_value current_cpu(napi_env env, napi_callback_info info) {
   (void)info;
@@ -552,6 +799,14 @@ static napi_value init(napi_env env, napi_value exports) {
       {"mbind", NULL, do_mbind, NULL, NULL, NULL, napi_default, NULL},
       {"getMempolicy", NULL, get_mempolicy_at, NULL, NULL, NULL, napi_default, NULL},
       {"currentNode", NULL, current_node, NULL, NULL, NULL, napi_default, NULL},
+      {"mapShared", NULL, map_shared, NULL, NULL, NULL, napi_default, NULL},
+      {"openShared", NULL, open_shared, NULL, NULL, NULL, napi_default, NULL},
+      {"sharedFd", NULL, shared_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"futexWait", NULL, futex_wait, NULL, NULL, NULL, napi_default, NULL},
+      {"futexWake", NULL, futex_wake, NULL, NULL, NULL, napi_default, NULL},
+      {"processAlive", NULL, process_alive, NULL, NULL, NULL, napi_default, NULL},
+      {"setAffinity", NULL, set_affinity, NULL, NULL, NULL, napi_default, NULL},
+      {"getAffinity", NULL, get_affinity, NULL, NULL, NULL, napi_default, NULL},
 #endif
   };
   CHECK(napi_define_properties(env, exports, sizeof(props) / sizeof(props[0]), props));

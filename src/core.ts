@@ -41,6 +41,12 @@ export {
 export { type AllocateForwarder, type DeallocateForwarder } from "./core/dispatch.js";
 export { type FreelistProtection, HalfSipHashMac } from "./core/mac.js";
 export {
+  type PagePlacement,
+  type PlacementStats,
+  type ProcessSharedBacking,
+  type ProcessSharing,
+} from "./core/processes.js";
+export {
   type AnyBuffer,
   Memory,
   type MemoryKind,

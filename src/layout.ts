@@ -11,6 +11,7 @@ export {
   CONCURRENT_CLASSES,
   ConcurrentHeap,
   type ConcurrentHeapDescriptor,
+  type ConcurrentHeapOptions,
   type ConcurrentHeapStats,
 } from "./layout/concurrent-heap.js";
 export { ExtendableSlab, type ExtendableSlabOptions } from "./layout/extendable-slab.js";

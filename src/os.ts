@@ -48,6 +48,23 @@ export {
   onlineNumaNodes,
   parseNodeList,
 } from "./os/numa.js";
+export {
+  SHARED_HEADER_BYTES,
+  type SharedMappingDescriptor,
+  SharedMmapBacked,
+  type SharedMmapAttachOptions,
+  type SharedWaitResult,
+} from "./os/shared-mmap-backed.js";
+export {
+  NumaPagePlacement,
+  type NumaPagePlacementOptions,
+  type NumaTopologyInfo,
+  type WorkerPlacementPlan,
+  nodeOfCpu,
+  pinThread,
+  planWorkerPlacement,
+  threadAffinity,
+} from "./os/numa-placement.js";
 export { SplitMetadata, type SplitMetadataOptions } from "./os/split-metadata.js";
 export {
   type NativeStatus,

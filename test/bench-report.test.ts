@@ -62,6 +62,7 @@ test("`forge-alloc bench --quick` runs every section with progress and writes bo
       "secure",
       "typed-alloc",
       "adaptive-batch",
+      "processes",
     ]) {
       assert.match(r.stderr, new RegExp(` ${section} +\\|`), `no progress bar for ${section}`);
     }
@@ -77,6 +78,7 @@ test("`forge-alloc bench --quick` runs every section with progress and writes bo
       "## Secure memory: CryptoSlab against sodium-native",
       "## Typed allocation against JavaScript's own",
       "## Remote frees: fixed and adaptive batch policies",
+      "## One heap across processes",
     ]) {
       assert.ok(md.includes(title), `report.md lacks ${title}`);
     }
@@ -95,8 +97,9 @@ test("`forge-alloc bench --quick` runs every section with progress and writes bo
     assert.match(md, /\| all traces \(geometric mean\) \| Heap \| [\d.]+ \|/);
     assert.match(md, /\| checking replay \| Heap \| \d+ \| 0 \| 0 \| 0 \| 0 \|/);
     const html = readFileSync(join(dir, "report.html"), "utf8");
-    assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 10);
-    assert.equal((html.match(/<table>/g) ?? []).length, 9);
+    assert.equal((html.match(/<svg class="chart"/g) ?? []).length, 11);
+    assert.equal((html.match(/<table>/g) ?? []).length, 10);
+    assert.match(md, /\| 4 \| [\d.]+ \| [\d.]+ \| [\d.]+x \| [\d.]+x \|/); // processes against workers
     assert.match(md, /\| adaptive \| [\d.]+ \| [\d.]+ \.\. [\d.]+ \| \d+ \|/);
     assert.match(md, /\| a record \{u32, f64, u16\}.* \| StructLayout over a Slab \(zeroed\) \| [\d.]+ \|/);
     assert.match(md, /\| Heap \| 30 \| \d+ \| \d+ \| \d+ \| 0 \| 0 \| 0 \| .* \| yes \|/);

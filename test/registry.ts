@@ -36,6 +36,7 @@ import {
   HugePageAligned,
   LockedMmapBacked,
   MmapBacked,
+  SharedMmapBacked,
   NodeSet,
   NumaLocal,
   NumaPolicy,
@@ -288,6 +289,18 @@ export const SUBJECTS: readonly Subject[] = [
   },
   // forge-alloc/os: real mappings (released by the addon's finalizer when collected).
   { name: "MmapBacked", covers: [MmapBacked], make: () => new MmapBacked(1 << 16), caps: bump },
+  {
+    name: "SharedMmapBacked",
+    covers: [SharedMmapBacked],
+    make: () => new SharedMmapBacked(1 << 16),
+    caps: bump,
+  },
+  {
+    name: "ConcurrentHeap<SharedMmapBacked>",
+    covers: [ConcurrentHeap],
+    make: () => new ConcurrentHeap(new SharedMmapBacked(1 << 20)),
+    caps: { frees: true, reset: false, detectsDoubleFree: true, maxSize: 2048, oomLimit: 200_000 },
+  },
   {
     name: "LockedMmapBacked",
     covers: [LockedMmapBacked],

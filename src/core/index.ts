@@ -15,3 +15,4 @@ export * from "./validate.js";
 export * from "./wrapping.js";
 export * from "./regions.js";
 export * from "./raw.js";
+export * from "./processes.js";

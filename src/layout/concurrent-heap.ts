@@ -13,6 +13,7 @@
  *  control (256 B) | worker slots (64 x 128 B) | page headers (64 B per page) | owners (2 B per 16 B of pages) |
  *  remote bits (1 bit per 16 B of pages) | pages (64 KiB each, 64 KiB-aligned) ...
  *  control: magic | pages | cursor | free-page scan hint | abandoned stack | region offsets | attached-worker bitmap
+ *  worker slot: frees | remote frees | remote frees pending | reclaim flag | pid | process start stamp | ...
  *  page header: owner (worker + 1; 0 free; -1 abandoned; -2 never used) | class size (or -pages for a large span's
  *    head, 0 for its tail) | remote frees to collect | next (abandoned stack)
  *  owners: per 16-byte granule, the page id (page number + 1) where a live block starts, REMOTE (0xffff) where
@@ -30,11 +31,19 @@
  * alignments up to 16 KiB); larger blocks take whole pages. Everything shared lives in the memory; `share()` /
  * `attach()` hand it to another worker, and formatting a range that holds a heap with attached workers is refused.
  *
+ * Across processes: over a memory several processes map (`SharedMmapBacked` of forge-alloc/os, whose
+ * `processSharing` this module reads through core's `ProcessSharing` interface), each process joins with
+ * `ConcurrentHeap.join(backing)` and gets a worker slot that records its pid and start stamp; `reclaimDead()` takes
+ * over the pages of the workers whose process ended. The `placement` option (`PagePlacement`) is called with every
+ * page a worker takes, before any block of it is handed out (`NumaPagePlacement` binds it to the worker's node);
+ * it runs on the slow path only.
+ *
  * Complexity: O(1) allocate and free; taking a page when none is at hand scans the page headers (O(pages)), and
  * collecting remote frees scans the pages this worker owns that have some (128 words of bits each). Overhead in the
  * memory: 2 bytes of `owners` and 1 bit per 16 bytes of pages (about 13%), a 64-byte header per page, rounding to the
  * class (at most 25%); in each worker's own memory, 4 bytes per slot of its pages.
- * Composition limits: frees must come from a worker attached to this heap.
+ * Composition limits: frees must come from a worker attached to this heap; `share()` refuses a heap in a mapping
+ * processes share (its buffer would be copied): other processes and workers map it again and `join`.
  *
  * @example
  * ```ts
@@ -54,6 +63,9 @@ import {
   type FixedRange,
   Memory,
   NULL,
+  type PagePlacement,
+  type PlacementStats,
+  type ProcessSharing,
   UnsupportedError,
   checkCarvable,
   checkResize,
@@ -63,6 +75,7 @@ import {
   isValidLayout,
   layoutError,
   moveBlock,
+  processSharingOf,
   zeroBlock,
 } from "../core/index.js";
 import { StaticBacked } from "../backing/index.js";
@@ -94,6 +107,8 @@ const S_FREES = 0;
 const S_REMOTE = 1;
 const S_PENDING = 2; // set by a worker that freed a block of one of this worker's pages
 const S_RECLAIM = 3; // set by the worker that reclaims this slot's pages after it ended (`reclaim`)
+const S_PID = 4; // the process of the worker (over a memory other processes map; else 0)
+const S_STAMP = 5; // that process's start stamp (`ProcessSharing.stamp`): tells it from a later one with its pid
 // page header words
 const H_OWNER = 0; // worker id + 1; 0 = free page; -1 = abandoned; -2 = never used (past the cursor)
 const H_CLASS = 1; // class size, or -pages for a large span head, 0 for a free page or a span's tail
@@ -135,6 +150,20 @@ export interface ConcurrentHeapStats {
   readonly pages: number;
   /** Workers attached now. */
   readonly workers: number;
+  /** What this worker's page placement did (with the `placement` option only). */
+  readonly placement?: PlacementStats;
+}
+
+/** Options of {@link ConcurrentHeap}. */
+export interface ConcurrentHeapOptions {
+  /**
+   * Where this worker's pages go in physical memory: called with every page this worker takes (a new or freed
+   * page, an adopted one, a large block's pages) before any block of it is handed out; its report is in
+   * `stats().placement`. `NumaPagePlacement` (forge-alloc/os) binds each page to the node of the CPU the worker
+   * runs on. Per worker: each worker (or process) passes its own. @defaultValue none: pages go where the OS puts
+   * them at first touch
+   */
+  readonly placement?: PagePlacement;
 }
 
 /** Where the regions of a heap are, read from (or written to) its control block. */
@@ -150,9 +179,9 @@ function layoutOf(backing: FixedRange, attaching: boolean): Layout {
   if (!isFixedRange(backing)) throw new AllocError("ConcurrentHeap: the backing must be a FixedRange");
   checkCarvable("ConcurrentHeap", backing);
   const memory = backing.memory;
-  if (!memory.shared)
+  if (!memory.shared && processSharingOf(backing) === undefined)
     throw new AllocError(
-      "ConcurrentHeap: the memory must be shared (SharedArrayBufferBacked or a shared WebAssembly memory)",
+      "ConcurrentHeap: the memory must be shared (SharedArrayBufferBacked, a shared WebAssembly memory, or a mapping processes share: SharedMmapBacked)",
     );
   const control = (backing.base() + 255) & ~255;
   const c = control >>> 2;
@@ -216,13 +245,19 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
   private readonly pageCount: number;
   private readonly owner: number;
   private released: boolean;
+  /** Who this process is, over a memory other processes map (`SharedMmapBacked`); else undefined. */
+  private readonly sharing: ProcessSharing | undefined;
+  /** The `placement` option. */
+  private placement: PagePlacement | undefined;
 
   /**
-   * Formats a heap over `backing`'s range (`attaching` is internal: `attach` uses it) and joins it as a worker.
+   * Formats a heap over `backing`'s range and joins it as a worker (`true` instead of options is internal:
+   * `attach` and `join` use it).
    *
    * @throws `AllocError` when the memory is not shared, the range holds no page, or 64 workers are attached.
    */
-  constructor(backing: FixedRange, attaching = false) {
+  constructor(backing: FixedRange, options: ConcurrentHeapOptions | boolean = {}) {
+    const attaching = options === true;
     const layout = layoutOf(backing, attaching);
     super(layout.memory, layout.pagesAt, "ConcurrentHeap", PAGE_SLOTS);
     const { memory, control, pages, pagesAt } = layout;
@@ -239,7 +274,25 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
     this.owner = this.workerId + 1;
     this.slot = (words[C_SLOTS]! - control + this.workerId * SLOT_BYTES) >>> 2;
     for (let k = 0; k < SLOT_BYTES >>> 2; k++) Atomics.store(words, this.slot + k, 0);
+    this.sharing = processSharingOf(backing);
+    // after the zeroing: a worker that reads this slot's pid sees 0 (skip) or this process, never a stale one
+    Atomics.store(words, this.slot + S_STAMP, this.sharing?.stamp ?? 0);
+    Atomics.store(words, this.slot + S_PID, this.sharing?.pid ?? 0);
+    this.placement = typeof options === "object" ? options.placement : undefined;
     this.released = false;
+  }
+
+  /**
+   * Joins, as one more worker, the heap formatted over the same range of a memory that several processes map
+   * (`SharedMmapBacked.attach(descriptor)` in this process; the range must be the one the heap was made over, as
+   * the creator's `new ConcurrentHeap(backing)`). Works over any backing whose range holds a heap, in any worker.
+   *
+   * @throws `AllocError` when no heap is formatted there, or 64 workers are attached.
+   */
+  static join(backing: FixedRange, options: ConcurrentHeapOptions = {}): ConcurrentHeap {
+    const heap = new ConcurrentHeap(backing, true);
+    heap.placement = options.placement;
+    return heap;
   }
 
   /** Joins a heap another worker shared. @throws `AllocError` for a bad descriptor or when 64 workers are attached. */
@@ -256,8 +309,17 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
     );
   }
 
-  /** A structured-cloneable description for `attach` in another worker. */
+  /**
+   * A structured-cloneable description for `attach` in another worker.
+   *
+   * @throws `UnsupportedError` over a memory processes share (`SharedMmapBacked`): its buffer would be copied,
+   *   not shared; hand the backing's own descriptor over and call {@link ConcurrentHeap.join} there.
+   */
   share(): ConcurrentHeapDescriptor {
+    if (!this.memory.shared)
+      throw new UnsupportedError(
+        "ConcurrentHeap.share: this heap is in a mapping processes share; send the mapping's share() descriptor and call ConcurrentHeap.join(SharedMmapBacked.attach(descriptor)) in the other process or worker",
+      );
     return {
       kind: "ConcurrentHeap",
       source: this.memory.source as SharedArrayBuffer | WebAssembly.Memory,
@@ -392,7 +454,7 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
       for (let v = x >>> 0; v !== 0; v &= v - 1) n++;
       return n;
     };
-    return {
+    const out = {
       allocations: frees + live,
       frees,
       remoteFrees,
@@ -400,6 +462,7 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
       pages: this.pageCount,
       workers: popcount(Atomics.load(w, C_WORKERS)) + popcount(Atomics.load(w, C_WORKERS + 1)),
     };
+    return this.placement === undefined ? out : { ...out, placement: this.placement.stats() };
   }
 
   /**
@@ -539,6 +602,46 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
     const at = ((w[C_SLOTS]! - this.control) >>> 2) + workerId * (SLOT_BYTES >>> 2) + S_RECLAIM;
     if (Atomics.compareExchange(w, at, 0, 1) !== 0)
       throw new AllocError(`ConcurrentHeap.reclaim: worker ${workerId} is being reclaimed by another worker`);
+    return this.takeOver(workerId);
+  }
+
+  /**
+   * Over a memory other processes map (`SharedMmapBacked`): finds the workers whose process has ended (each
+   * worker slot records its process's pid and start stamp; a process that is gone, a zombie, or a later process
+   * with the same pid counts as ended) and takes over their pages as {@link ConcurrentHeap.reclaim} does. Any
+   * worker of any live process may call it, at any time, as often as it likes: two callers never reclaim the same
+   * worker, and a slot a new process is claiming this moment is left alone. Returns the worker ids reclaimed
+   * (none over a memory only threads share). O(workers + pages).
+   */
+  reclaimDead(): number[] {
+    const sharing = this.sharing;
+    const out: number[] = [];
+    if (sharing === undefined) return out;
+    const w = this.words;
+    const slots = (w[C_SLOTS]! - this.control) >>> 2;
+    for (let id = 0; id < MAX_WORKERS; id++) {
+      if (id === this.workerId || (Atomics.load(w, C_WORKERS + (id >>> 5)) & (1 << (id & 31))) === 0)
+        continue;
+      const at = slots + id * (SLOT_BYTES >>> 2);
+      const pid = Atomics.load(w, at + S_PID);
+      const stamp = Atomics.load(w, at + S_STAMP);
+      if (pid === 0 || pid === sharing.pid || sharing.alive(pid, stamp)) continue;
+      if (Atomics.compareExchange(w, at + S_RECLAIM, 0, 1) !== 0) continue; // another worker is on it
+      // A new process that claimed the slot since (after another reclaim) zeroed it before writing its pid: after
+      // winning the flag, the slot must still name the dead process, else it is someone else's now.
+      if (Atomics.load(w, at + S_PID) !== pid || Atomics.load(w, at + S_STAMP) !== stamp) {
+        Atomics.compareExchange(w, at + S_RECLAIM, 1, 0);
+        continue;
+      }
+      this.takeOver(id);
+      out.push(id);
+    }
+    return out;
+  }
+
+  /** The work of `reclaim` once this worker holds the slot's reclaim flag: its pages, then the slot. */
+  private takeOver(workerId: number): number {
+    const w = this.words;
     const dead = workerId + 1;
     const cursor = Atomics.load(w, C_NEXT_PAGE);
     let taken = 0;
@@ -562,6 +665,7 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
         this.pushStack(C_ABANDONED, page);
       }
     }
+    Atomics.store(w, ((w[C_SLOTS]! - this.control) >>> 2) + workerId * (SLOT_BYTES >>> 2) + S_PID, 0);
     Atomics.and(w, C_WORKERS + (workerId >>> 5), ~(1 << (workerId & 31)));
     return taken;
   }
@@ -662,6 +766,7 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
     Atomics.store(w, h + H_REMOTE, 0);
     Atomics.store(w, h + H_CLASS, this.meta[r + CLS]!);
     const start = this.base + (page - 1) * PAGE;
+    if (this.placement !== undefined) this.placement.place(start, PAGE);
     this.meta[r + START] = start;
     this.meta[r + BLK] = start;
     this.meta[r + RECORD.BLK_BYTES] = PAGE;
@@ -731,6 +836,7 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
       for (let j = 0; j < PAGE_BIT_WORDS; j++)
         Atomics.store(w, this.bits + (((page - 1) * PAGE_GRANULES) >>> 5) + j, 0);
       const start = this.base + (page - 1) * PAGE;
+      if (this.placement !== undefined) this.placement.place(start, PAGE);
       const r = this.adoptRecord(pk, start, start, PAGE);
       this.bindId(r, page);
       const cap = PAGE_SLOTS[pk]!;
@@ -760,6 +866,7 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
     for (let j = 0; j < n; j++)
       Atomics.store(w, this.headers + (first - 1 + j) * H_WORDS + H_CLASS, j === 0 ? -n : 0);
     const p = this.base + ((first - 1) << PAGE_SHIFT);
+    if (this.placement !== undefined) this.placement.place(p, n * PAGE);
     Atomics.store(this.owners, (first - 1) * PAGE_GRANULES, first);
     return p;
   }

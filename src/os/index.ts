@@ -6,5 +6,7 @@ export * from "./locked-mmap-backed.js";
 export * from "./mapped-backing.js";
 export * from "./mmap-backed.js";
 export * from "./numa.js";
+export * from "./numa-placement.js";
+export * from "./shared-mmap-backed.js";
 export * from "./split-metadata.js";
 export { OsError, type OsErrorInfo, PAGE_SIZE, clearLastOsError, errnoName, lastOsError } from "./native.js";

@@ -261,6 +261,9 @@ for (const name of fns) {
       const args = Array.from({ length: arity }, () => values[rand(values.length)]);
       // Keep real mappings small: a huge random map would only be a slow ENOMEM.
       if (name === "map" && typeof args[0] === "number" && args[0] > page * 16) args[0] = page;
+      if (name === "mapShared" && typeof args[0] === "number" && args[0] > page * 16) args[0] = page;
+      // A wait that could block: at most a millisecond (a zero word with expected 0 really waits).
+      if (name === "futexWait" && typeof args[3] === "number" && !(args[3] <= 1)) args[3] = 1;
       call(name, args);
     }
   }

@@ -48,9 +48,12 @@ export class MappedBacking extends RangeBacking implements OsBacked, Disposable 
   protected unlockOnUnmap: boolean;
   private live: boolean;
 
-  /** @internal Wraps a mapping made by `native.map`. */
-  constructor(label: string, mapping: ArrayBuffer) {
-    super(label, Memory.of(mapping, "os"), RESERVED_LOW_BYTES, mapping.byteLength);
+  /**
+   * @internal Wraps a mapping made by `native.map` (or `mapShared`); the range starts at `base` (a header of the
+   * mapping's own may sit below it).
+   */
+  constructor(label: string, mapping: ArrayBuffer, base: number = RESERVED_LOW_BYTES) {
+    super(label, Memory.of(mapping, "os"), base, mapping.byteLength);
     this.mapping = mapping;
     this.length = mapping.byteLength;
     this.unlockOnUnmap = false;

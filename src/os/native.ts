@@ -56,6 +56,14 @@ export interface NativeOs {
   ): number;
   getMempolicy?(buffer: ArrayBuffer, offset: number, flags: number, out: BigUint64Array): number;
   currentNode?(): number;
+  mapShared?(length: number): ArrayBuffer | number;
+  openShared?(pid: number, fd: number, length: number): ArrayBuffer | number;
+  sharedFd?(buffer: ArrayBuffer): number;
+  futexWait?(buffer: ArrayBuffer, offset: number, expected: number, timeoutMs: number): number;
+  futexWake?(buffer: ArrayBuffer, offset: number, count: number): number;
+  processAlive?(pid: number): number;
+  setAffinity?(mask: BigUint64Array): number;
+  getAffinity?(out: BigUint64Array): number;
 }
 
 /** `map` flags. */
@@ -225,11 +233,24 @@ export function requireNative(what: string): NativeOs {
 }
 
 /** Optional addon functions: where the addon is missing they read as absent, so feature checks say "no". */
-const OPTIONAL = new Set<PropertyKey>(["mbind", "getMempolicy", "currentNode"]);
+const OPTIONAL = new Set<PropertyKey>([
+  "mbind",
+  "getMempolicy",
+  "currentNode",
+  "mapShared",
+  "openShared",
+  "sharedFd",
+  "futexWait",
+  "futexWake",
+  "processAlive",
+  "setAffinity",
+  "getAffinity",
+]);
 
 /**
  * The addon. Where it is not available, reading one of its required functions throws `UnsupportedError` (see
- * {@link requireNative}) and the optional ones (`mbind`, `getMempolicy`, `currentNode`) read as `undefined`.
+ * {@link requireNative}) and the optional ones (`mbind`, `getMempolicy`, `currentNode`, and the Linux-only calls for
+ * shared mappings, futexes, process liveness and CPU affinity) read as `undefined`.
  */
 export const native: NativeOs =
   found.addon ??
