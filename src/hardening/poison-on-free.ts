@@ -130,7 +130,9 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   /** Checked once, then `PoisonOnFree.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
     if (!validLayout(size, align)) throw layoutError(`${this.label}.allocate`, size, align);
-    return this.allocRaw(size, align);
+    const p = this.rawAlloc(this.raw, size, align);
+    if (this.after && p !== NULL) this.afterAllocate(p, size, align);
+    return p;
   }
 
   /** The raw protocol: forwarded; with `checkOnReuse`, a reused block is first checked for writes made while it was free. @internal */
@@ -157,8 +159,9 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
    */
   override deallocate(ptr: number, size: number, align = 8): void {
     if (!validLayout(size, align)) throw layoutError(`${this.label}.deallocate`, size, align);
-    const r = this.tryFree(ptr, size, align);
-    if (r !== 0) throw faultError(`${this.label}.deallocate`, r, ptr, size, align);
+    const usable = this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
+    if (usable < 0) throw faultError(`${this.label}.deallocate`, usable, ptr, size, align);
+    if (this.after) this.afterFree(ptr, usable);
   }
 
   /** The raw protocol: the inner checks the free first; only then is the block scrubbed and freed. @internal */

@@ -69,6 +69,17 @@ import {
 // check at every call).
 const validLayout = isValidLayout;
 
+/**
+ * The 8-byte word of each fill byte, as the double with those bits: `scrubFree` fills a slot with 8-byte stores of
+ * `FILL_WORDS[byte]` (a byte loop would take 8 stores per word, `TypedArray.prototype.fill` a builtin call). Only
+ * for bytes up to 254: the word of 0xFF is a NaN, which an engine may canonicalise on a store.
+ */
+const FILL_WORDS: Float64Array = (() => {
+  const words = new Float64Array(256);
+  new Uint8Array(words.buffer).forEach((_, i, bytes) => (bytes[i] = i >>> 3));
+  return words;
+})();
+
 /** Options of a {@link Slab}. */
 export interface SlabOptions {
   /** The largest request a block serves, in bytes (1 to 2^30). */
@@ -185,6 +196,11 @@ export class Slab implements Allocator, RawLayer, FixedRange {
   /** `blockSize`, or 0 when entries are checked: the hot paths compare against it, so checking costs them nothing. */
   private fastLimit: number;
   private corruptions: number;
+  /**
+   * The largest byte `scrubFree` writes by 8-byte words: 254 when the slots are 8-aligned with an 8-multiple
+   * stride (0xFF is left out: its word is a NaN, whose bits a store need not keep), else -1 (always bytewise).
+   */
+  private readonly wordFill: number;
   /** With a MAC: the sequence number of the free that wrote each stack position (in the JS heap, out of reach). */
   private readonly sequences: Int32Array | null;
   /** Frees so far (with a MAC): each free's sequence number, bound into its entry's tag. Wraps after 2^32. */
@@ -240,6 +256,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     this.checked = options.protection !== undefined || options.metadata !== undefined;
     this.fastLimit = this.checked ? 0 : blockSize;
     this.corruptions = 0;
+    this.wordFill = (stride & 7) === 0 && (region & 7) === 0 ? 254 : -1;
   }
 
   /**
@@ -317,7 +334,8 @@ export class Slab implements Allocator, RawLayer, FixedRange {
 
   /**
    * The raw protocol: `tryFree` that first fills the whole slot with `byte` (a scrubbing wrapper's free): the
-   * stride, or a `FAULT_*` code with nothing written. One index computation for the check, the fill and the push.
+   * stride, or a `FAULT_*` code with nothing written. One index computation for the check, the fill and the push;
+   * the fill is by 8-byte words (see `FILL_WORDS`) when the slots allow it.
    * @internal
    */
   scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
@@ -327,12 +345,34 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     const idx = inverse === 1 ? q : Math.imul(q, inverse);
     const n = this.freeCount;
     const set = this.freeSet;
+    const cap = this.capacity;
+    if (
+      idx * this.stride + this.region !== ptr ||
+      idx >>> 0 >= this.carved ||
+      size > this.fastLimit ||
+      align > this.align ||
+      byte > this.wordFill ||
+      (set[cap + idx]! < n && set[set[cap + idx]!] === ptr)
+    ) {
+      return this.scrubFreeSlow(ptr, idx, size, align, byte);
+    }
+    const f64 = this.memory.f64;
+    const word = FILL_WORDS[byte]!;
+    for (let i = ptr >>> 3, end = (ptr + this.stride) >>> 3; i < end; i++) f64[i] = word;
+    set[n] = ptr;
+    set[cap + idx] = n;
+    this.freeCount = n + 1;
+    return this.stride;
+  }
+
+  /** `scrubFree` off the hot path: a checked slab, a fill not by words, or the code for a refused free. */
+  private scrubFreeSlow(ptr: number, idx: number, size: number, align: number, byte: number): number {
     if (
       idx * this.stride + this.region !== ptr ||
       idx >>> 0 >= this.carved ||
       size > this.blockSize ||
       align > this.align ||
-      (set[this.capacity + idx]! < n && set[set[this.capacity + idx]!] === ptr)
+      !this.isLive(idx)
     ) {
       return this.checkFree(ptr, size, align, true); // refused: checkFree says why
     }
