@@ -35,7 +35,7 @@ import {
   type Allocator,
   CorruptionError,
   type FixedRange,
-  NULL,
+  NULL as IMPORTED_NULL,
   describePointer,
   faultError,
   type HasRegions,
@@ -48,6 +48,9 @@ import {
 } from "../core/index.js";
 import { Heap, Tlsf } from "../layout/index.js";
 import { Wrapper } from "./wrapper.js";
+
+// `NULL`, bound module-locally: V8 folds a local constant (an imported binding is a load and a check at every use).
+const NULL = IMPORTED_NULL;
 
 // The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
 // check at every call).

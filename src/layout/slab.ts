@@ -48,7 +48,7 @@ import {
   type FixedRange,
   type FreelistProtection,
   type Memory,
-  NULL,
+  NULL as IMPORTED_NULL,
   type RawLayer,
   type Region,
   TAGGED_FIELD,
@@ -64,6 +64,9 @@ import {
   noteFault,
   zeroBlock,
 } from "../core/index.js";
+
+// `NULL`, bound module-locally: V8 folds a local constant (an imported binding is a load and a check at every use).
+const NULL = IMPORTED_NULL;
 
 // The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
 // check at every call).
@@ -96,13 +99,16 @@ export interface SlabOptions {
    */
   metadata?: Allocator;
   /**
-   * Free-list integrity: a keyed MAC (e.g. `new HalfSipHashMac()`) over every free-stack entry, checked before the
-   * entry is used. The tag binds the block's offset and a per-free sequence number that the slab keeps in the JS
-   * heap (4 bytes per slot), so an entry forged, moved to another position, or saved and written back later (a
-   * replay) fails. A bad entry is never followed: the allocation throws `CorruptionError` (counted in
-   * `corruptionEvents()`), the free list is abandoned (its slots leak) and later allocations carve the untouched
-   * tail. Worth it when the free set lives in memory other code can write (the `metadata` option); with the
-   * default JS-heap free set nothing can forge it.
+   * Free-list integrity: a keyed MAC (e.g. `new HalfSipHashMac()`) over every free-stack entry below the top,
+   * checked before the entry is used. The tag binds the block's offset and a sequence number that the slab keeps
+   * in the JS heap (4 bytes per slot), so an entry forged, moved to another position, or saved and written back
+   * later (a replay) fails. The top entry is checked against a copy of it that the slab keeps in the JS heap
+   * instead (an exact compare, which no forgery passes), and is signed when the next free buries it: a free
+   * followed by an allocation, the common reuse, computes no MAC, and a burst of `k` frees then `k` allocations
+   * computes `k - 1` tags and checks `k - 1`. A bad entry is never followed: the allocation throws
+   * `CorruptionError` (counted in `corruptionEvents()`), the free list is abandoned (its slots leak) and later
+   * allocations carve the untouched tail. Worth it when the free set lives in memory other code can write (the
+   * `metadata` option); with the default JS-heap free set nothing can forge it.
    * @defaultValue no MAC
    */
   protection?: FreelistProtection;
@@ -203,8 +209,13 @@ export class Slab implements Allocator, RawLayer, FixedRange {
   private readonly wordFill: number;
   /** With a MAC: the sequence number of the free that wrote each stack position (in the JS heap, out of reach). */
   private readonly sequences: Int32Array | null;
-  /** Frees so far (with a MAC): each free's sequence number, bound into its entry's tag. Wraps after 2^32. */
+  /** Entries signed so far (with a MAC): each one's sequence number, bound into its tag. Wraps after 2^32. */
   private frees: number;
+  /**
+   * With a checked free set: the offset in the top entry of the stack while that entry is not signed yet (it is
+   * signed when a free buries it), else -1. The pop of the top compares the entry with this JS-heap copy.
+   */
+  private topCopy: number;
 
   /**
    * Takes `capacity * stride` bytes (aligned to `align`) from `backing`.
@@ -253,6 +264,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     this.protection = options.protection ?? null;
     this.sequences = this.protection === null ? null : new Int32Array(capacity);
     this.frees = 0;
+    this.topCopy = -1;
     this.checked = options.protection !== undefined || options.metadata !== undefined;
     this.fastLimit = this.checked ? 0 : blockSize;
     this.corruptions = 0;
@@ -423,17 +435,24 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     this.push(ptr, this.indexOf(ptr));
   }
 
-  /** Pushes the live slot `idx` at `ptr` on the free stack, with its tag when there is a MAC. */
+  /**
+   * Pushes the live slot `idx` at `ptr` on the free stack. A checked free set keeps a JS-heap copy of the new top
+   * entry instead of signing it, and signs the entry it buries, from that copy (never from the memory, which
+   * other code may have written meanwhile).
+   */
   private push(ptr: number, idx: number): void {
     const n = this.freeCount;
     const set = this.freeSet;
+    if (this.checked) {
+      if (this.topCopy !== -1 && this.protection !== null) {
+        const seq = (this.frees = (this.frees + 1) | 0);
+        this.sequences![n - 1] = seq;
+        set[2 * this.capacity + n - 1] = this.protection.sign(this.topCopy, seq);
+      }
+      this.topCopy = ptr;
+    }
     set[n] = ptr;
     set[this.capacity + idx] = n;
-    if (this.protection !== null) {
-      const seq = (this.frees = (this.frees + 1) | 0);
-      this.sequences![n] = seq;
-      set[2 * this.capacity + n] = this.protection.sign(ptr, seq);
-    }
     this.freeCount = n + 1;
   }
 
@@ -463,6 +482,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
   reset(): void {
     this.freeCount = 0;
     this.carved = 0;
+    this.topCopy = -1;
   }
 
   /** The stride: the whole block may be used (I8). @throws `InvalidPointerError` when `ptr` is not live. */
@@ -552,8 +572,13 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     const n = this.freeCount;
     if (n !== 0) {
       const ptr = this.freeSet[n - 1]!;
-      if (!this.checked || this.entryIsSound(ptr, n - 1)) {
+      if (!this.checked) {
         this.freeCount = n - 1;
+        return ptr;
+      }
+      if (this.entryIsSound(ptr, n - 1)) {
+        this.freeCount = n - 1;
+        this.topCopy = -1; // the entry below was signed when this one buried it
         return ptr;
       }
       throw this.abandon(n - 1);
@@ -577,6 +602,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
   private abandon(at: number): CorruptionError {
     this.corruptions++;
     this.freeCount = 0;
+    this.topCopy = -1;
     return new CorruptionError(
       `Slab.allocate: free-list entry ${at} fails its check (forged, moved or replayed: ` +
         `${this.protection === null ? "not a free slot at its recorded place" : "its MAC does not match"}); ` +
@@ -584,10 +610,14 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     );
   }
 
-  /** Checks a popped free-stack entry: a carved slot start, at its recorded place, with a valid tag. */
+  /**
+   * Checks a popped free-stack entry: a carved slot start, at its recorded place, equal to the JS-heap copy of an
+   * unsigned top entry, or else with a valid tag.
+   */
   private entryIsSound(ptr: number, at: number): boolean {
     const idx = this.indexOf(ptr);
     if (idx < 0 || this.freeSet[this.capacity + idx] !== at) return false;
+    if (this.topCopy !== -1) return ptr === this.topCopy; // the unsigned top: its JS-heap copy decides
     return (
       this.protection === null ||
       this.protection.verify(ptr, this.sequences![at]!, this.freeSet[2 * this.capacity + at]!)
