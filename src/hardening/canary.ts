@@ -126,8 +126,17 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
   /** Checked once, then `Canary.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
     if (!validLayout(size, align)) throw layoutError("Canary.allocate", size, align);
-    // The common case (align <= 8, size a multiple of 8): both words are one 8-byte store each.
-    if (align > CANARY || (size & 7) !== 0 || size > LARGEST - 2 * CANARY) return this.allocRaw(size, align);
+    return this.allocRaw(size, align);
+  }
+
+  /**
+   * The raw protocol: allocates `size + max(8, align) + 8` bytes from the inner and writes both canaries. `NULL`
+   * when the inner refuses. In the common case (`align <= 8`, `size` a multiple of 8) each word is one 8-byte
+   * store. @internal
+   */
+  override allocRaw(size: number, align: number): number {
+    if (align > CANARY || (size & 7) !== 0 || size > LARGEST - 2 * CANARY)
+      return this.allocPadded(size, align);
     const block = this.rawAlloc(this.raw, size + 2 * CANARY, CANARY);
     if (block === NULL) return NULL;
     const f64 = this.memory.f64;
@@ -136,11 +145,8 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     return block + CANARY;
   }
 
-  /**
-   * The raw protocol: allocates `size + max(8, align) + 8` bytes from the inner and writes both canaries. `NULL`
-   * when the inner refuses. @internal
-   */
-  override allocRaw(size: number, align: number): number {
+  /** `allocRaw` for any layout: the pre word records the padding, the post word may be unaligned. */
+  private allocPadded(size: number, align: number): number {
     const pre = align > CANARY ? align : CANARY;
     if (pre + size + CANARY > LARGEST) return NULL; // the inflated request is larger than any allocator serves
     const block = this.rawAlloc(this.raw, pre + size + CANARY, pre);
@@ -176,43 +182,41 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    */
   override deallocate(ptr: number, size: number, align = 8): void {
     if (!validLayout(size, align)) throw layoutError("Canary.deallocate", size, align);
-    // The common case, as in `allocate`: both words intact, compared and zeroed as 8-byte words. Anything else
-    // (another layout, a changed word, a pointer that is not an 8-aligned integer) takes `tryFree`, which says why.
-    // A word past the end of the memory reads `undefined`, which no canary equals.
-    if (
-      typeof ptr === "number" &&
-      (ptr & 7) === 0 &&
-      (ptr | 0) === ptr &&
-      align <= CANARY &&
-      (size & 7) === 0
-    ) {
-      const f64 = this.memory.f64;
-      const pre = (ptr >>> 3) - 1;
-      const post = (ptr + size) >>> 3;
-      if (ptr >= CANARY && f64[pre] === this.preWord && f64[post] === this.postWord) {
-        f64[pre] = 0; // zeroed before the inner frees the block (a scrubbing wrapper inside sees the final bytes)
-        f64[post] = 0;
-        const r = this.rawTryFree(this.raw, ptr - CANARY, size + 2 * CANARY, CANARY);
-        if (r === 0) return;
-        f64[pre] = this.preWord; // the inner refused: put the words back, so nothing changed
-        f64[post] = this.postWord;
-        throw faultError("Canary.deallocate", this.innerFault(r), ptr, size, align);
-      }
-    }
     const r = this.tryFree(ptr, size, align);
     if (r !== 0) throw faultError("Canary.deallocate", r, ptr, size, align);
   }
 
   /**
    * The raw protocol: checks both canaries, zeroes them, and frees the inner block; a refusal (here or by the
-   * inner) restores the words and returns its code. @internal
+   * inner) restores the words and returns its code. In the common case (as in `allocRaw`) the words are compared
+   * and zeroed as 8-byte words; anything else (another layout, a changed word, a pointer that is not an 8-aligned
+   * integer) takes `tryFreePadded`, which says why. A word outside the memory reads `undefined`, which no canary
+   * equals. @internal
    */
   override tryFree(ptr: unknown, size: number, align: number): number {
+    if (typeof ptr !== "number" || (ptr & -8) !== ptr || align > CANARY || (size & 7) !== 0) {
+      return this.tryFreePadded(ptr, size, align);
+    }
+    const f64 = this.memory.f64;
+    const pre = (ptr >>> 3) - 1;
+    const post = (ptr + size) >>> 3;
+    if (f64[pre] !== this.preWord || f64[post] !== this.postWord) return this.tryFreePadded(ptr, size, align);
+    // Zero the words before the inner frees the block (a scrubbing wrapper inside must see the final bytes), and
+    // restore them if the inner refuses the free, so a refused free changes nothing.
+    f64[pre] = 0;
+    f64[post] = 0;
+    const r = this.rawTryFree(this.raw, ptr - CANARY, size + 2 * CANARY, CANARY);
+    if (r === 0) return 0;
+    f64[pre] = this.preWord;
+    f64[post] = this.postWord;
+    return this.innerFault(r);
+  }
+
+  /** `tryFree` for any layout, and for every refusal. */
+  private tryFreePadded(ptr: unknown, size: number, align: number): number {
     const pre = align > CANARY ? align : CANARY;
     if (!this.intact(ptr, size, pre)) return this.failure(ptr, size, pre, true);
     const p = ptr as number;
-    // Zero the words before the inner frees the block (a scrubbing wrapper inside must see the final bytes), and
-    // restore them if the inner refuses the free, so a refused free changes nothing.
     this.clearWords(p, size);
     const r = this.rawTryFree(this.raw, p - pre, pre + size + CANARY, pre);
     return r === 0 ? 0 : this.refused(p, size, pre, r);

@@ -319,27 +319,26 @@ export class Slab implements Allocator, RawLayer, FixedRange {
    * @internal
    */
   tryFree(ptr: unknown, size: number, align: number): number {
-    if (typeof ptr !== "number") return this.checkFree(ptr, size, align, true);
-    // Exact division without a divide: for a multiple of the stride this is the slot index; for anything else it
-    // is some other integer, which the compare below rejects. A free slot (a double free), a checked free set and
-    // every refusal take the slow path, so this one stays small enough for V8 to inline into a stack of wrappers.
-    const q = (ptr - this.region) >> this.strideShift;
-    const inverse = this.strideInverse;
-    const idx = inverse === 1 ? q : Math.imul(q, inverse);
+    if (typeof ptr !== "number" || size > this.fastLimit || align > this.align) {
+      return this.tryFreeSlow(ptr, size, align);
+    }
+    // Exact division without a divide (the stride's odd part by its inverse, the power of two by a shift): for a
+    // multiple of the stride this is the slot index; for anything else it is some other integer, which the compares
+    // below reject. A free slot (a double free), a checked free set and every refusal take the slow path, so this
+    // one stays small enough for V8 to inline into a stack of wrappers.
+    const idx = Math.imul((ptr - this.region) >> this.strideShift, this.strideInverse);
     const n = this.freeCount;
     const set = this.freeSet;
-    const cap = this.capacity;
+    const at = this.capacity + idx;
     if (
-      idx * this.stride + this.region !== ptr ||
       idx >>> 0 >= this.carved ||
-      size > this.fastLimit ||
-      align > this.align ||
-      (set[cap + idx]! < n && set[set[cap + idx]!] === ptr)
+      idx * this.stride + this.region !== ptr ||
+      (set[at]! < n && set[set[at]!] === ptr)
     ) {
-      return this.tryFreeSlow(ptr, idx, size, align);
+      return this.tryFreeSlow(ptr, size, align);
     }
     set[n] = ptr;
-    set[cap + idx] = n;
+    set[at] = n;
     this.freeCount = n + 1;
     return 0;
   }
@@ -351,63 +350,47 @@ export class Slab implements Allocator, RawLayer, FixedRange {
    * @internal
    */
   scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
-    if (typeof ptr !== "number") return this.checkFree(ptr, size, align, true);
-    const q = (ptr - this.region) >> this.strideShift;
-    const inverse = this.strideInverse;
-    const idx = inverse === 1 ? q : Math.imul(q, inverse);
+    if (typeof ptr !== "number" || size > this.fastLimit || align > this.align || byte > this.wordFill) {
+      return this.scrubFreeSlow(ptr, size, align, byte);
+    }
+    const idx = Math.imul((ptr - this.region) >> this.strideShift, this.strideInverse);
     const n = this.freeCount;
     const set = this.freeSet;
-    const cap = this.capacity;
+    const at = this.capacity + idx;
     if (
-      idx * this.stride + this.region !== ptr ||
       idx >>> 0 >= this.carved ||
-      size > this.fastLimit ||
-      align > this.align ||
-      byte > this.wordFill ||
-      (set[cap + idx]! < n && set[set[cap + idx]!] === ptr)
+      idx * this.stride + this.region !== ptr ||
+      (set[at]! < n && set[set[at]!] === ptr)
     ) {
-      return this.scrubFreeSlow(ptr, idx, size, align, byte);
+      return this.scrubFreeSlow(ptr, size, align, byte);
     }
     const f64 = this.memory.f64;
     const word = FILL_WORDS[byte]!;
     for (let i = ptr >>> 3, end = (ptr + this.stride) >>> 3; i < end; i++) f64[i] = word;
     set[n] = ptr;
-    set[cap + idx] = n;
+    set[at] = n;
     this.freeCount = n + 1;
     return this.stride;
   }
 
   /** `scrubFree` off the hot path: a checked slab, a fill not by words, or the code for a refused free. */
-  private scrubFreeSlow(ptr: number, idx: number, size: number, align: number, byte: number): number {
-    if (
-      idx * this.stride + this.region !== ptr ||
-      idx >>> 0 >= this.carved ||
-      size > this.blockSize ||
-      align > this.align ||
-      !this.isLive(idx)
-    ) {
+  private scrubFreeSlow(ptr: unknown, size: number, align: number, byte: number): number {
+    const idx = typeof ptr === "number" ? this.indexOf(ptr) : -1;
+    if (idx < 0 || size > this.blockSize || align > this.align || !this.isLive(idx)) {
       return this.checkFree(ptr, size, align, true); // refused: checkFree says why
     }
-    fillBytes(this.memory, byte, ptr, ptr + this.stride);
-    this.push(ptr, idx);
+    fillBytes(this.memory, byte, ptr as number, (ptr as number) + this.stride);
+    this.push(ptr as number, idx);
     return this.stride;
   }
 
   /** `tryFree` off the hot path: a checked slab's push (with its tag), or the code for a refused free. */
-  private tryFreeSlow(ptr: number, idx: number, size: number, align: number): number {
-    if (
-      idx * this.stride + this.region !== ptr ||
-      idx >>> 0 >= this.carved ||
-      size > this.blockSize ||
-      align > this.align
-    ) {
+  private tryFreeSlow(ptr: unknown, size: number, align: number): number {
+    const idx = typeof ptr === "number" ? this.indexOf(ptr) : -1;
+    if (idx < 0 || size > this.blockSize || align > this.align || !this.isLive(idx)) {
       return this.checkFree(ptr, size, align, true); // refused: checkFree says why
     }
-    const n = this.freeCount;
-    const set = this.freeSet;
-    const at = set[this.capacity + idx]!;
-    if (at < n && set[at] === ptr) return noteFault(FAULT_NOT_LIVE, this.notLive(ptr)); // already free
-    this.push(ptr, idx);
+    this.push(ptr as number, idx);
     return 0;
   }
 
@@ -626,10 +609,8 @@ export class Slab implements Allocator, RawLayer, FixedRange {
 
   /** The slot index of `ptr` by the exact-division trick of `deallocate`, or -1 when it is not a carved slot start. */
   private indexOf(ptr: number): number {
-    const q = (ptr - this.region) >> this.strideShift;
-    const inverse = this.strideInverse;
-    const idx = inverse === 1 ? q : Math.imul(q, inverse);
-    return idx * this.stride + this.region === ptr && idx >>> 0 < this.carved ? idx : -1;
+    const idx = Math.imul((ptr - this.region) >> this.strideShift, this.strideInverse);
+    return idx >>> 0 < this.carved && idx * this.stride + this.region === ptr ? idx : -1;
   }
 
   /**
