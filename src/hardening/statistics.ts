@@ -3,7 +3,7 @@
  * the inner's corruption count. It counts the sizes its callers ask for (put it outermost, so wrappers inside that
  * inflate sizes, such as `Canary`, are not counted).
  *
- * Complexity: O(1): a few counter updates per call (one `Float64Array`). Overhead: none in the memory.
+ * Complexity: O(1): a few counter updates per call (in two typed arrays). Overhead: none in the memory.
  * Where it may stand: anywhere; outermost for user-visible sizes. A free that the inner rejects is not counted.
  * Threads: the counters are this agent's (statistics readable by other workers belong to the worker issue).
  *
@@ -51,33 +51,38 @@ export interface AllocStats {
   readonly corruptionEvents: number;
 }
 
-/** Indices into {@link Statistics}'s counters: one `Float64Array`, so a hot update is a plain load and store. */
+/** Indices into {@link Statistics}'s `counts`. */
 const ALLOCATIONS = 0;
 const DEALLOCATIONS = 1;
-const BYTES = 2;
-const PEAK = 3;
-const FAILURES = 4;
+const FAILURES = 2;
 /** `allocations - deallocations` at the last `reset()`: live blocks are counted without a counter of their own. */
-const LIVE_BASE = 5;
-const COUNTERS = 6;
+const LIVE_BASE = 3;
+/** Indices into {@link Statistics}'s `bytes`. */
+const CURRENT = 0;
+const PEAK = 1;
 
 /**
  * Counters over an allocator (see the module documentation).
  *
- * The counters live in one `Float64Array`: an update is a load, an add and a store of a double, with no Smi tag
- * check, no overflow check and no heap number when a count passes 2^31 (a tagged field would box it from then
- * on). A double counts exactly up to 2^53.
+ * The counters live in two typed arrays, so an update is a plain load, add and store: no Smi tag check, no
+ * overflow check, and no heap number once a count passes 2^31 (a tagged field would box it from then on). The
+ * totals are doubles (exact to 2^53). The live and peak bytes are int32: the live blocks of one memory
+ * (`MAX_MEMORY_BYTES` < 2^31) never overlap (I2), so their requested bytes fit, and an integer add is on the
+ * chain that links one call to the next (a double add takes four times as long).
  *
  * @typeParam TInner - the wrapped allocator.
  */
 export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
-  /** The counters, indexed by `ALLOCATIONS` .. `LIVE_BASE`. */
+  /** Allocations, deallocations, failures and the live base (see `LIVE_BASE`), as doubles. */
   private readonly counts: Float64Array;
+  /** The bytes requested by live blocks, and their peak. */
+  private readonly bytes: Int32Array;
 
   /** Counts calls to `inner`. */
   constructor(inner: TInner) {
     super("Statistics", inner, true);
-    this.counts = new Float64Array(COUNTERS);
+    this.counts = new Float64Array(4);
+    this.bytes = new Int32Array(2);
   }
 
   /** Checked once, then counted. @throws `LayoutError` for a bad size or alignment (nothing is counted then). */
@@ -85,11 +90,11 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
     if (!validLayout(size, align)) throw layoutError("Statistics.allocate", size, align);
     const p = this.rawAlloc(this.raw, size, align);
     if (p === NULL) return this.failed();
-    const c = this.counts;
-    c[ALLOCATIONS]! += 1;
-    const bytes = c[BYTES]! + size;
-    c[BYTES] = bytes;
-    if (bytes > c[PEAK]!) c[PEAK] = bytes;
+    this.counts[ALLOCATIONS]! += 1;
+    const b = this.bytes;
+    const live = (b[CURRENT]! + size) | 0;
+    b[CURRENT] = live;
+    if (live > b[PEAK]!) b[PEAK] = live;
     return p;
   }
 
@@ -97,11 +102,11 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
   override allocRaw(size: number, align: number): number {
     const p = this.rawAlloc(this.raw, size, align);
     if (p === NULL) return this.failed();
-    const c = this.counts;
-    c[ALLOCATIONS]! += 1;
-    const bytes = c[BYTES]! + size;
-    c[BYTES] = bytes;
-    if (bytes > c[PEAK]!) c[PEAK] = bytes;
+    this.counts[ALLOCATIONS]! += 1;
+    const b = this.bytes;
+    const live = (b[CURRENT]! + size) | 0;
+    b[CURRENT] = live;
+    if (live > b[PEAK]!) b[PEAK] = live;
     return p;
   }
 
@@ -119,18 +124,16 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
     if (!validLayout(size, align)) throw layoutError("Statistics.deallocate", size, align);
     const r = this.rawTryFree(this.raw, ptr, size, align);
     if (r !== 0) throw faultError("Statistics.deallocate", r, ptr, size, align);
-    const c = this.counts;
-    c[DEALLOCATIONS]! += 1;
-    c[BYTES]! -= size;
+    this.counts[DEALLOCATIONS]! += 1;
+    this.bytes[CURRENT] = (this.bytes[CURRENT]! - size) | 0;
   }
 
   /** The raw protocol: forwarded; counted when the inner accepts it. @internal */
   override tryFree(ptr: unknown, size: number, align: number): number {
     const r = this.rawTryFree(this.raw, ptr, size, align);
     if (r === 0) {
-      const c = this.counts;
-      c[DEALLOCATIONS]! += 1;
-      c[BYTES]! -= size;
+      this.counts[DEALLOCATIONS]! += 1;
+      this.bytes[CURRENT] = (this.bytes[CURRENT]! - size) | 0;
     }
     return r;
   }
@@ -138,23 +141,22 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
   /** The raw protocol: forwarded and counted. @internal */
   override freeRaw(ptr: number, size: number, align: number): void {
     this.rawFreeRaw(this.raw, ptr, size, align);
-    const c = this.counts;
-    c[DEALLOCATIONS]! += 1;
-    c[BYTES]! -= size;
+    this.counts[DEALLOCATIONS]! += 1;
+    this.bytes[CURRENT] = (this.bytes[CURRENT]! - size) | 0;
   }
 
   /** The raw protocol: forwarded; the byte count follows the new size. @internal */
   override resizeRaw(ptr: number, oldSize: number, newSize: number, align: number): number {
     const q = this.raw.resizeRaw(ptr, oldSize, newSize, align);
     if (q === NULL) return this.failed();
-    const c = this.counts;
     if (q !== ptr) {
-      c[ALLOCATIONS]! += 1;
-      c[DEALLOCATIONS]! += 1;
+      this.counts[ALLOCATIONS]! += 1;
+      this.counts[DEALLOCATIONS]! += 1;
     }
-    const bytes = c[BYTES]! + newSize - oldSize;
-    c[BYTES] = bytes;
-    if (bytes > c[PEAK]!) c[PEAK] = bytes;
+    const b = this.bytes;
+    const live = (b[CURRENT]! + newSize - oldSize) | 0;
+    b[CURRENT] = live;
+    if (live > b[PEAK]!) b[PEAK] = live;
     return q;
   }
 
@@ -163,7 +165,7 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
     this.inner.reset();
     const c = this.counts;
     c[LIVE_BASE] = c[ALLOCATIONS]! - c[DEALLOCATIONS]!;
-    c[BYTES] = 0;
+    this.bytes[CURRENT] = 0;
   }
 
   /** The counters now. O(1). */
@@ -172,8 +174,8 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
     return {
       totalAllocations: c[ALLOCATIONS]!,
       totalDeallocations: c[DEALLOCATIONS]!,
-      currentBytes: c[BYTES]!,
-      peakBytes: c[PEAK]!,
+      currentBytes: this.bytes[CURRENT]!,
+      peakBytes: this.bytes[PEAK]!,
       failures: c[FAILURES]!,
       liveCount: c[ALLOCATIONS]! - c[DEALLOCATIONS]! - c[LIVE_BASE]!,
       corruptionEvents: this.inner.corruptionEvents(),
