@@ -194,22 +194,20 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    * equals. @internal
    */
   override tryFree(ptr: unknown, size: number, align: number): number {
-    if (typeof ptr !== "number" || (ptr & -8) !== ptr || align > CANARY || (size & 7) !== 0) {
-      return this.tryFreePadded(ptr, size, align);
+    if (typeof ptr === "number" && (ptr & -8) === ptr && align <= CANARY && (size & 7) === 0) {
+      const f64 = this.memory.f64;
+      const pre = (ptr >>> 3) - 1;
+      const post = (ptr + size) >>> 3;
+      if (f64[pre] === this.preWord && f64[post] === this.postWord) {
+        // Zero the words before the inner frees the block (a scrubbing wrapper inside must see the final bytes),
+        // and restore them if the inner refuses the free, so a refused free changes nothing.
+        f64[pre] = 0;
+        f64[post] = 0;
+        const r = this.rawTryFree(this.raw, ptr - CANARY, size + 2 * CANARY, CANARY);
+        return r === 0 ? 0 : this.refused(ptr, size, CANARY, r);
+      }
     }
-    const f64 = this.memory.f64;
-    const pre = (ptr >>> 3) - 1;
-    const post = (ptr + size) >>> 3;
-    if (f64[pre] !== this.preWord || f64[post] !== this.postWord) return this.tryFreePadded(ptr, size, align);
-    // Zero the words before the inner frees the block (a scrubbing wrapper inside must see the final bytes), and
-    // restore them if the inner refuses the free, so a refused free changes nothing.
-    f64[pre] = 0;
-    f64[post] = 0;
-    const r = this.rawTryFree(this.raw, ptr - CANARY, size + 2 * CANARY, CANARY);
-    if (r === 0) return 0;
-    f64[pre] = this.preWord;
-    f64[post] = this.postWord;
-    return this.innerFault(r);
+    return this.tryFreePadded(ptr, size, align);
   }
 
   /** `tryFree` for any layout, and for every refusal. */

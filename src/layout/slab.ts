@@ -335,28 +335,27 @@ export class Slab implements Allocator, RawLayer, FixedRange {
    * @internal
    */
   tryFree(ptr: unknown, size: number, align: number): number {
-    if (typeof ptr !== "number" || size > this.fastLimit || align > this.align) {
-      return this.tryFreeSlow(ptr, size, align);
+    if (typeof ptr === "number" && size <= this.fastLimit && align <= this.align) {
+      // Exact division without a divide (the stride's odd part by its inverse, the power of two by a shift): for
+      // a multiple of the stride this is the slot index; for anything else it is some other integer, which the
+      // compares below reject. A free slot (a double free), a checked free set and every refusal take the slow
+      // path (one call site: this method stays small enough for V8 to inline into a stack of wrappers).
+      const idx = Math.imul((ptr - this.region) >> this.strideShift, this.strideInverse);
+      const n = this.freeCount;
+      const set = this.freeSet;
+      const at = this.capacity + idx;
+      if (
+        idx >>> 0 < this.carved &&
+        idx * this.stride + this.region === ptr &&
+        (set[at]! >= n || set[set[at]!] !== ptr)
+      ) {
+        set[n] = ptr;
+        set[at] = n;
+        this.freeCount = n + 1;
+        return 0;
+      }
     }
-    // Exact division without a divide (the stride's odd part by its inverse, the power of two by a shift): for a
-    // multiple of the stride this is the slot index; for anything else it is some other integer, which the compares
-    // below reject. A free slot (a double free), a checked free set and every refusal take the slow path, so this
-    // one stays small enough for V8 to inline into a stack of wrappers.
-    const idx = Math.imul((ptr - this.region) >> this.strideShift, this.strideInverse);
-    const n = this.freeCount;
-    const set = this.freeSet;
-    const at = this.capacity + idx;
-    if (
-      idx >>> 0 >= this.carved ||
-      idx * this.stride + this.region !== ptr ||
-      (set[at]! < n && set[set[at]!] === ptr)
-    ) {
-      return this.tryFreeSlow(ptr, size, align);
-    }
-    set[n] = ptr;
-    set[at] = n;
-    this.freeCount = n + 1;
-    return 0;
+    return this.tryFreeSlow(ptr, size, align);
   }
 
   /**
@@ -366,28 +365,27 @@ export class Slab implements Allocator, RawLayer, FixedRange {
    * @internal
    */
   scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
-    if (typeof ptr !== "number" || size > this.fastLimit || align > this.align || byte > this.wordFill) {
-      return this.scrubFreeSlow(ptr, size, align, byte);
+    if (typeof ptr === "number" && size <= this.fastLimit && align <= this.align && byte <= this.wordFill) {
+      const idx = Math.imul((ptr - this.region) >> this.strideShift, this.strideInverse);
+      const n = this.freeCount;
+      const set = this.freeSet;
+      const at = this.capacity + idx;
+      if (
+        idx >>> 0 < this.carved &&
+        idx * this.stride + this.region === ptr &&
+        (set[at]! >= n || set[set[at]!] !== ptr)
+      ) {
+        const f64 = this.memory.f64;
+        const word = FILL_WORDS[byte]!;
+        f64[ptr >>> 3] = word; // the first word inline: an 8-byte slot needs no call
+        if (this.stride > 8) fillWords(f64, (ptr >>> 3) + 1, (ptr + this.stride) >>> 3, word);
+        set[n] = ptr;
+        set[at] = n;
+        this.freeCount = n + 1;
+        return this.stride;
+      }
     }
-    const idx = Math.imul((ptr - this.region) >> this.strideShift, this.strideInverse);
-    const n = this.freeCount;
-    const set = this.freeSet;
-    const at = this.capacity + idx;
-    if (
-      idx >>> 0 >= this.carved ||
-      idx * this.stride + this.region !== ptr ||
-      (set[at]! < n && set[set[at]!] === ptr)
-    ) {
-      return this.scrubFreeSlow(ptr, size, align, byte);
-    }
-    const f64 = this.memory.f64;
-    const word = FILL_WORDS[byte]!;
-    f64[ptr >>> 3] = word; // the first word inline: an 8-byte slot needs no call
-    if (this.stride > 8) fillWords(f64, (ptr >>> 3) + 1, (ptr + this.stride) >>> 3, word);
-    set[n] = ptr;
-    set[at] = n;
-    this.freeCount = n + 1;
-    return this.stride;
+    return this.scrubFreeSlow(ptr, size, align, byte);
   }
 
   /** `scrubFree` off the hot path: a checked slab, a fill not by words, or the code for a refused free. */
