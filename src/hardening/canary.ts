@@ -36,6 +36,9 @@
 import {
   AllocError,
   type Allocator,
+  type DirectSite,
+  type RawLayer,
+  directInner,
   FAULT_CORRUPT,
   FAULT_LAYOUT,
   FAULT_NOT_LIVE,
@@ -65,6 +68,9 @@ export interface CanaryOptions {
   /** 8 bytes of secret, for replayable tests; all zeros are replaced. @defaultValue 8 random bytes */
   seed?: Uint8Array;
 }
+
+/** The inner class `Canary`'s call sites reach directly (see `directInner` in core). */
+const SITE: DirectSite = { inner: undefined };
 
 const CANARY = 8;
 /** `MAX_SIZE`, module-local (V8 folds a local constant, not an imported one): the largest inflated request. */
@@ -100,6 +106,8 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
   /** The post word (`w0`, `w1`), as the double with those bits. */
   private readonly postWord: number;
   private corruptions: number;
+  /** The inner, when its class is the one these call sites reach directly; else `null` (see `directInner`). */
+  private readonly direct: RawLayer | null;
 
   /** @throws `AllocError` for a seed that is not 8 bytes, or an inner slab too small for a canaried byte. */
   constructor(inner: TInner, options: CanaryOptions = {}) {
@@ -114,6 +122,7 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     this.preWord = wordAsDouble((this.w0 ^ CANARY) >>> 0, this.w1);
     this.postWord = wordAsDouble(this.w0, this.w1);
     this.corruptions = 0;
+    this.direct = directInner(SITE, this.raw);
     const blockSize = (inner as { blockSize?: unknown }).blockSize;
     if (typeof blockSize === "number" && blockSize < 2 * CANARY + 1) {
       throw new AllocError(
@@ -137,7 +146,9 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
   override allocRaw(size: number, align: number): number {
     if (align > CANARY || (size & 7) !== 0 || size > LARGEST - 2 * CANARY)
       return this.allocPadded(size, align);
-    const block = this.rawAlloc(this.raw, size + 2 * CANARY, CANARY);
+    const d = this.direct;
+    const block =
+      d !== null ? d.allocRaw(size + 2 * CANARY, CANARY) : this.rawAlloc(this.raw, size + 2 * CANARY, CANARY);
     if (block === NULL) return NULL;
     const f64 = this.memory.f64;
     f64[block >>> 3] = this.preWord;
@@ -203,7 +214,11 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
         // and restore them if the inner refuses the free, so a refused free changes nothing.
         f64[pre] = 0;
         f64[post] = 0;
-        const r = this.rawTryFree(this.raw, ptr - CANARY, size + 2 * CANARY, CANARY);
+        const d = this.direct;
+        const r =
+          d !== null
+            ? d.tryFree(ptr - CANARY, size + 2 * CANARY, CANARY)
+            : this.rawTryFree(this.raw, ptr - CANARY, size + 2 * CANARY, CANARY);
         return r === 0 ? 0 : this.refused(ptr, size, CANARY, r);
       }
     }

@@ -34,6 +34,9 @@ import {
   AllocError,
   type Allocator,
   CorruptionError,
+  type DirectSite,
+  type RawLayer,
+  directInner,
   type FixedRange,
   NULL as IMPORTED_NULL,
   describePointer,
@@ -55,6 +58,9 @@ const NULL = IMPORTED_NULL;
 // The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
 // check at every call).
 const validLayout = isValidLayout;
+
+/** The inner class the call sites of `PoisonOnFree` (and `ZeroizeOnFree`) reach directly (see `directInner` in core). */
+const SITE: DirectSite = { inner: undefined };
 
 /** The Rust crate's default poison byte. */
 export const DEFAULT_POISON = 0xde;
@@ -107,6 +113,8 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
    * instructions of ToBoolean).
    */
   protected after: boolean;
+  /** The inner, when its class is the one these call sites reach directly; else `null` (see `directInner`). */
+  private readonly direct: RawLayer | null;
 
   /** @throws `AllocError` for a pattern that is not a byte. */
   constructor(inner: TInner, options: PoisonOptions = {}, label = "PoisonOnFree") {
@@ -132,19 +140,22 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     this.starts = new Uint32Array(0);
     this.tracked = null;
     this.after = this.checkOnReuse;
+    this.direct = directInner(SITE, this.raw);
   }
 
   /** Checked once, then `PoisonOnFree.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
     if (!validLayout(size, align)) throw this.badLayout("allocate", size, align);
-    const p = this.rawAlloc(this.raw, size, align);
+    const d = this.direct;
+    const p = d !== null ? d.allocRaw(size, align) : this.rawAlloc(this.raw, size, align);
     if (this.after === true && p !== NULL) this.afterAllocate(p, size, align);
     return p;
   }
 
   /** The raw protocol: forwarded; with `checkOnReuse`, a reused block is first checked for writes made while it was free. @internal */
   override allocRaw(size: number, align: number): number {
-    const p = this.rawAlloc(this.raw, size, align);
+    const d = this.direct;
+    const p = d !== null ? d.allocRaw(size, align) : this.rawAlloc(this.raw, size, align);
     if (this.after === true && p !== NULL) this.afterAllocate(p, size, align);
     return p;
   }
@@ -176,14 +187,22 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
    */
   override deallocate(ptr: number, size: number, align = 8): void {
     if (!validLayout(size, align)) throw this.badLayout("deallocate", size, align);
-    const usable = this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
+    const d = this.direct;
+    const usable =
+      d !== null
+        ? d.scrubFree(ptr, size, align, this.pattern)
+        : this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
     if (usable < 0) throw this.refusal("deallocate", usable, ptr, size, align);
     if (this.after === true) this.afterFree(ptr, usable);
   }
 
   /** The raw protocol: the inner checks the free first; only then is the block scrubbed and freed. @internal */
   override tryFree(ptr: unknown, size: number, align: number): number {
-    const usable = this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
+    const d = this.direct;
+    const usable =
+      d !== null
+        ? d.scrubFree(ptr, size, align, this.pattern)
+        : this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
     if (usable < 0) return usable;
     if (this.after === true) this.afterFree(ptr as number, usable);
     return 0;
@@ -191,7 +210,11 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** The raw protocol: scrubs and frees a checked block. @internal */
   override freeRaw(ptr: number, size: number, align: number): void {
-    const usable = this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
+    const d = this.direct;
+    const usable =
+      d !== null
+        ? d.scrubFree(ptr, size, align, this.pattern)
+        : this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
     if (this.after === true) this.afterFree(ptr, usable);
   }
 

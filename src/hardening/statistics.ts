@@ -19,7 +19,10 @@
  */
 import {
   type Allocator,
+  type DirectSite,
   NULL as IMPORTED_NULL,
+  type RawLayer,
+  directInner,
   faultError,
   layoutError,
   isValidLayout,
@@ -51,6 +54,9 @@ export interface AllocStats {
   readonly corruptionEvents: number;
 }
 
+/** The inner class `Statistics`' call sites reach directly (see `directInner` in core). */
+const SITE: DirectSite = { inner: undefined };
+
 /** Indices into {@link Statistics}'s `counts`. */
 const ALLOCATIONS = 0;
 const DEALLOCATIONS = 1;
@@ -77,18 +83,22 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
   private readonly counts: Float64Array;
   /** The bytes requested by live blocks, and their peak. */
   private readonly bytes: Int32Array;
+  /** The inner, when its class is the one these call sites reach directly; else `null` (see `directInner`). */
+  private readonly direct: RawLayer | null;
 
   /** Counts calls to `inner`. */
   constructor(inner: TInner) {
     super("Statistics", inner, true);
     this.counts = new Float64Array(4);
     this.bytes = new Int32Array(2);
+    this.direct = directInner(SITE, this.raw);
   }
 
   /** Checked once, then counted. @throws `LayoutError` for a bad size or alignment (nothing is counted then). */
   override allocate(size: number, align = 8): number {
     if (!validLayout(size, align)) throw layoutError("Statistics.allocate", size, align);
-    const p = this.rawAlloc(this.raw, size, align);
+    const d = this.direct;
+    const p = d !== null ? d.allocRaw(size, align) : this.rawAlloc(this.raw, size, align);
     if (p === NULL) return this.failed();
     this.counts[ALLOCATIONS]! += 1;
     const b = this.bytes;
@@ -100,7 +110,8 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** The raw protocol: forwarded and counted. @internal */
   override allocRaw(size: number, align: number): number {
-    const p = this.rawAlloc(this.raw, size, align);
+    const d = this.direct;
+    const p = d !== null ? d.allocRaw(size, align) : this.rawAlloc(this.raw, size, align);
     if (p === NULL) return this.failed();
     this.counts[ALLOCATIONS]! += 1;
     const b = this.bytes;
@@ -122,7 +133,8 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
    */
   override deallocate(ptr: number, size: number, align = 8): void {
     if (!validLayout(size, align)) throw layoutError("Statistics.deallocate", size, align);
-    const r = this.rawTryFree(this.raw, ptr, size, align);
+    const d = this.direct;
+    const r = d !== null ? d.tryFree(ptr, size, align) : this.rawTryFree(this.raw, ptr, size, align);
     if (r !== 0) throw faultError("Statistics.deallocate", r, ptr, size, align);
     this.counts[DEALLOCATIONS]! += 1;
     this.bytes[CURRENT] = (this.bytes[CURRENT]! - size) | 0;
@@ -130,7 +142,8 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** The raw protocol: forwarded; counted when the inner accepts it. @internal */
   override tryFree(ptr: unknown, size: number, align: number): number {
-    const r = this.rawTryFree(this.raw, ptr, size, align);
+    const d = this.direct;
+    const r = d !== null ? d.tryFree(ptr, size, align) : this.rawTryFree(this.raw, ptr, size, align);
     if (r === 0) {
       this.counts[DEALLOCATIONS]! += 1;
       this.bytes[CURRENT] = (this.bytes[CURRENT]! - size) | 0;
