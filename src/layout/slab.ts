@@ -84,11 +84,14 @@ const FILL_WORDS: Float64Array = (() => {
 })();
 
 /**
- * Sets the 8-byte words `[from, to)` of `f64` to `word`, four stores per loop iteration: each iteration costs a map
- * check, a reload of the view's fields and an interrupt check, which V8 then shares among four stores. A function
- * of its own, so that `scrubFree` stays small enough to be inlined into a wrapper.
+ * Sets the 8-byte words `[from, to)` of `f64` to the word of `byte` (see `FILL_WORDS`), four stores per loop
+ * iteration: each iteration costs a map check, a reload of the view's fields and an interrupt check, which V8 then
+ * shares among four stores. A function of its own, so that `scrubFree` stays small enough to be inlined into a
+ * wrapper; it takes the byte, not the word, because a double argument to a call that is not inlined is boxed (a
+ * heap number per call).
  */
-function fillWords(f64: Float64Array, from: number, to: number, word: number): void {
+function fillWords(f64: Float64Array, from: number, to: number, byte: number): void {
+  const word = FILL_WORDS[byte]!;
   let i = from;
   for (; i + 4 <= to; i += 4) {
     f64[i] = word;
@@ -376,9 +379,8 @@ export class Slab implements Allocator, RawLayer, FixedRange {
         (set[at]! >= n || set[set[at]!] !== ptr)
       ) {
         const f64 = this.memory.f64;
-        const word = FILL_WORDS[byte]!;
-        f64[ptr >>> 3] = word; // the first word inline: an 8-byte slot needs no call
-        if (this.stride > 8) fillWords(f64, (ptr >>> 3) + 1, (ptr + this.stride) >>> 3, word);
+        f64[ptr >>> 3] = FILL_WORDS[byte]!; // the first word inline: an 8-byte slot needs no call
+        if (this.stride > 8) fillWords(f64, (ptr >>> 3) + 1, (ptr + this.stride) >>> 3, byte);
         set[n] = ptr;
         set[at] = n;
         this.freeCount = n + 1;
