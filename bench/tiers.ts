@@ -7,6 +7,12 @@
 // reaches the inner through `this.inner.allocate` would be megamorphic). The stacks are reached through a mutable
 // holder, so V8 cannot constant-fold the receiver away and the call sites behave as in an application.
 //
+// The "met" column checks the issue's targets: the clean cost over the bare slab within the tier's budget, and
+// the cost with six inner types at most 6 ns above the clean one. Rows "0a'" and "3b'" run bursts (16
+// allocations, then 16 frees) instead of single round trips: a slab with a MAC checks an entry against a JS-heap
+// copy while it is the top of the free stack and signs it only when a later free buries it, so the round trip of
+// "3b" computes no tag; the bursts show what the tags cost ("3b'" over "0a'").
+//
 // `node build/bench/tiers.js [--rounds=N] [--time=MS] [--write]`.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
@@ -108,7 +114,12 @@ interface Tier {
    */
   run: (h: { a: Allocator }) => number;
   target?: number;
+  /** The row the "over" columns subtract: the bare slab's round trip ("0a") unless the workload differs. */
+  base?: string;
 }
+
+/** The blocks of one burst (rows "0a'" and "3b'"). */
+const burst = new Int32Array(16);
 
 const TIERS: Tier[] = [
   {
@@ -119,6 +130,21 @@ const TIERS: Tier[] = [
       const a = h.a;
       let s = 0;
       for (let i = 0; i < N; i++) a.deallocate((s = a.allocate(8, 8)), 8, 8);
+      return s;
+    },
+  },
+  {
+    id: "0a'",
+    name: "Slab, in bursts: 16 allocations, then 16 frees",
+    make: () => slab(),
+    base: "0a'",
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i += 16) {
+        for (let j = 0; j < 16; j++) s ^= burst[j] = a.allocate(8, 8);
+        for (let j = 0; j < 16; j++) a.deallocate(burst[j]!, 8, 8);
+      }
       return s;
     },
   },
@@ -251,6 +277,21 @@ const TIERS: Tier[] = [
     },
   },
   {
+    id: "3b'",
+    name: "Slab with MAC, in bursts: 16 allocations, then 16 frees (15 tags checked and 15 made per burst; over 0a')",
+    make: () => slab(8, new HalfSipHashMac()),
+    base: "0a'",
+    run: (h) => {
+      const a = h.a;
+      let s = 0;
+      for (let i = 0; i < N; i += 16) {
+        for (let j = 0; j < 16; j++) s ^= burst[j] = a.allocate(8, 8);
+        for (let j = 0; j < 16; j++) a.deallocate(burst[j]!, 8, 8);
+      }
+      return s;
+    },
+  },
+  {
     id: "3c",
     name: "CacheJitter<BumpArena> (256 allocations, reset)",
     make: () => new CacheJitter(new BumpArena(new ArrayBufferBacked(1 << 20)), { line: 64, assoc: 8 }),
@@ -359,6 +400,9 @@ function pollute(): void {
   }
 }
 
+/** How much more a tier may cost with six inner types behind its wrapper class than clean (the issue's target). */
+const POLLUTED_SLACK = 6;
+
 const median = (xs: number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
   const m = s.length >> 1;
@@ -418,13 +462,21 @@ if (args.has("child")) {
     "|---|---|---|---|---|---|---|---|",
   ];
   for (const t of TIERS) {
-    const over = (c: Record<string, number>): number => c[t.id]! - c["0a"]!;
+    const base = t.base ?? "0a";
+    const over = (c: Record<string, number>): number => c[t.id]! - c[base]!;
     const target = t.target;
+    // The issue's targets: the clean cost within the tier's budget, and with six inner types at most
+    // POLLUTED_SLACK ns more than clean.
     const met =
-      target !== undefined ? (Math.max(over(clean), over(polluted)) <= target ? "yes" : "**no**") : "";
+      target !== undefined
+        ? over(clean) <= target && over(polluted) <= over(clean) + POLLUTED_SLACK
+          ? "yes"
+          : "**no**"
+        : "";
+    const isBase = t.id === base;
     rows.push(
-      `| ${t.id} | ${t.name} | ${fmt(clean[t.id]!)} | ${t.id === "0a" ? "-" : `+${fmt(over(clean))}`} | ${fmt(polluted[t.id]!)} | ` +
-        `${t.id === "0a" ? "-" : `+${fmt(over(polluted))}`} | ${target !== undefined ? `<= +${target} ns` : ""} | ${met} |`,
+      `| ${t.id} | ${t.name} | ${fmt(clean[t.id]!)} | ${isBase ? "-" : `+${fmt(over(clean))}`} | ${fmt(polluted[t.id]!)} | ` +
+        `${isBase ? "-" : `+${fmt(over(polluted))}`} | ${target !== undefined ? `<= +${target} ns; 6 inner types <= clean + ${POLLUTED_SLACK}` : ""} | ${met} |`,
     );
   }
   publish({

@@ -161,9 +161,10 @@ export function halfSipHash13(k0: number, k1: number, m0: number, m1: number): n
 /**
  * Integrity of a free list's links: `sign` tags a link when it is stored, `verify` checks the tag before the link
  * is followed. The Rust `FreelistProtection`. The second word is the context the caller binds to the link, and it
- * must be something an attacker who can write the list cannot make repeat: `Slab` binds a per-free sequence
- * number it keeps out of the list's memory, so an entry that is moved, or saved and written back after its block
- * was reissued (a replay), fails. Binding only a position would let a replayed entry pass.
+ * must be something an attacker who can write the list cannot make repeat: `Slab` binds a sequence number, fresh
+ * for every tag, that it keeps out of the list's memory, so an entry that is moved, or saved and written back after
+ * its block was reissued (a replay), fails. Binding only a position would let a replayed entry pass. (`Slab` signs
+ * an entry when a later free buries it; until then the top entry is checked against a JS-heap copy.)
  */
 export interface FreelistProtection {
   /** A 32-bit tag for the link `next` in context `slot` (a sequence number, or a slot index). */

@@ -467,3 +467,26 @@ export function rawForwarders(layer: RawLayer): RawForwarders {
     scrubFree: SCRUB_FREE[k]!,
   };
 }
+
+/**
+ * The class a wrapper's call sites reach directly (see {@link directInner}): one per module of a wrapper class,
+ * set by the first inner that class is built over. @internal
+ */
+export interface DirectSite {
+  /** The first inner class seen, or `undefined`. */
+  inner: unknown;
+}
+
+/**
+ * `layer` when its class is the first one seen at `site`, else `null`. A wrapper calls a non-null result's raw
+ * methods directly (`this.direct.allocRaw(...)`): that property access only ever sees one class, so V8 inlines the
+ * inner's method even in an application that builds the same wrapper class over many inner classes, where the
+ * forwarders ({@link rawForwarders}) would be an indirect call. Every other inner class goes through its
+ * forwarder, as before; the first class is the one a hot stack is most likely built over (a wrapper over the
+ * application's slab), and the choice never changes behaviour, only speed. @internal
+ */
+export function directInner(site: DirectSite, layer: RawLayer): RawLayer | null {
+  const ctor = (layer as { constructor?: unknown }).constructor;
+  if (site.inner === undefined) site.inner = ctor;
+  return site.inner === ctor ? layer : null;
+}

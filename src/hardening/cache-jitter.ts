@@ -33,7 +33,7 @@ import {
   FAULT_LAYOUT,
   FAULT_NOT_LIVE,
   MAX_SIZE,
-  NULL,
+  NULL as IMPORTED_NULL,
   checkInteger,
   describePointer,
   faultError,
@@ -46,6 +46,9 @@ import {
   zeroBlock,
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
+
+// `NULL`, bound module-locally: V8 folds a local constant (an imported binding is a load and a check at every use).
+const NULL = IMPORTED_NULL;
 
 // The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
 // check at every call).

@@ -9,7 +9,10 @@
  * ```
  *
  * The secret comes from `crypto.getRandomValues` (or a seed, for replayable tests) and never appears in an error
- * message, `util.inspect` or `JSON.stringify`.
+ * message, `util.inspect` or `JSON.stringify`. One detail of its 64 bits: bits 52..62 (a double's exponent field)
+ * are never all zeros or all ones (such a secret has bit 62 flipped), so the words are normal doubles and the
+ * common case (`align <= 8`, `size` a multiple of 8) writes and compares each as one 8-byte word. That costs the
+ * secret 0.002 bits: an attacker guessing a canary still needs about 2^64 tries.
  *
  * Complexity: O(1) plus the inner's cost; two 8-byte writes per allocation, two compares per free.
  * Overhead per block: `max(8, align) + 8` bytes plus the inner's rounding. `usableSize` is exactly `size` (the
@@ -33,12 +36,15 @@
 import {
   AllocError,
   type Allocator,
+  type DirectSite,
+  type RawLayer,
+  directInner,
   FAULT_CORRUPT,
   FAULT_LAYOUT,
   FAULT_NOT_LIVE,
   InvalidPointerError,
   MAX_ALIGN,
-  NULL,
+  NULL as IMPORTED_NULL,
   describePointer,
   faultError,
   isValidLayout,
@@ -50,6 +56,9 @@ import {
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
 
+// `NULL`, bound module-locally: V8 folds a local constant (an imported binding is a load and a check at every use).
+const NULL = IMPORTED_NULL;
+
 // The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
 // check at every call).
 const validLayout = isValidLayout;
@@ -60,9 +69,29 @@ export interface CanaryOptions {
   seed?: Uint8Array;
 }
 
+/** The inner class `Canary`'s call sites reach directly (see `directInner` in core). */
+const SITE: DirectSite = { inner: undefined };
+
 const CANARY = 8;
 /** `MAX_SIZE`, module-local (V8 folds a local constant, not an imported one): the largest inflated request. */
 const LARGEST = 0x40000000;
+
+/**
+ * `w1` with the top bit of a double's exponent field flipped when that field is all zeros or all ones, so the word
+ * `(w0, w1)` is a normal double for every `w0`: it is neither a NaN nor a zero, and two such words compare equal as
+ * doubles exactly when their bits are equal. This folds 2 of the 2048 exponent values onto two others: the secret
+ * keeps 63.998 of its 64 bits.
+ */
+function exponentFolded(w1: number): number {
+  const exponent = (w1 >>> 20) & 0x7ff;
+  return exponent === 0 || exponent === 0x7ff ? (w1 ^ 0x40000000) >>> 0 : w1;
+}
+
+/** The double whose little-endian bits are the words `(lo, hi)`. */
+function wordAsDouble(lo: number, hi: number): number {
+  const words = new Uint32Array([lo, hi]);
+  return new Float64Array(words.buffer)[0]!;
+}
 
 /**
  * Guard words around every block (see the module documentation).
@@ -72,7 +101,13 @@ const LARGEST = 0x40000000;
 export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
   private readonly w0: number;
   private readonly w1: number;
+  /** The pre word of a block aligned to at most 8 (`w0 ^ 8`, `w1`), as the double with those bits. */
+  private readonly preWord: number;
+  /** The post word (`w0`, `w1`), as the double with those bits. */
+  private readonly postWord: number;
   private corruptions: number;
+  /** The inner, when its class is the one these call sites reach directly; else `null` (see `directInner`). */
+  private readonly direct: RawLayer | null;
 
   /** @throws `AllocError` for a seed that is not 8 bytes, or an inner slab too small for a canaried byte. */
   constructor(inner: TInner, options: CanaryOptions = {}) {
@@ -83,8 +118,11 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     const w0 = (seed[0]! | (seed[1]! << 8) | (seed[2]! << 16) | (seed[3]! << 24)) >>> 0;
     const w1 = (seed[4]! | (seed[5]! << 8) | (seed[6]! << 16) | (seed[7]! << 24)) >>> 0;
     this.w0 = w0 === 0 && w1 === 0 ? 0xdeadbeef : w0;
-    this.w1 = w0 === 0 && w1 === 0 ? 0xcafebabe : w1;
+    this.w1 = w0 === 0 && w1 === 0 ? 0xcafebabe : exponentFolded(w1);
+    this.preWord = wordAsDouble((this.w0 ^ CANARY) >>> 0, this.w1);
+    this.postWord = wordAsDouble(this.w0, this.w1);
     this.corruptions = 0;
+    this.direct = directInner(SITE, this.raw);
     const blockSize = (inner as { blockSize?: unknown }).blockSize;
     if (typeof blockSize === "number" && blockSize < 2 * CANARY + 1) {
       throw new AllocError(
@@ -102,9 +140,24 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
 
   /**
    * The raw protocol: allocates `size + max(8, align) + 8` bytes from the inner and writes both canaries. `NULL`
-   * when the inner refuses. @internal
+   * when the inner refuses. In the common case (`align <= 8`, `size` a multiple of 8) each word is one 8-byte
+   * store. @internal
    */
   override allocRaw(size: number, align: number): number {
+    if (align > CANARY || (size & 7) !== 0 || size > LARGEST - 2 * CANARY)
+      return this.allocPadded(size, align);
+    const d = this.direct;
+    const block =
+      d !== null ? d.allocRaw(size + 2 * CANARY, CANARY) : this.rawAlloc(this.raw, size + 2 * CANARY, CANARY);
+    if (block === NULL) return NULL;
+    const f64 = this.memory.f64;
+    f64[block >>> 3] = this.preWord;
+    f64[(block + CANARY + size) >>> 3] = this.postWord;
+    return block + CANARY;
+  }
+
+  /** `allocRaw` for any layout: the pre word records the padding, the post word may be unaligned. */
+  private allocPadded(size: number, align: number): number {
     const pre = align > CANARY ? align : CANARY;
     if (pre + size + CANARY > LARGEST) return NULL; // the inflated request is larger than any allocator serves
     const block = this.rawAlloc(this.raw, pre + size + CANARY, pre);
@@ -146,14 +199,37 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
 
   /**
    * The raw protocol: checks both canaries, zeroes them, and frees the inner block; a refusal (here or by the
-   * inner) restores the words and returns its code. @internal
+   * inner) restores the words and returns its code. In the common case (as in `allocRaw`) the words are compared
+   * and zeroed as 8-byte words; anything else (another layout, a changed word, a pointer that is not an 8-aligned
+   * integer) takes `tryFreePadded`, which says why. A word outside the memory reads `undefined`, which no canary
+   * equals. @internal
    */
   override tryFree(ptr: unknown, size: number, align: number): number {
+    if (typeof ptr === "number" && (ptr & -8) === ptr && align <= CANARY && (size & 7) === 0) {
+      const f64 = this.memory.f64;
+      const pre = (ptr >>> 3) - 1;
+      const post = (ptr + size) >>> 3;
+      if (f64[pre] === this.preWord && f64[post] === this.postWord) {
+        // Zero the words before the inner frees the block (a scrubbing wrapper inside must see the final bytes),
+        // and restore them if the inner refuses the free, so a refused free changes nothing.
+        f64[pre] = 0;
+        f64[post] = 0;
+        const d = this.direct;
+        const r =
+          d !== null
+            ? d.tryFree(ptr - CANARY, size + 2 * CANARY, CANARY)
+            : this.rawTryFree(this.raw, ptr - CANARY, size + 2 * CANARY, CANARY);
+        return r === 0 ? 0 : this.refused(ptr, size, CANARY, r);
+      }
+    }
+    return this.tryFreePadded(ptr, size, align);
+  }
+
+  /** `tryFree` for any layout, and for every refusal. */
+  private tryFreePadded(ptr: unknown, size: number, align: number): number {
     const pre = align > CANARY ? align : CANARY;
     if (!this.intact(ptr, size, pre)) return this.failure(ptr, size, pre, true);
     const p = ptr as number;
-    // Zero the words before the inner frees the block (a scrubbing wrapper inside must see the final bytes), and
-    // restore them if the inner refuses the free, so a refused free changes nothing.
     this.clearWords(p, size);
     const r = this.rawTryFree(this.raw, p - pre, pre + size + CANARY, pre);
     return r === 0 ? 0 : this.refused(p, size, pre, r);

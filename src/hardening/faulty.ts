@@ -27,13 +27,16 @@
 import {
   AllocError,
   type Allocator,
-  NULL,
+  NULL as IMPORTED_NULL,
   checkInteger,
   faultError,
   isValidLayout,
   layoutError,
 } from "../core/index.js";
 import { Wrapper } from "./wrapper.js";
+
+// `NULL`, bound module-locally: V8 folds a local constant (an imported binding is a load and a check at every use).
+const NULL = IMPORTED_NULL;
 
 // The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
 // check at every call).

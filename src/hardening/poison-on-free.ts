@@ -34,8 +34,11 @@ import {
   AllocError,
   type Allocator,
   CorruptionError,
+  type DirectSite,
+  type RawLayer,
+  directInner,
   type FixedRange,
-  NULL,
+  NULL as IMPORTED_NULL,
   describePointer,
   faultError,
   type HasRegions,
@@ -49,9 +52,15 @@ import {
 import { Heap, Tlsf } from "../layout/index.js";
 import { Wrapper } from "./wrapper.js";
 
+// `NULL`, bound module-locally: V8 folds a local constant (an imported binding is a load and a check at every use).
+const NULL = IMPORTED_NULL;
+
 // The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
 // check at every call).
 const validLayout = isValidLayout;
+
+/** The inner class the call sites of `PoisonOnFree` (and `ZeroizeOnFree`) reach directly (see `directInner` in core). */
+const SITE: DirectSite = { inner: undefined };
 
 /** The Rust crate's default poison byte. */
 export const DEFAULT_POISON = 0xde;
@@ -98,8 +107,14 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   private starts: Uint32Array;
   /** `ZeroizeOnFree` over an inner it must track: each live block it issued, with its usable size; else `null`. */
   protected tracked: Map<number, number> | null;
-  /** True when an allocation or free has work after the inner's (a reuse check, or tracking): one branch. */
+  /**
+   * True when an allocation or free has work after the inner's (a reuse check, or tracking): one branch. Tested
+   * with `=== true`, a pointer compare (a plain `if` of a field V8 types only as "heap object" is a dozen
+   * instructions of ToBoolean).
+   */
   protected after: boolean;
+  /** The inner, when its class is the one these call sites reach directly; else `null` (see `directInner`). */
+  private readonly direct: RawLayer | null;
 
   /** @throws `AllocError` for a pattern that is not a byte. */
   constructor(inner: TInner, options: PoisonOptions = {}, label = "PoisonOnFree") {
@@ -125,19 +140,34 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     this.starts = new Uint32Array(0);
     this.tracked = null;
     this.after = this.checkOnReuse;
+    this.direct = directInner(SITE, this.raw);
   }
 
   /** Checked once, then `PoisonOnFree.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
-    if (!validLayout(size, align)) throw layoutError(`${this.label}.allocate`, size, align);
-    return this.allocRaw(size, align);
+    if (!validLayout(size, align)) throw this.badLayout("allocate", size, align);
+    const d = this.direct;
+    const p = d !== null ? d.allocRaw(size, align) : this.rawAlloc(this.raw, size, align);
+    if (this.after === true && p !== NULL) this.afterAllocate(p, size, align);
+    return p;
   }
 
   /** The raw protocol: forwarded; with `checkOnReuse`, a reused block is first checked for writes made while it was free. @internal */
   override allocRaw(size: number, align: number): number {
-    const p = this.rawAlloc(this.raw, size, align);
-    if (this.after && p !== NULL) this.afterAllocate(p, size, align);
+    const d = this.direct;
+    const p = d !== null ? d.allocRaw(size, align) : this.rawAlloc(this.raw, size, align);
+    if (this.after === true && p !== NULL) this.afterAllocate(p, size, align);
     return p;
+  }
+
+  /** The `LayoutError` of `method`, off the hot path (a template literal there costs inlining budget). */
+  private badLayout(method: string, size: number, align: number): AllocError {
+    return layoutError(`${this.label}.${method}`, size, align);
+  }
+
+  /** The error of a free (or resize) the inner refused with `code`, off the hot path. */
+  private refusal(method: string, code: number, ptr: unknown, size: number, align: number): AllocError {
+    return faultError(`${this.label}.${method}`, code, ptr, size, align);
   }
 
   /** The work after an allocation: the reuse check, and tracking for `ZeroizeOnFree`. */
@@ -156,23 +186,36 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
    *   would refuse; nothing is written then.
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!validLayout(size, align)) throw layoutError(`${this.label}.deallocate`, size, align);
-    const r = this.tryFree(ptr, size, align);
-    if (r !== 0) throw faultError(`${this.label}.deallocate`, r, ptr, size, align);
+    if (!validLayout(size, align)) throw this.badLayout("deallocate", size, align);
+    const d = this.direct;
+    const usable =
+      d !== null
+        ? d.scrubFree(ptr, size, align, this.pattern)
+        : this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
+    if (usable < 0) throw this.refusal("deallocate", usable, ptr, size, align);
+    if (this.after === true) this.afterFree(ptr, usable);
   }
 
   /** The raw protocol: the inner checks the free first; only then is the block scrubbed and freed. @internal */
   override tryFree(ptr: unknown, size: number, align: number): number {
-    const usable = this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
+    const d = this.direct;
+    const usable =
+      d !== null
+        ? d.scrubFree(ptr, size, align, this.pattern)
+        : this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
     if (usable < 0) return usable;
-    if (this.after) this.afterFree(ptr as number, usable);
+    if (this.after === true) this.afterFree(ptr as number, usable);
     return 0;
   }
 
   /** The raw protocol: scrubs and frees a checked block. @internal */
   override freeRaw(ptr: number, size: number, align: number): void {
-    const usable = this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
-    if (this.after) this.afterFree(ptr, usable);
+    const d = this.direct;
+    const usable =
+      d !== null
+        ? d.scrubFree(ptr, size, align, this.pattern)
+        : this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
+    if (this.after === true) this.afterFree(ptr, usable);
   }
 
   /** The work after a free: record the block for the reuse check, forget a tracked one. */

@@ -180,3 +180,27 @@ describe("PoisonOnFree checkOnReuse over Tlsf", () => {
     pool.inner.validate();
   });
 });
+
+describe("PoisonOnFree over a Slab fills by 8-byte words", () => {
+  test("every pattern byte lands exactly in every byte of the slot (0xFF, whose word is a NaN, bytewise)", () => {
+    for (const [blockSize, align] of [
+      [24, 8],
+      [12, 4],
+    ] as const) {
+      const slab = new Slab(new ArrayBufferBacked(1 << 14), { blockSize, capacity: 8, align });
+      for (let pattern = 0; pattern < 256; pattern++) {
+        const poisoned = new PoisonOnFree(slab, { pattern });
+        const p = poisoned.allocate(blockSize, align);
+        poisoned.memory.u8.fill(pattern ^ 0x5a, p - 1, p + slab.stride + 1); // the neighbours' edges too
+        poisoned.deallocate(p, blockSize, align);
+        for (let i = 0; i < slab.stride; i++) assert.equal(poisoned.memory.u8[p + i], pattern, `byte ${i}`);
+        assert.equal(poisoned.memory.u8[p - 1], pattern ^ 0x5a, "the byte before the slot is untouched");
+        assert.equal(
+          poisoned.memory.u8[p + slab.stride],
+          pattern ^ 0x5a,
+          "the byte after the slot is untouched",
+        );
+      }
+    }
+  });
+});

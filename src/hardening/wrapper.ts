@@ -15,7 +15,10 @@
  * trip, measured). The forwarders give each inner class its own call site, so the cost of a stack stays the sum of
  * its layers however many stacks an application builds; see docs/PERFORMANCE.md. For the same reason every
  * concrete wrapper writes out its own `allocate` and `deallocate` (a method shared through this base would be one
- * call site for all of them).
+ * call site for all of them). A forwarder is still an indirect call once a wrapper class serves several inner
+ * classes; `Statistics`, `PoisonOnFree`/`ZeroizeOnFree` and `Canary` therefore call the first inner class they are
+ * built over directly (`directInner` in core), a site that stays monomorphic and inlined, and use the forwarders
+ * for every other class.
  *
  * @example
  * ```ts

@@ -40,7 +40,7 @@ import {
   AllocError,
   type FixedRange,
   InvalidPointerError,
-  NULL,
+  NULL as IMPORTED_NULL,
   type OsBacked,
   type ProtectFlags,
   type TypedArray,
@@ -53,6 +53,9 @@ import {
   RangeBacking,
 } from "../core/index.js";
 import { allocArray, allocDataView, allocUtf8 } from "./typed.js";
+
+// `NULL`, bound module-locally: V8 folds a local constant (an imported binding is a load and a check at every use).
+const NULL = IMPORTED_NULL;
 
 /**
  * The type of one of a {@link BumpArena}'s `OsBacked` calls: the backing's own type for it when the backing's type

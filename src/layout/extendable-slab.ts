@@ -48,7 +48,7 @@ import {
   InvalidPointerError,
   LayoutError,
   type Memory,
-  NULL,
+  NULL as IMPORTED_NULL,
   checkCarvable,
   checkInteger,
   checkResize,
@@ -60,6 +60,9 @@ import {
   moveBlock,
   zeroBlock,
 } from "../core/index.js";
+
+// `NULL`, bound module-locally: V8 folds a local constant (an imported binding is a load and a check at every use).
+const NULL = IMPORTED_NULL;
 
 /** Options of {@link ExtendableSlab}. */
 export interface ExtendableSlabOptions {

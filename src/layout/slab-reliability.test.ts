@@ -6,6 +6,7 @@ import {
   AllocError,
   ArrayBufferBacked,
   CorruptionError,
+  type FreelistProtection,
   HalfSipHashMac,
   InvalidPointerError,
   SharedArrayBufferBacked,
@@ -68,6 +69,68 @@ describe("Slab free-list MAC against replays", () => {
     }
     assert.equal(slab.corruptionEvents(), 0);
     slab.validate();
+  });
+});
+
+describe("Slab free-list MAC: the top entry is signed when a later free buries it", () => {
+  /** HalfSipHashMac with counters, to see how many tags a workload computes and checks. */
+  class CountingMac implements FreelistProtection {
+    signs = 0;
+    verifies = 0;
+    private readonly mac = new HalfSipHashMac();
+    sign(next: number, slot: number): number {
+      this.signs++;
+      return this.mac.sign(next, slot);
+    }
+    verify(next: number, slot: number, tag: number): boolean {
+      this.verifies++;
+      return this.mac.verify(next, slot, tag);
+    }
+  }
+  const counted = (): { slab: Slab; set: Int32Array; mac: CountingMac } => {
+    const meta = new ArrayBufferBacked(1 << 12);
+    const mac = new CountingMac();
+    const slab = new Slab(new ArrayBufferBacked(1 << 14), {
+      blockSize: 64,
+      capacity: 8,
+      metadata: meta,
+      protection: mac,
+    });
+    return { slab, set: new Int32Array(meta.memory.buffer, 16, 3 * 8), mac };
+  };
+
+  test("a free then an allocation computes no tag; k frees then k allocations compute and check k - 1", () => {
+    const { slab, mac } = counted();
+    const blocks = Array.from({ length: 5 }, () => slab.allocate(64));
+    for (const p of blocks) slab.deallocate(p, 64); // onto an empty stack
+    for (let i = 0; i < blocks.length; i++) slab.allocate(64);
+    assert.deepEqual([mac.signs, mac.verifies], [4, 4]);
+    for (let i = 0; i < 100; i++) slab.deallocate(slab.allocate(64), 64);
+    assert.deepEqual([mac.signs, mac.verifies], [4, 4], "round trips reuse the top entry: no tag");
+    assert.equal(slab.corruptionEvents(), 0);
+    slab.validate();
+  });
+
+  test("the top entry rewritten before a free buries it is refused: the tag is made from the JS-heap copy", () => {
+    const { slab, set } = counted();
+    const [a, b, c] = [slab.allocate(64), slab.allocate(64), slab.allocate(64)];
+    slab.deallocate(a, 64); // entry 0: a, unsigned, with its copy in the JS heap
+    set[0] = b; // the attacker names a live block in the top entry ...
+    set[8 + (b - slab.base()) / 64] = 0; // ... and makes the position agree
+    slab.deallocate(c, 64); // buries entry 0: its tag is a's, not b's
+    assert.equal(slab.allocate(64), c);
+    assert.throws(() => slab.allocate(64), CorruptionError, "b, still live, is never handed out");
+    assert.equal(slab.corruptionEvents(), 1);
+  });
+
+  test("an unsigned top entry that names another block is refused when popped", () => {
+    const { slab, set } = counted();
+    const [a, b] = [slab.allocate(64), slab.allocate(64)];
+    slab.deallocate(a, 64);
+    set[0] = b;
+    set[8 + (b - slab.base()) / 64] = 0;
+    assert.throws(() => slab.allocate(64), CorruptionError);
+    assert.notEqual(slab.allocate(64), b, "b stays live");
   });
 });
 

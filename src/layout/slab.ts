@@ -48,7 +48,7 @@ import {
   type FixedRange,
   type FreelistProtection,
   type Memory,
-  NULL,
+  NULL as IMPORTED_NULL,
   type RawLayer,
   type Region,
   TAGGED_FIELD,
@@ -65,9 +65,42 @@ import {
   zeroBlock,
 } from "../core/index.js";
 
+// `NULL`, bound module-locally: V8 folds a local constant (an imported binding is a load and a check at every use).
+const NULL = IMPORTED_NULL;
+
 // The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
 // check at every call).
 const validLayout = isValidLayout;
+
+/**
+ * The 8-byte word of each fill byte, as the double with those bits: `scrubFree` fills a slot with 8-byte stores of
+ * `FILL_WORDS[byte]` (a byte loop would take 8 stores per word, `TypedArray.prototype.fill` a builtin call). Only
+ * for bytes up to 254: the word of 0xFF is a NaN, which an engine may canonicalise on a store.
+ */
+const FILL_WORDS: Float64Array = (() => {
+  const words = new Float64Array(256);
+  new Uint8Array(words.buffer).forEach((_, i, bytes) => (bytes[i] = i >>> 3));
+  return words;
+})();
+
+/**
+ * Sets the 8-byte words `[from, to)` of `f64` to the word of `byte` (see `FILL_WORDS`), four stores per loop
+ * iteration: each iteration costs a map check, a reload of the view's fields and an interrupt check, which V8 then
+ * shares among four stores. A function of its own, so that `scrubFree` stays small enough to be inlined into a
+ * wrapper; it takes the byte, not the word, because a double argument to a call that is not inlined is boxed (a
+ * heap number per call).
+ */
+function fillWords(f64: Float64Array, from: number, to: number, byte: number): void {
+  const word = FILL_WORDS[byte]!;
+  let i = from;
+  for (; i + 4 <= to; i += 4) {
+    f64[i] = word;
+    f64[i + 1] = word;
+    f64[i + 2] = word;
+    f64[i + 3] = word;
+  }
+  for (; i < to; i++) f64[i] = word;
+}
 
 /** Options of a {@link Slab}. */
 export interface SlabOptions {
@@ -85,13 +118,16 @@ export interface SlabOptions {
    */
   metadata?: Allocator;
   /**
-   * Free-list integrity: a keyed MAC (e.g. `new HalfSipHashMac()`) over every free-stack entry, checked before the
-   * entry is used. The tag binds the block's offset and a per-free sequence number that the slab keeps in the JS
-   * heap (4 bytes per slot), so an entry forged, moved to another position, or saved and written back later (a
-   * replay) fails. A bad entry is never followed: the allocation throws `CorruptionError` (counted in
-   * `corruptionEvents()`), the free list is abandoned (its slots leak) and later allocations carve the untouched
-   * tail. Worth it when the free set lives in memory other code can write (the `metadata` option); with the
-   * default JS-heap free set nothing can forge it.
+   * Free-list integrity: a keyed MAC (e.g. `new HalfSipHashMac()`) over every free-stack entry below the top,
+   * checked before the entry is used. The tag binds the block's offset and a sequence number that the slab keeps
+   * in the JS heap (4 bytes per slot), so an entry forged, moved to another position, or saved and written back
+   * later (a replay) fails. The top entry is checked against a copy of it that the slab keeps in the JS heap
+   * instead (an exact compare, which no forgery passes), and is signed when the next free buries it: a free
+   * followed by an allocation, the common reuse, computes no MAC, and a burst of `k` frees then `k` allocations
+   * computes `k - 1` tags and checks `k - 1`. A bad entry is never followed: the allocation throws
+   * `CorruptionError` (counted in `corruptionEvents()`), the free list is abandoned (its slots leak) and later
+   * allocations carve the untouched tail. Worth it when the free set lives in memory other code can write (the
+   * `metadata` option); with the default JS-heap free set nothing can forge it.
    * @defaultValue no MAC
    */
   protection?: FreelistProtection;
@@ -185,10 +221,20 @@ export class Slab implements Allocator, RawLayer, FixedRange {
   /** `blockSize`, or 0 when entries are checked: the hot paths compare against it, so checking costs them nothing. */
   private fastLimit: number;
   private corruptions: number;
+  /**
+   * The largest byte `scrubFree` writes by 8-byte words: 254 when the slots are 8-aligned with an 8-multiple
+   * stride (0xFF is left out: its word is a NaN, whose bits a store need not keep), else -1 (always bytewise).
+   */
+  private readonly wordFill: number;
   /** With a MAC: the sequence number of the free that wrote each stack position (in the JS heap, out of reach). */
   private readonly sequences: Int32Array | null;
-  /** Frees so far (with a MAC): each free's sequence number, bound into its entry's tag. Wraps after 2^32. */
+  /** Entries signed so far (with a MAC): each one's sequence number, bound into its tag. Wraps after 2^32. */
   private frees: number;
+  /**
+   * With a checked free set: the offset in the top entry of the stack while that entry is not signed yet (it is
+   * signed when a free buries it), else -1. The pop of the top compares the entry with this JS-heap copy.
+   */
+  private topCopy: number;
 
   /**
    * Takes `capacity * stride` bytes (aligned to `align`) from `backing`.
@@ -237,9 +283,11 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     this.protection = options.protection ?? null;
     this.sequences = this.protection === null ? null : new Int32Array(capacity);
     this.frees = 0;
+    this.topCopy = -1;
     this.checked = options.protection !== undefined || options.metadata !== undefined;
     this.fastLimit = this.checked ? 0 : blockSize;
     this.corruptions = 0;
+    this.wordFill = (stride & 7) === 0 && (region & 7) === 0 ? 254 : -1;
   }
 
   /**
@@ -290,72 +338,76 @@ export class Slab implements Allocator, RawLayer, FixedRange {
    * @internal
    */
   tryFree(ptr: unknown, size: number, align: number): number {
-    if (typeof ptr !== "number") return this.checkFree(ptr, size, align, true);
-    // Exact division without a divide: for a multiple of the stride this is the slot index; for anything else it
-    // is some other integer, which the compare below rejects. A free slot (a double free), a checked free set and
-    // every refusal take the slow path, so this one stays small enough for V8 to inline into a stack of wrappers.
-    const q = (ptr - this.region) >> this.strideShift;
-    const inverse = this.strideInverse;
-    const idx = inverse === 1 ? q : Math.imul(q, inverse);
-    const n = this.freeCount;
-    const set = this.freeSet;
-    const cap = this.capacity;
-    if (
-      idx * this.stride + this.region !== ptr ||
-      idx >>> 0 >= this.carved ||
-      size > this.fastLimit ||
-      align > this.align ||
-      (set[cap + idx]! < n && set[set[cap + idx]!] === ptr)
-    ) {
-      return this.tryFreeSlow(ptr, idx, size, align);
+    if (typeof ptr === "number" && size <= this.fastLimit && align <= this.align) {
+      // Exact division without a divide (the stride's odd part by its inverse, the power of two by a shift): for
+      // a multiple of the stride this is the slot index; for anything else it is some other integer, which the
+      // compares below reject. A free slot (a double free), a checked free set and every refusal take the slow
+      // path (one call site: this method stays small enough for V8 to inline into a stack of wrappers).
+      const idx = Math.imul((ptr - this.region) >> this.strideShift, this.strideInverse);
+      const n = this.freeCount;
+      const set = this.freeSet;
+      const at = this.capacity + idx;
+      if (
+        idx >>> 0 < this.carved &&
+        idx * this.stride + this.region === ptr &&
+        (set[at]! >= n || set[set[at]!] !== ptr)
+      ) {
+        set[n] = ptr;
+        set[at] = n;
+        this.freeCount = n + 1;
+        return 0;
+      }
     }
-    set[n] = ptr;
-    set[cap + idx] = n;
-    this.freeCount = n + 1;
-    return 0;
+    return this.tryFreeSlow(ptr, size, align);
   }
 
   /**
    * The raw protocol: `tryFree` that first fills the whole slot with `byte` (a scrubbing wrapper's free): the
-   * stride, or a `FAULT_*` code with nothing written. One index computation for the check, the fill and the push.
+   * stride, or a `FAULT_*` code with nothing written. One index computation for the check, the fill and the push;
+   * the fill is by 8-byte words (see `FILL_WORDS`) when the slots allow it.
    * @internal
    */
   scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
-    if (typeof ptr !== "number") return this.checkFree(ptr, size, align, true);
-    const q = (ptr - this.region) >> this.strideShift;
-    const inverse = this.strideInverse;
-    const idx = inverse === 1 ? q : Math.imul(q, inverse);
-    const n = this.freeCount;
-    const set = this.freeSet;
-    if (
-      idx * this.stride + this.region !== ptr ||
-      idx >>> 0 >= this.carved ||
-      size > this.blockSize ||
-      align > this.align ||
-      (set[this.capacity + idx]! < n && set[set[this.capacity + idx]!] === ptr)
-    ) {
+    if (typeof ptr === "number" && size <= this.fastLimit && align <= this.align && byte <= this.wordFill) {
+      const idx = Math.imul((ptr - this.region) >> this.strideShift, this.strideInverse);
+      const n = this.freeCount;
+      const set = this.freeSet;
+      const at = this.capacity + idx;
+      if (
+        idx >>> 0 < this.carved &&
+        idx * this.stride + this.region === ptr &&
+        (set[at]! >= n || set[set[at]!] !== ptr)
+      ) {
+        const f64 = this.memory.f64;
+        f64[ptr >>> 3] = FILL_WORDS[byte]!; // the first word inline: an 8-byte slot needs no call
+        if (this.stride > 8) fillWords(f64, (ptr >>> 3) + 1, (ptr + this.stride) >>> 3, byte);
+        set[n] = ptr;
+        set[at] = n;
+        this.freeCount = n + 1;
+        return this.stride;
+      }
+    }
+    return this.scrubFreeSlow(ptr, size, align, byte);
+  }
+
+  /** `scrubFree` off the hot path: a checked slab, a fill not by words, or the code for a refused free. */
+  private scrubFreeSlow(ptr: unknown, size: number, align: number, byte: number): number {
+    const idx = typeof ptr === "number" ? this.indexOf(ptr) : -1;
+    if (idx < 0 || size > this.blockSize || align > this.align || !this.isLive(idx)) {
       return this.checkFree(ptr, size, align, true); // refused: checkFree says why
     }
-    fillBytes(this.memory, byte, ptr, ptr + this.stride);
-    this.push(ptr, idx);
+    fillBytes(this.memory, byte, ptr as number, (ptr as number) + this.stride);
+    this.push(ptr as number, idx);
     return this.stride;
   }
 
   /** `tryFree` off the hot path: a checked slab's push (with its tag), or the code for a refused free. */
-  private tryFreeSlow(ptr: number, idx: number, size: number, align: number): number {
-    if (
-      idx * this.stride + this.region !== ptr ||
-      idx >>> 0 >= this.carved ||
-      size > this.blockSize ||
-      align > this.align
-    ) {
+  private tryFreeSlow(ptr: unknown, size: number, align: number): number {
+    const idx = typeof ptr === "number" ? this.indexOf(ptr) : -1;
+    if (idx < 0 || size > this.blockSize || align > this.align || !this.isLive(idx)) {
       return this.checkFree(ptr, size, align, true); // refused: checkFree says why
     }
-    const n = this.freeCount;
-    const set = this.freeSet;
-    const at = set[this.capacity + idx]!;
-    if (at < n && set[at] === ptr) return noteFault(FAULT_NOT_LIVE, this.notLive(ptr)); // already free
-    this.push(ptr, idx);
+    this.push(ptr as number, idx);
     return 0;
   }
 
@@ -383,17 +435,24 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     this.push(ptr, this.indexOf(ptr));
   }
 
-  /** Pushes the live slot `idx` at `ptr` on the free stack, with its tag when there is a MAC. */
+  /**
+   * Pushes the live slot `idx` at `ptr` on the free stack. A checked free set keeps a JS-heap copy of the new top
+   * entry instead of signing it, and signs the entry it buries, from that copy (never from the memory, which
+   * other code may have written meanwhile).
+   */
   private push(ptr: number, idx: number): void {
     const n = this.freeCount;
     const set = this.freeSet;
+    if (this.checked) {
+      if (this.topCopy !== -1 && this.protection !== null) {
+        const seq = (this.frees = (this.frees + 1) | 0);
+        this.sequences![n - 1] = seq;
+        set[2 * this.capacity + n - 1] = this.protection.sign(this.topCopy, seq);
+      }
+      this.topCopy = ptr;
+    }
     set[n] = ptr;
     set[this.capacity + idx] = n;
-    if (this.protection !== null) {
-      const seq = (this.frees = (this.frees + 1) | 0);
-      this.sequences![n] = seq;
-      set[2 * this.capacity + n] = this.protection.sign(ptr, seq);
-    }
     this.freeCount = n + 1;
   }
 
@@ -423,6 +482,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
   reset(): void {
     this.freeCount = 0;
     this.carved = 0;
+    this.topCopy = -1;
   }
 
   /** The stride: the whole block may be used (I8). @throws `InvalidPointerError` when `ptr` is not live. */
@@ -512,8 +572,13 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     const n = this.freeCount;
     if (n !== 0) {
       const ptr = this.freeSet[n - 1]!;
-      if (!this.checked || this.entryIsSound(ptr, n - 1)) {
+      if (!this.checked) {
         this.freeCount = n - 1;
+        return ptr;
+      }
+      if (this.entryIsSound(ptr, n - 1)) {
+        this.freeCount = n - 1;
+        this.topCopy = -1; // the entry below was signed when this one buried it
         return ptr;
       }
       throw this.abandon(n - 1);
@@ -537,6 +602,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
   private abandon(at: number): CorruptionError {
     this.corruptions++;
     this.freeCount = 0;
+    this.topCopy = -1;
     return new CorruptionError(
       `Slab.allocate: free-list entry ${at} fails its check (forged, moved or replayed: ` +
         `${this.protection === null ? "not a free slot at its recorded place" : "its MAC does not match"}); ` +
@@ -544,10 +610,14 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     );
   }
 
-  /** Checks a popped free-stack entry: a carved slot start, at its recorded place, with a valid tag. */
+  /**
+   * Checks a popped free-stack entry: a carved slot start, at its recorded place, equal to the JS-heap copy of an
+   * unsigned top entry, or else with a valid tag.
+   */
   private entryIsSound(ptr: number, at: number): boolean {
     const idx = this.indexOf(ptr);
     if (idx < 0 || this.freeSet[this.capacity + idx] !== at) return false;
+    if (this.topCopy !== -1) return ptr === this.topCopy; // the unsigned top: its JS-heap copy decides
     return (
       this.protection === null ||
       this.protection.verify(ptr, this.sequences![at]!, this.freeSet[2 * this.capacity + at]!)
@@ -556,10 +626,8 @@ export class Slab implements Allocator, RawLayer, FixedRange {
 
   /** The slot index of `ptr` by the exact-division trick of `deallocate`, or -1 when it is not a carved slot start. */
   private indexOf(ptr: number): number {
-    const q = (ptr - this.region) >> this.strideShift;
-    const inverse = this.strideInverse;
-    const idx = inverse === 1 ? q : Math.imul(q, inverse);
-    return idx * this.stride + this.region === ptr && idx >>> 0 < this.carved ? idx : -1;
+    const idx = Math.imul((ptr - this.region) >> this.strideShift, this.strideInverse);
+    return idx >>> 0 < this.carved && idx * this.stride + this.region === ptr ? idx : -1;
   }
 
   /**
