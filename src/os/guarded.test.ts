@@ -5,6 +5,7 @@ import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { AllocError, InvalidPointerError } from "../core/index.js";
 import { OS, runChild } from "../../test/helpers/child.js";
+import { vmFlagsOfNew } from "../../test/helpers/smaps.js";
 import { HardenedSlab } from "../os.js";
 import { GuardPage, LockedMmapBacked, MmapBacked, PAGE_SIZE, SplitMetadata } from "./index.js";
 
@@ -67,6 +68,17 @@ describe("LockedMmapBacked", () => {
     assert.throws(() => secrets.releasePages(1, PAGE_SIZE), /not whole pages/);
     secrets.dispose();
     assert.equal(vmLck(), before);
+  });
+
+  test("the kernel says so: its mapping is locked (lo) and left out of core dumps (dd), not merely advised", () => {
+    const bytes = 17 * PAGE_SIZE; // a size no other mapping of this process has
+    const [flags, secrets] = vmFlagsOfNew(bytes, () => new LockedMmapBacked(bytes));
+    try {
+      assert.ok(flags.includes("lo"), `VmFlags ${flags.join(" ")}: locked`);
+      assert.ok(flags.includes("dd"), `VmFlags ${flags.join(" ")}: MADV_DONTDUMP`);
+    } finally {
+      secrets.dispose();
+    }
   });
 
   test("fails closed with EPERM when the lock is refused (child without CAP_IPC_LOCK and with RLIMIT_MEMLOCK 0)", () => {

@@ -15,47 +15,7 @@ import {
   hugePageSizes,
 } from "./index.js";
 import { CONFORMANCE_CHECKS, runConformance } from "../testing/index.js";
-
-/** The VmFlags of the mapping of exactly `bytes` bytes in /proc/self/smaps (sizes chosen to be unique). */
-interface Vma {
-  start: number;
-  end: number;
-  flags: string[];
-}
-
-function vmas(): Vma[] {
-  return readFileSync("/proc/self/smaps", "utf8")
-    .split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
-    .map((e) => {
-      const [start, end] = e
-        .split(" ")[0]!
-        .split("-")
-        .map((h) => parseInt(h, 16));
-      return { start: start!, end: end!, flags: (/VmFlags:\s*(.*)/.exec(e)?.[1] ?? "").trim().split(/\s+/) };
-    });
-}
-
-/**
- * The kernel's VmFlags of the mapping of `bytes` bytes that `create` makes. The kernel may merge a new anonymous
- * mapping with a neighbour of the same flags, so the mapping is found by what changed: a new area of exactly
- * `bytes`, or an area that grew by `bytes` over one that was there before (its flags are the mapping's then).
- */
-function vmFlagsOfNew<T>(bytes: number, create: () => T): [string[], T] {
-  const before = vmas();
-  const value = create();
-  const after = vmas();
-  const was = new Set(before.map((v) => `${v.start}-${v.end}`));
-  const fresh = after.filter((v) => !was.has(`${v.start}-${v.end}`));
-  const exact = fresh.find((v) => v.end - v.start === bytes);
-  const merged = fresh.find((v) =>
-    before.some(
-      (o) => (o.start === v.start || o.end === v.end) && v.end - v.start - (o.end - o.start) === bytes,
-    ),
-  );
-  const found = exact ?? merged;
-  assert.ok(found !== undefined, `a mapping of ${bytes} bytes in /proc/self/smaps`);
-  return [found.flags, value];
-}
+import { vmFlagsOfNew } from "../../test/helpers/smaps.js";
 
 /** Reserves `count` more huge pages of `size` bytes for `body` (root), restoring the setting afterwards. */
 function withReserved(size: number, count: number, body: () => void): void {
