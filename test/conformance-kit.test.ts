@@ -12,7 +12,8 @@ type Fault =
   | "dirty-zeroed"
   | "lossy-grow"
   | "oom-not-null"
-  | "leaky-oom";
+  | "leaky-oom"
+  | "writes-into-live";
 
 class Broken implements Allocator {
   readonly inner = new Slab(new ArrayBufferBacked(1 << 15), { blockSize: 256, capacity: 64, align: 16 });
@@ -25,6 +26,9 @@ class Broken implements Allocator {
     const p = this.inner.allocate(size, align);
     if (this.fault === "oom-not-null" && p === NULL) return 8;
     if (this.fault === "leaky-oom" && p === NULL) this.inner.allocate(1, 1); // a refused request takes a slot
+    // bookkeeping kept in the block handed out before (live or not): it overlaps no new block, it only writes
+    if (this.fault === "writes-into-live" && p !== NULL && this.last !== NULL)
+      this.memory.u8[this.last + 1]! ^= 0x5a;
     this.last = p;
     return this.fault === "misaligned" && align >= 16 && p !== NULL ? p + 8 : p;
   }
@@ -80,7 +84,7 @@ describe("runConformance", () => {
     );
   });
 
-  const cases: [Fault, string][] = [
+  const cases: [Fault, string, RegExp?][] = [
     ["misaligned", "I1"],
     ["overlap", "I2"],
     ["no-validation", "I9"],
@@ -89,12 +93,16 @@ describe("runConformance", () => {
     ["lossy-grow", "I5"],
     ["oom-not-null", "I1"],
     ["leaky-oom", "I3"],
+    ["writes-into-live", "I3", /byte 1 of live block .* changed/], // only the byte check sees it (first: I3 fills)
   ];
-  for (const [fault, invariant] of cases) {
+  for (const [fault, invariant, message] of cases) {
     test(`reports ${invariant} for an allocator with the fault "${fault}"`, () => {
       assert.throws(
         () => runConformance(() => new Broken(fault), caps),
-        (error: unknown) => error instanceof ConformanceError && error.invariant === invariant,
+        (error: unknown) =>
+          error instanceof ConformanceError &&
+          error.invariant === invariant &&
+          (message === undefined || message.test(error.message)),
       );
     });
   }

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { ROOT } from "./helpers/child.js";
+import { needs } from "./helpers/host.js";
 
 function runModule(
   code: string,
@@ -132,3 +133,67 @@ test("no module of forge-alloc/os has a static node: import (files are read thro
     .filter((f) => /^import[^;]*from "node:/m.test(readFileSync(join(dir, f), "utf8")));
   assert.deepEqual(withNode, [], "read files through readTextFile/listFolder of native.ts instead");
 });
+
+/** The OS test files (src/os/*.test.ts), built. */
+const osTests = (): string[] =>
+  readdirSync(join(ROOT, "build", "src", "os"))
+    .filter((f) => f.endsWith(".test.js"))
+    .map((f) => join(ROOT, "build", "src", "os", f));
+
+/** Runs test files in a child `node --test` with `env`, reporting in TAP (not to this runner's protocol). */
+function runTests(files: string[], env: Record<string, string>): { status: number | null; stdout: string } {
+  const { NODE_TEST_CONTEXT: _, ...rest } = process.env;
+  const r = spawnSync(process.execPath, ["--test", "--test-reporter=tap", ...files], {
+    encoding: "utf8",
+    cwd: ROOT,
+    env: { ...rest, ...env },
+    timeout: 300_000,
+  });
+  return { status: r.status, stdout: r.stdout };
+}
+
+test("without the addon the OS tests skip, each saying what it needs, and the pure ones pass; under CI=true they fail", () => {
+  const hidden = { FORGE_ALLOC_NATIVE: "/nonexistent/forge_os.node" };
+  const r = runTests(osTests(), { ...hidden, CI: "false" });
+  assert.equal(r.status, 0, r.stdout.slice(-3000));
+  assert.match(r.stdout, /^# fail 0$/m);
+  const skips = [...r.stdout.matchAll(/# SKIP (.*)$/gm)].map((m) => m[1]!);
+  assert.ok(skips.length >= 15, `${skips.length} suites skipped: ${skips.join("; ")}`);
+  for (const reason of skips)
+    assert.match(reason, /^needs the native addon \(FORGE_ALLOC_NATIVE names \/nonexistent\/forge_os\.node/);
+  assert.ok(Number(/^# pass (\d+)$/m.exec(r.stdout)?.[1]) >= 8, "the pure NodeSet and mbind tests ran");
+  const ci = runTests(osTests(), { ...hidden, CI: "true" });
+  assert.notEqual(ci.status, 0, "under CI=true a missing addon fails the OS tests");
+  assert.match(ci.stdout, /^not ok \d+ - host requirement under CI=true: needs the native addon/m);
+});
+
+test(
+  "as a user that is not root, the OS tests that need root skip saying so, and the rest pass",
+  needs("linux", "addon", "root"), // root, to run the files as another user
+  () => {
+    // setpriv drops to nobody; the build is readable by all, and the tests write only to the temporary folder.
+    const { NODE_TEST_CONTEXT: _, ...rest } = process.env;
+    const r = spawnSync(
+      "setpriv",
+      [
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+        process.execPath,
+        "--test",
+        "--test-reporter=tap",
+        ...osTests(),
+      ],
+      { encoding: "utf8", cwd: ROOT, env: { ...rest, CI: "false", HOME: tmpdir() }, timeout: 300_000 },
+    );
+    assert.equal(r.status, 0, r.stdout.slice(-3000) + r.stderr);
+    const skips = [...r.stdout.matchAll(/# SKIP (.*)$/gm)].map((m) => m[1]!);
+    assert.ok(skips.length >= 3, skips.join("; "));
+    for (const reason of skips)
+      assert.match(
+        reason,
+        /^needs root(, for a private mount namespace)? \(running as uid 65534|^needs root, for/,
+      );
+    assert.ok(Number(/^# pass (\d+)$/m.exec(r.stdout)?.[1]) >= 80, "the OS tests that need no root ran");
+  },
+);

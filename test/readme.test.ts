@@ -22,8 +22,13 @@ const blocks = [
   ),
 ];
 
-test("the README has runnable examples", () => {
+test("the README has runnable examples, and every printed value in them is checked", () => {
   assert.ok(blocks.length >= 2);
+  // a `console.log(...)` whose comment is not `// prints: X` would say what it prints without being compared
+  const unchecked = blocks.flatMap((b) =>
+    b.split("\n").filter((l) => /console\.log\(.*\/\/ /.test(l) && !/\/\/ prints: /.test(l)),
+  );
+  assert.deepEqual(unchecked, [], "write the printed value as `// prints: X`");
   assert.ok(
     blocks[0]!.split("\n").filter((l) => l.trim() !== "").length <= 17,
     "the composition example stays about 15 lines",

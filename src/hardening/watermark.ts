@@ -22,7 +22,7 @@
  * );
  * for (let i = 0; i < 80; i++) alarms.allocate(64);
  * alarms.allocate(4096); // NULL: larger than a block
- * console.log(log); // ["warn 4864", "oom 4096"]
+ * console.log(log); // ["warn 4800", "oom 4096"]
  * ```
  *
  * @module

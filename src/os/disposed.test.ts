@@ -6,12 +6,13 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { AllocError, BumpArena, Heap, Slab, StackAlloc, Tlsf } from "../index.js";
 import { CryptoSlab, GuardPage, HardenedSlab, MmapBacked } from "../os.js";
+import { needs } from "../../test/helpers/host.js";
 
 const refused = (f: () => unknown): void => {
   assert.throws(f, (e: unknown) => e instanceof AllocError && /disposed/.test((e as Error).message));
 };
 
-describe("layouts over a disposed mapping refuse to allocate", () => {
+describe("layouts over a disposed mapping refuse to allocate", needs("linux", "addon"), () => {
   test("BumpArena: its fast path had room left", () => {
     const region = new MmapBacked(1 << 16);
     const arena = new BumpArena(region);

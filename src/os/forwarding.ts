@@ -27,7 +27,7 @@
  * using mapping = new MmapBacked(1 << 16);
  * const counted = new CountingReleases(mapping);
  * counted.releasePages(counted.basePtr(), 4096);
- * console.log(counted.released, counted.size()); // 4096 65536
+ * console.log(counted.released, counted.size()); // 4096 65520
  * // OsRangeForwarder adds the FixedRange calls to OsForwarder when the target has them; extend OsForwarder for a
  * // wrapper that must never look like a FixedRange.
  * console.log(counted instanceof OsForwarder, isFixedRange(counted)); // true true

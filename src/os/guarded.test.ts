@@ -5,13 +5,24 @@ import { readFileSync } from "node:fs";
 import { describe, test } from "node:test";
 import { AllocError, InvalidPointerError } from "../core/index.js";
 import { OS, runChild } from "../../test/helpers/child.js";
+import { vmFlagsOfNew } from "../../test/helpers/smaps.js";
 import { HardenedSlab } from "../os.js";
 import { GuardPage, LockedMmapBacked, MmapBacked, PAGE_SIZE, SplitMetadata } from "./index.js";
+import { needs } from "../../test/helpers/host.js";
+
+/**
+ * A child whose mlock is refused: RLIMIT_MEMLOCK 0, and (as root, who would be allowed past the limit) without
+ * CAP_IPC_LOCK. A user that is not root has no CAP_IPC_LOCK to drop (and may not change its bounding set).
+ */
+const LOCK_REFUSED =
+  process.getuid?.() === 0
+    ? ["prlimit", "--memlock=0:0", "setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock", "--"]
+    : ["prlimit", "--memlock=0:0", "--"];
 
 const vmLck = (): number =>
   Number(/VmLck:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"))![1]) * 1024;
 
-describe("GuardPage", () => {
+describe("GuardPage", needs("linux", "addon"), () => {
   test("hands out the interior; its memory is the whole mapping and its FixedRange the interior", () => {
     using region = new MmapBacked(4 * PAGE_SIZE);
     const guarded = new GuardPage(region);
@@ -55,7 +66,7 @@ describe("GuardPage", () => {
   });
 });
 
-describe("LockedMmapBacked", () => {
+describe("LockedMmapBacked", needs("linux", "addon"), () => {
   test("locks its pages (VmLck grows by the size, then drops after dispose) and excludes them from core dumps", () => {
     const before = vmLck();
     const secrets = new LockedMmapBacked(64 * 1024);
@@ -69,13 +80,24 @@ describe("LockedMmapBacked", () => {
     assert.equal(vmLck(), before);
   });
 
+  test("the kernel says so: its mapping is locked (lo) and left out of core dumps (dd), not merely advised", () => {
+    const bytes = 17 * PAGE_SIZE; // a size no other mapping of this process has
+    const [flags, secrets] = vmFlagsOfNew(bytes, () => new LockedMmapBacked(bytes));
+    try {
+      assert.ok(flags.includes("lo"), `VmFlags ${flags.join(" ")}: locked`);
+      assert.ok(flags.includes("dd"), `VmFlags ${flags.join(" ")}: MADV_DONTDUMP`);
+    } finally {
+      secrets.dispose();
+    }
+  });
+
   test("fails closed with EPERM when the lock is refused (child without CAP_IPC_LOCK and with RLIMIT_MEMLOCK 0)", () => {
     const r = runChild(
       `
       const { LockedMmapBacked, lastOsError } = await import(${JSON.stringify(OS)});
       try { new LockedMmapBacked(64 * 1024); console.log("locked?!"); }
       catch (e) { console.log(JSON.stringify({ name: e.name, code: e.code, errno: e.errno, last: lastOsError(), msg: e.message })); }`,
-      ["prlimit", "--memlock=0:0", "setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock", "--"],
+      LOCK_REFUSED,
     );
     assert.equal(r.status, 0, r.stderr);
     const out = JSON.parse(r.stdout) as {
@@ -92,7 +114,7 @@ describe("LockedMmapBacked", () => {
   });
 });
 
-describe("SplitMetadata and HardenedSlab", () => {
+describe("SplitMetadata and HardenedSlab", needs("linux", "addon"), () => {
   test("the slab's free set lives in the separate metadata mapping", () => {
     using slab = new HardenedSlab({ blockSize: 64, capacity: 100 });
     assert.notEqual(slab.split.meta.memory, slab.memory, "two mappings");
@@ -159,7 +181,7 @@ describe("SplitMetadata and HardenedSlab", () => {
   });
 });
 
-describe("CryptoSlab", () => {
+describe("CryptoSlab", needs("linux", "addon"), () => {
   test("locked, guarded, zeroized: a freed secret reads as zeros, and dispose unlocks and unmaps", async () => {
     const { CryptoSlab } = await import("../os.js");
     const before = vmLck();
@@ -186,7 +208,7 @@ describe("CryptoSlab", () => {
       const { CryptoSlab } = await import(${JSON.stringify(OS)});
       try { new CryptoSlab({ blockSize: 32, capacity: 64 }); console.log("locked?!"); }
       catch (e) { console.log(e.name, e.code); }`,
-      ["prlimit", "--memlock=0:0", "setpriv", "--bounding-set=-ipc_lock", "--inh-caps=-ipc_lock", "--"],
+      LOCK_REFUSED,
     );
     assert.match(r.stdout, /OsError (EPERM|ENOMEM)/, r.stderr);
   });

@@ -15,77 +15,41 @@ import {
   hugePageSizes,
 } from "./index.js";
 import { CONFORMANCE_CHECKS, runConformance } from "../testing/index.js";
-
-/** The VmFlags of the mapping of exactly `bytes` bytes in /proc/self/smaps (sizes chosen to be unique). */
-interface Vma {
-  start: number;
-  end: number;
-  flags: string[];
-}
-
-function vmas(): Vma[] {
-  return readFileSync("/proc/self/smaps", "utf8")
-    .split(/\n(?=[0-9a-f]+-[0-9a-f]+ )/)
-    .map((e) => {
-      const [start, end] = e
-        .split(" ")[0]!
-        .split("-")
-        .map((h) => parseInt(h, 16));
-      return { start: start!, end: end!, flags: (/VmFlags:\s*(.*)/.exec(e)?.[1] ?? "").trim().split(/\s+/) };
-    });
-}
+import { vmFlagsOfNew } from "../../test/helpers/smaps.js";
+import { needs } from "../../test/helpers/host.js";
 
 /**
- * The kernel's VmFlags of the mapping of `bytes` bytes that `create` makes. The kernel may merge a new anonymous
- * mapping with a neighbour of the same flags, so the mapping is found by what changed: a new area of exactly
- * `bytes`, or an area that grew by `bytes` over one that was there before (its flags are the mapping's then).
+ * Reserves `count` more huge pages of `size` bytes for `body` (the test needs root), restoring the setting
+ * afterwards, whatever happens (a failed or partial write included).
  */
-function vmFlagsOfNew<T>(bytes: number, create: () => T): [string[], T] {
-  const before = vmas();
-  const value = create();
-  const after = vmas();
-  const was = new Set(before.map((v) => `${v.start}-${v.end}`));
-  const fresh = after.filter((v) => !was.has(`${v.start}-${v.end}`));
-  const exact = fresh.find((v) => v.end - v.start === bytes);
-  const merged = fresh.find((v) =>
-    before.some(
-      (o) => (o.start === v.start || o.end === v.end) && v.end - v.start - (o.end - o.start) === bytes,
-    ),
-  );
-  const found = exact ?? merged;
-  assert.ok(found !== undefined, `a mapping of ${bytes} bytes in /proc/self/smaps`);
-  return [found.flags, value];
-}
-
-/** Reserves `count` more huge pages of `size` bytes for `body` (root), restoring the setting afterwards. */
 function withReserved(size: number, count: number, body: () => void): void {
   const path = `/sys/kernel/mm/hugepages/hugepages-${size / 1024}kB/nr_hugepages`;
   const before = Number(readFileSync(path, "utf8"));
   try {
     writeFileSync(path, String(before + count));
-  } catch (error) {
-    assert.fail(`this test needs root to reserve huge pages (${(error as Error).message}); CI runs as root`);
-  }
-  try {
     body();
   } finally {
     writeFileSync(path, String(before));
   }
 }
 
-describe("defaultHugePageSize and hugePageSizes (the Rust default_huge_page_size)", () => {
-  test("read the kernel's answer: /proc/meminfo Hugepagesize and /sys/kernel/mm/hugepages", () => {
-    const kb = Number(/^Hugepagesize:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"))![1]);
-    assert.equal(defaultHugePageSize(), kb * 1024);
-    const listed = readdirSync("/sys/kernel/mm/hugepages")
-      .map((n) => Number(/(\d+)kB/.exec(n)![1]) * 1024)
-      .sort((a, b) => a - b);
-    assert.deepEqual(hugePageSizes(), listed);
-    assert.ok(hugePageSizes().includes(defaultHugePageSize()));
-  });
-});
+describe(
+  "defaultHugePageSize and hugePageSizes (the Rust default_huge_page_size)",
+  needs("linux", "addon"),
+  () => {
+    test("read the kernel's answer: /proc/meminfo Hugepagesize and /sys/kernel/mm/hugepages", () => {
+      const kb = Number(/^Hugepagesize:\s+(\d+) kB/m.exec(readFileSync("/proc/meminfo", "utf8"))![1]);
+      assert.equal(defaultHugePageSize(), kb * 1024);
+      const listed = readdirSync("/sys/kernel/mm/hugepages")
+        .map((n) => Number(/(\d+)kB/.exec(n)![1]) * 1024)
+        .sort((a, b) => a - b);
+      assert.deepEqual(hugePageSizes(), listed);
+      assert.ok(hugePageSizes().includes(defaultHugePageSize()));
+    });
+  },
+);
 
-describe("HugePageAligned beyond 2 MiB", () => {
+describe("HugePageAligned beyond 2 MiB", needs("linux", "addon"), () => {
   test("32 MiB pages (Rust's Apple Silicon default): every block 32 MiB-aligned, grow copies, bad frees refused", () => {
     const hp = 32 << 20;
     using region = new MmapBacked(256 << 20, { alignment: hp });
@@ -146,80 +110,92 @@ describe("HugePageAligned beyond 2 MiB", () => {
   });
 });
 
-describe("MmapBacked flag constructors (the Rust new_lazy, with_huge_pages, with_flags)", () => {
-  test("lazy: MAP_NORESERVE, seen by the kernel (VmFlags nr), committed on first touch", () => {
-    const bytes = 1237 * PAGE_SIZE; // a size no other mapping has
-    const [lazyFlags, lazyMapping] = vmFlagsOfNew(bytes, () => MmapBacked.lazy(bytes));
-    using lazy = lazyMapping;
-    assert.deepEqual(lazy.flags, { populate: false, lazy: true, hugePageSize: 0 });
-    assert.ok(lazyFlags.includes("nr"), "VM_NORESERVE");
-    lazy.memory.u8[bytes - 1] = 1;
-    assert.equal(lazy.memory.u8[bytes - 1], 1);
-    const [eagerFlags, eagerMapping] = vmFlagsOfNew(1239 * PAGE_SIZE, () =>
-      MmapBacked.withFlags(1239 * PAGE_SIZE, { populate: true }),
-    );
-    using eager = eagerMapping;
-    assert.equal(eagerFlags.includes("nr"), false);
-    assert.equal(eager.flags.populate, true);
-    assert.throws(() => new MmapBacked(bytes, { lazy: true, populate: true }), /contradict/);
-    const report = runConformance(() => MmapBacked.lazy(1 << 16), {
-      frees: false,
-      reset: true,
-      detectsDoubleFree: false,
-      oomLimit: 20_000,
-    });
-    assert.deepEqual(report.checks, CONFORMANCE_CHECKS);
-  });
-
-  test("withHugePages: MAP_HUGETLB pages of the default size from the pool (root reserves them), given back on dispose", () => {
-    const hp = defaultHugePageSize();
-    withReserved(hp, 2, () => {
-      const freeBefore = hugePagePool()!.free;
-      const [flags, m] = vmFlagsOfNew(2 * hp, () => MmapBacked.withHugePages(hp + 1));
-      assert.deepEqual([m.regionSize(), m.flags.hugePageSize], [2 * hp, hp]);
-      m.memory.u8.fill(1);
-      assert.equal(hugePagePool()!.free, freeBefore - 2);
-      assert.ok(flags.includes("ht"), "VM_HUGETLB");
-      m.dispose();
-      assert.equal(hugePagePool()!.free, freeBefore);
-    });
-    assert.throws(
-      () => MmapBacked.withHugePages(hp * 64),
-      (e: unknown) => e instanceof OsError && e.code === "ENOMEM" && /nr_hugepages/.test(e.message),
-    );
-  });
-
-  test("1 GiB pages where the kernel offers them; a typed refusal naming the offered sizes where it does not", () => {
-    const gig = 2 ** 30;
-    if (hugePageSizes().includes(gig)) {
-      withReserved(gig, 1, () => {
-        const pool = Number(
-          readFileSync("/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages", "utf8"),
-        );
-        if (pool >= 1) {
-          using m = MmapBacked.withHugePages(gig, gig);
-          assert.equal(m.flags.hugePageSize, gig);
-        } else {
-          // The kernel offers the size but could not find 1 GiB of contiguous memory to reserve.
-          assert.throws(() => MmapBacked.withHugePages(gig, gig), OsError);
-        }
-      });
-    } else {
-      assert.equal(existsSync("/sys/kernel/mm/hugepages/hugepages-1048576kB"), false);
-      assert.throws(
-        () => MmapBacked.withHugePages(gig, gig),
-        (e: unknown) =>
-          e instanceof AllocError &&
-          !(e instanceof OsError) &&
-          new RegExp(`expected one the kernel offers \\(${hugePageSizes().join(", ")} bytes\\)`).test(
-            e.message,
-          ),
+describe(
+  "MmapBacked flag constructors (the Rust new_lazy, with_huge_pages, with_flags)",
+  needs("linux", "addon"),
+  () => {
+    test("lazy: MAP_NORESERVE, seen by the kernel (VmFlags nr), committed on first touch", () => {
+      const bytes = 1237 * PAGE_SIZE; // a size no other mapping has
+      const [lazyFlags, lazyMapping] = vmFlagsOfNew(bytes, () => MmapBacked.lazy(bytes));
+      using lazy = lazyMapping;
+      assert.deepEqual(lazy.flags, { populate: false, lazy: true, hugePageSize: 0 });
+      assert.ok(lazyFlags.includes("nr"), "VM_NORESERVE");
+      lazy.memory.u8[bytes - 1] = 1;
+      assert.equal(lazy.memory.u8[bytes - 1], 1);
+      const [eagerFlags, eagerMapping] = vmFlagsOfNew(1239 * PAGE_SIZE, () =>
+        MmapBacked.withFlags(1239 * PAGE_SIZE, { populate: true }),
       );
-    }
-    assert.throws(() => new MmapBacked(1 << 20, { hugePages: 3 << 20 }), /not valid here/);
-    assert.throws(
-      () => new MmapBacked(1 << 20, { hugePages: true, alignment: 2 ** 30 }),
-      /exceeds the huge page size/,
+      using eager = eagerMapping;
+      assert.equal(eagerFlags.includes("nr"), false);
+      assert.equal(eager.flags.populate, true);
+      assert.throws(() => new MmapBacked(bytes, { lazy: true, populate: true }), /contradict/);
+      const report = runConformance(() => MmapBacked.lazy(1 << 16), {
+        frees: false,
+        reset: true,
+        detectsDoubleFree: false,
+        oomLimit: 20_000,
+      });
+      assert.deepEqual(report.checks, CONFORMANCE_CHECKS);
+    });
+
+    test(
+      "withHugePages: MAP_HUGETLB pages of the default size from the pool (root reserves them), given back on dispose",
+      needs("root"),
+      () => {
+        const hp = defaultHugePageSize();
+        withReserved(hp, 2, () => {
+          const freeBefore = hugePagePool()!.free;
+          const [flags, m] = vmFlagsOfNew(2 * hp, () => MmapBacked.withHugePages(hp + 1));
+          assert.deepEqual([m.regionSize(), m.flags.hugePageSize], [2 * hp, hp]);
+          m.memory.u8.fill(1);
+          assert.equal(hugePagePool()!.free, freeBefore - 2);
+          assert.ok(flags.includes("ht"), "VM_HUGETLB");
+          m.dispose();
+          assert.equal(hugePagePool()!.free, freeBefore);
+        });
+        assert.throws(
+          () => MmapBacked.withHugePages(hp * (hugePagePool()!.free + 1)),
+          (e: unknown) => e instanceof OsError && e.code === "ENOMEM" && /nr_hugepages/.test(e.message),
+        );
+      },
     );
-  });
-});
+
+    test(
+      "1 GiB pages where the kernel offers them; a typed refusal naming the offered sizes where it does not",
+      hugePageSizes().includes(2 ** 30) ? needs("root") : {},
+      () => {
+        const gig = 2 ** 30;
+        if (hugePageSizes().includes(gig)) {
+          withReserved(gig, 1, () => {
+            const pool = Number(
+              readFileSync("/sys/kernel/mm/hugepages/hugepages-1048576kB/free_hugepages", "utf8"),
+            );
+            if (pool >= 1) {
+              using m = MmapBacked.withHugePages(gig, gig);
+              assert.equal(m.flags.hugePageSize, gig);
+            } else {
+              // The kernel offers the size but could not find 1 GiB of contiguous memory to reserve.
+              assert.throws(() => MmapBacked.withHugePages(gig, gig), OsError);
+            }
+          });
+        } else {
+          assert.equal(existsSync("/sys/kernel/mm/hugepages/hugepages-1048576kB"), false);
+          assert.throws(
+            () => MmapBacked.withHugePages(gig, gig),
+            (e: unknown) =>
+              e instanceof AllocError &&
+              !(e instanceof OsError) &&
+              new RegExp(`expected one the kernel offers \\(${hugePageSizes().join(", ")} bytes\\)`).test(
+                e.message,
+              ),
+          );
+        }
+        assert.throws(() => new MmapBacked(1 << 20, { hugePages: 3 << 20 }), /not valid here/);
+        assert.throws(
+          () => new MmapBacked(1 << 20, { hugePages: true, alignment: 2 ** 30 }),
+          /exceeds the huge page size/,
+        );
+      },
+    );
+  },
+);

@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import { AllocError, NULL } from "../core/index.js";
 import { spawnSync } from "node:child_process";
 import { OS, ROOT } from "../../test/helpers/child.js";
+import { needs } from "../../test/helpers/host.js";
 import {
   GuardPage,
   HugePageAligned,
@@ -53,9 +54,12 @@ const afterDispose = () => { for (let i = 0; i < 4; i++) { const s = new os.Mmap
 const only = (bytes, allowed) => { for (let i = 0; i < bytes.length; i += 4093) if (!allowed.includes(bytes[i])) return "byte " + i + " is " + bytes[i]; for (const b of [0, bytes.length - 1]) if (!allowed.includes(bytes[b])) return "byte " + b + " is " + bytes[b]; return "ok"; };
 `;
 
-describe("dispose() during in-flight native I/O over mapping views (child processes)", () => {
-  test("fs.write from a view, dispose() in the middle: no signal, and the file never holds a new mapping's secret", () => {
-    const out = child(`${PRELUDE}
+describe(
+  "dispose() during in-flight native I/O over mapping views (child processes)",
+  needs("linux", "addon"),
+  () => {
+    test("fs.write from a view, dispose() in the middle: no signal, and the file never holds a new mapping's secret", () => {
+      const out = child(`${PRELUDE}
 const path = join(tmpdir(), "forge-lifetime-" + process.pid);
 const fd = openSync(path, "w+");
 const m = fresh();
@@ -68,12 +72,12 @@ write(fd, m.memory.u8, 0, SIZE, 0, (err, n) => {
 m.dispose();
 afterDispose();
 `);
-    const r = JSON.parse(out) as { n: number; length: number; check: string };
-    assert.deepEqual(r, { n: 64 << 20, length: 64 << 20, check: "ok" });
-  });
+      const r = JSON.parse(out) as { n: number; length: number; check: string };
+      assert.deepEqual(r, { n: 64 << 20, length: 64 << 20, check: "ok" });
+    });
 
-  test("zlib.deflate over a view, dispose() in the middle: no signal, output inflates to old bytes or zeros only", () => {
-    const out = child(`${PRELUDE}
+    test("zlib.deflate over a view, dispose() in the middle: no signal, output inflates to old bytes or zeros only", () => {
+      const out = child(`${PRELUDE}
 import { deflate, inflateSync } from "node:zlib";
 const m = fresh();
 deflate(m.memory.u8, (err, z) => {
@@ -84,11 +88,11 @@ deflate(m.memory.u8, (err, z) => {
 m.dispose();
 afterDispose();
 `);
-    assert.deepEqual(JSON.parse(out), { length: 64 << 20, check: "ok" });
-  });
+      assert.deepEqual(JSON.parse(out), { length: 64 << 20, check: "ok" });
+    });
 
-  test("crypto hashes over views (sync, and webcrypto's async digest), dispose() between and during: no signal", () => {
-    const out = child(`${PRELUDE}
+    test("crypto hashes over views (sync, and webcrypto's async digest), dispose() between and during: no signal", () => {
+      const out = child(`${PRELUDE}
 import { createHash, webcrypto } from "node:crypto";
 const m = fresh();
 const view = m.memory.u8.subarray(0, 1 << 20);
@@ -107,11 +111,17 @@ const digest = Buffer.from(await pending).toString("hex");
 const oldDigest = createHash("sha256").update(Buffer.alloc(SIZE, ${OLD})).digest("hex");
 console.log(JSON.stringify({ differs: before !== after, zerosAfter: after === zeros, openHash: mixed === half, asyncSawOld: digest === oldDigest }));
 `);
-    assert.deepEqual(JSON.parse(out), { differs: true, zerosAfter: true, openHash: true, asyncSawOld: true });
-  });
-});
+      assert.deepEqual(JSON.parse(out), {
+        differs: true,
+        zerosAfter: true,
+        openHash: true,
+        asyncSawOld: true,
+      });
+    });
+  },
+);
 
-describe("transfers of a mapping's buffer", () => {
+describe("transfers of a mapping's buffer", needs("linux", "addon"), () => {
   test("structuredClone and postMessage with transfer copy the bytes (Node keeps the mapping); dispose stays safe", () => {
     const out = child(`
 const m = new os.MmapBacked(1 << 16);
@@ -158,12 +168,15 @@ console.log(JSON.stringify({ before, after, length: view.length, live: m.dispose
   });
 });
 
-describe("the address range is never reused while an old view can reach it, and is unmapped once unreachable", () => {
-  test("a disposed mapping stays reserved while a view holds it, and is unmapped after the view is collected", () => {
-    // Found in /proc/self/maps by its range (a VmSize difference also moved when V8 gave back memory of its own
-    // between the readings, which made the test flaky under load).
-    const out = child(
-      `
+describe(
+  "the address range is never reused while an old view can reach it, and is unmapped once unreachable",
+  needs("linux", "addon"),
+  () => {
+    test("a disposed mapping stays reserved while a view holds it, and is unmapped after the view is collected", () => {
+      // Found in /proc/self/maps by its range (a VmSize difference also moved when V8 gave back memory of its own
+      // between the readings, which made the test flaky under load).
+      const out = child(
+        `
 import { readFileSync } from "node:fs";
 const ranges = () => readFileSync("/proc/self/maps", "utf8").trim().split("\\n")
   .map((l) => l.split(" ")[0].split("-").map((x) => BigInt("0x" + x)));
@@ -184,13 +197,14 @@ m = undefined; view = undefined;
 await settle();
 console.log(JSON.stringify({ mapped, held, released: !covered() }));
 `,
-      ["--expose-gc"],
-    );
-    assert.deepEqual(JSON.parse(out), { mapped: true, held: true, released: true });
-  });
-});
+        ["--expose-gc"],
+      );
+      assert.deepEqual(JSON.parse(out), { mapped: true, held: true, released: true });
+    });
+  },
+);
 
-describe("a disposed backing fails clean", () => {
+describe("a disposed backing fails clean", needs("linux", "addon"), () => {
   test("allocate throws AllocError naming dispose; commit returns false; the OS calls refuse", () => {
     const region = new MmapBacked(1 << 16);
     region.dispose();
@@ -223,10 +237,13 @@ describe("a disposed backing fails clean", () => {
   });
 });
 
-describe("a bad argument to any addon function is a typed error, never a crash (child-process fuzz)", () => {
-  test("every function x wrong types, foreign and detached buffers, unaligned, negative, huge and NaN numbers", () => {
-    const out = child(
-      `
+describe(
+  "a bad argument to any addon function is a typed error, never a crash (child-process fuzz)",
+  needs("linux", "addon"),
+  () => {
+    test("every function x wrong types, foreign and detached buffers, unaligned, negative, huge and NaN numbers", () => {
+      const out = child(
+        `
 import { createRequire } from "node:module";
 const native = (await import(${JSON.stringify(OS.replace(/os\.js$/, "os/native.js"))})).native;
 const page = native.pageSize();
@@ -280,21 +297,26 @@ refused.push(native.unmap(foreign, false), native.unmap(gone, false));
 const still = new Uint8Array(live); still[0] = 1;
 console.log(JSON.stringify({ calls, typeErrors, errnos, ok, other, refused: refused.every((r) => r < 0), n: refused.length, liveOk: still[0] }));
 `,
-    );
-    const r = JSON.parse(out) as {
-      calls: number;
-      typeErrors: number;
-      errnos: number;
-      ok: number;
-      other: string[];
-      refused: boolean;
-      n: number;
-      liveOk: number;
-    };
-    assert.deepEqual(r.other, [], "every throw is a TypeError (ERR_FORGE_OS_ARGUMENT)");
-    assert.ok(r.calls > 20_000, `${r.calls} calls`);
-    assert.ok(r.typeErrors > 0 && r.errnos > 0, JSON.stringify(r));
-    assert.equal(r.refused, true, "every bad span, foreign, disposed buffer or flag was refused with -errno");
-    assert.equal(r.liveOk, 1);
-  });
-});
+      );
+      const r = JSON.parse(out) as {
+        calls: number;
+        typeErrors: number;
+        errnos: number;
+        ok: number;
+        other: string[];
+        refused: boolean;
+        n: number;
+        liveOk: number;
+      };
+      assert.deepEqual(r.other, [], "every throw is a TypeError (ERR_FORGE_OS_ARGUMENT)");
+      assert.ok(r.calls > 20_000, `${r.calls} calls`);
+      assert.ok(r.typeErrors > 0 && r.errnos > 0, JSON.stringify(r));
+      assert.equal(
+        r.refused,
+        true,
+        "every bad span, foreign, disposed buffer or flag was refused with -errno",
+      );
+      assert.equal(r.liveOk, 1);
+    });
+  },
+);

@@ -13,12 +13,14 @@ import {
   PAGE_SIZE,
   clearLastOsError,
   hugePagePool,
+  hugePageSizes,
   lastOsError,
 } from "./index.js";
 import { native } from "./native.js";
 import { CONFORMANCE_CHECKS, runConformance } from "../testing/index.js";
+import { needs } from "../../test/helpers/host.js";
 
-describe("MmapBacked", () => {
+describe("MmapBacked", needs("linux", "addon"), () => {
   test("maps whole pages into a Memory of kind os, and its bytes read and write", () => {
     using region = new MmapBacked(5000);
     assert.equal(region.regionSize(), 2 * PAGE_SIZE);
@@ -122,14 +124,18 @@ describe("MmapBacked", () => {
   test("a mapping the OS refuses is an OsError with errno, also in lastOsError()", () => {
     clearLastOsError();
     // A size the validation accepts but the kernel cannot serve: more huge pages than the pool holds.
+    const pool = hugePagePool()!;
     assert.throws(
-      () => new HugePageBacked(1 << 30),
+      () => new HugePageBacked((pool.free + 1) * pool.sizeBytes),
       (e: unknown) => e instanceof OsError && e.code === "ENOMEM",
     );
     assert.equal(lastOsError()?.syscall, "mmap");
-    // A huge page size the kernel does not offer is refused before the syscall, naming the sizes it does offer.
+    // A huge page size the kernel does not offer is refused before the syscall, naming the sizes it does offer
+    // (64 KiB where the kernel has no such pages, as on x86-64; else the first power of two it lacks).
+    let notOffered = 1 << 16;
+    while (hugePageSizes().includes(notOffered)) notOffered *= 2;
     assert.throws(
-      () => new HugePageBacked(1 << 20, { hugePageSize: 1 << 16 }),
+      () => new HugePageBacked(1 << 20, { hugePageSize: notOffered }),
       /is not valid here; expected one the kernel offers/,
     );
   });
@@ -140,7 +146,7 @@ describe("MmapBacked", () => {
   });
 });
 
-describe("HugePageBacked", () => {
+describe("HugePageBacked", needs("linux", "addon"), () => {
   test("with no huge pages reserved, fails with ENOMEM and names vm.nr_hugepages", (t) => {
     const pool = hugePagePool()!;
     if (pool.free > 0) t.diagnostic(`${pool.free} huge pages are free here; asking for more than that`);
@@ -155,40 +161,38 @@ describe("HugePageBacked", () => {
     );
   });
 
-  test("maps huge pages once they are reserved, and keeps the contract (root: reserves four, then restores)", () => {
-    const path = "/proc/sys/vm/nr_hugepages";
-    const before = Number(readFileSync(path, "utf8"));
-    try {
-      writeFileSync(path, String(before + 4));
-    } catch (error) {
-      assert.fail(
-        `this test needs root to reserve huge pages (${(error as Error).message}); CI runs as root`,
-      );
-    }
-    try {
-      const freeBefore = hugePagePool()!.free;
-      const heap = new HugePageBacked(3 << 20); // rounds up to two 2 MiB pages
-      assert.equal(heap.regionSize(), 4 << 20);
-      heap.memory.u8.fill(1, 0, 4 << 20); // touch both
-      assert.equal(hugePagePool()!.free, freeBefore - 2);
-      const p = heap.allocate(1 << 20, 1 << 20);
-      assert.equal(p % (1 << 20), 0);
-      heap.dispose();
-      assert.equal(hugePagePool()!.free, freeBefore, "dispose gave the pages back");
-      const report = runConformance(() => new HugePageBacked(1 << 20), {
-        frees: false,
-        reset: true,
-        detectsDoubleFree: false,
-        oomLimit: 20_000,
-      });
-      assert.deepEqual(report.checks, CONFORMANCE_CHECKS);
-    } finally {
-      writeFileSync(path, String(before));
-    }
-  });
+  test(
+    "maps huge pages once they are reserved, and keeps the contract (root: reserves four, then restores)",
+    needs("root"),
+    () => {
+      const path = "/proc/sys/vm/nr_hugepages";
+      const before = Number(readFileSync(path, "utf8"));
+      try {
+        writeFileSync(path, String(before + 4)); // inside the try: a failed or partial write is restored too
+        const freeBefore = hugePagePool()!.free;
+        const heap = new HugePageBacked(3 << 20); // rounds up to two 2 MiB pages
+        assert.equal(heap.regionSize(), 4 << 20);
+        heap.memory.u8.fill(1, 0, 4 << 20); // touch both
+        assert.equal(hugePagePool()!.free, freeBefore - 2);
+        const p = heap.allocate(1 << 20, 1 << 20);
+        assert.equal(p % (1 << 20), 0);
+        heap.dispose();
+        assert.equal(hugePagePool()!.free, freeBefore, "dispose gave the pages back");
+        const report = runConformance(() => new HugePageBacked(1 << 20), {
+          frees: false,
+          reset: true,
+          detectsDoubleFree: false,
+          oomLimit: 20_000,
+        });
+        assert.deepEqual(report.checks, CONFORMANCE_CHECKS);
+      } finally {
+        writeFileSync(path, String(before));
+      }
+    },
+  );
 });
 
-describe("HugePageAligned", () => {
+describe("HugePageAligned", needs("linux", "addon"), () => {
   test("aligns every block to 2 MiB over a 2 MiB-aligned mapping and advises huge pages", () => {
     using region = new MmapBacked(8 << 20, { alignment: 2 << 20 });
     const big = new HugePageAligned(region);

@@ -25,11 +25,27 @@ import {
   parseNodeList,
 } from "./index.js";
 import { mbindOutcome } from "./numa.js";
+import { needs } from "../../test/helpers/host.js";
 
-/** Why the tests that need a NUMA kernel are skipped here, or false when they run (Linux with NUMA sysfs). */
-const NO_NUMA_KERNEL = numaSupported()
-  ? false
-  : `needs Linux with NUMA support (/sys/devices/system/node/node*); this host (${process.platform}) has none`;
+/**
+ * Why the tests that need a NUMA kernel are skipped here, or false when they run (Linux with NUMA sysfs and the
+ * addon). Under CI=true a missing requirement fails (test/helpers/host.ts) instead of skipping.
+ */
+const NO_NUMA_KERNEL = (() => {
+  const reason = `needs Linux with NUMA support (/sys/devices/system/node/node*); this host (${process.platform}) has none`;
+  if (process.env.FORGE_NUMA_HIDDEN === "1") return numaSupported() ? false : reason; // the rerun below: skips
+  const host = needs("linux", "addon", "numa").skip;
+  if (host !== undefined) return host;
+  return numaSupported() ? false : reason;
+})();
+
+/** A node this host does not have online (the kernel refuses it): 5 unless this host has a node 5. */
+const OFFLINE = (() => {
+  const online = new Set(onlineNumaNodes() ?? [0]);
+  let node = 5;
+  while (online.has(node)) node++;
+  return node;
+})();
 
 const region = (): MmapBacked => new MmapBacked(64 * 1024);
 
@@ -143,13 +159,13 @@ describe("NumaLocal over a real mapping (seed tests, real syscalls)", { skip: NO
     clearLastOsError();
     using inner = region();
     assert.throws(
-      () => new NumaLocal(inner, NumaPolicy.bind(NodeSet.single(5)!)),
+      () => new NumaLocal(inner, NumaPolicy.bind(NodeSet.single(OFFLINE)!)),
       (e: unknown) =>
         e instanceof OsError && e.code === "EINVAL" && e.errno === 22 && /not online/.test(e.message),
     );
     assert.deepEqual(lastOsError(), { errno: 22, code: "EINVAL", syscall: "mbind" });
-    // {0,5} would succeed at the kernel, which silently drops node 5: we refuse it too.
-    assert.throws(() => new NumaLocal(inner, NumaPolicy.bind(NodeSet.of(0, 5)!)), OsError);
+    // {0, offline} would succeed at the kernel, which silently drops the node that is not online: we refuse it too.
+    assert.throws(() => new NumaLocal(inner, NumaPolicy.bind(NodeSet.of(0, OFFLINE)!)), OsError);
   });
 
   test("move: true migrates pages that were faulted in before the bind", () => {
@@ -256,7 +272,7 @@ console.log(JSON.stringify(out));
 
 describe(
   "NumaLocal when the kernel refuses mbind (seccomp, as a kernel without NUMA or a container)",
-  { skip: process.platform === "linux" ? false : "seccomp is Linux-only" },
+  needs("linux", "addon", "cc"),
   () => {
     for (const [errno, code] of [
       [38, "ENOSYS"],
@@ -297,7 +313,9 @@ describe("NumaLocal's stats", () => {
 describe("on a host without NUMA sysfs", () => {
   test(
     "the NUMA-kernel tests skip with a stated reason and the pure tests pass (this file, rerun with sysfs hidden)",
-    { skip: process.env.FORGE_NUMA_HIDDEN === "1" ? "already the rerun" : false },
+    process.env.FORGE_NUMA_HIDDEN === "1"
+      ? { skip: "already the rerun" }
+      : needs("linux", "addon", "unshare"),
     () => {
       // A private mount namespace with an empty tmpfs over /sys/devices/system/node: the host looks NUMA-less.
       // NODE_TEST_CONTEXT is dropped so that the rerun reports in TAP, not to this runner's protocol.

@@ -27,13 +27,17 @@
  *
  * @example
  * ```ts
- * // A broken allocator is caught: this one hands out the same block twice.
- * const backing = new ArrayBufferBacked(1 << 16);
- * const broken = { ...backing, memory: backing.memory, allocate: () => 64, deallocate: () => {} } as unknown as Allocator;
+ * // A broken allocator is caught: this one hands out the same block every time.
+ * class SameBlock extends Slab {
+ *   override allocate(): number {
+ *     return 1024;
+ *   }
+ * }
+ * const broken = () => new SameBlock(new ArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 100 });
  * try {
- *   runConformance(() => broken, { frees: true, maxSize: 64, seed: 7 });
+ *   runConformance(broken, { frees: true, maxSize: 64, seed: 7 });
  * } catch (error) {
- *   console.log(error instanceof ConformanceError); // true
+ *   console.log(error instanceof ConformanceError, (error as ConformanceError).invariant); // true I2
  * }
  * // The seeded generator the kit uses, for reproducible tests of your own:
  * console.log(new SeededRandom(7).int(1, 6) === new SeededRandom(7).int(1, 6)); // true

@@ -75,3 +75,59 @@ export function everySchedule<T>(
     if (k > 10_000) throw new Error("everySchedule: the first worker never finishes");
   }
 }
+
+/** Thrown into a worker {@link stopAfter} stops: it stands for a worker that was terminated at that point. */
+export class Stopped extends Error {
+  constructor(readonly steps: number) {
+    super(`stopped after ${steps} shared-memory steps`);
+  }
+}
+
+/**
+ * Runs `worker` and stops it for good once it has taken `k` `Atomics` steps (k = 0: before its first): the next
+ * `Atomics` call, and every one after it (in `finally` blocks as the stack unwinds), throws {@link Stopped}, so the
+ * shared memory holds exactly what a worker terminated between those two steps leaves. Returns the steps taken and
+ * whether it was stopped (false: it finished in at most `k` steps). Restores `Atomics` afterwards, whatever happens.
+ */
+export function stopAfter(k: number, worker: () => void): Schedule {
+  const atomics = Atomics as unknown as Record<string, (...args: unknown[]) => unknown>;
+  const saved = STEPS.map((name) => [name, atomics[name]!] as const);
+  let steps = 0;
+  let stopped = false;
+  for (const [name, original] of saved) {
+    atomics[name] = (...args: unknown[]): unknown => {
+      if (stopped || steps === k) {
+        stopped = true;
+        throw new Stopped(steps);
+      }
+      steps++;
+      return original.apply(Atomics, args);
+    };
+  }
+  try {
+    worker();
+  } catch (e) {
+    if (!(e instanceof Stopped)) throw e;
+  } finally {
+    for (const [name, original] of saved) atomics[name] = original;
+  }
+  return { steps, preempted: stopped };
+}
+
+/**
+ * Runs `worker` stopped after every number of steps (k = 0 until it finishes without being stopped), calling `setup`
+ * before and `check` after each (the last run lets it finish). Returns the number of runs.
+ */
+export function everyStop<T>(
+  setup: () => T,
+  worker: (state: T) => void,
+  check: (state: T, k: number, stopped: boolean) => void,
+): number {
+  for (let k = 0; ; k++) {
+    const state = setup();
+    const s = stopAfter(k, () => worker(state));
+    check(state, k, s.preempted);
+    if (!s.preempted) return k + 1;
+    if (k > 10_000) throw new Error("everyStop: the worker never finishes");
+  }
+}
