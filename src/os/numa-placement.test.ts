@@ -9,13 +9,13 @@ import {
   SharedMmapBacked,
   currentNumaNode,
   nodeOfCpu,
-  numaSupported,
   numaTopology,
   pinThread,
   planWorkerPlacement,
   threadAffinity,
 } from "../os.js";
 import { CORE, OS, runChild } from "../../test/helpers/child.js";
+import { needs } from "../../test/helpers/host.js";
 
 /** Four nodes: 0 and 1 with four CPUs each, 2 with memory only, 3 with two CPUs listed out of order. */
 const SYNTHETIC = {
@@ -58,7 +58,7 @@ describe("the placement plan (pure)", () => {
   });
 });
 
-describe("NumaPagePlacement on this machine", { skip: !numaSupported() && "no NUMA support here" }, () => {
+describe("NumaPagePlacement on this machine", needs("linux", "addon", "numa"), () => {
   test("every page the heap takes is bound to the worker's node and read back there", () => {
     using shared = new SharedMmapBacked(8 << 20);
     assert.throws(

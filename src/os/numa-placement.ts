@@ -29,7 +29,7 @@
  * const heap = new ConcurrentHeap(shared, { placement: new NumaPagePlacement(shared) });
  * heap.malloc(100);
  * const placed = heap.stats().placement!;
- * console.log(placed.pagesPlaced, placed.mismatches, placed.nodes); // 1 0 [ 0 ] on a one-node machine
+ * console.log(placed.pagesPlaced, placed.mismatches, placed.nodes); // 1 0 [ 0 ]: on a one-node machine
  * heap.release();
  * // the pure plan, for a synthetic machine of two nodes with two CPUs each
  * const topology = { nodes: [{ id: 0, cpus: [0, 1], memTotalBytes: 0 }, { id: 1, cpus: [2, 3], memTotalBytes: 0 }] };

@@ -7,6 +7,7 @@ import { describe, test } from "node:test";
 import { AllocError, ConcurrentHeap, SharedArrayBufferBacked } from "../index.js";
 import { OsError, SharedMmapBacked } from "../os.js";
 import { OS, ROOT } from "../../test/helpers/child.js";
+import { needs } from "../../test/helpers/host.js";
 import {
   CORRUPT,
   type ChildOrder,
@@ -21,7 +22,6 @@ import {
 } from "../../test/helpers/process-heap-child.js";
 
 const CHILD = join(ROOT, "build", "test", "helpers", "process-heap-child.js");
-const linux = process.platform === "linux";
 
 interface Outcome {
   code: number | null;
@@ -79,7 +79,7 @@ function audit(heap: ConcurrentHeap, tags: Uint8Array, length: number): { lost: 
   return { lost, unheld };
 }
 
-describe("SharedMmapBacked across processes", { skip: !linux && "Linux only" }, () => {
+describe("SharedMmapBacked across processes", needs("linux", "addon"), () => {
   test("Atomics on the mapping are atomic across processes, and the futex wakes another process", async () => {
     using shared = new SharedMmapBacked(1 << 16);
     const i32 = shared.memory.i32;
@@ -166,7 +166,7 @@ describe("SharedMmapBacked across processes", { skip: !linux && "Linux only" }, 
   });
 });
 
-describe("ConcurrentHeap across processes", { skip: !linux && "Linux only" }, () => {
+describe("ConcurrentHeap across processes", needs("linux", "addon"), () => {
   const HEAP_BYTES = 48 << 20;
   const OPS = 200_000;
 
