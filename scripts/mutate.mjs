@@ -75,6 +75,9 @@ function testHash(name) {
 const incrementalFile = (name) => join(STATE, `${name}.json`);
 const hashFile = (name) => join(STATE, `${name}.tests.json`);
 
+/** Results that no change to the tests can alter: detected, or rejected by the type checker. */
+const KEPT = new Set(["Killed", "Timeout", "CompileError"]);
+
 /** Drops the non-killed results of a module whose tests changed since its last run, so Stryker tests them again. */
 function invalidateChangedTests(name) {
   const file = incrementalFile(name);
@@ -85,12 +88,12 @@ function invalidateChangedTests(name) {
   let dropped = 0;
   for (const entry of Object.values(report.files)) {
     const before = entry.mutants.length;
-    entry.mutants = entry.mutants.filter((m) => m.status === "Killed" || m.status === "Timeout");
+    entry.mutants = entry.mutants.filter((m) => KEPT.has(m.status));
     dropped += before - entry.mutants.length;
   }
   writeFileSync(file, JSON.stringify(report));
   console.log(
-    `mutate: ${name}: its tests changed since the last run; ${dropped} non-killed mutant(s) will be tested again`,
+    `mutate: ${name}: its tests changed since the last run; ${dropped} surviving mutant(s) will be tested again`,
   );
 }
 
@@ -257,7 +260,10 @@ if (flags.has("--list")) {
   }
 } else {
   if (!flags.has("--report")) {
-    // The TypeScript checker and the sandbox's build need no build/ here, but the report must not be stale.
+    // Stryker compiles its sandbox itself, but its incremental mode compares the compiled test files it recorded
+    // with the ones here (stryker.config.mjs), so they must be current.
+    const built = spawnSync("npm", ["run", "build:test"], { stdio: "inherit" });
+    if (built.status !== 0) fail("npm run build:test failed");
     for (const name of names.length > 0 ? names : Object.keys(MODULES)) {
       console.log(`\nmutate: ${name} (${MODULES[name].mutate.join(", ")})`);
       runModule(name);
