@@ -62,6 +62,7 @@ export const MODULES = {
     mutate: ["src/layout/bump-arena.ts"],
     tests: [
       "src/layout/bump-arena",
+      "test/conformance",
       "src/hardening/hardening",
       "src/layout/struct",
       "src/layout/typed",
@@ -72,12 +73,19 @@ export const MODULES = {
   },
   stack: {
     mutate: ["src/layout/stack-alloc.ts"],
-    tests: ["src/layout/stack-alloc", "src/hardening/hardening", "test/refused-calls", "test/properties"],
+    tests: [
+      "src/layout/stack-alloc",
+      "test/conformance",
+      "src/hardening/hardening",
+      "test/refused-calls",
+      "test/properties",
+    ],
   },
   slab: {
     mutate: ["src/layout/slab.ts"],
     tests: [
       "src/layout/slab",
+      "test/conformance",
       "src/layout/slab-reliability",
       "src/layout/pools",
       "src/layout/extendable-slab",
@@ -144,6 +152,7 @@ export const MODULES = {
     mutate: ["src/layout/tlsf.ts"],
     tests: [
       "src/layout/tlsf",
+      "test/conformance",
       "src/layout/heap",
       "src/layout/slab-reliability",
       "src/hardening/scrub",
@@ -193,6 +202,7 @@ export default {
   reporters: ["clear-text", "progress", "json"],
   jsonReporter: { fileName: `reports/mutation/${name ?? "none"}.json` },
   clearTextReporter: { allowColor: false, logTests: false, reportMutants: true, reportScoreTable: true },
+  // native/build/ (the OS addon) is copied too: some tests of a group use real mappings.
   // build/ is copied on purpose: Stryker's incremental mode finds the tests it recorded (build/**/*.test.js) among
   // the project's files, and reuses a killed mutant only while the test file that killed it is there and unchanged.
   // scripts/mutate.mjs runs `npm run build:test` first, so they are current.
@@ -204,8 +214,6 @@ export default {
     "bench-results",
     "reports",
     "stryker",
-    "native/build",
-    "prebuilds",
     ".stryker-tmp",
   ],
   tempDirName: ".stryker-tmp",
