@@ -240,7 +240,7 @@ class CheckedRawAdapter implements RawLayer {
     } catch (error) {
       return classify(error);
     }
-    if (typeof ptr !== "number" || (ptr & (align - 1)) !== 0) {
+    if ((ptr & (align - 1)) !== 0) {
       return noteFault(FAULT_LAYOUT, `the block is not aligned to ${align}`);
     }
     return usable;
