@@ -3,7 +3,7 @@
  * the inner's corruption count. It counts the sizes its callers ask for (put it outermost, so wrappers inside that
  * inflate sizes, such as `Canary`, are not counted).
  *
- * Complexity: O(1): a few counter updates per call (in two typed arrays). Overhead: none in the memory.
+ * Complexity: O(1): a few counter updates per call. Overhead: none in the memory.
  * Where it may stand: anywhere; outermost for user-visible sizes. A free that the inner rejects is not counted.
  * Threads: the counters are this agent's (statistics readable by other workers belong to the worker issue).
  *
@@ -19,6 +19,7 @@
  */
 import {
   type Allocator,
+  DOUBLE_FIELD as IMPORTED_DOUBLE_FIELD,
   type DirectSite,
   NULL as IMPORTED_NULL,
   type RawLayer,
@@ -31,6 +32,7 @@ import { Wrapper } from "./wrapper.js";
 
 // `NULL`, bound module-locally: V8 folds a local constant (an imported binding is a load and a check at every use).
 const NULL = IMPORTED_NULL;
+const DOUBLE_FIELD = IMPORTED_DOUBLE_FIELD;
 
 // The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
 // check at every call).
@@ -57,40 +59,48 @@ export interface AllocStats {
 /** The inner class `Statistics`' call sites reach directly (see `directInner` in core). */
 const SITE: DirectSite = { inner: undefined };
 
-/** Indices into {@link Statistics}'s `counts`. */
-const ALLOCATIONS = 0;
-const DEALLOCATIONS = 1;
-const FAILURES = 2;
-/** `allocations - deallocations` at the last `reset()`: live blocks are counted without a counter of their own. */
-const LIVE_BASE = 3;
-/** Indices into {@link Statistics}'s `bytes`. */
-const CURRENT = 0;
-const PEAK = 1;
-
 /**
  * Counters over an allocator (see the module documentation).
  *
- * The counters live in two typed arrays, so an update is a plain load, add and store: no Smi tag check, no
- * overflow check, and no heap number once a count passes 2^31 (a tagged field would box it from then on). The
- * totals are doubles (exact to 2^53). The live and peak bytes are int32: the live blocks of one memory
- * (`MAX_MEMORY_BYTES` < 2^31) never overlap (I2), so their requested bytes fit, and an integer add is on the
- * chain that links one call to the next (a double add takes four times as long).
+ * The counters are fields of the double representation (see `DOUBLE_FIELD` in core): an update is a load, an add
+ * and a store into the field's own number box, with no Smi tag check, no overflow check, and no new heap number
+ * once a count passes 2^31. Every count is exact to 2^53. (Two typed arrays, measured before, cost half as much
+ * again over the inner: each access also loads the array's data pointer and checks its bounds.)
  *
  * @typeParam TInner - the wrapped allocator.
  */
 export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
-  /** Allocations, deallocations, failures and the live base (see `LIVE_BASE`), as doubles. */
-  private readonly counts: Float64Array;
-  /** The bytes requested by live blocks, and their peak. */
-  private readonly bytes: Int32Array;
+  /** Successful allocations. */
+  private allocations: number;
+  /** Accepted frees. */
+  private deallocations: number;
+  /** Allocations that returned `NULL`. */
+  private failures: number;
+  /** `allocations - deallocations` at the last `reset()`: live blocks are counted without a counter of their own. */
+  private liveBase: number;
+  /** The bytes requested by live blocks. */
+  private current: number;
+  /** The highest `current` seen. */
+  private peak: number;
   /** The inner, when its class is the one these call sites reach directly; else `null` (see `directInner`). */
   private readonly direct: RawLayer | null;
 
   /** Counts calls to `inner`. */
   constructor(inner: TInner) {
     super("Statistics", inner, true);
-    this.counts = new Float64Array(4);
-    this.bytes = new Int32Array(2);
+    // representation hints first (see DOUBLE_FIELD), then the values
+    this.allocations = DOUBLE_FIELD;
+    this.deallocations = DOUBLE_FIELD;
+    this.failures = DOUBLE_FIELD;
+    this.liveBase = DOUBLE_FIELD;
+    this.current = DOUBLE_FIELD;
+    this.peak = DOUBLE_FIELD;
+    this.allocations = 0;
+    this.deallocations = 0;
+    this.failures = 0;
+    this.liveBase = 0;
+    this.current = 0;
+    this.peak = 0;
     this.direct = directInner(SITE, this.raw);
   }
 
@@ -100,11 +110,10 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
     const d = this.direct;
     const p = d !== null ? d.allocRaw(size, align) : this.rawAlloc(this.raw, size, align);
     if (p === NULL) return this.failed();
-    this.counts[ALLOCATIONS]! += 1;
-    const b = this.bytes;
-    const live = (b[CURRENT]! + size) | 0;
-    b[CURRENT] = live;
-    if (live > b[PEAK]!) b[PEAK] = live;
+    this.allocations += 1;
+    const live = this.current + size;
+    this.current = live;
+    if (live > this.peak) this.peak = live;
     return p;
   }
 
@@ -113,17 +122,16 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
     const d = this.direct;
     const p = d !== null ? d.allocRaw(size, align) : this.rawAlloc(this.raw, size, align);
     if (p === NULL) return this.failed();
-    this.counts[ALLOCATIONS]! += 1;
-    const b = this.bytes;
-    const live = (b[CURRENT]! + size) | 0;
-    b[CURRENT] = live;
-    if (live > b[PEAK]!) b[PEAK] = live;
+    this.allocations += 1;
+    const live = this.current + size;
+    this.current = live;
+    if (live > this.peak) this.peak = live;
     return p;
   }
 
   /** Counts a failed allocation (off the hot path) and returns `NULL`. */
   private failed(): number {
-    this.counts[FAILURES]! += 1;
+    this.failures += 1;
     return NULL;
   }
 
@@ -136,8 +144,8 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
     const d = this.direct;
     const r = d !== null ? d.tryFree(ptr, size, align) : this.rawTryFree(this.raw, ptr, size, align);
     if (r !== 0) throw faultError("Statistics.deallocate", r, ptr, size, align);
-    this.counts[DEALLOCATIONS]! += 1;
-    this.bytes[CURRENT] = (this.bytes[CURRENT]! - size) | 0;
+    this.deallocations += 1;
+    this.current -= size;
   }
 
   /** The raw protocol: forwarded; counted when the inner accepts it. @internal */
@@ -145,8 +153,8 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
     const d = this.direct;
     const r = d !== null ? d.tryFree(ptr, size, align) : this.rawTryFree(this.raw, ptr, size, align);
     if (r === 0) {
-      this.counts[DEALLOCATIONS]! += 1;
-      this.bytes[CURRENT] = (this.bytes[CURRENT]! - size) | 0;
+      this.deallocations += 1;
+      this.current -= size;
     }
     return r;
   }
@@ -154,8 +162,8 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
   /** The raw protocol: forwarded and counted. @internal */
   override freeRaw(ptr: number, size: number, align: number): void {
     this.rawFreeRaw(this.raw, ptr, size, align);
-    this.counts[DEALLOCATIONS]! += 1;
-    this.bytes[CURRENT] = (this.bytes[CURRENT]! - size) | 0;
+    this.deallocations += 1;
+    this.current -= size;
   }
 
   /** The raw protocol: forwarded; the byte count follows the new size. @internal */
@@ -163,34 +171,31 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
     const q = this.raw.resizeRaw(ptr, oldSize, newSize, align);
     if (q === NULL) return this.failed();
     if (q !== ptr) {
-      this.counts[ALLOCATIONS]! += 1;
-      this.counts[DEALLOCATIONS]! += 1;
+      this.allocations += 1;
+      this.deallocations += 1;
     }
-    const b = this.bytes;
-    const live = (b[CURRENT]! + newSize - oldSize) | 0;
-    b[CURRENT] = live;
-    if (live > b[PEAK]!) b[PEAK] = live;
+    const live = this.current + newSize - oldSize;
+    this.current = live;
+    if (live > this.peak) this.peak = live;
     return q;
   }
 
   /** Forwarded; live blocks and bytes drop to 0, the totals stay. */
   override reset(): void {
     this.inner.reset();
-    const c = this.counts;
-    c[LIVE_BASE] = c[ALLOCATIONS]! - c[DEALLOCATIONS]!;
-    this.bytes[CURRENT] = 0;
+    this.liveBase = this.allocations - this.deallocations;
+    this.current = 0;
   }
 
   /** The counters now. O(1). */
   stats(): AllocStats {
-    const c = this.counts;
     return {
-      totalAllocations: c[ALLOCATIONS]!,
-      totalDeallocations: c[DEALLOCATIONS]!,
-      currentBytes: this.bytes[CURRENT]!,
-      peakBytes: this.bytes[PEAK]!,
-      failures: c[FAILURES]!,
-      liveCount: c[ALLOCATIONS]! - c[DEALLOCATIONS]! - c[LIVE_BASE]!,
+      totalAllocations: this.allocations,
+      totalDeallocations: this.deallocations,
+      currentBytes: this.current,
+      peakBytes: this.peak,
+      failures: this.failures,
+      liveCount: this.allocations - this.deallocations - this.liveBase,
       corruptionEvents: this.inner.corruptionEvents(),
     };
   }
