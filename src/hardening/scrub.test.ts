@@ -203,4 +203,30 @@ describe("PoisonOnFree over a Slab fills by 8-byte words", () => {
       }
     }
   });
+
+  test("slots of every word count from 1 to 25 (straight-line stores up to 8 words, the loop above) fill exactly", () => {
+    for (let words = 1; words <= 25; words++) {
+      const blockSize = words * 8;
+      const slab = new Slab(new ArrayBufferBacked(1 << 14), { blockSize, capacity: 4 });
+      const poisoned = new PoisonOnFree(slab, { pattern: 0x3c });
+      const blocks = [0, 1, 2].map(() => poisoned.allocate(blockSize));
+      const p = blocks[1]!;
+      const u8 = poisoned.memory.u8;
+      u8.fill(0x11, blocks[0]!, blocks[2]! + blockSize);
+      poisoned.deallocate(p, blockSize);
+      for (let i = 0; i < blockSize; i++) assert.equal(u8[p + i], 0x3c, `${words} words: byte ${i}`);
+      for (let i = 1; i <= 8; i++) {
+        assert.equal(
+          u8[p - i],
+          0x11,
+          `${words} words: the previous slot's byte ${blockSize - i} is untouched`,
+        );
+        assert.equal(
+          u8[p + blockSize + i - 1],
+          0x11,
+          `${words} words: the next slot's byte ${i - 1} is untouched`,
+        );
+      }
+    }
+  });
 });
