@@ -26,6 +26,9 @@ import {
   StaticBacked,
   Statistics,
   Tlsf,
+  Heap,
+  ConcurrentHeap,
+  ExtendableSlab,
   Watermark,
   WithFallback,
   UnsupportedError,
@@ -67,6 +70,13 @@ interface Subject {
 
 const SUBJECTS: readonly Subject[] = [
   { name: "Slab", make: () => slab() },
+  { name: "Tlsf", make: () => new Tlsf(new ArrayBufferBacked(1 << 16)) },
+  { name: "Heap", make: () => new Heap(new ArrayBufferBacked(1 << 18)) },
+  { name: "ConcurrentHeap", make: () => new ConcurrentHeap(new SharedArrayBufferBacked(1 << 18)) },
+  {
+    name: "ExtendableSlab",
+    make: () => new ExtendableSlab(new ArrayBufferBacked(1 << 16), { blockSize: 64, initialCapacity: 16 }),
+  },
   { name: "SizeClassed", make: () => new SizeClassed(new Tlsf(new ArrayBufferBacked(1 << 16))) },
   { name: "StackAlloc", make: () => new StackAlloc(new ArrayBufferBacked(1 << 16)) },
   {
@@ -259,6 +269,33 @@ test("the one layout check (isValidLayout) is exact on every kind of value, and 
     }
   }
 });
+
+/**
+ * The bump layouts free only their newest block (or nothing), so the subjects' double-free checks do not apply to
+ * them; every bad value they are given still gets a typed error naming them, and changes nothing.
+ */
+const BUMP_SUBJECTS: readonly Subject[] = [
+  { name: "BumpArena", make: () => new BumpArena(new ArrayBufferBacked(1 << 16)) },
+];
+
+for (const subject of BUMP_SUBJECTS) {
+  test(`${subject.name} refuses every bad value in every call with a typed error, and changes nothing`, () => {
+    for (const [label, bad] of [...BAD_VALUES, ["zero", 0] as [string, unknown]]) {
+      const b = bad as number;
+      refuses(subject, `allocate(${label})`, LayoutError, (a) => a.allocate(b));
+      refuses(subject, `allocateZeroed(${label})`, LayoutError, (a) => a.allocateZeroed(b));
+      refuses(subject, `allocate(8, ${label})`, LayoutError, (a) => a.allocate(8, b));
+      refuses(subject, `deallocate(${label}, 8)`, InvalidPointerError, (a) => a.deallocate(b, 8));
+      refuses(subject, `usableSize(${label}, 8)`, InvalidPointerError, (a) => a.usableSize(b, 8));
+      refuses(subject, `grow(${label}, 8, 16)`, InvalidPointerError, (a) => a.grow(b, 8, 16));
+      refuses(subject, `shrink(${label}, 8, 4)`, InvalidPointerError, (a) => a.shrink(b, 8, 4));
+      if (label !== "zero") {
+        refuses(subject, `deallocate(p, ${label})`, LayoutError, (a, l) => a.deallocate(l[1]!, b));
+        refuses(subject, `grow(p, 8, ${label})`, LayoutError, (a, l) => a.grow(l[1]!, 8, b));
+      }
+    }
+  });
+}
 
 describe("the refused cases of issue #11 change nothing", () => {
   test("Quarantine: a wrong alignment is refused at once, not queued to fail on every later free", () => {

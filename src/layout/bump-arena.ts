@@ -48,7 +48,9 @@ import {
   describePointer,
   checkCarvable,
   isFixedRange,
+  isInt32,
   isOsBacked,
+  isValidLayout,
   layoutError,
   RangeBacking,
 } from "../core/index.js";
@@ -56,6 +58,10 @@ import { allocArray, allocDataView, allocUtf8 } from "./typed.js";
 
 // `NULL`, bound module-locally: V8 folds a local constant (an imported binding is a load and a check at every use).
 const NULL = IMPORTED_NULL;
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 /**
  * The type of one of a {@link BumpArena}'s `OsBacked` calls: the backing's own type for it when the backing's type
@@ -129,11 +135,9 @@ export class BumpArena<TBacking extends FixedRange = FixedRange> extends RangeBa
    */
   override allocate(size: number, align = 8): number {
     // Own copy of the bump (not RangeBacking's) so this call site only ever sees BumpArena receivers.
+    // The one layout check (its typeof tests first: a BigInt or a Symbol gets a LayoutError, not a TypeError).
+    if (!validLayout(size, align)) throw layoutError("BumpArena.allocate", size, align);
     const m = align - 1;
-    // SIZE_MASK and ALIGN_MASK as literals: V8 does not constant-fold imported bindings on the hot path.
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError("BumpArena.allocate", size, align);
-    }
     const top = this.top;
     const p = top + (-top & m);
     const end = p + size;
@@ -163,7 +167,7 @@ export class BumpArena<TBacking extends FixedRange = FixedRange> extends RangeBa
    *   taken before a `reset` or a deeper rewind is no longer valid).
    */
   rewindTo(mark: number): void {
-    if ((mark | 0) !== mark || mark < this.rangeBase || mark > this.top) {
+    if (!isInt32(mark) || mark < this.rangeBase || mark > this.top) {
       throw new InvalidPointerError(
         mark,
         `BumpArena.rewindTo: mark ${describePointer(mark)} is not between the arena's start ${this.rangeBase} and ` +

@@ -55,11 +55,16 @@ import {
   describePointer,
   isFixedRange,
   isValidAlign,
+  isInt32,
   isValidLayout,
   layoutError,
   moveBlock,
   zeroBlock,
 } from "../core/index.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 // `NULL`, bound module-locally: V8 folds a local constant (an imported binding is a load and a check at every use).
 const NULL = IMPORTED_NULL;
@@ -178,10 +183,7 @@ export class ExtendableSlab implements Allocator, FixedRange {
 
   /** A block for `size <= blockSize` and `align <= this.align`; `NULL` when the range is full or the request too big. */
   allocate(size: number, align = 8): number {
-    const m = align - 1;
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError("ExtendableSlab.allocate", size, align);
-    }
+    if (!validLayout(size, align)) throw layoutError("ExtendableSlab.allocate", size, align);
     if (size > this.fastLimit || align > this.align) return this.allocateSlow(size, align);
     let idx: number;
     if (this.freeCount !== 0) idx = this.freeStack[--this.freeCount]!;
@@ -265,7 +267,7 @@ export class ExtendableSlab implements Allocator, FixedRange {
 
   /** True inside the blocks' span. */
   contains(ptr: number): boolean {
-    return (ptr | 0) === ptr && ptr >= this.region && ptr < this.region + this.maxCapacity * this.stride;
+    return isInt32(ptr) && ptr >= this.region && ptr < this.region + this.maxCapacity * this.stride;
   }
 
   /** Blocks currently committed (grows as needed). */
@@ -371,21 +373,21 @@ export class ExtendableSlab implements Allocator, FixedRange {
     return true;
   }
 
+  /** The `InvalidPointerError` of a pointer that is not a live block (any value: the message builder never throws). */
+  private notLive(what: string, ptr: unknown): InvalidPointerError {
+    return new InvalidPointerError(
+      ptr,
+      `ExtendableSlab.${what}: ${describePointer(ptr)} is not a live block (a double free, or not a slot)`,
+    );
+  }
+
   private slot(what: string, ptr: number, size: number, align: number): number {
-    if (!isValidLayout(size, align)) throw layoutError(`ExtendableSlab.${what}`, size, align);
+    if (!validLayout(size, align)) throw layoutError(`ExtendableSlab.${what}`, size, align);
+    if (!isInt32(ptr)) throw this.notLive(what, ptr);
     const off = ptr - this.region;
     const idx = Math.floor(off / this.stride);
-    if (
-      (ptr | 0) !== ptr ||
-      off < 0 ||
-      idx * this.stride !== off ||
-      idx >= this.carved ||
-      this.live[idx] !== 1
-    ) {
-      throw new InvalidPointerError(
-        ptr,
-        `ExtendableSlab.${what}: ${describePointer(ptr)} is not a live block (a double free, or not a slot)`,
-      );
+    if (off < 0 || idx * this.stride !== off || idx >= this.carved || this.live[idx] !== 1) {
+      throw this.notLive(what, ptr);
     }
     if (size > this.blockSize || align > this.align) {
       throw new LayoutError(
