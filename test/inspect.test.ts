@@ -255,3 +255,39 @@ test("`forge-alloc inspect --recipes` draws the allocators of the six applicatio
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test("renderSvg draws each region where its bytes are: rectangles worked out by hand for a known picture", () => {
+  // 1000 bytes in 4 rows of 250 bytes, on a strip of 1000 px (width 1024 minus 12 px of padding each side): 4 px
+  // a byte. Rows are 18 px apart (14 high, a gap of 4), the first at y = 44. Regions wider than 3 px per region
+  // are drawn one by one, split at the ends of rows.
+  const picture = {
+    title: "by hand",
+    regions: [
+      { offset: 0, size: 100, kind: "used" as const },
+      { offset: 100, size: 200, kind: "free" as const },
+      { offset: 300, size: 64, kind: "quarantined" as const },
+      { offset: 364, size: 636, kind: "used" as const },
+    ],
+    summary: {
+      spanBytes: 1000,
+      bytes: { used: 736, free: 200, quarantined: 64, guard: 0, metadata: 0 },
+      usedRegions: 2,
+      freeRuns: 1,
+      largestFreeRun: 200,
+      fragmentation: 0,
+    },
+  };
+  const svg = renderSvg(picture, { width: 1024, rows: 4 });
+  const rects = [...svg.matchAll(/<rect class="region (\w+)" x="([\d.]+)" y="(\d+)" width="([\d.]+)"/g)].map(
+    ([, kind, x, y, w]) => `${kind} ${x} ${y} ${w}`,
+  );
+  assert.deepEqual(rects, [
+    "used 12.00 44 400.00", // bytes 0-100 of row 0
+    "free 412.00 44 600.00", // bytes 100-250 of row 0
+    "free 12.00 62 200.00", // bytes 250-300: row 1
+    "quarantined 212.00 62 256.00", // bytes 300-364
+    "used 468.00 62 544.00", // bytes 364-500: the rest of row 1
+    "used 12.00 80 1000.00", // bytes 500-750: row 2
+    "used 12.00 98 1000.00", // bytes 750-1000: row 3
+  ]);
+});
