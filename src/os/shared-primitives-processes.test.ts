@@ -5,7 +5,15 @@ import assert from "node:assert/strict";
 import { type ChildProcess, fork } from "node:child_process";
 import { join } from "node:path";
 import { describe, test } from "node:test";
-import { AllocError, NULL, SharedArrayBufferBacked, SharedBumpArena, UnsupportedError } from "../index.js";
+import {
+  AllocError,
+  NULL,
+  SharedArrayBufferBacked,
+  SharedBumpArena,
+  SlabOwner,
+  SlabRemote,
+  UnsupportedError,
+} from "../index.js";
 import { SharedMmapBacked } from "../os.js";
 import { ROOT } from "../../test/helpers/child.js";
 import { needs } from "../../test/helpers/host.js";
@@ -21,7 +29,19 @@ import {
   TAGS,
 } from "../../test/helpers/process-bump-child.js";
 
+import {
+  FILLED,
+  FREED,
+  LOST,
+  MAILBOX_SLOTS,
+  SLAB_CONTROL,
+  SLAB_MAILBOX,
+  SLAB_TAGS,
+  type SlabChildOrder,
+} from "../../test/helpers/process-slab-child.js";
+
 const BUMP_CHILD = join(ROOT, "build", "test", "helpers", "process-bump-child.js");
+const SLAB_CHILD = join(ROOT, "build", "test", "helpers", "process-slab-child.js");
 
 interface Outcome {
   code: number | null;
@@ -207,5 +227,125 @@ describe("SharedBumpArena across processes", needs("linux", "addon"), () => {
     }
     assert.ok(taken > 0);
     arena.release();
+  });
+});
+
+describe("SlabOwner and SlabRemote across processes", needs("linux", "addon"), () => {
+  test("join over a second mapping, what is refused, and a full ring waited for on the futex", () => {
+    using shared = new SharedMmapBacked(1 << 20);
+    const owner = new SlabOwner(shared, { blockSize: 64, capacity: 256, ringCapacity: 4 });
+    assert.equal(owner.ring.crashSafe, true);
+    assert.throws(() => owner.share(), UnsupportedError);
+    const location = owner.location();
+    assert.deepEqual(JSON.parse(JSON.stringify(location)), location, "plain JSON, for IPC");
+    using again = SharedMmapBacked.attach(shared.share());
+    const remote = SlabRemote.join(again, location);
+    const blocks = [0, 1, 2, 3, 4].map(() => owner.allocate(64));
+    for (const p of blocks.slice(0, 4)) remote.deallocate(p);
+    assert.equal(remote.tryDeallocate(blocks[4]!), "full");
+    assert.throws(() => remote.deallocate(blocks[4]!, 5), /stayed full/, "the futex wait times out");
+    assert.equal(owner.drain(), 4);
+    remote.deallocate(blocks[4]!);
+    assert.equal(owner.drain(), 1);
+    assert.equal(owner.slab.liveCount(), 0);
+    assert.throws(() => remote.deallocate(owner.slab.base() + 1), /not one of the owner's blocks/);
+    for (const bad of [
+      null,
+      {},
+      { ...location, kind: "x" },
+      { ...location, ring: -128 },
+      { ...location, ring: 1 << 20 },
+      { ...location, region: (1 << 20) - 64, capacity: 256 },
+      { ...location, stride: 0 },
+    ])
+      assert.throws(() => SlabRemote.join(again, bad as never), AllocError);
+    assert.throws(() => SlabRemote.join(new SharedArrayBufferBacked(1 << 16), location), AllocError);
+    assert.throws(() => SlabRemote.join(again, { ...location, ringCapacity: 8 }), AllocError, "no ring of 8");
+    owner.close();
+    assert.throws(() => remote.deallocate(owner.allocate(64)), /closed/);
+  });
+
+  test("remotes in 3 processes free the owner's blocks, one killed mid-push: nothing freed twice, none lost, the ring goes on", async () => {
+    using shared = new SharedMmapBacked(4 << 20);
+    const owner = new SlabOwner(shared, { blockSize: 64, capacity: 8192, ringCapacity: 64 });
+    using map = new SharedMmapBacked(SLAB_TAGS + 8192);
+    const words = map.memory.i32;
+    const tags = new Uint8Array(map.memory.buffer, SLAB_TAGS);
+    const { region, stride } = owner.location();
+    const ops = 40_000;
+    const victim = 2;
+    const runs = [0, 1, 2].map((index) =>
+      forkWith(SLAB_CHILD, shared, {
+        slab: shared.share(),
+        map: map.share(),
+        location: owner.location(),
+        index,
+        ops: index === victim ? ops * 100 : ops,
+      } satisfies SlabChildOrder),
+    );
+    const alive = [true, true, true];
+    runs.forEach((r, i) => void r.done.then(() => (alive[i] = false)));
+    let duplicates = 0;
+    let killed = false;
+    while (alive.some((a) => a)) {
+      owner.drain();
+      for (let i = 0; i < 3; i++) {
+        if (!alive[i]) continue;
+        const box = (SLAB_MAILBOX >>> 2) + MAILBOX_SLOTS * i;
+        let filled = 0;
+        for (let k = 0; k < MAILBOX_SLOTS; k++) {
+          if (Atomics.load(words, box + k) !== NULL) continue;
+          const p = owner.allocate(64);
+          if (p === NULL) break;
+          if (Atomics.compareExchange(tags, (p - region) / stride, 0, 1) !== 0) duplicates++;
+          Atomics.store(words, box + k, p);
+          filled++;
+        }
+        if (filled > 0) {
+          Atomics.add(words, (SLAB_CONTROL >>> 2) + 16 * i + FILLED, 1);
+          map.notify(4 * ((SLAB_CONTROL >>> 2) + 16 * i + FILLED));
+        }
+      }
+      if (!killed && Atomics.load(words, (SLAB_CONTROL >>> 2) + 16 * victim + FREED) >= 5000) {
+        runs[victim]!.child.kill("SIGKILL");
+        killed = true;
+      }
+      await new Promise((r) => setImmediate(r));
+    }
+    const outcomes = await Promise.all(runs.map((r) => r.done));
+    assert.equal(outcomes[victim]!.signal, "SIGKILL");
+    for (const i of [0, 1]) {
+      assert.equal(outcomes[i]!.code, 0, JSON.stringify(outcomes[i]!.messages));
+      assert.equal(words[(SLAB_CONTROL >>> 2) + 16 * i + FREED], ops, "a survivor stopped");
+    }
+    for (const i of [0, 1, 2]) assert.equal(words[(SLAB_CONTROL >>> 2) + 16 * i + LOST], 0, `child ${i}`);
+    assert.equal(duplicates, 0, "a block was handed out while another process still held it");
+    owner.drain();
+    assert.equal(owner.remoteFreeErrors(), 0, "no free arrived twice or for a block that was not live");
+    // Every block a process holds (claimed in the tags, in a mailbox or taken by the victim) is live; besides those,
+    // at most one block is live: the victim's, if it died after dropping its claim and before its push landed.
+    let held = 0;
+    for (let idx = 0; idx < 8192; idx++) {
+      if (tags[idx] === 0) continue;
+      held++;
+      assert.ok(owner.slab.sizeOf(region + idx * stride) > 0, `block ${idx} is held but not live`);
+    }
+    const unheld = owner.slab.liveCount() - held;
+    assert.ok(unheld === 0 || unheld === 1, `${unheld} live blocks held by no one`);
+    const { pushed, drained } = owner.ring.counters();
+    assert.ok(drained >= 2 * ops && pushed <= drained && drained - pushed <= 1, `${pushed} ${drained}`);
+    // the ring goes on after the kill: a remote in this process pushes, the owner drains and closes
+    const remote = SlabRemote.join(shared, owner.location());
+    for (let idx = 0; idx < 8192; idx++) {
+      if (tags[idx] === 0) continue;
+      if (remote.tryDeallocate(region + idx * stride) === "full") {
+        owner.drain();
+        assert.equal(remote.tryDeallocate(region + idx * stride), "ok");
+      }
+    }
+    owner.drain();
+    assert.equal(owner.slab.liveCount(), unheld);
+    owner.close();
+    assert.equal(owner.ring.settled(), true);
   });
 });
