@@ -47,7 +47,8 @@
  * it runs on the slow path only.
  *
  * Complexity: O(1) allocate and free; taking a page when none is at hand scans the page headers (O(pages)), and
- * collecting remote frees scans the pages this worker owns that have some (128 words of bits each). Overhead in the
+ * collecting remote frees scans the pages this worker owns that have some (128 words of bits each); adopting
+ * abandoned pages scans the page headers once per abandon generation (each `release()` or reclaim moves it on). Overhead in the
  * memory: 2 bytes of `owners` and 1 bit per 16 bytes of pages (about 13%), a 64-byte header per page, rounding to the
  * class (at most 25%); in each worker's own memory, 4 bytes per slot of its pages.
  * Composition limits: frees must come from a worker attached to this heap; `share()` refuses a heap in a mapping
