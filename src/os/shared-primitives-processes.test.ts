@@ -120,10 +120,12 @@ describe("SharedBumpArena across processes", needs("linux", "addon"), () => {
       resetAt: 0,
       waitWhenFull: true,
     };
-    const exited = new Promise((resolve) => child.on("exit", resolve));
+    let gone = false;
+    const exited = new Promise((resolve) => child.on("exit", resolve)).then(() => (gone = true));
     child.send(order);
-    while (arena.stats().workers < 2) await sleep(2);
-    while (arena.stats().allocatedBytes < arena.stats().capacityBytes - 64 * 1024) await sleep(2);
+    while (!gone && arena.stats().allocatedBytes < arena.stats().capacityBytes - 64 * 1024) await sleep(2);
+    assert.equal(gone, false, "the child ended before it filled the arena");
+    assert.equal(arena.stats().workers, 2);
     child.kill("SIGKILL");
     await exited;
     assert.deepEqual(arena.reclaimDead(), [1]);
