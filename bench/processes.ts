@@ -4,11 +4,19 @@
 // bench/workers.ts (free + malloc of 16..527 B, 1024 live blocks each), first untimed (WARMUP steps: the timed loop
 // is optimized code), then timed after a common start signal (a futex on a word of the mapping for the processes,
 // Atomics.wait for the threads); the aggregate rate is total operations / the slowest participant's time; each cell
-// is the median of `--rounds` runs. `node build/bench/processes.js [--ops=N] [--rounds=N] [--write]`.
+// is the median of `--rounds` runs. A second table times SharedBumpArena across 1 and 2 processes the same way
+// (32-byte allocations from one arena in a SharedMmapBacked, `--bump-ops` each after BUMP_WARMUP untimed).
+// `node build/bench/processes.js [--ops=N] [--bump-ops=N] [--rounds=N] [--write]`.
 import { fork } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
-import { ConcurrentHeap, type ConcurrentHeapDescriptor, SharedArrayBufferBacked } from "../src/index.js";
+import {
+  ConcurrentHeap,
+  type ConcurrentHeapDescriptor,
+  NULL,
+  SharedArrayBufferBacked,
+  SharedBumpArena,
+} from "../src/index.js";
 import { type SharedMappingDescriptor, SharedMmapBacked } from "../src/os.js";
 import { SeededRandom } from "../src/testing/index.js";
 import { runProcessCache } from "../examples/process-cache.js";
@@ -20,6 +28,10 @@ const WARMUP = 300_000;
 /** The word of the mapping (or of the threads' start buffer) the participants wait on. */
 const START = 64;
 const COUNTS = [1, 2, 4] as const;
+/** SharedBumpArena: 32-byte allocations per participant (timed), after BUMP_WARMUP untimed. */
+const BUMP_OPS: number = numberArg("bump-ops", 1_000_000);
+const BUMP_WARMUP = 1_000_000;
+const BUMP_COUNTS = [1, 2] as const;
 
 /** The churn of bench/workers.ts: returns the nanoseconds of the timed part. */
 function churn(heap: ConcurrentHeap, ops: number, seed: number, waitForStart: () => void): number {
@@ -48,7 +60,39 @@ interface ProcessJob {
   seed: number;
 }
 
-if (process.argv.includes("--child")) {
+/** SharedBumpArena's participant: warm up, wait for the start, allocate `ops` 32-byte blocks; the timed ns. */
+function bumpChurn(arena: SharedBumpArena, ops: number, waitForStart: () => void): number {
+  let sum = 0;
+  // one loop for the warm-up and the timed run, so the timed run is the code the warm-up optimized
+  const steps = (n: number): void => {
+    for (let i = 0; i < n; i++) {
+      const p = arena.allocate(32);
+      if (p === NULL) throw new Error("bench/processes: the bump arena is too small");
+      sum += p;
+    }
+  };
+  steps(BUMP_WARMUP);
+  waitForStart();
+  const t0 = process.hrtime.bigint();
+  steps(ops);
+  const ns = Number(process.hrtime.bigint() - t0);
+  if (sum === 0) throw new Error("unreachable");
+  return ns;
+}
+
+if (process.argv.includes("--bump-child")) {
+  process.once("message", (job: ProcessJob) => {
+    const shared = SharedMmapBacked.attach(job.mapping);
+    const arena = SharedBumpArena.join(shared);
+    const ns = bumpChurn(arena, job.ops, () => {
+      Atomics.add(shared.memory.i32, (START >>> 2) + 1, 1); // ready
+      while (Atomics.load(shared.memory.i32, START >>> 2) === 0) shared.wait(START, 0, 1000);
+    });
+    arena.leave();
+    shared.dispose();
+    process.send!(ns, () => process.exit(0));
+  });
+} else if (process.argv.includes("--child")) {
   // a forked participant: join the heap, get ready, wait for the start word, run, report
   process.once("message", (job: ProcessJob) => {
     const shared = SharedMmapBacked.attach(job.mapping);
@@ -79,7 +123,7 @@ if (process.argv.includes("--child")) {
 } else {
   const rounds = numberArg("rounds", 3);
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
-  const steps = COUNTS.length * 2 + 1;
+  const steps = COUNTS.length * 2 + BUMP_COUNTS.length + 1;
   let done = 0;
 
   /** n forked processes on one SharedMmapBacked heap: the slowest one's nanoseconds. */
@@ -104,6 +148,32 @@ if (process.argv.includes("--child")) {
     shared.notify(START);
     const ns = Math.max(...(await Promise.all(results)));
     heap.release();
+    return ns;
+  }
+
+  /** n forked processes allocating from one SharedBumpArena: the slowest one's nanoseconds. */
+  async function runBumpProcesses(n: number): Promise<number> {
+    const bytes = n * (BUMP_OPS + BUMP_WARMUP) * 32 + (4 << 20);
+    using shared = new SharedMmapBacked(bytes);
+    const arena = new SharedBumpArena(shared); // formats it; the parent stays joined, idle
+    const script = fileURLToPath(import.meta.url);
+    const results = Array.from({ length: n }, (_, k) => {
+      const child = fork(script, ["--bump-child"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+      child.send({ mapping: shared.share(), ops: BUMP_OPS, seed: k + 1 } satisfies ProcessJob);
+      return new Promise<number>((resolve, reject) => {
+        child.once("message", (ns: number) => resolve(ns));
+        child.once(
+          "exit",
+          (code) => code !== 0 && reject(new Error(`a benchmark child exited with ${code}`)),
+        );
+      });
+    });
+    const i32 = shared.memory.i32;
+    while (Atomics.load(i32, (START >>> 2) + 1) < n) await new Promise((r) => setTimeout(r, 2));
+    Atomics.store(i32, START >>> 2, 1);
+    shared.notify(START);
+    const ns = Math.max(...(await Promise.all(results)));
+    arena.release();
     return ns;
   }
 
@@ -138,6 +208,13 @@ if (process.argv.includes("--child")) {
       progress(++done, steps, `${kind} x ${n}`);
     }
   }
+  const bumpRate: number[] = [];
+  for (const n of BUMP_COUNTS) {
+    const samples: number[] = [];
+    for (let r = 0; r < rounds; r++) samples.push(await runBumpProcesses(n));
+    bumpRate.push(((n * BUMP_OPS) / median(samples)) * 1000);
+    progress(++done, steps, `SharedBumpArena, processes x ${n}`);
+  }
   const bars: Bar[] = [];
   const rows = [
     "| participants | processes: aggregate Mops/s | workers: aggregate Mops/s | processes / workers | processes: scaling vs 1 |",
@@ -154,6 +231,15 @@ if (process.argv.includes("--child")) {
       `| ${n} | ${p.toFixed(1)} | ${w.toFixed(1)} | ${(p / w).toFixed(2)}x | ${(p / rate["processes"]![0]!).toFixed(2)}x |`,
     );
   });
+  rows.push(
+    "",
+    "| SharedBumpArena across processes (32 B allocations) | aggregate Mops/s | scaling vs 1 |",
+    "|---|---|---|",
+    ...BUMP_COUNTS.map(
+      (n, i) =>
+        `| ${n} process${n > 1 ? "es" : ""} | ${bumpRate[i]!.toFixed(1)} | ${(bumpRate[i]! / bumpRate[0]!).toFixed(2)}x |`,
+    ),
+  );
   // the recipe: processes sharing one cache of records (examples/process-cache.ts), timed once
   const recipe = await runProcessCache(3, 2000, 4000, () => undefined);
   progress(++done, steps, "the cache recipe");
@@ -170,7 +256,9 @@ if (process.argv.includes("--child")) {
       `${machine()}. ConcurrentHeap, free + malloc of 16..527 B with 1024 live blocks per participant, ` +
       `${OPS.toLocaleString("en")} timed operations each after ${WARMUP.toLocaleString("en")} untimed; median of ` +
       `${rounds} runs. Processes are forked children attached to one SharedMmapBacked (a memfd mapped MAP_SHARED); ` +
-      `workers are threads of one process over a SharedArrayBuffer. More participants than cores share them.`,
+      `workers are threads of one process over a SharedArrayBuffer. More participants than cores share them. ` +
+      `SharedBumpArena: ${BUMP_OPS.toLocaleString("en")} timed 32-byte allocations per process after ` +
+      `${BUMP_WARMUP.toLocaleString("en")} untimed, from one arena in a SharedMmapBacked.`,
     table: rows.join("\n"),
     charts: [
       {

@@ -45,6 +45,8 @@ export {
   type PlacementStats,
   type ProcessSharedBacking,
   type ProcessSharing,
+  type SharedWaitOutcome,
+  type SharedWaiting,
 } from "./core/processes.js";
 export {
   type AnyBuffer,

@@ -19,7 +19,12 @@ export { GenerationalSlab, type GenerationalSlabOptions, type Handle } from "./l
 export { Heap, type HeapOptions, type HeapStats } from "./layout/heap.js";
 export { OFFSET_NONE, OffsetAllocator, type OffsetStats } from "./layout/offset-allocator.js";
 export { HEAP_CLASSES, type PageStats } from "./layout/page-engine.js";
-export { type PushResult, RING_CONTROL_BYTES, RemoteFreeRing } from "./layout/remote-ring.js";
+export {
+  type PushResult,
+  RING_CONTROL_BYTES,
+  RemoteFreeRing,
+  type RemoteFreeRingOptions,
+} from "./layout/remote-ring.js";
 export {
   SharedBumpArena,
   type SharedBumpArenaDescriptor,
@@ -34,6 +39,7 @@ export {
   type SlabOwnerOptions,
   SlabRemote,
   type SlabRemoteDescriptor,
+  type SlabRemoteLocation,
 } from "./layout/slab-owner.js";
 export { Slab, type SlabGeometry, type SlabOptions, slabGeometry } from "./layout/slab.js";
 export { StackAlloc, type StackAllocOptions } from "./layout/stack-alloc.js";

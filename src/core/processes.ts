@@ -50,6 +50,39 @@ export interface ProcessSharedBacking {
   readonly processSharing: ProcessSharing;
 }
 
+/** The result of {@link SharedWaiting.wait}, as `Atomics.wait`'s. */
+export type SharedWaitOutcome = "ok" | "not-equal" | "timed-out";
+
+/**
+ * Blocking on a word of a memory that several processes map, where `Atomics.wait` cannot (its buffer is not a
+ * `SharedArrayBuffer`): a process-shared futex. `SharedMmapBacked` (forge-alloc/os) implements it through the addon;
+ * a layout that must block (a full `RemoteFreeRing`) gets it from its backing, so that it needs no import of
+ * forge-alloc/os.
+ *
+ * @remarks Each call is a system call: only for slow paths.
+ */
+export interface SharedWaiting {
+  /**
+   * Blocks while the 32-bit word at byte `offset` of the memory holds `expected`, until a `notify` on it from any
+   * process, or `timeoutMs`. May return `"ok"` spuriously: wait in a loop that re-checks the word.
+   */
+  wait(offset: number, expected: number, timeoutMs?: number): SharedWaitOutcome;
+  /** Wakes up to `count` threads (in any process) waiting on the word at byte `offset`; returns how many woke. */
+  notify(offset: number, count?: number): number;
+}
+
+/** The {@link SharedWaiting} of a backing that has one (a `wait` and a `notify` method), else `undefined`. @internal */
+export function sharedWaitingOf(backing: unknown): SharedWaiting | undefined {
+  const b = backing as Partial<SharedWaiting> | null | undefined;
+  return b !== null &&
+    typeof b === "object" &&
+    typeof b.wait === "function" &&
+    typeof b.notify === "function" &&
+    processSharingOf(backing) !== undefined
+    ? (b as SharedWaiting)
+    : undefined;
+}
+
 /** The {@link ProcessSharing} of a backing that has one, else `undefined`. @internal */
 export function processSharingOf(backing: unknown): ProcessSharing | undefined {
   const s = (backing as Partial<ProcessSharedBacking> | null | undefined)?.processSharing;

@@ -8,14 +8,22 @@
  * free goes back to the pool for any worker, class or large block; a worker that leaves (`release()`) abandons its
  * other pages, and any worker adopts them.
  *
+ * Every step a worker can be stopped at (a `Worker` terminated, a process killed) leaves pages that `reclaim` can
+ * account for: abandoning a page is one store of its owner word (then the abandon generation moves on, and each
+ * worker scans the page headers for abandoned pages once per generation it has not seen; `reclaim` moves it on
+ * too, for a worker stopped between the two), and a worker about to take pages from the cursor first writes
+ * their range into its slot (its intent) and clears it once their owner words name it, so `reclaim` frees the
+ * pages a stopped worker had taken but not yet marked.
+ *
  * ```text
  *  shared memory:
  *  control (256 B) | worker slots (64 x 128 B) | page headers (64 B per page) | owners (2 B per 16 B of pages) |
  *  remote bits (1 bit per 16 B of pages) | pages (64 KiB each, 64 KiB-aligned) ...
- *  control: magic | pages | cursor | free-page scan hint | abandoned stack | region offsets | attached-worker bitmap
- *  worker slot: frees | remote frees | remote frees pending | reclaim flag | pid | process start stamp | ...
+ *  control: magic | pages | cursor | free-page scan hint | abandon generation | region offsets | attached-worker bitmap
+ *  worker slot: frees | remote frees | remote frees pending | reclaim flag | pid | process start stamp |
+ *    intent: first page and count of the pages it is taking from the cursor (0 when none) | ...
  *  page header: owner (worker + 1; 0 free; -1 abandoned; -2 never used) | class size (or -pages for a large span's
- *    head, 0 for its tail) | remote frees to collect | next (abandoned stack)
+ *    head, 0 for its tail) | remote frees to collect
  *  owners: per 16-byte granule, the page id (page number + 1) where a live block starts, REMOTE (0xffff) where
  *    another worker freed one the owner has not collected, else 0
  *  in each worker's own memory (the page engine): its pages' records and free-slot stacks, its class table
@@ -39,7 +47,8 @@
  * it runs on the slow path only.
  *
  * Complexity: O(1) allocate and free; taking a page when none is at hand scans the page headers (O(pages)), and
- * collecting remote frees scans the pages this worker owns that have some (128 words of bits each). Overhead in the
+ * collecting remote frees scans the pages this worker owns that have some (128 words of bits each); adopting
+ * abandoned pages scans the page headers once per abandon generation (each `release()` or reclaim moves it on). Overhead in the
  * memory: 2 bytes of `owners` and 1 bit per 16 bytes of pages (about 13%), a 64-byte header per page, rounding to the
  * class (at most 25%); in each worker's own memory, 4 bytes per slot of its pages.
  * Composition limits: frees must come from a worker attached to this heap; `share()` refuses a heap in a mapping
@@ -95,7 +104,7 @@ const C_MAGIC = 0;
 const C_PAGES = 1; // page count
 const C_NEXT_PAGE = 2; // bump cursor (pages)
 const C_FREE_HINT = 3; // where the next scan for a free page starts
-const C_ABANDONED = 4; // tagged stack head
+const C_ABANDONED = 4; // abandon generation: moves on after pages are marked abandoned (workers then scan for them)
 const C_SLOTS = 5; // byte offsets of the regions
 const C_HEADERS = 6;
 const C_OWNERS = 7;
@@ -109,11 +118,12 @@ const S_PENDING = 2; // set by a worker that freed a block of one of this worker
 const S_RECLAIM = 3; // set by the worker that reclaims this slot's pages after it ended (`reclaim`)
 const S_PID = 4; // the process of the worker (over a memory other processes map; else 0)
 const S_STAMP = 5; // that process's start stamp (`ProcessSharing.stamp`): tells it from a later one with its pid
+const S_TAKING = 6; // intent: the first page (1-based) this worker is taking from the cursor, 0 when none
+const S_TAKING_N = 7; // and how many
 // page header words
 const H_OWNER = 0; // worker id + 1; 0 = free page; -1 = abandoned; -2 = never used (past the cursor)
 const H_CLASS = 1; // class size, or -pages for a large span head, 0 for a free page or a span's tail
 const H_REMOTE = 2; // remote frees since the owner last collected (a hint: owners says which)
-const H_NEXT = 3;
 const H_BYTES = 64;
 const H_WORDS = H_BYTES >>> 2;
 const ABANDONED = -1;
@@ -249,6 +259,11 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
   private readonly sharing: ProcessSharing | undefined;
   /** The `placement` option. */
   private placement: PagePlacement | undefined;
+  /** The abandon generation this worker's last complete scan for abandoned pages started at (-1: none yet). */
+  private adoptSeen: number;
+  /** The generation of the scan in progress, and the page (0-based) it resumes at. */
+  private adoptGen: number;
+  private adoptFrom: number;
 
   /**
    * Formats a heap over `backing`'s range and joins it as a worker (`true` instead of options is internal:
@@ -280,6 +295,9 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
     Atomics.store(words, this.slot + S_PID, this.sharing?.pid ?? 0);
     this.placement = typeof options === "object" ? options.placement : undefined;
     this.released = false;
+    this.adoptSeen = -1;
+    this.adoptGen = 0;
+    this.adoptFrom = 0;
   }
 
   /**
@@ -565,7 +583,7 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
       if (meta[r + TOP] === meta[r + CAP]) this.freePage(page);
       else {
         Atomics.store(w, this.headers + (page - 1) * H_WORDS + H_OWNER, ABANDONED);
-        this.pushStack(C_ABANDONED, page);
+        Atomics.add(w, C_ABANDONED, 1); // every worker scans for it (reclaim does this for one stopped here)
       }
       this.dropPage(r);
     });
@@ -644,14 +662,13 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
     const w = this.words;
     const dead = workerId + 1;
     const cursor = Atomics.load(w, C_NEXT_PAGE);
-    let taken = 0;
+    let taken = this.finishTaking(workerId, cursor);
     for (let page = 1; page <= cursor; page++) {
       const h = this.headers + (page - 1) * H_WORDS;
       const cls = Atomics.load(w, h + H_CLASS);
       if (cls < 0) {
-        // A large span stays as it is: live, any worker frees it. (One the worker was allocating when it stopped,
-        // with its head not marked live yet, cannot be told from one another worker is freeing this moment: it
-        // stays claimed.)
+        // A large span stays as it is: live, any worker frees it. (One the worker was making when it stopped was
+        // given back by finishTaking above.)
         page += -cls - 1;
         continue;
       }
@@ -660,14 +677,65 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
       taken++;
       if (cls === 0)
         this.freePage(page); // claimed, never formatted
-      else {
-        Atomics.store(w, h + H_OWNER, ABANDONED);
-        this.pushStack(C_ABANDONED, page);
-      }
+      else Atomics.store(w, h + H_OWNER, ABANDONED);
     }
+    // Moved on even when nothing was abandoned here: the worker may have been stopped between marking a page
+    // abandoned and moving the generation on, and this makes every worker scan for that page too.
+    Atomics.add(w, C_ABANDONED, 1);
     Atomics.store(w, ((w[C_SLOTS]! - this.control) >>> 2) + workerId * (SLOT_BYTES >>> 2) + S_PID, 0);
     Atomics.and(w, C_WORKERS + (workerId >>> 5), ~(1 << (workerId & 31)));
     return taken;
+  }
+
+  /**
+   * Part of `takeOver`: the pages a stopped worker had taken from the cursor (the cursor moved) without writing its
+   * id into them yet, named by the intent in its slot. A page of that range still marked never used below the
+   * cursor is freed, unless another attached worker's intent covers it (that worker may have won the cursor and be
+   * about to mark it; it writes its intent before it moves the cursor, and `cursor` was read before the intents).
+   * The owner word is freed by a CAS from never used, so a worker that marks it meanwhile keeps it. Returns the
+   * pages freed.
+   */
+  private finishTaking(workerId: number, cursor: number): number {
+    const w = this.words;
+    const slots = (w[C_SLOTS]! - this.control) >>> 2;
+    const at = slots + workerId * (SLOT_BYTES >>> 2);
+    const first = Atomics.load(w, at + S_TAKING);
+    const count = Atomics.load(w, at + S_TAKING_N);
+    if (first === 0) return 0;
+    const covered = (page: number): boolean => {
+      for (let id = 0; id < MAX_WORKERS; id++) {
+        if (id === workerId || id === this.workerId) continue;
+        if ((Atomics.load(w, C_WORKERS + (id >>> 5)) & (1 << (id & 31))) === 0) continue;
+        const o = slots + id * (SLOT_BYTES >>> 2);
+        const f = Atomics.load(w, o + S_TAKING);
+        if (f !== 0 && page >= f && page < f + Atomics.load(w, o + S_TAKING_N)) return true;
+      }
+      return false;
+    };
+    let freed = 0;
+    for (let page = first; page < first + count && page <= cursor && page <= this.pageCount; page++) {
+      const h = this.headers + (page - 1) * H_WORDS;
+      if (Atomics.load(w, h + H_OWNER) !== NEVER_USED || covered(page)) continue;
+      Atomics.store(w, h + H_CLASS, 0);
+      if (Atomics.compareExchange(w, h + H_OWNER, NEVER_USED, 0) === NEVER_USED) freed++;
+    }
+    // A large block it was making: its head says -count, and the block was not handed out (the intent is cleared
+    // right after the block is marked live, before allocate returns), so its pages go back to the pool.
+    const head = this.headers + (first - 1) * H_WORDS;
+    if (
+      first + count - 1 <= this.pageCount &&
+      Atomics.load(w, head + H_OWNER) === workerId + 1 &&
+      Atomics.load(w, head + H_CLASS) === -count
+    ) {
+      Atomics.store(this.owners, (first - 1) * PAGE_GRANULES, 0);
+      for (let page = first; page < first + count; page++) {
+        if (Atomics.load(w, this.headers + (page - 1) * H_WORDS + H_OWNER) !== workerId + 1) continue;
+        this.freePage(page);
+        freed++;
+      }
+    }
+    Atomics.store(w, at + S_TAKING, 0);
+    return freed;
   }
 
   /** `using` support: `release()`. */
@@ -753,13 +821,16 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
       const r = this.meta[k]!;
       if (this.meta[r + TOP]! > 0) return this.popClass(k);
     }
-    if ((Atomics.load(w, C_ABANDONED) & 0xffff) !== 0) this.adopt(k);
+    if (Atomics.load(w, C_ABANDONED) !== this.adoptSeen) this.adopt(k);
     return 0;
   }
 
   protected carvePage(r: number, _bytes: number): boolean {
     let page = this.claimFreePages(1);
-    if (page === 0) page = this.bumpPages(1);
+    if (page === 0) {
+      page = this.bumpPages(1);
+      this.endTaking(); // its owner word names this worker now
+    }
     if (page === 0) return false;
     const w = this.words;
     const h = this.headers + (page - 1) * H_WORDS;
@@ -815,17 +886,23 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
   }
 
   /**
-   * Adopts pages that workers abandoned: each gets a record of its class, its free slots (0 or `REMOTE` in
-   * `owners`) on the stack; an empty one goes back to the pool. Stops after the first of class `k`.
+   * Adopts pages that workers abandoned, found by a scan of the page headers (each taken with a CAS of its owner
+   * word from abandoned, so two workers never adopt one page): each gets a record of its class, its free slots (0
+   * or `REMOTE` in `owners`) on the stack; an empty one goes back to the pool. Stops after the first of class `k`;
+   * the next refill resumes the scan there. A scan that reaches the cursor marks the generation it started at as
+   * seen: a page abandoned before that generation moved on was found by it (or adopted by another worker).
+   * O(pages) per generation; the slow path only.
    */
   private adopt(k: number): void {
     const w = this.words;
     const owners = this.owners;
-    for (let n = 0; n < this.pageCount; n++) {
-      const page = this.popStack(C_ABANDONED);
-      if (page === 0) return;
+    if (this.adoptFrom === 0) this.adoptGen = Atomics.load(w, C_ABANDONED);
+    const cursor = Atomics.load(w, C_NEXT_PAGE);
+    for (; this.adoptFrom < cursor;) {
+      const page = ++this.adoptFrom;
       const h = this.headers + (page - 1) * H_WORDS;
-      Atomics.store(w, h + H_OWNER, this.owner);
+      if (Atomics.load(w, h + H_OWNER) !== ABANDONED) continue;
+      if (Atomics.compareExchange(w, h + H_OWNER, ABANDONED, this.owner) !== ABANDONED) continue;
       const cls = Atomics.load(w, h + H_CLASS);
       const pk = cls > 0 && cls <= MAX_SMALL ? classOf(cls) : -1;
       if (pk < 0 || HEAP_CLASSES[pk] !== cls) {
@@ -849,8 +926,10 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
         if (v === REMOTE || v === 0) this.pushSlot(r, p);
       }
       this.settlePage(r);
-      if (pk === k) return;
+      if (pk === k && this.adoptFrom < cursor) return;
     }
+    this.adoptSeen = this.adoptGen;
+    this.adoptFrom = 0;
   }
 
   /**
@@ -860,29 +939,54 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
   private allocateLarge(size: number): number {
     const n = Math.ceil(size / PAGE);
     const w = this.words;
+    // the intent names the pages until the block is live: a worker stopped before has handed out nothing
     let first = this.bumpPages(n);
-    if (first === 0) first = this.claimFreePages(n);
-    if (first === 0) return NULL;
+    if (first === 0) {
+      first = this.claimFreePages(n);
+      if (first === 0) return NULL;
+      this.beginTaking(first, n);
+    }
     for (let j = 0; j < n; j++)
       Atomics.store(w, this.headers + (first - 1 + j) * H_WORDS + H_CLASS, j === 0 ? -n : 0);
     const p = this.base + ((first - 1) << PAGE_SHIFT);
     if (this.placement !== undefined) this.placement.place(p, n * PAGE);
     Atomics.store(this.owners, (first - 1) * PAGE_GRANULES, first);
+    this.endTaking();
     return p;
   }
 
-  /** `n` never-used pages from the shared cursor, owned by this worker (the first page's number; 0: none). */
+  /**
+   * `n` never-used pages from the shared cursor, owned by this worker (the first page's number; 0: none). The
+   * pages are named in this worker's intent before the cursor moves, and the caller clears it (`endTaking`) once
+   * their owner words name this worker (a large block: once it is live), so `reclaim` can finish the step for a
+   * worker stopped in between.
+   */
   private bumpPages(n: number): number {
     const w = this.words;
     for (;;) {
       const cur = Atomics.load(w, C_NEXT_PAGE);
-      if (cur + n > this.pageCount) return 0;
+      if (cur + n > this.pageCount) {
+        this.endTaking();
+        return 0;
+      }
+      this.beginTaking(cur + 1, n);
       if (Atomics.compareExchange(w, C_NEXT_PAGE, cur, cur + n) === cur) {
         for (let j = 0; j < n; j++)
           Atomics.store(w, this.headers + (cur + j) * H_WORDS + H_OWNER, this.owner);
         return cur + 1;
       }
     }
+  }
+
+  /** Names pages `[first, first + n)` in this worker's intent (see `bumpPages` and `finishTaking`). */
+  private beginTaking(first: number, n: number): void {
+    Atomics.store(this.words, this.slot + S_TAKING_N, n);
+    Atomics.store(this.words, this.slot + S_TAKING, first);
+  }
+
+  /** Clears this worker's intent: the pages it names are marked as this worker's (or were never taken). */
+  private endTaking(): void {
+    Atomics.store(this.words, this.slot + S_TAKING, 0);
   }
 
   /**
@@ -918,29 +1022,6 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
     const h = this.headers + (page - 1) * H_WORDS;
     Atomics.store(this.words, h + H_CLASS, 0);
     Atomics.store(this.words, h + H_OWNER, 0);
-  }
-
-  /** A tagged Treiber stack of pages (the abandoned ones): head = tag << 16 | page (1-based). */
-  private pushStack(word: number, page: number): void {
-    const w = this.words;
-    for (;;) {
-      const old = Atomics.load(w, word);
-      w[this.headers + (page - 1) * H_WORDS + H_NEXT] = old & 0xffff;
-      const next = ((((old >>> 16) + 1) & 0x7fff) << 16) | page;
-      if (Atomics.compareExchange(w, word, old, next) === old) return;
-    }
-  }
-
-  private popStack(word: number): number {
-    const w = this.words;
-    for (;;) {
-      const old = Atomics.load(w, word);
-      const page = old & 0xffff;
-      if (page === 0) return 0;
-      const nextPage = w[this.headers + (page - 1) * H_WORDS + H_NEXT]!;
-      const next = ((((old >>> 16) + 1) & 0x7fff) << 16) | nextPage;
-      if (Atomics.compareExchange(w, word, old, next) === old) return page;
-    }
   }
 
   private claimWorker(): number {

@@ -18,7 +18,20 @@
  * the epoch. So a chunk taken from the old cursor is always tagged with the old epoch (and dropped on the next
  * allocation), and a worker that sees the new epoch takes its chunk from the new cursor.
  * `share()` returns a small structured-cloneable descriptor (the shared buffer or memory, and the range); in another
- * worker `SharedBumpArena.attach(descriptor)` works on the same cursor. Each worker takes 4 KiB chunks of the range
+ * worker `SharedBumpArena.attach(descriptor)` works on the same cursor.
+ *
+ * Across processes: over a memory several processes map (`SharedMmapBacked` of forge-alloc/os, read through
+ * core's `ProcessSharing`), the arena is formatted with a table of 64 worker slots after the control block, and
+ * each process joins with `SharedBumpArena.join(backing)` (the creator holds slot 0): its slot records its pid and
+ * start stamp, and `reclaimDead()` gives back the slots of processes that ended. The cursor, the reset epoch and
+ * the counters are the same words in every process, so `reset()` in one process sends every other process's next
+ * allocation to a fresh chunk. A process that dies loses nothing the others depend on: the cursor moves by one CAS,
+ * so its chunk was either taken whole or not at all, and a chunk taken is never handed out again (its unused tail
+ * stays unused until `reset()`, at most 64 KiB per dead process); its unpublished allocation count (under 4,096)
+ * is missing from `stats()`.
+ * ```text
+ *  worker slot (16 B each, 64 of them; only over a memory processes share): pid | start stamp | reclaim flag | 0
+ * ``` Each worker takes 4 KiB chunks of the range
  * with one CAS and bumps inside its chunk without atomics, so workers do not fight over one cache line; the unused
  * tail of a chunk is given up when the next one is taken (at most 4 KiB per refill). Statistics live in the control
  * block too (each worker adds its count every 256 allocations, and on `flush()` and `stats()`).
@@ -46,7 +59,9 @@ import {
   InvalidPointerError,
   Memory,
   NULL,
+  type ProcessSharing,
   TAGGED_FIELD,
+  UnsupportedError,
   checkCarvable,
   describePointer,
   isFixedRange,
@@ -54,6 +69,7 @@ import {
   layoutError,
   moveBlock,
   checkResize,
+  processSharingOf,
   zeroBlock,
 } from "../core/index.js";
 import { StaticBacked } from "../backing/index.js";
@@ -67,6 +83,8 @@ const W_ALLOCATIONS = 32; // the counters sit a cache line pair away from the cu
 const W_FAILURES = 33;
 const W_STATE = 3;
 const W_START = 5;
+const W_SLOTS = 6; // byte offset of the worker-slot table (over a memory processes share), else 0
+const W_WORKERS = 48; // the claimed worker slots, a 64-bit map in two words (written on join and leave only)
 const W_EPOCH = 64; // its own 128-byte pair of cache lines: the fast path reads it, only reset() writes it
 /** `state` values (0: nothing formatted, as in a fresh zeroed memory): being formatted, live, released. */
 const STATE_FORMATTING = 1;
@@ -80,6 +98,12 @@ const STATE_RELEASED = 3;
  */
 const CHUNK = 4096;
 const MAX_CHUNK = 65536;
+/** Worker slots over a memory processes share, and their layout (16 bytes each). */
+const MAX_WORKERS = 64;
+const SLOT_BYTES = 16;
+const S_PID = 0;
+const S_STAMP = 1;
+const S_RECLAIM = 2; // won by the process that gives a dead process's slot back (reclaimDead)
 
 /** What `share()` returns: post it to a worker and `attach` it there. */
 export interface SharedBumpArenaDescriptor {
@@ -101,12 +125,20 @@ export interface SharedBumpStats {
   readonly allocatedBytes: number;
   /** Bytes the arena can issue in all. */
   readonly capacityBytes: number;
+  /** Processes joined now (worker slots held), over a memory processes share; 0 over one only threads share. */
+  readonly workers: number;
 }
 
 /** A lock-free bump arena shared by workers (see the module documentation). */
 export class SharedBumpArena implements Allocator {
   /** The shared memory. */
   readonly memory: Memory;
+  /** This process's worker slot, or -1 (see {@link SharedBumpArena.workerId}). */
+  private slotId: number;
+  /** Who this process is, over a memory other processes map; else undefined. */
+  private readonly sharing: ProcessSharing | undefined;
+  /** Word index of the worker-slot table (0: none). */
+  private readonly slotWords: number;
   private readonly control: number;
   private readonly words: number;
   private readonly source: SharedArrayBuffer | WebAssembly.Memory;
@@ -139,17 +171,21 @@ export class SharedBumpArena implements Allocator {
     if (!isFixedRange(backing)) throw new AllocError("SharedBumpArena: the backing must be a FixedRange");
     checkCarvable("SharedBumpArena", backing);
     const memory = backing.memory;
-    if (!memory.shared) {
+    const sharing = processSharingOf(backing);
+    if (!memory.shared && sharing === undefined) {
       throw new AllocError(
-        "SharedBumpArena: the memory is not shared; use SharedArrayBufferBacked or a shared WebAssembly memory",
+        "SharedBumpArena: the memory is not shared; use SharedArrayBufferBacked, a shared WebAssembly memory, or a mapping processes share (SharedMmapBacked)",
       );
     }
     const control = (backing.base() + 127) & ~127;
     const end = backing.base() + backing.size();
-    if (end - control <= CONTROL) throw new AllocError("SharedBumpArena: the range is too small");
-    if (!backing.commit(control, CONTROL))
+    const table = sharing === undefined ? 0 : MAX_WORKERS * SLOT_BYTES;
+    if (end - control <= CONTROL + table) throw new AllocError("SharedBumpArena: the range is too small");
+    if (!backing.commit(control, CONTROL + table))
       throw new AllocError("SharedBumpArena: the backing cannot commit the control block");
     this.memory = memory;
+    this.slotId = -1;
+    this.sharing = sharing;
     this.control = control;
     this.words = control >>> 2;
     this.source = memory.source as SharedArrayBuffer | WebAssembly.Memory;
@@ -171,8 +207,16 @@ export class SharedBumpArena implements Allocator {
           "SharedBumpArena.attach: no live arena is formatted at that offset of the shared memory",
         );
       }
+      const slots = Atomics.load(i32, w + W_SLOTS);
+      if ((sharing !== undefined) !== (slots !== 0))
+        throw new AllocError(
+          "SharedBumpArena.join: the arena there was formatted for threads of one process, not for processes (or the other way round)",
+        );
+      this.slotWords = slots >>> 2;
+      if (slots !== 0) this.claimSlot();
       return;
     }
+    this.slotWords = table === 0 ? 0 : (control + CONTROL) >>> 2;
     // Claim the state word with a CAS; refuse a live arena (magic and LIVE) and one another worker is formatting.
     const state = Atomics.load(i32, w + W_STATE);
     const live = state === STATE_LIVE && Atomics.load(i32, w + W_MAGIC) === MAGIC;
@@ -186,14 +230,35 @@ export class SharedBumpArena implements Allocator {
           "formatted); join it with SharedBumpArena.attach(descriptor), or release() it before formatting anew",
       );
     }
-    Atomics.store(i32, this.words + W_START, control + CONTROL);
+    for (let k = 0; k < table >>> 2; k++) Atomics.store(i32, this.slotWords + k, 0);
+    Atomics.store(i32, this.words + W_WORKERS, 0);
+    Atomics.store(i32, this.words + W_WORKERS + 1, 0);
+    Atomics.store(i32, this.words + W_SLOTS, table === 0 ? 0 : control + CONTROL);
+    Atomics.store(i32, this.words + W_START, control + CONTROL + table);
     Atomics.store(i32, this.words + W_END, end);
     Atomics.store(i32, this.words + W_ALLOCATIONS, 0);
     Atomics.store(i32, this.words + W_FAILURES, 0);
-    Atomics.store(i32, this.words + W_CURSOR, control + CONTROL);
+    Atomics.store(i32, this.words + W_CURSOR, control + CONTROL + table);
     Atomics.store(i32, this.epochWord, 0);
     Atomics.store(i32, this.words + W_MAGIC, MAGIC);
     Atomics.store(i32, this.words + W_STATE, STATE_LIVE);
+    if (table !== 0) this.claimSlot();
+  }
+
+  /**
+   * Joins, from another process, the arena formatted over the same range of a memory several processes map
+   * (`SharedBumpArena.join(SharedMmapBacked.attach(descriptor))`; the range must be the one the creator's
+   * `new SharedBumpArena(backing)` used): this process gets a worker slot that records its pid, and allocates from
+   * the same cursor as every other process.
+   *
+   * @throws `AllocError` when no live arena for processes is formatted there, or 64 processes are joined.
+   */
+  static join(backing: FixedRange): SharedBumpArena {
+    if (processSharingOf(backing) === undefined)
+      throw new AllocError(
+        "SharedBumpArena.join: the backing is not a mapping processes share (SharedMmapBacked); workers of one process use attach(share())",
+      );
+    return new SharedBumpArena(backing, true);
   }
 
   /**
@@ -222,8 +287,17 @@ export class SharedBumpArena implements Allocator {
     return new SharedBumpArena(range, true);
   }
 
-  /** A structured-cloneable description for `SharedBumpArena.attach` in another worker. */
+  /**
+   * A structured-cloneable description for `SharedBumpArena.attach` in another worker.
+   *
+   * @throws `UnsupportedError` over a memory processes share (its buffer would be copied, not shared): send the
+   *   mapping's own descriptor and call {@link SharedBumpArena.join} there.
+   */
   share(): SharedBumpArenaDescriptor {
+    if (!this.memory.shared)
+      throw new UnsupportedError(
+        "SharedBumpArena.share: this arena is in a mapping processes share; send the mapping's share() descriptor and call SharedBumpArena.join(SharedMmapBacked.attach(descriptor)) in the other process",
+      );
     return { kind: "SharedBumpArena", source: this.source, control: this.control };
   }
 
@@ -263,6 +337,8 @@ export class SharedBumpArena implements Allocator {
     const end = i32[w + W_END]!;
     const epoch = Atomics.load(i32, this.epochWord); // before the cursor: see the protocol in the module docs
     if (Atomics.load(i32, w + W_STATE) !== STATE_LIVE) throw this.notLive("allocate");
+    if (this.slotId < 0 && this.slotWords !== 0)
+      throw new AllocError("SharedBumpArena.allocate: this process left the arena (leave()); join it again");
     for (;;) {
       const old = Atomics.load(i32, w + W_CURSOR);
       const p = old + (-old & (align - 1));
@@ -381,7 +457,89 @@ export class SharedBumpArena implements Allocator {
       failures: Atomics.load(i32, w + W_FAILURES),
       allocatedBytes: Atomics.load(i32, w + W_CURSOR) - i32[w + W_START]!,
       capacityBytes: i32[w + W_END]! - i32[w + W_START]!,
+      workers: popcount(Atomics.load(i32, w + W_WORKERS)) + popcount(Atomics.load(i32, w + W_WORKERS + 1)),
     };
+  }
+
+  /**
+   * This process's worker slot (0 to 63) over a memory processes share (`SharedMmapBacked`); -1 over a memory only
+   * threads share (workers there hold no slot) and after {@link SharedBumpArena.leave}.
+   */
+  get workerId(): number {
+    return this.slotId;
+  }
+
+  /**
+   * Gives this process's worker slot back (over a memory processes share): its unpublished count is added, its
+   * chunk is dropped, and any later allocation through this object throws. The arena stays live for the others,
+   * and blocks already issued stay valid. Idempotent; nothing to do over a memory only threads share.
+   */
+  leave(): void {
+    if (this.slotId < 0) return;
+    this.flush();
+    const i32 = this.memory.i32;
+    const id = this.slotId;
+    this.slotId = -1;
+    this.chunkStart = 0;
+    this.chunkPtr = 0;
+    this.chunkEnd = 0; // the fast path falls to refill, which refuses
+    Atomics.store(i32, this.slotWords + id * (SLOT_BYTES >>> 2) + S_PID, 0);
+    Atomics.and(i32, this.words + W_WORKERS + (id >>> 5), ~(1 << (id & 31)));
+  }
+
+  /**
+   * Over a memory processes share: finds the worker slots whose process has ended (a process that is gone, a
+   * zombie, or a later process with the same pid) and gives them back, so that a new process can join. What a dead
+   * process held needs no repair (see the module documentation): its chunk is never handed out again. Any process
+   * may call it at any time; two callers never reclaim the same slot, and a slot a new process is claiming this
+   * moment is left alone. Returns the slots given back (none over a memory only threads share). O(slots), with a
+   * liveness probe (a system call or two) per slot of another process.
+   */
+  reclaimDead(): number[] {
+    const out: number[] = [];
+    const sharing = this.sharing;
+    if (sharing === undefined || this.slotWords === 0) return out;
+    const i32 = this.memory.i32;
+    for (let id = 0; id < MAX_WORKERS; id++) {
+      if (
+        id === this.slotId ||
+        (Atomics.load(i32, this.words + W_WORKERS + (id >>> 5)) & (1 << (id & 31))) === 0
+      )
+        continue;
+      const at = this.slotWords + id * (SLOT_BYTES >>> 2);
+      const pid = Atomics.load(i32, at + S_PID);
+      const stamp = Atomics.load(i32, at + S_STAMP);
+      if (pid === 0 || pid === sharing.pid || sharing.alive(pid, stamp)) continue;
+      if (Atomics.compareExchange(i32, at + S_RECLAIM, 0, 1) !== 0) continue; // another process is on it
+      // a process that claimed the slot since zeroed it before writing its pid: it must still name the dead one
+      if (Atomics.load(i32, at + S_PID) !== pid || Atomics.load(i32, at + S_STAMP) !== stamp) {
+        Atomics.compareExchange(i32, at + S_RECLAIM, 1, 0);
+        continue;
+      }
+      Atomics.store(i32, at + S_PID, 0);
+      Atomics.and(i32, this.words + W_WORKERS + (id >>> 5), ~(1 << (id & 31)));
+      out.push(id);
+    }
+    return out;
+  }
+
+  /** Claims a free worker slot and records this process in it (over a memory processes share). */
+  private claimSlot(): void {
+    const i32 = this.memory.i32;
+    for (let id = 0; id < MAX_WORKERS; id++) {
+      const bit = 1 << (id & 31);
+      if ((Atomics.or(i32, this.words + W_WORKERS + (id >>> 5), bit) & bit) !== 0) continue;
+      const at = this.slotWords + id * (SLOT_BYTES >>> 2);
+      for (let k = 0; k < SLOT_BYTES >>> 2; k++) Atomics.store(i32, at + k, 0);
+      // after the zeroing: a process that reads this slot's pid sees 0 (skip) or this process, never a stale one
+      Atomics.store(i32, at + S_STAMP, this.sharing!.stamp);
+      Atomics.store(i32, at + S_PID, this.sharing!.pid);
+      this.slotId = id;
+      return;
+    }
+    throw new AllocError(
+      `SharedBumpArena.join: ${MAX_WORKERS} processes are joined already (reclaimDead() gives back the slots of those that ended)`,
+    );
   }
 
   private notLive(what: string): AllocError {
@@ -403,4 +561,10 @@ export class SharedBumpArena implements Allocator {
       );
     }
   }
+}
+
+function popcount(x: number): number {
+  let n = 0;
+  for (let v = x >>> 0; v !== 0; v &= v - 1) n++;
+  return n;
 }

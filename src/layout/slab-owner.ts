@@ -12,8 +12,16 @@
  * A full ring makes `SlabRemote.tryDeallocate` say `"full"`; `SlabRemote.deallocate` then waits with `Atomics.wait`
  * and a timeout (never a busy spin). `SlabOwner.close()` refuses further pushes and drains what was accepted.
  *
+ * Across processes: over a memory several processes map (`SharedMmapBacked` of forge-alloc/os), the owner lives in
+ * one process and `SlabRemote.join(backing, owner.location())` opens the ring in another
+ * (`SharedMmapBacked.attach(descriptor)` there; `location()` is plain JSON, for `child_process` IPC). The ring is
+ * then crash-safe (`RemoteFreeRing`'s one-CAS push): a remote process killed at any step of a push has pushed its
+ * free whole or not at all, and the ring goes on for the others; a full ring is waited for through the mapping's
+ * process-shared futex (`SharedWaiting`; a system call per wait, and one per drain while a producer waits).
+ *
  * Complexity: O(1) owner operations; a drain is O(batch). Overhead: the ring (`4 * ringCapacity + 128` bytes).
- * Threads: the owner object in one worker, `SlabRemote`s in any. The slab's own state stays in the owner's heap.
+ * Threads: the owner object in one worker, `SlabRemote`s in any (or in other processes). The slab's own state stays
+ * in the owner's heap.
  *
  * @example
  * ```ts
@@ -33,11 +41,14 @@ import {
   InvalidPointerError,
   type Memory,
   Memory as MemoryClass,
+  type SharedWaiting,
   MAX_SIZE,
   NULL,
   alignUp,
+  UnsupportedError,
   checkInteger,
   describePointer,
+  sharedWaitingOf,
 } from "../core/index.js";
 import { StaticBacked } from "../backing/index.js";
 import { RemoteFreeRing } from "./remote-ring.js";
@@ -76,12 +87,13 @@ export interface SlabOwnerOptions extends Omit<SlabOptions, "metadata" | "protec
   ringCapacity?: number;
 }
 
-/** What `SlabOwner.share()` returns. */
-export interface SlabRemoteDescriptor {
+/**
+ * Where an owner's ring and blocks are in its memory: what `SlabOwner.location()` returns, plain JSON, for
+ * `SlabRemote.join` in another process that maps the same memory.
+ */
+export interface SlabRemoteLocation {
   /** Always `"SlabRemote"`. */
   readonly kind: "SlabRemote";
-  /** The shared storage. */
-  readonly source: SharedArrayBuffer | WebAssembly.Memory;
   /** The ring's offset and capacity. */
   readonly ring: number;
   /** Ring slots. */
@@ -92,6 +104,12 @@ export interface SlabRemoteDescriptor {
   readonly stride: number;
   /** Blocks. */
   readonly capacity: number;
+}
+
+/** What `SlabOwner.share()` returns: the location and the shared storage, for `SlabRemote.attach` in a worker. */
+export interface SlabRemoteDescriptor extends SlabRemoteLocation {
+  /** The shared storage. */
+  readonly source: SharedArrayBuffer | WebAssembly.Memory;
 }
 
 /** The owning side (see the module documentation). */
@@ -114,12 +132,15 @@ export class SlabOwner implements Allocator {
    * Takes one block of `backing` for the ring and the slab's region together, after every option was checked, so a
    * refused construction keeps no bytes (not even of a bump backing).
    *
-   * @throws `AllocError` when the memory is not shared, an option is out of range, the backing cannot hold the
-   *   slab and the ring, or the memory it gave holds a live ring.
+   * @throws `AllocError` when the memory is not shared (a `SharedArrayBuffer`, or a mapping processes share), an
+   *   option is out of range, the backing cannot hold the slab and the ring, or the memory it gave holds a live ring.
    */
   constructor(backing: Allocator, options: SlabOwnerOptions) {
-    if (!backing?.memory?.shared)
-      throw new AllocError("SlabOwner: the backing's memory must be shared (SharedArrayBufferBacked)");
+    const waiting = backing?.memory?.shared ? undefined : sharedWaitingOf(backing);
+    if (!backing?.memory?.shared && waiting === undefined)
+      throw new AllocError(
+        "SlabOwner: the backing's memory must be shared (SharedArrayBufferBacked, or a mapping processes share: SharedMmapBacked)",
+      );
     const ringCapacity = RemoteFreeRing.checkCapacity(options.ringCapacity ?? 1024);
     const shape = slabGeometry("SlabOwner", options);
     const policy = options.policy ?? BatchPolicy.fixed(64);
@@ -136,7 +157,7 @@ export class SlabOwner implements Allocator {
       );
     }
     try {
-      this.ring = new RemoteFreeRing(backing.memory, at, ringCapacity, true);
+      this.ring = new RemoteFreeRing(backing.memory, at, ringCapacity, true, { waiting });
       this.slab = new Slab(new StaticBacked(backing.memory, { offset: at + ringSpan, size: shape.bytes }), {
         blockSize: shape.blockSize,
         capacity: shape.capacity,
@@ -162,11 +183,24 @@ export class SlabOwner implements Allocator {
     };
   }
 
-  /** A description for `SlabRemote.attach` in another worker. */
+  /**
+   * A description for `SlabRemote.attach` in another worker.
+   *
+   * @throws `UnsupportedError` over a mapping processes share (its buffer would be copied, not shared): send
+   *   {@link SlabOwner.location} and call `SlabRemote.join` there.
+   */
   share(): SlabRemoteDescriptor {
+    if (!this.memory.shared)
+      throw new UnsupportedError(
+        "SlabOwner.share: this owner is in a mapping processes share; send location() and the mapping's share() descriptor, and call SlabRemote.join(SharedMmapBacked.attach(descriptor), location) in the other process",
+      );
+    return { ...this.location(), source: this.memory.source as SharedArrayBuffer | WebAssembly.Memory };
+  }
+
+  /** Where the ring and the blocks are (plain JSON): for `SlabRemote.join` in a process that maps the same memory. */
+  location(): SlabRemoteLocation {
     return {
       kind: "SlabRemote",
-      source: this.memory.source as SharedArrayBuffer | WebAssembly.Memory,
       ring: this.ring.offset,
       ringCapacity: this.ring.capacity,
       region: this.slab.base(),
@@ -245,12 +279,12 @@ export class SlabOwner implements Allocator {
 
   /**
    * Refuses further remote frees and drains every accepted one (waiting, with `Atomics.wait`, for pushes that were
-   * reserved before the close to be published). Idempotent.
+   * reserved before the close to be published; a crash-safe ring has none). Idempotent.
    */
   close(timeoutMs = 1000): void {
     this.ring.close();
     const deadline = Date.now() + timeoutMs;
-    while (this.ring.pending() > 0) {
+    while (!this.ring.settled()) {
       if (this.drain() === 0) {
         if (Date.now() > deadline)
           throw new AllocError("SlabOwner.close: a remote push was reserved but never published");
@@ -296,19 +330,53 @@ export class SlabRemote {
   private readonly stride: number;
   private readonly capacity: number;
 
-  private constructor(descriptor: SlabRemoteDescriptor) {
-    this.memory = MemoryClass.of(descriptor.source);
-    this.ring = new RemoteFreeRing(this.memory, descriptor.ring, descriptor.ringCapacity, false);
-    this.region = descriptor.region;
-    this.stride = descriptor.stride;
-    this.capacity = descriptor.capacity;
+  private constructor(memory: Memory, location: SlabRemoteLocation, waiting?: SharedWaiting) {
+    this.memory = memory;
+    this.ring = new RemoteFreeRing(memory, location.ring, location.ringCapacity, false, { waiting });
+    this.region = location.region;
+    this.stride = location.stride;
+    this.capacity = location.capacity;
   }
 
   /** The freeing side of a shared owner. @throws `AllocError` for a descriptor that does not describe one. */
   static attach(descriptor: SlabRemoteDescriptor): SlabRemote {
     if (descriptor?.kind !== "SlabRemote")
       throw new AllocError("SlabRemote.attach: not a SlabRemote descriptor");
-    return new SlabRemote(descriptor);
+    return new SlabRemote(MemoryClass.of(descriptor.source), descriptor);
+  }
+
+  /**
+   * The freeing side of an owner in another process, over the same mapping attached in this one
+   * (`SlabRemote.join(SharedMmapBacked.attach(descriptor), location)`, with `location` from the owner's
+   * `location()`). Checks that the ring and the blocks lie inside the mapping and that a ring is formatted there.
+   *
+   * @throws `AllocError` when the backing is not a mapping processes share, or the location does not describe an
+   *   owner in it.
+   */
+  static join(backing: { readonly memory: Memory }, location: SlabRemoteLocation): SlabRemote {
+    const waiting = sharedWaitingOf(backing);
+    if (waiting === undefined)
+      throw new AllocError(
+        "SlabRemote.join: the backing is not a mapping processes share (SharedMmapBacked); workers of one process use SlabRemote.attach(owner.share())",
+      );
+    const l = location as Partial<SlabRemoteLocation> | null | undefined;
+    const bytes = backing.memory.byteLength;
+    const int = (v: unknown, min: number): v is number =>
+      typeof v === "number" && Number.isInteger(v) && v >= min && v < bytes;
+    if (
+      l?.kind !== "SlabRemote" ||
+      !int(l.ring, 0) ||
+      !int(l.ringCapacity, 1) ||
+      !int(l.region, 16) ||
+      !int(l.stride, 1) ||
+      !int(l.capacity, 1) ||
+      l.ring + RemoteFreeRing.bytesFor(l.ringCapacity) > bytes ||
+      l.region + l.stride * l.capacity > bytes
+    )
+      throw new AllocError(
+        "SlabRemote.join: not a location inside this mapping; expected what SlabOwner.location() returns ({ kind, ring, ringCapacity, region, stride, capacity })",
+      );
+    return new SlabRemote(backing.memory, l as SlabRemoteLocation, waiting);
   }
 
   /**

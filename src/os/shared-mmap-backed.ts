@@ -52,6 +52,7 @@ import {
   MAX_MEMORY_BYTES,
   type ProcessSharedBacking,
   type ProcessSharing,
+  type SharedWaiting,
   checkInteger,
 } from "../core/index.js";
 import { MappedBacking, roundToPages } from "./mapped-backing.js";
@@ -133,7 +134,7 @@ function processSharing(): ProcessSharing {
 let attaching: ArrayBuffer | undefined;
 
 /** Memory that several processes map (see the module documentation). */
-export class SharedMmapBacked extends MappedBacking implements ProcessSharedBacking {
+export class SharedMmapBacked extends MappedBacking implements ProcessSharedBacking, SharedWaiting {
   /** This process, and the liveness probe a layout uses to find workers of processes that died. */
   readonly processSharing: ProcessSharing;
   private readonly token: readonly [number, number];
