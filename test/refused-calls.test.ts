@@ -26,6 +26,8 @@ import {
   StaticBacked,
   Statistics,
   Tlsf,
+  SharedBumpArena,
+  SlabRemote,
   Heap,
   ConcurrentHeap,
   ExtendableSlab,
@@ -74,6 +76,10 @@ const SUBJECTS: readonly Subject[] = [
   { name: "Heap", make: () => new Heap(new ArrayBufferBacked(1 << 18)) },
   { name: "ConcurrentHeap", make: () => new ConcurrentHeap(new SharedArrayBufferBacked(1 << 18)) },
   {
+    name: "SlabOwner",
+    make: () => new SlabOwner(new SharedArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 16 }),
+  },
+  {
     name: "ExtendableSlab",
     make: () => new ExtendableSlab(new ArrayBufferBacked(1 << 16), { blockSize: 64, initialCapacity: 16 }),
   },
@@ -111,23 +117,34 @@ const SUBJECTS: readonly Subject[] = [
 
 /** What a user can observe of an allocator without changing it. */
 function observe(a: Allocator, live: readonly number[]): unknown {
-  const x = a as unknown as Record<string, (() => unknown) | undefined>;
+  const x = a as unknown as Record<string, unknown>;
+  // a method's answer; undefined where `a` has no such method (a field of that name is not called)
+  const ask = (name: string): unknown => {
+    const f = x[name];
+    return typeof f === "function" ? (f as () => unknown).call(a) : undefined;
+  };
   let regions: unknown = "none";
   try {
-    regions = x.regions?.call(a) ?? "none";
+    regions = ask("regions") ?? "none";
   } catch {
     regions = "cannot list";
   }
+  // the queries first: one may publish counts into the memory (SharedBumpArena.stats() flushes its own), so the
+  // bytes are read after them, the same way before and after the refused call
+  const stats = ask("stats");
+  const watermark = ask("allocatedBytes");
+  const pending = ask("pending");
+  const liveCount = ask("liveCount");
   return {
     byteLength: a.memory.byteLength,
     bytes: Buffer.from(a.memory.u8).toString("base64"),
     usable: live.map((p) => a.usableSize(p, 8)),
     corruption: a.corruptionEvents(),
     capacity: a.capacityBytes(),
-    stats: x.stats?.call(a),
-    watermark: x.allocatedBytes?.call(a),
-    pending: x.pending?.call(a),
-    liveCount: x.liveCount?.call(a),
+    stats,
+    watermark,
+    pending,
+    liveCount,
     regions,
   };
 }
@@ -276,6 +293,7 @@ test("the one layout check (isValidLayout) is exact on every kind of value, and 
  */
 const BUMP_SUBJECTS: readonly Subject[] = [
   { name: "BumpArena", make: () => new BumpArena(new ArrayBufferBacked(1 << 16)) },
+  { name: "SharedBumpArena", make: () => new SharedBumpArena(new SharedArrayBufferBacked(1 << 16)) },
 ];
 
 for (const subject of BUMP_SUBJECTS) {
@@ -296,6 +314,29 @@ for (const subject of BUMP_SUBJECTS) {
     }
   });
 }
+
+test("SlabRemote refuses every bad pointer with InvalidPointerError, and queues nothing", () => {
+  const owner = new SlabOwner(new SharedArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 16 });
+  const remote = SlabRemote.attach(owner.share());
+  const p = owner.allocate(64);
+  for (const [label, bad] of [...BAD_VALUES, ["0 (NULL)", 0], ["an interior offset", p + 4]] as [
+    string,
+    unknown,
+  ][]) {
+    assert.throws(
+      () => remote.deallocate(bad as number),
+      (e: unknown) =>
+        e instanceof InvalidPointerError &&
+        e.code === "ERR_INVALID_POINTER" &&
+        e.message.startsWith("SlabRemote"),
+      label,
+    );
+  }
+  assert.equal(owner.ring.pending(), 0);
+  remote.deallocate(p);
+  assert.equal(owner.drain(), 1);
+  owner.close();
+});
 
 describe("the refused cases of issue #11 change nothing", () => {
   test("Quarantine: a wrong alignment is refused at once, not queued to fail on every later free", () => {

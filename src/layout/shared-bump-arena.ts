@@ -65,6 +65,7 @@ import {
   checkCarvable,
   describePointer,
   isFixedRange,
+  isInt32,
   isValidLayout,
   layoutError,
   moveBlock,
@@ -73,6 +74,10 @@ import {
   zeroBlock,
 } from "../core/index.js";
 import { StaticBacked } from "../backing/index.js";
+
+// The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
+// check at every call).
+const validLayout = isValidLayout;
 
 const CONTROL = 384;
 const MAGIC = 0x5b4d_4152; // "SBMA"
@@ -306,10 +311,9 @@ export class SharedBumpArena implements Allocator {
    * the shared range with one CAS. `NULL` when the range is exhausted (I1-I3).
    */
   allocate(size: number, align = 8): number {
+    // The one layout check (its typeof tests first: a BigInt or a Symbol gets a LayoutError, not a TypeError).
+    if (!validLayout(size, align)) throw layoutError("SharedBumpArena.allocate", size, align);
     const m = align - 1;
-    if (((size - 1) & 0x3fffffff) + 1 !== size || (m & 0x1fffff) + 1 !== align || (align & m) !== 0) {
-      throw layoutError("SharedBumpArena.allocate", size, align);
-    }
     const top = this.chunkPtr;
     const p = top + (-top & m);
     const next = p + size;
@@ -549,17 +553,23 @@ export class SharedBumpArena implements Allocator {
   }
 
   private checkIssued(what: string, ptr: number, size: number, align: number): void {
-    if (!isValidLayout(size, align)) throw layoutError(`SharedBumpArena.${what}`, size, align);
+    if (!validLayout(size, align)) throw layoutError(`SharedBumpArena.${what}`, size, align);
+    if (!isInt32(ptr)) throw this.notIssued(what, ptr, size);
     const i32 = this.memory.i32;
     const start = i32[this.words + W_START]!;
     const cursor = Atomics.load(i32, this.words + W_CURSOR);
     const unissued = ptr >= this.chunkStart && ptr + size > this.chunkPtr && ptr < this.chunkEnd; // our chunk's tail
-    if ((ptr | 0) !== ptr || ptr < start || ptr + size > cursor || (ptr & (align - 1)) !== 0 || unissued) {
-      throw new InvalidPointerError(
-        ptr,
-        `SharedBumpArena.${what}: ${describePointer(ptr)} (size ${size}) was not issued by this arena`,
-      );
+    if (ptr < start || ptr + size > cursor || (ptr & (align - 1)) !== 0 || unissued) {
+      throw this.notIssued(what, ptr, size);
     }
+  }
+
+  /** The `InvalidPointerError` of a pointer this arena did not issue (any value: the message builder never throws). */
+  private notIssued(what: string, ptr: unknown, size: number): InvalidPointerError {
+    return new InvalidPointerError(
+      ptr,
+      `SharedBumpArena.${what}: ${describePointer(ptr)} (size ${size}) was not issued by this arena`,
+    );
   }
 }
 

@@ -47,7 +47,13 @@ import {
   alignUp,
   UnsupportedError,
   checkInteger,
+  checkResize,
   describePointer,
+  faultError,
+  isInt32,
+  isValidLayout,
+  layoutError,
+  zeroBlock,
   sharedWaitingOf,
 } from "../core/index.js";
 import { StaticBacked } from "../backing/index.js";
@@ -209,36 +215,51 @@ export class SlabOwner implements Allocator {
     };
   }
 
-  /** The slab's block; every `threshold` calls (and before giving up) it drains remote frees first. */
+  /**
+   * The slab's block; every `threshold` calls (and before giving up) it drains remote frees first.
+   * @throws `LayoutError` naming `SlabOwner` for a bad size or alignment (nothing is drained then).
+   */
   allocate(size: number, align = 8): number {
+    if (!isValidLayout(size, align)) throw layoutError("SlabOwner.allocate", size, align);
     if (--this.countdown <= 0) this.tick();
-    const p = this.slab.allocate(size, align);
+    const p = this.slab.allocRaw(size, align);
     if (p !== NULL) return p;
     if (this.drain() === 0) return NULL;
-    return this.slab.allocate(size, align);
+    return this.slab.allocRaw(size, align);
   }
 
   /** As {@link SlabOwner.allocate}, zeroed. */
   allocateZeroed(size: number, align = 8): number {
-    if (--this.countdown <= 0) this.tick();
-    const p = this.slab.allocateZeroed(size, align);
-    if (p !== NULL || this.drain() === 0) return p;
-    return this.slab.allocateZeroed(size, align);
+    const p = this.allocate(size, align);
+    if (p !== NULL) zeroBlock(this.memory, p, size);
+    return p;
   }
 
-  /** The owner's own free: straight into the slab, no atomics. */
+  /**
+   * The owner's own free: straight into the slab, no atomics.
+   * @throws `LayoutError` or `InvalidPointerError` naming `SlabOwner`; nothing changes then.
+   */
   deallocate(ptr: number, size: number, align = 8): void {
-    this.slab.deallocate(ptr, size, align);
+    if (!isValidLayout(size, align)) throw layoutError("SlabOwner.deallocate", size, align);
+    const r = this.slab.tryFree(ptr, size, align);
+    if (r !== 0) throw faultError("SlabOwner.deallocate", r, ptr, size, align);
   }
 
-  /** Forwarded to the slab. */
+  /** In place when the slot holds `newSize` (I5), else `NULL`. @throws as `deallocate`, naming `SlabOwner.grow`. */
   grow(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    return this.slab.grow(ptr, oldSize, newSize, align);
+    return this.resize("grow", ptr, oldSize, newSize, align);
   }
 
-  /** Forwarded to the slab. */
+  /** Always in place (I5). @throws as `deallocate`, naming `SlabOwner.shrink`. */
   shrink(ptr: number, oldSize: number, newSize: number, align = 8): number {
-    return this.slab.shrink(ptr, oldSize, newSize, align);
+    return this.resize("shrink", ptr, oldSize, newSize, align);
+  }
+
+  private resize(what: string, ptr: number, oldSize: number, newSize: number, align: number): number {
+    checkResize(`SlabOwner.${what}`, oldSize, newSize, align, what === "grow");
+    const usable = this.slab.checkFree(ptr, oldSize, align, false);
+    if (usable < 0) throw faultError(`SlabOwner.${what}`, usable, ptr, oldSize, align);
+    return this.slab.resizeRaw(ptr, oldSize, newSize, align);
   }
 
   /** Drains, then resets the slab. */
@@ -247,9 +268,12 @@ export class SlabOwner implements Allocator {
     this.slab.reset();
   }
 
-  /** Forwarded to the slab. */
+  /** The slot's usable bytes (its stride). @throws as `deallocate`, naming `SlabOwner.usableSize`. */
   usableSize(ptr: number, size: number): number {
-    return this.slab.usableSize(ptr, size);
+    if (!isValidLayout(size, 1)) throw layoutError("SlabOwner.usableSize", size, 1);
+    const usable = this.slab.checkFree(ptr, size, 1, false);
+    if (usable < 0) throw faultError("SlabOwner.usableSize", usable, ptr, size, 1);
+    return usable;
   }
 
   /** The slab's capacity. */
@@ -414,9 +438,9 @@ export class SlabRemote {
   }
 
   private check(ptr: number): void {
-    const off = ptr - this.region;
+    const off = isInt32(ptr) ? ptr - this.region : -1; // a typeof test first: no value can make this throw
     const idx = Math.floor(off / this.stride);
-    if ((ptr | 0) !== ptr || off < 0 || idx >= this.capacity || idx * this.stride !== off) {
+    if (off < 0 || idx >= this.capacity || idx * this.stride !== off) {
       throw new InvalidPointerError(
         ptr,
         `SlabRemote: ${describePointer(ptr)} is not one of the owner's blocks`,
