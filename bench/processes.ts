@@ -126,14 +126,20 @@ if (process.argv.includes("--bump-child")) {
   const steps = COUNTS.length * 2 + BUMP_COUNTS.length + 1;
   let done = 0;
 
-  /** n forked processes on one SharedMmapBacked heap: the slowest one's nanoseconds. */
-  async function runProcesses(n: number): Promise<number> {
-    using shared = new SharedMmapBacked(64 << 20);
-    const heap = new ConcurrentHeap(shared); // formats it; the parent stays attached, idle
+  /**
+   * Forks `n` children running `mode` over `shared` (each gets the mapping, `ops` and its seed), waits until all of
+   * them stand at the start word, starts them together, and returns the slowest one's nanoseconds.
+   */
+  async function forkAndTime(
+    shared: SharedMmapBacked,
+    mode: string,
+    n: number,
+    ops: number,
+  ): Promise<number> {
     const script = fileURLToPath(import.meta.url);
     const results = Array.from({ length: n }, (_, k) => {
-      const child = fork(script, ["--child"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-      child.send({ mapping: shared.share(), ops: OPS, seed: k + 1 } satisfies ProcessJob);
+      const child = fork(script, [mode], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+      child.send({ mapping: shared.share(), ops, seed: k + 1 } satisfies ProcessJob);
       return new Promise<number>((resolve, reject) => {
         child.once("message", (ns: number) => resolve(ns));
         child.once(
@@ -146,33 +152,23 @@ if (process.argv.includes("--bump-child")) {
     while (Atomics.load(i32, (START >>> 2) + 1) < n) await new Promise((r) => setTimeout(r, 2));
     Atomics.store(i32, START >>> 2, 1);
     shared.notify(START);
-    const ns = Math.max(...(await Promise.all(results)));
+    return Math.max(...(await Promise.all(results)));
+  }
+
+  /** n forked processes on one SharedMmapBacked heap: the slowest one's nanoseconds. */
+  async function runProcesses(n: number): Promise<number> {
+    using shared = new SharedMmapBacked(64 << 20);
+    const heap = new ConcurrentHeap(shared); // formats it; the parent stays attached, idle
+    const ns = await forkAndTime(shared, "--child", n, OPS);
     heap.release();
     return ns;
   }
 
   /** n forked processes allocating from one SharedBumpArena: the slowest one's nanoseconds. */
   async function runBumpProcesses(n: number): Promise<number> {
-    const bytes = n * (BUMP_OPS + BUMP_WARMUP) * 32 + (4 << 20);
-    using shared = new SharedMmapBacked(bytes);
+    using shared = new SharedMmapBacked(n * (BUMP_OPS + BUMP_WARMUP) * 32 + (4 << 20));
     const arena = new SharedBumpArena(shared); // formats it; the parent stays joined, idle
-    const script = fileURLToPath(import.meta.url);
-    const results = Array.from({ length: n }, (_, k) => {
-      const child = fork(script, ["--bump-child"], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-      child.send({ mapping: shared.share(), ops: BUMP_OPS, seed: k + 1 } satisfies ProcessJob);
-      return new Promise<number>((resolve, reject) => {
-        child.once("message", (ns: number) => resolve(ns));
-        child.once(
-          "exit",
-          (code) => code !== 0 && reject(new Error(`a benchmark child exited with ${code}`)),
-        );
-      });
-    });
-    const i32 = shared.memory.i32;
-    while (Atomics.load(i32, (START >>> 2) + 1) < n) await new Promise((r) => setTimeout(r, 2));
-    Atomics.store(i32, START >>> 2, 1);
-    shared.notify(START);
-    const ns = Math.max(...(await Promise.all(results)));
+    const ns = await forkAndTime(shared, "--bump-child", n, BUMP_OPS);
     arena.release();
     return ns;
   }
