@@ -1,12 +1,13 @@
 #!/usr/bin/env node
-// `npm run mutate [-- <module> ...] [--force] [--list] [--report]`: mutation testing with StrykerJS, one module
+// `npm run mutate [-- <module> ...] [--force] [--list] [--report] [--concurrency=N]`: mutation testing with StrykerJS, one module
 // at a time (the modules and their test files are in stryker.config.mjs), then the score table of
 // docs/TESTING.md rewritten from the incremental files.
 //
 // - no module named: every module, in the order of MODULES (small, fast ones first);
 // - `--list`: the module names, their source files and whether they have results yet;
 // - `--force`: test every mutant again instead of reusing the incremental results;
-// - `--report`: only rewrite docs/TESTING.md from stryker/incremental/*.json (no mutant is run).
+// - `--report`: only rewrite docs/TESTING.md from stryker/incremental/*.json (no mutant is run);
+// - `--concurrency=N`: N test processes at once (the config's default is 1, for a machine shared with other work).
 //
 // Stryker's incremental mode reuses a mutant's result while its code and the tests that covered it are unchanged.
 // The TAP runner reports one "test" per file and Stryker cannot see a compiled test file's source, so it would keep
@@ -30,9 +31,12 @@ const END = "<!-- mutation-scores:end -->";
 const args = process.argv.slice(2);
 const flags = new Set(args.filter((a) => a.startsWith("--")));
 const names = args.filter((a) => !a.startsWith("--"));
+let concurrency;
 for (const flag of flags) {
-  if (!["--force", "--list", "--report"].includes(flag))
-    fail(`unknown option ${flag}; expected --force, --list or --report`);
+  const c = /^--concurrency=(\d+)$/.exec(flag);
+  if (c !== null && Number(c[1]) >= 1) concurrency = c[1];
+  else if (!["--force", "--list", "--report"].includes(flag))
+    fail(`unknown option ${flag}; expected --force, --list, --report or --concurrency=N (N >= 1)`);
 }
 for (const name of names) {
   if (!(name in MODULES))
@@ -103,7 +107,13 @@ function runModule(name) {
   const started = Date.now();
   const result = spawnSync(
     "npx",
-    ["stryker", "run", "stryker.config.mjs", ...(flags.has("--force") ? ["--force"] : [])],
+    [
+      "stryker",
+      "run",
+      "stryker.config.mjs",
+      ...(flags.has("--force") ? ["--force"] : []),
+      ...(concurrency === undefined ? [] : ["--concurrency", concurrency]),
+    ],
     {
       stdio: "inherit",
       env: { ...process.env, STRYKER_MODULE: name },

@@ -4,7 +4,14 @@
 // `npm run mutate -- quarantine`).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { AllocError, ArrayBufferBacked, CorruptionError, InvalidPointerError, Slab } from "../index.js";
+import {
+  AllocError,
+  ArrayBufferBacked,
+  BumpArena,
+  CorruptionError,
+  InvalidPointerError,
+  Slab,
+} from "../index.js";
 import { Canary, Quarantine, Statistics } from "./index.js";
 
 const slab = (capacity = 8): Slab =>
@@ -104,7 +111,7 @@ test("Quarantine: a bad epochs option is an AllocError that names it", () => {
   for (const epochs of [0, 65537, 1.5, Number.NaN, null, { epochs: 0 }]) {
     assert.throws(
       () => new Quarantine(slab(), epochs as number),
-      (e: unknown) => e instanceof AllocError && /epochs/.test(e.message),
+      (e: unknown) => e instanceof AllocError && /^Quarantine\b/.test(e.message) && /epochs/.test(e.message),
       `epochs ${JSON.stringify(epochs)}`,
     );
   }
@@ -127,4 +134,37 @@ test("Quarantine.regions marks exactly the blocks waiting in a wrapped ring as q
       `epochs ${epochs}`,
     );
   }
+});
+
+test("Quarantine: the first block evicted from the ring (slot 0) goes to the inner with its own alignment", () => {
+  // Slot 0's entry is evicted first; a 16-aligned block freed as 8-aligned (or unaligned) gets Canary's padding
+  // wrong, which Statistics under it sees as a wrong size.
+  const stats = new Statistics(slab());
+  const q = new Quarantine(new Canary(stats), 2);
+  const a = q.allocate(24, 16);
+  const b = q.allocate(24, 16);
+  const c = q.allocate(24, 16);
+  const live = stats.stats().currentBytes;
+  q.deallocate(a, 24, 16);
+  q.deallocate(b, 24, 16);
+  q.deallocate(c, 24, 16); // evicts a, from slot 0
+  assert.equal(stats.stats().totalDeallocations, 1);
+  assert.equal(
+    stats.stats().currentBytes,
+    live - live / 3,
+    "a left with the size and padding it was allocated with",
+  );
+  assert.equal(q.corruptionEvents(), 0);
+  q.flush();
+  assert.equal(stats.stats().currentBytes, 0);
+  stats.inner.validate();
+});
+
+test("Quarantine acts on allocate and deallocate: a carving layout refuses it as its range", () => {
+  // BumpArena carves its range without calling the range's allocate, so a Quarantine there would quarantine nothing.
+  assert.throws(
+    () => new BumpArena(new Quarantine(slab()) as never),
+    (e: unknown) =>
+      e instanceof AllocError && /Quarantine as the range under BumpArena would do nothing/.test(e.message),
+  );
 });

@@ -165,3 +165,62 @@ test("BumpScope: disposing a scope twice does not rewind what was allocated afte
   assert.equal(a.mark(), after, `the block at ${p} is still allocated`);
   assert.equal(scope.isOpen, false);
 });
+
+/** A FixedRange of our own over a real memory: `size` bytes from offset 64, and a `commit` that says `commits`. */
+const customRange = (size: number, commits: boolean) => {
+  const memory = new WasmMemoryBacked({ initial: 1, maximum: 2 }).memory;
+  return {
+    memory,
+    base: () => 64,
+    size: () => size,
+    commit: () => commits,
+    contains: (p: number) => p >= 64 && p < 64 + size,
+  };
+};
+
+test("BumpArena refuses a FixedRange whose range is empty with an AllocError that says so", () => {
+  assert.throws(
+    () => new BumpArena(customRange(0, true) as never),
+    (e: unknown) =>
+      e instanceof AllocError && /BumpArena: the backing's range is empty \(size 0\)/.test(e.message),
+  );
+  assert.equal(
+    new BumpArena(customRange(8, true) as never).allocate(8),
+    64,
+    "one byte's worth of range is enough",
+  );
+});
+
+test("BumpArena: a backing that cannot commit more makes allocate return NULL and leaves the arena as it was", () => {
+  const range = customRange(2 << 16, false); // two pages of range, one page of memory, and no growth
+  const a = new BumpArena(range as never);
+  const before = a.mark();
+  assert.equal(a.allocate(1 << 16), NULL, "the block would end past the committed page");
+  assert.equal(a.mark(), before);
+  assert.equal(range.memory.byteLength, 1 << 16);
+  a.validate();
+  assert.equal(a.allocate((1 << 16) - 64), 64, "the committed part is still there");
+});
+
+test("BumpArena: one block that ends exactly at the range's end commits the rest and is served", () => {
+  const a = new BumpArena(new WasmMemoryBacked({ initial: 1, maximum: 2 }));
+  assert.equal(a.memory.byteLength, 1 << 16);
+  const p = a.allocate(a.size());
+  assert.equal(p, a.base());
+  assert.equal(a.memory.byteLength, 2 << 16);
+  a.validate();
+});
+
+test("BumpArena's errors from the range it extends name BumpArena", () => {
+  const a = arena();
+  const p = a.allocate(16);
+  const cases: [string, () => unknown][] = [
+    ["BumpArena.deallocate", () => a.deallocate(p + 64, 16)],
+    ["BumpArena.grow", () => a.grow(p, 16, 0)],
+    ["BumpArena.shrink", () => a.shrink(p, 16, 32)],
+    ["BumpArena.usableSize", () => a.usableSize(p + 64, 16)],
+  ];
+  for (const [name, call] of cases) {
+    assert.throws(call, (e: unknown) => e instanceof Error && e.message.startsWith(name), name);
+  }
+});
