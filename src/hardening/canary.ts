@@ -313,9 +313,10 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
   }
 
   /**
-   * Checks the canaries of a live block without freeing it.
+   * Checks the canaries of a live block without freeing it. A probe: a corruption it finds is reported, not counted
+   * in `corruptionEvents()` (the free of the block counts it, as for `usableSize`).
    *
-   * @throws `CorruptionError` (counted) or `InvalidPointerError`, as `deallocate`.
+   * @throws `CorruptionError` or `InvalidPointerError`, as `deallocate`.
    */
   check(what: string, ptr: number, size: number, align = 8): void {
     if (!validLayout(size, align)) throw layoutError(`Canary.${what}`, size, align);
