@@ -236,38 +236,34 @@ test("docs/inspect-heap.svg (the README's picture) is what `forge-alloc inspect 
   }
 });
 
-test(
-  "`forge-alloc inspect --recipes` draws the allocators of the six application recipes",
-  needs("linux", "addon"),
-  () => {
-    const dir = mkdtempSync(join(tmpdir(), "forge-inspect-"));
-    try {
-      const html = join(dir, "recipes.html");
-      const r = spawnSync(
-        process.execPath,
-        [join(root, "dist", "cli", "main.js"), "inspect", "--recipes", "--out", html],
-        {
-          encoding: "utf8",
-        },
-      );
-      assert.equal(r.status, 0, r.stderr);
-      for (const name of [
-        "cli-batch",
-        "embedded-pool",
-        "web-service",
-        "game-frame",
-        "auth-service",
-        "db-executor",
-      ]) {
-        assert.match(r.stdout, new RegExp(`^${name}: `, "m"));
-      }
-      assert.match(r.stdout, /wrote .*recipes\.html \(7 pictures\)/);
-      assert.equal((readFileSync(html, "utf8").match(/<svg /g) ?? []).length, 7);
-    } finally {
-      rmSync(dir, { recursive: true, force: true });
+test("`forge-alloc inspect --recipes` draws the allocators of the six application recipes", () => {
+  const dir = mkdtempSync(join(tmpdir(), "forge-inspect-"));
+  try {
+    const html = join(dir, "recipes.html");
+    const r = spawnSync(
+      process.execPath,
+      [join(root, "dist", "cli", "main.js"), "inspect", "--recipes", "--out", html],
+      {
+        encoding: "utf8",
+      },
+    );
+    assert.equal(r.status, 0, r.stderr);
+    for (const name of [
+      "cli-batch",
+      "embedded-pool",
+      "web-service",
+      "game-frame",
+      "auth-service",
+      "db-executor",
+    ]) {
+      assert.match(r.stdout, new RegExp(`^${name}: `, "m"));
     }
-  },
-);
+    assert.match(r.stdout, /wrote .*recipes\.html \(7 pictures\)/);
+    assert.equal((readFileSync(html, "utf8").match(/<svg /g) ?? []).length, 7);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
 
 test("renderSvg draws each region where its bytes are: rectangles worked out by hand for a known picture", () => {
   // 1000 bytes in 4 rows of 250 bytes, on a strip of 1000 px (width 1024 minus 12 px of padding each side): 4 px
