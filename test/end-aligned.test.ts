@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { OS, runChild } from "./helpers/child.js";
+import { needs } from "./helpers/host.js";
 
 const overflowOffTheEnd = (make: string): string => `
   const os = await import(${JSON.stringify(OS)});
@@ -16,7 +17,7 @@ const overflowOffTheEnd = (make: string): string => `
   u8[last + usable] = 1; // one byte past its end
   console.log("survived");`;
 
-describe("end-aligned hardened slabs", () => {
+describe("end-aligned hardened slabs", needs("linux", "addon"), () => {
   for (const [name, make] of [
     ["HardenedSlab", "new os.HardenedSlab({ blockSize: 20, capacity: 10 })"],
     ["HardenedSlab with 64-byte alignment", "new os.HardenedSlab({ blockSize: 20, capacity: 7, align: 64 })"],

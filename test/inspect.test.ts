@@ -27,6 +27,7 @@ import {
 import { markContaining, overlayRegions } from "../src/core/regions.js";
 import { HardenedSlab } from "../src/os.js";
 import { chromiumOrSkip, screenshotColours } from "./chromium.js";
+import { needs } from "./helpers/host.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -99,22 +100,26 @@ test("a Heap shows its pages slot by slot inside the Tlsf block that holds them"
   assert.equal(regions.find((r) => r.offset === large)!.kind, "used");
 });
 
-test("inspect combines the levels: a Slab over a GuardPage is drawn between its two guards", () => {
-  using keys = new HardenedSlab({ blockSize: 64, capacity: 100 });
-  const wrapped = new Statistics(new Quarantine(keys, 4));
-  const k = wrapped.allocate(64);
-  wrapped.deallocate(k, 64);
-  const picture = inspect(wrapped);
-  const guards = picture.regions.filter((r) => r.kind === "guard");
-  const guardPage = keys.backing as unknown as { guards(): [number, number][] };
-  assert.deepEqual(
-    guards.map((g) => [g.offset, g.offset + g.size]),
-    guardPage.guards(),
-  );
-  assertTiles(picture.regions, guards[0]!.offset, guards[1]!.offset + guards[1]!.size);
-  assert.equal(picture.regions.find((r) => r.offset === k)!.kind, "quarantined");
-  assert.match(formatSummary(picture), /guard +8 KiB/);
-});
+test(
+  "inspect combines the levels: a Slab over a GuardPage is drawn between its two guards",
+  needs("linux", "addon"),
+  () => {
+    using keys = new HardenedSlab({ blockSize: 64, capacity: 100 });
+    const wrapped = new Statistics(new Quarantine(keys, 4));
+    const k = wrapped.allocate(64);
+    wrapped.deallocate(k, 64);
+    const picture = inspect(wrapped);
+    const guards = picture.regions.filter((r) => r.kind === "guard");
+    const guardPage = keys.backing as unknown as { guards(): [number, number][] };
+    assert.deepEqual(
+      guards.map((g) => [g.offset, g.offset + g.size]),
+      guardPage.guards(),
+    );
+    assertTiles(picture.regions, guards[0]!.offset, guards[1]!.offset + guards[1]!.size);
+    assert.equal(picture.regions.find((r) => r.offset === k)!.kind, "quarantined");
+    assert.match(formatSummary(picture), /guard +8 KiB/);
+  },
+);
 
 test("an allocator that cannot list its regions is refused with UnsupportedError", () => {
   assert.throws(() => inspect({}), UnsupportedError);
@@ -177,37 +182,41 @@ test("renderSvg draws a bar for every kind present and a legend, and escapes the
   assert.ok(svg.trimEnd().endsWith("</svg>"));
 });
 
-test("`forge-alloc inspect` writes an HTML report that headless Chromium renders with its pictures", (t) => {
-  const dir = mkdtempSync(join(tmpdir(), "forge-inspect-"));
-  try {
-    const html = join(dir, "heap.html");
-    const r = spawnSync(
-      process.execPath,
-      [join(root, "dist", "cli", "main.js"), "inspect", "--out", html, "--ops", "2000"],
-      {
-        encoding: "utf8",
-      },
-    );
-    assert.equal(r.status, 0, r.stderr);
-    assert.match(r.stdout, /Quarantine<Heap> after 2000 seeded operations \(seed 1\)/);
-    assert.match(r.stdout, /fragmentation 0\.\d{3}/);
-    assert.match(r.stdout, /wrote .*heap\.html \(3 pictures\)/);
-    assert.equal((readFileSync(html, "utf8").match(/<svg /g) ?? []).length, 3);
-
-    const chromium = chromiumOrSkip(t);
-    if (chromium === undefined) return;
-    const count = screenshotColours(chromium, html, 1000, 2400);
-    // The charts were drawn: every kind of region the demo heaps have shows as a block of its colour.
-    for (const kind of ["used", "free", "quarantined", "guard"] as const) {
-      assert.ok(
-        (count.get(REGION_COLOURS[kind]) ?? 0) > 500,
-        `${kind} (${REGION_COLOURS[kind]}) is not in the picture`,
+test(
+  "`forge-alloc inspect` writes an HTML report that headless Chromium renders with its pictures",
+  needs("linux", "addon"),
+  (t) => {
+    const dir = mkdtempSync(join(tmpdir(), "forge-inspect-"));
+    try {
+      const html = join(dir, "heap.html");
+      const r = spawnSync(
+        process.execPath,
+        [join(root, "dist", "cli", "main.js"), "inspect", "--out", html, "--ops", "2000"],
+        {
+          encoding: "utf8",
+        },
       );
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, /Quarantine<Heap> after 2000 seeded operations \(seed 1\)/);
+      assert.match(r.stdout, /fragmentation 0\.\d{3}/);
+      assert.match(r.stdout, /wrote .*heap\.html \(3 pictures\)/);
+      assert.equal((readFileSync(html, "utf8").match(/<svg /g) ?? []).length, 3);
+
+      const chromium = chromiumOrSkip(t);
+      if (chromium === undefined) return;
+      const count = screenshotColours(chromium, html, 1000, 2400);
+      // The charts were drawn: every kind of region the demo heaps have shows as a block of its colour.
+      for (const kind of ["used", "free", "quarantined", "guard"] as const) {
+        assert.ok(
+          (count.get(REGION_COLOURS[kind]) ?? 0) > 500,
+          `${kind} (${REGION_COLOURS[kind]}) is not in the picture`,
+        );
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 test("docs/inspect-heap.svg (the README's picture) is what `forge-alloc inspect --out x.svg` draws today", () => {
   const dir = mkdtempSync(join(tmpdir(), "forge-inspect-"));

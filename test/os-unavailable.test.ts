@@ -11,6 +11,15 @@ import { pathToFileURL } from "node:url";
 import { ROOT } from "./helpers/child.js";
 import { needs } from "./helpers/host.js";
 
+/**
+ * This process's environment without FORGE_ALLOC_NATIVE: a child finds its addon the way a user's process would
+ * (the test sets the variable itself where it is the subject), even when the suite runs with it set.
+ */
+function ownEnv(): NodeJS.ProcessEnv {
+  const { FORGE_ALLOC_NATIVE: _, ...rest } = process.env;
+  return rest;
+}
+
 function runModule(
   code: string,
   env: Record<string, string> = {},
@@ -18,7 +27,7 @@ function runModule(
   const r = spawnSync(process.execPath, ["--input-type=module", "-e", code], {
     encoding: "utf8",
     cwd: ROOT,
-    env: { ...process.env, ...env },
+    env: { ...ownEnv(), ...env },
     timeout: 60_000,
   });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
@@ -100,6 +109,7 @@ test("a package copy with no addon quotes the failed install-time build", () => 
     );
     const doctor = spawnSync(process.execPath, [join(dir, "dist", "cli", "main.js"), "doctor"], {
       encoding: "utf8",
+      env: ownEnv(),
     });
     assert.equal(doctor.status, 1);
     assert.match(doctor.stdout, /FAIL {2}native addon +not available: .*cc failed: no compiler in this test/);

@@ -5,10 +5,11 @@ import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { runProcessCache } from "../examples/process-cache.js";
+import { needs } from "./helpers/host.js";
 
 const examples = join(dirname(fileURLToPath(import.meta.url)), "..", "examples");
 
-describe("recipe process-cache", { skip: process.platform !== "linux" && "Linux only" }, () => {
+describe("recipe process-cache", needs("linux", "addon"), () => {
   test("2 processes fill a cache of 1,500 with 2,000 records: exactly 500 evicted, every record checked", async () => {
     const lines: string[] = [];
     const report = await runProcessCache(2, 1000, 1500, (line) => lines.push(line));

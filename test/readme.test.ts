@@ -7,6 +7,7 @@ import { dirname, join, resolve } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import ts from "typescript";
+import { exampleNeeds, needs } from "./helpers/host.js";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 const readme = readFileSync(join(root, "README.md"), "utf8");
@@ -36,7 +37,8 @@ test("the README has runnable examples, and every printed value in them is check
 });
 
 blocks.forEach((source, i) => {
-  test(`README example ${i + 1} runs and prints what it says`, async () => {
+  // An example that maps memory needs the addon (and Linux); the rest run on any host.
+  test(`README example ${i + 1} runs and prints what it says`, needs(...exampleNeeds(source)), async () => {
     const expected = [...source.matchAll(/\/\/ prints: (.*)$/gm)].map((m) => m[1]!.trim());
     const js = ts.transpileModule(source, {
       compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, lib: ["esnext"] },

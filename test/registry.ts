@@ -42,6 +42,7 @@ import {
   NumaPolicy,
   SplitMetadata,
 } from "../src/os.js";
+import type { Need } from "./helpers/host.js";
 
 export interface Subject {
   name: string;
@@ -49,7 +50,12 @@ export interface Subject {
   covers: readonly Function[];
   make: () => Allocator;
   caps: ConformanceCapabilities;
+  /** What the entry needs of its host (an OS mapping needs Linux and the addon); absent: it runs anywhere. */
+  needs?: readonly Need[];
 }
+
+/** An entry that maps memory through the addon. */
+const MAPS: readonly Need[] = ["linux", "addon"];
 
 const bump: ConformanceCapabilities = { frees: false, reset: true, detectsDoubleFree: false };
 const slab: ConformanceCapabilities = { frees: true, reset: true, detectsDoubleFree: true, maxSize: 256 };
@@ -206,6 +212,7 @@ export const SUBJECTS: readonly Subject[] = [
   },
   {
     name: "Tlsf<MmapBacked>",
+    needs: MAPS,
     covers: [Tlsf],
     make: () => new Tlsf(new MmapBacked(1 << 16)),
     caps: { frees: true, reset: true, detectsDoubleFree: true, maxSize: 1024 },
@@ -288,63 +295,73 @@ export const SUBJECTS: readonly Subject[] = [
     caps: { frees: true, reset: false, detectsDoubleFree: true, maxSize: 2048, oomLimit: 200_000 },
   },
   // forge-alloc/os: real mappings (released by the addon's finalizer when collected).
-  { name: "MmapBacked", covers: [MmapBacked], make: () => new MmapBacked(1 << 16), caps: bump },
+  { name: "MmapBacked", covers: [MmapBacked], make: () => new MmapBacked(1 << 16), caps: bump, needs: MAPS },
   {
     name: "SharedMmapBacked",
+    needs: MAPS,
     covers: [SharedMmapBacked],
     make: () => new SharedMmapBacked(1 << 16),
     caps: bump,
   },
   {
     name: "ConcurrentHeap<SharedMmapBacked>",
+    needs: MAPS,
     covers: [ConcurrentHeap],
     make: () => new ConcurrentHeap(new SharedMmapBacked(1 << 20)),
     caps: { frees: true, reset: false, detectsDoubleFree: true, maxSize: 2048, oomLimit: 200_000 },
   },
   {
     name: "LockedMmapBacked",
+    needs: MAPS,
     covers: [LockedMmapBacked],
     make: () => new LockedMmapBacked(1 << 14),
     caps: bump,
   },
   {
     name: "BumpArena<MmapBacked>",
+    needs: MAPS,
     covers: [BumpArena],
     make: () => new BumpArena(new MmapBacked(1 << 16)),
     caps: bump,
   },
   {
     name: "GuardPage<MmapBacked>",
+    needs: MAPS,
     covers: [GuardPage],
     make: () => new GuardPage(new MmapBacked(1 << 16)),
     caps: bump,
   },
   {
     name: "NumaLocal<MmapBacked> bound to node 0",
+    needs: MAPS,
     covers: [NumaLocal],
     make: () => new NumaLocal(new MmapBacked(1 << 16), NumaPolicy.bind(NodeSet.single(0)!)),
     caps: bump,
   },
   {
     name: "SplitMetadata<MmapBacked>",
+    needs: MAPS,
     covers: [SplitMetadata],
     make: () => new SplitMetadata(new MmapBacked(1 << 16), { metaSize: 4096 }),
     caps: bump,
   },
   {
     name: "HugePageAligned<MmapBacked aligned to 2 MiB>",
+    needs: MAPS,
     covers: [HugePageAligned],
     make: () => new HugePageAligned(new MmapBacked(8 << 20, { alignment: 2 << 20 })),
     caps: { ...bump, maxAlign: 8 },
   },
   {
     name: "HardenedSlab",
+    needs: MAPS,
     covers: [HardenedSlab],
     make: () => new HardenedSlab({ blockSize: 256, capacity: 64, align: 16 }),
     caps: slab,
   },
   {
     name: "CryptoSlab",
+    needs: MAPS,
     covers: [CryptoSlab],
     make: () => new CryptoSlab({ blockSize: 256, capacity: 32, align: 16 }),
     caps: slab,
@@ -355,7 +372,13 @@ export const SUBJECTS: readonly Subject[] = [
 /** Every Layer 3 wrapper over every layout it may stand on (see docs/COMPATIBILITY.md for the limits). */
 function wrapperSubjects(): Subject[] {
   // Bases with room for the largest wrapper overhead (CacheJitter: 512 bytes) above 256-byte requests.
-  const bases: { name: string; make: () => Allocator; caps: ConformanceCapabilities; moves: boolean }[] = [
+  const bases: {
+    name: string;
+    make: () => Allocator;
+    caps: ConformanceCapabilities;
+    moves: boolean;
+    needs?: readonly Need[];
+  }[] = [
     {
       name: "Slab",
       make: () => new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 1024, capacity: 24, align: 64 }),
@@ -381,7 +404,7 @@ function wrapperSubjects(): Subject[] {
       caps: { frees: true, lifo: true, reset: true, detectsDoubleFree: true },
       moves: false, // a stack cannot free the old block of a move out of order
     },
-    { name: "MmapBacked", make: () => new MmapBacked(1 << 16), caps: bump, moves: true },
+    { name: "MmapBacked", make: () => new MmapBacked(1 << 16), caps: bump, moves: true, needs: MAPS },
   ];
   const wrappers: {
     name: string;
@@ -422,7 +445,13 @@ function wrapperSubjects(): Subject[] {
     for (const b of bases) {
       if (w.moves && !b.moves) continue;
       const caps = w.caps ? w.caps(b.caps) : b.caps;
-      out.push({ name: `${w.name}<${b.name}>`, covers: [w.cls], make: () => w.wrap(b.make()), caps });
+      out.push({
+        name: `${w.name}<${b.name}>`,
+        covers: [w.cls],
+        make: () => w.wrap(b.make()),
+        caps,
+        ...(b.needs ? { needs: b.needs } : {}),
+      });
     }
   }
   // A stack of them, outermost first, as docs/COMPOSITION_RECIPES.md builds it.

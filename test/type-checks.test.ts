@@ -31,6 +31,7 @@ import {
   NumaPolicy,
   SplitMetadata,
 } from "../src/os.js";
+import { needs } from "./helpers/host.js";
 
 /** `BumpArena<B>` is `OsBacked` exactly when `B` is (the Rust `impl<B: OsBacked> OsBacked for BumpArena<B>`). */
 export function bumpArenaOsBacked(): void {
@@ -167,7 +168,7 @@ describe("compositions the types refuse are refused at run time too", () => {
     assert.throws(() => new GuardPage(js as never), AllocError);
   });
 
-  test("and accepts the arena over a mapping, as the types do", () => {
+  test("and accepts the arena over a mapping, as the types do", needs("linux", "addon"), () => {
     const guarded = new GuardPage(new BumpArena(new MmapBacked(1 << 16)));
     assert.notEqual(guarded.allocate(64), 0);
   });

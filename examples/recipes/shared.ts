@@ -23,7 +23,10 @@ export interface RecipeReport {
 /** `forge-alloc/os`, or the reason it cannot be used on this machine. */
 export async function loadOs(): Promise<typeof import("../../src/os.js") | string> {
   try {
-    return await import("../../src/os.js");
+    const os = await import("../../src/os.js");
+    // Importing never throws where the addon is missing (the first mapping does): ask whether it loaded.
+    const status = os.nativeStatus();
+    return status.loaded ? os : `forge-alloc/os has no native addon here: ${status.reason}`;
   } catch (error) {
     return (error as Error).message;
   }

@@ -4,13 +4,14 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { AllocError, HalfSipHashMac, Slab } from "../index.js";
 import { GuardPage, MmapBacked } from "../os.js";
+import { needs } from "../../test/helpers/host.js";
 import { ExtendableSlab, GenerationalSlab } from "./index.js";
 
 const refused = (f: () => unknown): void => {
   assert.throws(f, (e: unknown) => e instanceof AllocError && /disposed/.test((e as Error).message));
 };
 
-describe("pools over a disposed mapping refuse to allocate", () => {
+describe("pools over a disposed mapping refuse to allocate", needs("linux", "addon"), () => {
   test("ExtendableSlab: a freed block on its stack, and room left to carve", () => {
     const region = new MmapBacked(1 << 16);
     const pool = new ExtendableSlab(region, { blockSize: 64, initialCapacity: 4 });

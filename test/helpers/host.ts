@@ -65,3 +65,21 @@ export function needs(...needs: Need[]): { skip?: string } {
 export function has(...list: Need[]): boolean {
   return list.every((n) => missing(n) === undefined);
 }
+
+/**
+ * The exported names whose use maps memory through the addon: the mapping backings, and the slabs that build their
+ * own mappings (every OS wrapper stands on one of these). A documentation example that names one needs the addon.
+ */
+export const MAPPING_NAMES = [
+  "MmapBacked",
+  "SharedMmapBacked",
+  "LockedMmapBacked",
+  "HugePageBacked",
+  "HardenedSlab",
+  "CryptoSlab",
+] as const;
+
+/** The needs of an example's `source`: Linux and the addon when it names one of {@link MAPPING_NAMES}. */
+export function exampleNeeds(source: string): Need[] {
+  return MAPPING_NAMES.some((name) => new RegExp(`\\b${name}\\b`).test(source)) ? ["linux", "addon"] : [];
+}
