@@ -390,7 +390,9 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
         `it was allocated with alignment ${stored === CANARY ? "<= 8" : stored}, not ${pre === CANARY ? "<= 8" : pre}`,
       );
     }
-    const live = inRange && !(before && after) && this.raw.sizeOf(ptr - pre) >= 0;
+    // the block's start: by the padding stored before it when the word holding it is intact (a free may name a
+    // smaller alignment than the allocation's), else by the caller's
+    const live = inRange && !(before && after) && this.raw.sizeOf(ptr - (before ? pre : stored)) >= 0;
     if (!live) {
       return noteFault(
         FAULT_NOT_LIVE,

@@ -64,6 +64,19 @@ describe("Canary", () => {
     assert.equal(c.corruptionEvents(), 0);
   });
 
+  test("an overflow of a block freed with a smaller alignment than its allocation's is reported as corruption", () => {
+    const c = new Canary(
+      new Slab(new ArrayBufferBacked(1 << 14), { blockSize: 128, capacity: 16, align: 32 }),
+    );
+    const p = c.allocate(16, 32);
+    c.memory.u8[p + 16]! ^= 0x01; // one byte past the end: the word after the block
+    assert.throws(
+      () => c.deallocate(p, 16, 8), // the allocation's alignment was 32: the padding before the block says so
+      (e: unknown) => e instanceof CorruptionError && /overflow/.test((e as Error).message),
+    );
+    assert.equal(c.corruptionEvents(), 1);
+  });
+
   test("a double free, a foreign pointer and a wrong alignment are not reported as corruption", () => {
     const c = new Canary(
       new Slab(new ArrayBufferBacked(1 << 14), { blockSize: 128, capacity: 16, align: 32 }),
