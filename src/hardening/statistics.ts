@@ -107,14 +107,7 @@ export class Statistics<TInner extends Allocator> extends Wrapper<TInner> {
   /** Checked once, then counted. @throws `LayoutError` for a bad size or alignment (nothing is counted then). */
   override allocate(size: number, align = 8): number {
     if (!validLayout(size, align)) throw layoutError("Statistics.allocate", size, align);
-    const d = this.direct;
-    const p = d !== null ? d.allocRaw(size, align) : this.rawAlloc(this.raw, size, align);
-    if (p === NULL) return this.failed();
-    this.allocations += 1;
-    const live = this.current + size;
-    this.current = live;
-    if (live > this.peak) this.peak = live;
-    return p;
+    return this.allocRaw(size, align);
   }
 
   /** The raw protocol: forwarded and counted. @internal */
