@@ -42,6 +42,7 @@ import { AllocError, CorruptionError, InvalidPointerError, LayoutError, describe
 import { dispatchKind } from "./dispatch.js";
 import { fillBytes } from "./blocks.js";
 import type { Memory } from "./memory.js";
+import { layoutError } from "./validate.js";
 
 /** An allocator that also offers the unchecked operations of the raw protocol (see the module documentation). */
 export interface RawAllocator {
@@ -74,6 +75,11 @@ export const FAULT_NOT_LIVE = -1;
 export const FAULT_LAYOUT = -2;
 /** `checkFree`/`tryFree`: the metadata of a live block was overwritten (already counted by the layer that found it). */
 export const FAULT_CORRUPT = -3;
+/**
+ * Not a code any layer returns: a public method's own check found that `(size, align)` is no layout at all, and
+ * passes this to {@link faultError} so that one throw serves both refusals. @internal
+ */
+export const FAULT_ARGS = -4;
 
 let faultDetail = "";
 
@@ -97,6 +103,7 @@ export function faultError(
   size: number,
   align: number,
 ): AllocError {
+  if (code === FAULT_ARGS) return layoutError(where, size, align);
   const detail = faultDetail;
   faultDetail = "";
   if (code === FAULT_CORRUPT) {

@@ -40,6 +40,7 @@ import {
   type FixedRange,
   NULL as IMPORTED_NULL,
   describePointer,
+  FAULT_ARGS,
   faultError,
   type HasRegions,
   hasRegions,
@@ -147,16 +148,16 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   override allocate(size: number, align = 8): number {
     if (!validLayout(size, align)) throw this.badLayout("allocate", size, align);
     const d = this.direct;
-    const p = d !== null ? d.allocRaw(size, align) : this.rawAlloc(this.raw, size, align);
-    if (this.after === true && p !== NULL) this.afterAllocate(p, size, align);
+    const p = d !== null ? d.allocRaw(size, align) : this.allocInner(size, align);
+    if (this.after === true) this.afterAllocate(p, size, align);
     return p;
   }
 
   /** The raw protocol: forwarded; with `checkOnReuse`, a reused block is first checked for writes made while it was free. @internal */
   override allocRaw(size: number, align: number): number {
     const d = this.direct;
-    const p = d !== null ? d.allocRaw(size, align) : this.rawAlloc(this.raw, size, align);
-    if (this.after === true && p !== NULL) this.afterAllocate(p, size, align);
+    const p = d !== null ? d.allocRaw(size, align) : this.allocInner(size, align);
+    if (this.after === true) this.afterAllocate(p, size, align);
     return p;
   }
 
@@ -170,8 +171,14 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     return faultError(`${this.label}.${method}`, code, ptr, size, align);
   }
 
-  /** The work after an allocation: the reuse check, and tracking for `ZeroizeOnFree`. */
+  /** The inner's `allocRaw` through the forwarder, out of line (see `scrubFreeInner`). */
+  private allocInner(size: number, align: number): number {
+    return this.rawAlloc(this.raw, size, align);
+  }
+
+  /** The work after an allocation (none after a `NULL`): the reuse check, and tracking for `ZeroizeOnFree`. */
   private afterAllocate(p: number, size: number, align: number): void {
+    if (p === NULL) return;
     if (this.checkOnReuse) {
       this.checkReuse(p, size);
       if (this.inBand) this.forgetInside(p, align);
@@ -186,12 +193,14 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
    *   would refuse; nothing is written then.
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!validLayout(size, align)) throw this.badLayout("deallocate", size, align);
+    // The layout check shares the refusal's throw (FAULT_ARGS): one call site less keeps this method, the slab's
+    // scrubFree and the allocate beside it within what V8 inlines into one caller.
     const d = this.direct;
-    const usable =
-      d !== null
+    const usable = !validLayout(size, align)
+      ? FAULT_ARGS
+      : d !== null
         ? d.scrubFree(ptr, size, align, this.pattern)
-        : this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
+        : this.scrubFreeInner(ptr, size, align);
     if (usable < 0) throw this.refusal("deallocate", usable, ptr, size, align);
     if (this.after === true) this.afterFree(ptr, usable);
   }
@@ -200,9 +209,7 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   override tryFree(ptr: unknown, size: number, align: number): number {
     const d = this.direct;
     const usable =
-      d !== null
-        ? d.scrubFree(ptr, size, align, this.pattern)
-        : this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
+      d !== null ? d.scrubFree(ptr, size, align, this.pattern) : this.scrubFreeInner(ptr, size, align);
     if (usable < 0) return usable;
     if (this.after === true) this.afterFree(ptr as number, usable);
     return 0;
@@ -212,10 +219,16 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   override freeRaw(ptr: number, size: number, align: number): void {
     const d = this.direct;
     const usable =
-      d !== null
-        ? d.scrubFree(ptr, size, align, this.pattern)
-        : this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
+      d !== null ? d.scrubFree(ptr, size, align, this.pattern) : this.scrubFreeInner(ptr, size, align);
     if (this.after === true) this.afterFree(ptr, usable);
+  }
+
+  /**
+   * The inner's `scrubFree` through the forwarder, for an inner these call sites do not reach directly (out of
+   * line: the direct path's bytecode stays small enough to be inlined into the caller).
+   */
+  private scrubFreeInner(ptr: unknown, size: number, align: number): number {
+    return this.rawScrubFree(this.raw, ptr, size, align, this.pattern);
   }
 
   /** The work after a free: record the block for the reuse check, forget a tracked one. */

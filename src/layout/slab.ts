@@ -71,6 +71,8 @@ const NULL = IMPORTED_NULL;
 // The shared layout check, bound to a module-local constant: V8 folds it (an imported binding is a load and a
 // check at every call).
 const validLayout = isValidLayout;
+/** `Math.imul` as a module constant: the same machine multiply, in fewer bytecodes than a load of `Math.imul`. */
+const imul = Math.imul;
 
 /**
  * The 8-byte word of each fill byte, as the double with those bits: `scrubFree` fills a slot with 8-byte stores of
@@ -84,34 +86,13 @@ const FILL_WORDS: Float64Array = (() => {
 })();
 
 /**
- * Sets the 8-byte words `[from, to)` of `f64` to the word of `byte` (see `FILL_WORDS`): up to 7 words by
- * straight-line stores, more by four stores per loop iteration. Each loop iteration costs a map check, a reload of
- * the view's fields and an interrupt check (measured on Node 20: 14 instructions around one store), which the
- * unrolled loop shares among four stores and the straight-line stores do not pay at all (a 64-byte slot's scrub:
- * 261 instructions per allocate and free pair, against 358 with the loop). A function of its own, so that `scrubFree` stays small enough to be inlined into a
- * wrapper; it takes the byte, not the word, because a double argument to a call that is not inlined is boxed (a
- * heap number per call).
+ * Sets the 8-byte words `[from, to)` of `f64` to the word of `byte` (see `FILL_WORDS`), by four stores per loop
+ * iteration: `scrubFree`'s fill of a slot larger than 64 bytes (up to 64 it stores straight-line, inline). Each
+ * loop iteration costs a map check, a reload of the view's fields and an interrupt check (measured on Node 20: 14
+ * instructions around one store), which the unrolled loop shares among four stores.
  */
 function fillWords(f64: Float64Array, from: number, to: number, byte: number): void {
   const word = FILL_WORDS[byte]!;
-  const words = to - from;
-  if (words <= 7) {
-    // Up to 56 bytes (the rest of a slot of up to 64 after scrubFree's first word): straight-line stores, from
-    // both ends, which overlap for some counts (the same word stored twice). 1-2 words: the first and the last;
-    // 3-4: also the second and the second-to-last; 5-7: also the third, the fourth and the third-to-last.
-    f64[from] = word;
-    f64[to - 1] = word;
-    if (words > 2) {
-      f64[from + 1] = word;
-      f64[to - 2] = word;
-      if (words > 4) {
-        f64[from + 2] = word;
-        f64[from + 3] = word;
-        f64[to - 3] = word;
-      }
-    }
-    return;
-  }
   let i = from;
   for (; i + 4 <= to; i += 4) {
     f64[i] = word;
@@ -246,6 +227,13 @@ export class Slab implements Allocator, RawLayer, FixedRange {
    * stride (0xFF is left out: its word is a NaN, whose bits a store need not keep), else -1 (always bytewise).
    */
   private readonly wordFill: number;
+  /**
+   * `wordFill` when the stride is at most 64 bytes, else -1: the largest byte `scrubFree`'s fast path fills inline
+   * (by up to eight straight-line stores); larger slots take the slow path and its loop.
+   */
+  private readonly inlineFill: number;
+  /** The stride in 8-byte words (what `scrubFree` fills when `wordFill` allows it). */
+  private readonly strideWords: number;
   /** With a MAC: the sequence number of the free that wrote each stack position (in the JS heap, out of reach). */
   private readonly sequences: Int32Array | null;
   /** Entries signed so far (with a MAC): each one's sequence number, bound into its tag. Wraps after 2^32. */
@@ -308,6 +296,8 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     this.fastLimit = this.checked ? 0 : blockSize;
     this.corruptions = 0;
     this.wordFill = (stride & 7) === 0 && (region & 7) === 0 ? 254 : -1;
+    this.inlineFill = stride <= 64 ? this.wordFill : -1;
+    this.strideWords = stride >>> 3;
   }
 
   /**
@@ -363,7 +353,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
       // a multiple of the stride this is the slot index; for anything else it is some other integer, which the
       // compares below reject. A free slot (a double free), a checked free set and every refusal take the slow
       // path (one call site: this method stays small enough for V8 to inline into a stack of wrappers).
-      const idx = Math.imul((ptr - this.region) >> this.strideShift, this.strideInverse);
+      const idx = imul((ptr - this.region) >> this.strideShift, this.strideInverse);
       const n = this.freeCount;
       const set = this.freeSet;
       const at = this.capacity + idx;
@@ -388,8 +378,8 @@ export class Slab implements Allocator, RawLayer, FixedRange {
    * @internal
    */
   scrubFree(ptr: unknown, size: number, align: number, byte: number): number {
-    if (typeof ptr === "number" && size <= this.fastLimit && align <= this.align && byte <= this.wordFill) {
-      const idx = Math.imul((ptr - this.region) >> this.strideShift, this.strideInverse);
+    if (typeof ptr === "number" && size <= this.fastLimit && align <= this.align && byte <= this.inlineFill) {
+      const idx = imul((ptr - this.region) >> this.strideShift, this.strideInverse);
       const n = this.freeCount;
       const set = this.freeSet;
       const at = this.capacity + idx;
@@ -398,9 +388,29 @@ export class Slab implements Allocator, RawLayer, FixedRange {
         idx * this.stride + this.region === ptr &&
         (set[at]! >= n || set[set[at]!] !== ptr)
       ) {
+        // Up to 64 bytes: straight-line stores from both ends, which overlap for some counts (the same word
+        // stored twice). 1-2 words: the first and the last; 3-4: also the second and the second-to-last; 5-8:
+        // also the third, the fourth, and the third and fourth from the end. (This method's size is at V8's limit
+        // for inlining into a wrapper's free: see docs/PERFORMANCE.md before adding to it.)
         const f64 = this.memory.f64;
-        f64[ptr >>> 3] = FILL_WORDS[byte]!; // the first word inline: an 8-byte slot needs no call
-        if (this.stride > 8) fillWords(f64, (ptr >>> 3) + 1, (ptr + this.stride) >>> 3, byte);
+        const word = FILL_WORDS[byte]!;
+        const words = this.strideWords;
+        const a = ptr >>> 3;
+        f64[a] = word;
+        if (words > 1) {
+          const b = a + words;
+          f64[b - 1] = word;
+          if (words > 2) {
+            f64[a + 1] = word;
+            f64[b - 2] = word;
+            if (words > 4) {
+              f64[a + 2] = word;
+              f64[a + 3] = word;
+              f64[b - 3] = word;
+              f64[b - 4] = word;
+            }
+          }
+        }
         set[n] = ptr;
         set[at] = n;
         this.freeCount = n + 1;
@@ -410,13 +420,15 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     return this.scrubFreeSlow(ptr, size, align, byte);
   }
 
-  /** `scrubFree` off the hot path: a checked slab, a fill not by words, or the code for a refused free. */
+  /** `scrubFree` off the hot path: a checked slab, a slot over 64 bytes, a fill not by words, or a refused free. */
   private scrubFreeSlow(ptr: unknown, size: number, align: number, byte: number): number {
     const idx = typeof ptr === "number" ? this.indexOf(ptr) : -1;
     if (idx < 0 || size > this.blockSize || align > this.align || !this.isLive(idx)) {
       return this.checkFree(ptr, size, align, true); // refused: checkFree says why
     }
-    fillBytes(this.memory, byte, ptr as number, (ptr as number) + this.stride);
+    if (byte <= this.wordFill)
+      fillWords(this.memory.f64, (ptr as number) >>> 3, ((ptr as number) + this.stride) >>> 3, byte);
+    else fillBytes(this.memory, byte, ptr as number, (ptr as number) + this.stride);
     this.push(ptr as number, idx);
     return this.stride;
   }
@@ -646,7 +658,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
 
   /** The slot index of `ptr` by the exact-division trick of `deallocate`, or -1 when it is not a carved slot start. */
   private indexOf(ptr: number): number {
-    const idx = Math.imul((ptr - this.region) >> this.strideShift, this.strideInverse);
+    const idx = imul((ptr - this.region) >> this.strideShift, this.strideInverse);
     return idx >>> 0 < this.carved && idx * this.stride + this.region === ptr ? idx : -1;
   }
 
