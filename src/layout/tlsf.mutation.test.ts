@@ -688,7 +688,91 @@ describe("Tlsf: a retired memory", () => {
     const refused = isError(AllocError, /^Tlsf\.allocate: its memory was disposed/);
     assert.throws(() => t.allocate(16), refused);
     assert.throws(() => t.allocate(5000), refused);
+    assert.throws(() => t.allocate(9000), refused); // a size whose first level holds the free rest
     t.reset();
     assert.throws(() => t.allocate(16), refused);
+  });
+});
+
+describe("Tlsf: the quick cache's bounds", () => {
+  /** The quick cache's per-size counts and its byte count. */
+  const quick = (t: Tlsf) => t as unknown as { quickCount: Int32Array; quickBytes: number };
+
+  test("a heap of 64 KiB caches exactly 1/32 of its bytes: 32 blocks of 64 bytes, not 33", () => {
+    const t = new Tlsf(new ArrayBufferBacked((1 << 16) + 16)); // a heap of exactly 65,536 bytes
+    assert.equal(t.size(), 1 << 16);
+    const blocks = Array.from({ length: 40 }, () => t.allocate(64));
+    for (const p of blocks) t.free(p);
+    assert.equal(quick(t).quickCount[8], 32);
+    assert.equal(quick(t).quickBytes, 2048);
+    t.validate();
+  });
+
+  test("each size's stack holds at most its depth: four blocks of 4 KiB", () => {
+    const t = new Tlsf(new ArrayBufferBacked(1 << 20));
+    const blocks = Array.from({ length: 6 }, () => t.allocate(4096));
+    for (const p of blocks) t.free(p);
+    assert.equal(quick(t).quickCount[512], 4);
+    t.validate();
+    assert.equal(t.allocate(4096), blocks[3], "a freed 4 KiB block is handed out again from the cache");
+  });
+
+  test("a heap of exactly 4 MiB caches up to 1/8 of its bytes, one 8 bytes smaller up to 1/32", () => {
+    const cached = (heapBytes: number): number => {
+      const t = new Tlsf(new ArrayBufferBacked(heapBytes + 16));
+      assert.equal(t.size(), heapBytes);
+      // 16 KiB worth of blocks in each of 12 sizes from 1 KiB: 192 KiB offered to the cache
+      const blocks = [];
+      for (let k = 0; k < 12; k++) for (let i = 0; i < 16; i++) blocks.push(t.allocate(1024 + 8 * k));
+      for (const p of blocks) t.free(p);
+      t.validate();
+      return quick(t).quickBytes;
+    };
+    assert.ok(cached(1 << 22) > (1 << 22) >>> 5, "4 MiB: more than 1/32 (1/8)");
+    assert.ok(cached((1 << 22) - 8) <= ((1 << 22) - 8) >>> 5, "8 bytes less: at most 1/32");
+  });
+});
+
+describe("Tlsf: splitting and aligning", () => {
+  test("a block is split when the rest holds a header and 16 bytes, and kept whole when it does not", () => {
+    const t = new Tlsf(new ArrayBufferBacked(128)); // one free block of 104 bytes
+    const p = t.allocate(80);
+    assert.equal(t.sizeOf(p), 80, "the rest (24 bytes) is a block");
+    assert.equal(t.stats().freeBytes, 16);
+    t.free(p);
+    t.flushCache();
+    const q = t.allocate(88);
+    assert.equal(t.sizeOf(q), 104, "the rest (16 bytes) is not");
+    t.validate();
+  });
+
+  test("an aligned block starts at the first aligned offset that leaves room for a free block before it", () => {
+    const t = new Tlsf(new ArrayBufferBacked(4096));
+    assert.equal(t.allocate(16), 24);
+    assert.equal(t.allocate(16, 16), 48, "aligned already: no front to give back");
+    // the next block would start at 72; 96 is aligned to 32 and leaves 24 bytes before it, enough for a free block
+    assert.equal(t.allocate(16, 32), 96);
+    assert.deepEqual(
+      t.regions().find((r) => r.offset === 72),
+      { offset: 72, size: 16, kind: "free" },
+    );
+    t.validate();
+  });
+});
+
+describe("Tlsf over a WebAssembly memory grown by someone else", () => {
+  test("allocations, sizes and frees keep working after another user of the memory grew it", () => {
+    const b = new WasmMemoryBacked({ initial: 1, maximum: 4 });
+    const t = new Tlsf(b);
+    const a = t.allocate(64);
+    (t.memory.source as WebAssembly.Memory).grow(1); // detaches the buffer the Tlsf's view is over
+    assert.equal(t.sizeOf(a), 64);
+    const c = t.allocate(5000); // from the free lists: its header is written into the new buffer
+    (t.memory.source as WebAssembly.Memory).grow(1);
+    assert.equal(t.sizeOf(c), 5000);
+    t.free(c);
+    t.free(a);
+    assert.equal(t.corruptionEvents(), 0);
+    t.validate();
   });
 });
