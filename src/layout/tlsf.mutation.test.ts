@@ -776,3 +776,56 @@ describe("Tlsf over a WebAssembly memory grown by someone else", () => {
     t.validate();
   });
 });
+
+describe("Tlsf: growing the heap", () => {
+  test("the heap grows geometrically: to twice its size when that is more than the request needs", () => {
+    const t = new Tlsf(new ArrayBufferBacked({ size: 1 << 16, maxSize: 1 << 20 }));
+    assert.notEqual(t.allocate(60_000), NULL);
+    assert.equal(t.memory.byteLength, 1 << 16, "60,000 bytes fit without growing");
+    assert.notEqual(t.allocate(5500), NULL); // the rest (5,456 bytes) is too small: the heap grows
+    assert.equal(t.memory.byteLength, 2 << 16, "twice the heap, not the 6 KiB the request needs");
+    assert.equal(t.stats().heapBytes, (2 << 16) - 16);
+    t.validate();
+  });
+
+  test("a backing that refuses to double the heap is asked for what the request needs", () => {
+    const backing = new WasmMemoryBacked({ initial: 1, maximum: 8 });
+    const range = {
+      memory: backing.memory,
+      base: () => 64,
+      size: () => 1 << 18,
+      commit: (p: number, n: number) => n <= 10_000 && backing.commit(p, n),
+      contains: (p: number) => p >= 64 && p < 64 + (1 << 18),
+    };
+    const t = new Tlsf(range as never);
+    assert.notEqual(t.allocate(60_000), NULL); // leaves 5,456 bytes free
+    const p = t.allocate(5500); // twice the heap is refused; one more page is not
+    assert.notEqual(p, NULL);
+    assert.equal(t.memory.byteLength, 2 << 16);
+    t.validate();
+  });
+
+  test("a backing that says it committed but did not grow the memory: NULL, and the heap unchanged", () => {
+    const memory = new ArrayBufferBacked(128).memory;
+    const range = {
+      memory,
+      base: () => 16,
+      size: () => 4096,
+      commit: () => true,
+      contains: (p: number) => p >= 16 && p < 16 + 4096,
+    };
+    const t = new Tlsf(range as never);
+    assert.equal(t.allocate(104), 24, "the whole heap: the last block is used");
+    assert.equal(t.allocate(16), NULL);
+    assert.equal(t.stats().heapBytes, 128 - 16);
+    t.validate();
+  });
+
+  test("a backing that commits nothing: NULL, and the heap unchanged", () => {
+    const t = new Tlsf(customRange(64, 1 << 17, false) as never);
+    const before = t.stats();
+    assert.equal(t.allocate(100_000), NULL);
+    assert.deepEqual(t.stats(), before);
+    t.validate();
+  });
+});
