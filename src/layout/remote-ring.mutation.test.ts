@@ -127,7 +127,10 @@ describe("RemoteFreeRing's constructor", () => {
     new RemoteFreeRing(memory, 128, 4, true);
     assert.throws(
       () => new RemoteFreeRing(memory, 128, 4, true),
-      (e: unknown) => e instanceof AllocError && /already holds a live ring/.test((e as Error).message),
+      (e: unknown) =>
+        e instanceof AllocError &&
+        (e as Error).message ===
+          "RemoteFreeRing: offset 128 already holds a live ring (or one being formatted); open it without format to join it, or close it first",
     );
     const state = 128 / 4 + 8; // the state word
     const other = sab();
@@ -137,6 +140,10 @@ describe("RemoteFreeRing's constructor", () => {
     const reused = sab();
     Atomics.store(reused.i32, state, 2);
     assert.equal(new RemoteFreeRing(reused, 128, 4, true).push(7), "ok");
+    // the magic of a ring, but the state word says nothing is formatted there: not a live ring either
+    const magicOnly = sab();
+    Atomics.store(magicOnly.i32, 128 / 4, 0x7269_6e67);
+    assert.equal(new RemoteFreeRing(magicOnly, 128, 4, true).push(7), "ok");
   });
 
   test("opening needs the ring's magic and its capacity, and takes the mode from the memory", () => {
@@ -147,6 +154,8 @@ describe("RemoteFreeRing's constructor", () => {
         e instanceof AllocError &&
         (e as Error).message === "RemoteFreeRing: no ring of 4 slots at offset 128",
     );
+    Atomics.store(memory.i32, 128 / 4 + 3, 4); // a capacity word, but no ring's magic
+    assert.throws(() => new RemoteFreeRing(memory, 128, 4, false), /no ring of 4 slots at offset 128/);
     new RemoteFreeRing(memory, 128, 4, true, { crashSafe: true });
     assert.throws(() => new RemoteFreeRing(memory, 128, 8, false), /no ring of 8 slots at offset 128/);
     const joined = new RemoteFreeRing(memory, 128, 4, false, { crashSafe: false });
@@ -321,6 +330,7 @@ describe("RemoteFreeRing's close and settled", () => {
     assert.equal(result, "closed");
     assert.deepEqual(drainAll(r), [1]);
     assert.equal(r.settled(), true);
+    assert.equal(r.pending(), 0, "the producer left tail at the seal");
   });
 
   test("crash-safe: a full ring's close seals on the drain that makes room; settled only once both words are drained", () => {
@@ -334,6 +344,59 @@ describe("RemoteFreeRing's close and settled", () => {
     assert.deepEqual(drainAll(r), [2]);
     assert.equal(r.settled(), true);
     assert.equal(r.pending(), 0);
+  });
+});
+
+describe("RemoteFreeRing's seal (crash-safe)", () => {
+  const CLOSED_STEPS = 1; // a push's first shared-memory step reads the closed flag
+
+  test("a full ring refuses pushes as closed once closed, though the seal waits for room", () => {
+    const r = new RemoteFreeRing(sab(), 128, 2, true, { crashSafe: true });
+    r.push(1);
+    r.push(2);
+    r.close();
+    assert.equal(r.push(3), "closed", "closed, not full");
+  });
+
+  test("a push that read the ring open, against a close of a full ring and the drain after it: refused", () => {
+    const r = new RemoteFreeRing(sab(), 128, 2, true, { crashSafe: true });
+    r.push(1);
+    r.push(2);
+    let result = "";
+    const got: number[] = [];
+    const s = preemptAt(
+      CLOSED_STEPS,
+      () => void (result = r.push(3)),
+      () => {
+        r.close(); // full: no seal yet
+        r.drain((w) => got.push(w)); // room: the drain seals
+      },
+    );
+    assert.ok(s.preempted);
+    assert.equal(result, "closed", "the drain after the close sealed the ring before the producer went on");
+    assert.deepEqual(got, [1, 2]);
+    assert.equal(r.settled(), true);
+  });
+
+  test("a close while a stopped producer's tail lags its word: the seal goes after the word", () => {
+    // a producer stopped right after the CAS of its slot: its word is in, tail still names the slot
+    let lagging: RemoteFreeRing | undefined;
+    for (let k = 1; k < 12 && lagging === undefined; k++) {
+      const x = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
+      for (let i = 0; i < 5; i++) {
+        x.push(1000 + i); // five words along: tail and head are not 0
+        x.drain(() => {});
+      }
+      stopAfter(k, () => void x.push(77));
+      if (x.memory.i32[(x.offset + RING_CONTROL_BYTES) / 4 + 1] === 77 && x.pending() === 0) lagging = x;
+    }
+    assert.ok(lagging !== undefined, "a stop between the slot's CAS and tail's move exists");
+    const r = lagging;
+    r.close();
+    assert.equal(r.settled(), false, "a word is still in the ring (pending() does not count it)");
+    assert.deepEqual(drainAll(r), [77]);
+    assert.equal(r.settled(), true);
+    assert.equal(r.push(5), "closed");
   });
 });
 
