@@ -1,0 +1,469 @@
+// RemoteFreeRing: the constructor's checks and what formatting writes (and does not write), the mode a ring is
+// formatted and opened in, words a push accepts and refuses, drains bounded by `max`, the futex protocol over a
+// memory that is not a SharedArrayBuffer (announced waits, wakes only when a producer waits), `pending()` while
+// `tail` lags a word, and `settled()`. Written to kill the mutants that survived the ring's group
+// (docs/TESTING.md, `npm run mutate -- remote-ring`); the step-by-step schedules are in test/races and
+// src/layout/remote-ring-crash.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { AllocError, Memory, UnsupportedError } from "../index.js";
+import type { SharedWaitOutcome, SharedWaiting } from "../core/index.js";
+import { RING_CONTROL_BYTES, RemoteFreeRing } from "./remote-ring.js";
+import { preemptAt, stopAfter } from "../../test/helpers/interleave.js";
+
+const sab = (bytes = 4096): Memory => Memory.of(new SharedArrayBuffer(bytes));
+
+const drainAll = (r: RemoteFreeRing, max?: number): number[] => {
+  const got: number[] = [];
+  r.drain((w) => got.push(w), max);
+  return got;
+};
+
+/** A process-shared futex stand-in over a memory that is not a SharedArrayBuffer: records every call. */
+class FakeWaiting implements SharedWaiting {
+  readonly waits: { offset: number; expected: number; timeoutMs: number | undefined }[] = [];
+  readonly notifies: number[] = [];
+  /** Runs inside `wait` (another process acting while this one waits); then `outcome` is returned. */
+  during: (() => void) | undefined;
+  outcome: SharedWaitOutcome = "timed-out";
+  wait(offset: number, expected: number, timeoutMs?: number): SharedWaitOutcome {
+    this.waits.push({ offset, expected, timeoutMs });
+    this.during?.();
+    return this.outcome;
+  }
+  notify(offset: number): number {
+    this.notifies.push(offset);
+    return 0;
+  }
+}
+
+const plain = (bytes = 4096): Memory => Memory.of(new ArrayBuffer(bytes));
+
+describe("RemoteFreeRing's constructor", () => {
+  test("refuses a memory that is not shared without a waiting, and accepts it with one", () => {
+    assert.throws(
+      () => new RemoteFreeRing(plain(), 128, 4, true),
+      (e: unknown) => e instanceof AllocError && /the memory must be shared/.test((e as Error).message),
+    );
+    const r = new RemoteFreeRing(plain(), 128, 4, true, { waiting: new FakeWaiting() });
+    assert.equal(r.push(5), "ok");
+    assert.deepEqual(drainAll(r), [5]);
+    // a shared memory needs no waiting
+    assert.equal(new RemoteFreeRing(sab(), 128, 4, true).push(5), "ok");
+  });
+
+  test("checks the capacity (a power of two in [1, 2^20]) and the offset (128-aligned), writing nothing", () => {
+    const memory = sab(1 << 23);
+    for (const capacity of [0, 3, 6, 1 << 21, 1.5, -4]) {
+      assert.throws(
+        () => new RemoteFreeRing(memory, 128, capacity, true),
+        (e: unknown) => e instanceof AllocError && /RemoteFreeRing: capacity/.test((e as Error).message),
+        `capacity ${capacity}`,
+      );
+    }
+    for (const offset of [64, 1, 200]) {
+      assert.throws(
+        () => new RemoteFreeRing(memory, offset, 4, true),
+        (e: unknown) =>
+          e instanceof AllocError &&
+          (e as Error).message === `RemoteFreeRing: offset ${offset} is not 128-aligned`,
+        `offset ${offset}`,
+      );
+    }
+    assert.ok(
+      new Int32Array(memory.buffer).every((w) => w === 0),
+      "a refused constructor writes nothing",
+    );
+    assert.equal(RemoteFreeRing.checkCapacity(1), 1);
+    assert.equal(RemoteFreeRing.checkCapacity(1 << 20), 1 << 20);
+    assert.equal(new RemoteFreeRing(memory, 0, 1, true).capacity, 1);
+    assert.equal(new RemoteFreeRing(memory, 256, 1 << 20, true).capacity, 1 << 20);
+    assert.equal(RemoteFreeRing.bytesFor(4), RING_CONTROL_BYTES + 16);
+  });
+
+  test("a one-slot ring carries words one at a time, in both modes", () => {
+    for (const crashSafe of [false, true]) {
+      const r = new RemoteFreeRing(sab(), 0, 1, true, { crashSafe });
+      for (let i = 1; i <= 5; i++) {
+        assert.equal(r.push(i), "ok");
+        assert.equal(r.push(100 + i), "full");
+        assert.deepEqual(drainAll(r), [i], `crashSafe ${crashSafe}, word ${i}`);
+      }
+    }
+  });
+
+  test("formatting writes the control block and the slots only: the words on either side are untouched", () => {
+    const memory = sab();
+    const i32 = memory.i32;
+    i32.fill(0x5a5a5a5a);
+    new RemoteFreeRing(memory, 256, 8, true);
+    const first = 256 / 4;
+    const after = (256 + RemoteFreeRing.bytesFor(8)) / 4;
+    assert.equal(i32[first - 1], 0x5a5a5a5a, "the word before the ring");
+    assert.equal(i32[after], 0x5a5a5a5a, "the word after its last slot");
+    for (let k = first + RING_CONTROL_BYTES / 4; k < after; k++) assert.equal(i32[k], 0, `slot ${k}`);
+  });
+
+  test("formatting over a closed ring starts it afresh: counters, head, tail and the closed flag are cleared", () => {
+    for (const crashSafe of [false, true]) {
+      const memory = sab();
+      const old = new RemoteFreeRing(memory, 128, 4, true, { crashSafe });
+      for (let i = 1; i <= 3; i++) old.push(i);
+      old.drain(() => {}, 2);
+      old.close();
+      const r = new RemoteFreeRing(memory, 128, 4, true, { crashSafe });
+      assert.equal(r.closed, false);
+      assert.deepEqual(r.counters(), { pushed: 0, drained: 0 });
+      assert.equal(r.pending(), 0);
+      assert.equal(r.settled(), false);
+      for (let i = 1; i <= 4; i++) assert.equal(r.push(10 + i), "ok", `push ${i}`);
+      assert.equal(r.push(99), "full", "the whole capacity, no more");
+      assert.deepEqual(drainAll(r), [11, 12, 13, 14]);
+    }
+  });
+
+  test("formatting is refused over a live ring and while another worker formats, allowed over a stale state word", () => {
+    const memory = sab();
+    new RemoteFreeRing(memory, 128, 4, true);
+    assert.throws(
+      () => new RemoteFreeRing(memory, 128, 4, true),
+      (e: unknown) =>
+        e instanceof AllocError &&
+        (e as Error).message ===
+          "RemoteFreeRing: offset 128 already holds a live ring (or one being formatted); open it without format to join it, or close it first",
+    );
+    const state = 128 / 4 + 8; // the state word
+    const other = sab();
+    Atomics.store(other.i32, state, 1); // a worker is formatting there
+    assert.throws(() => new RemoteFreeRing(other, 128, 4, true), AllocError);
+    // a state word that says "live" where no ring's magic is (the memory was reused): not a live ring
+    const reused = sab();
+    Atomics.store(reused.i32, state, 2);
+    assert.equal(new RemoteFreeRing(reused, 128, 4, true).push(7), "ok");
+    // the magic of a ring, but the state word says nothing is formatted there: not a live ring either
+    const magicOnly = sab();
+    Atomics.store(magicOnly.i32, 128 / 4, 0x7269_6e67);
+    assert.equal(new RemoteFreeRing(magicOnly, 128, 4, true).push(7), "ok");
+  });
+
+  test("opening needs the ring's magic and its capacity, and takes the mode from the memory", () => {
+    const memory = sab();
+    assert.throws(
+      () => new RemoteFreeRing(memory, 128, 4, false),
+      (e: unknown) =>
+        e instanceof AllocError &&
+        (e as Error).message === "RemoteFreeRing: no ring of 4 slots at offset 128",
+    );
+    Atomics.store(memory.i32, 128 / 4 + 3, 4); // a capacity word, but no ring's magic
+    assert.throws(() => new RemoteFreeRing(memory, 128, 4, false), /no ring of 4 slots at offset 128/);
+    new RemoteFreeRing(memory, 128, 4, true, { crashSafe: true });
+    assert.throws(() => new RemoteFreeRing(memory, 128, 8, false), /no ring of 8 slots at offset 128/);
+    const joined = new RemoteFreeRing(memory, 128, 4, false, { crashSafe: false });
+    assert.equal(joined.crashSafe, true, "the mode is the memory's");
+    const other = sab();
+    new RemoteFreeRing(other, 128, 4, true, { crashSafe: false });
+    assert.equal(new RemoteFreeRing(other, 128, 4, false, { crashSafe: true }).crashSafe, false);
+  });
+
+  test("the mode: crashSafe when asked, else when a waiting is given", () => {
+    assert.equal(new RemoteFreeRing(sab(), 128, 4, true).crashSafe, false);
+    assert.equal(new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true }).crashSafe, true);
+    assert.equal(new RemoteFreeRing(plain(), 128, 4, true, { waiting: new FakeWaiting() }).crashSafe, true);
+    assert.equal(
+      new RemoteFreeRing(plain(), 128, 4, true, { waiting: new FakeWaiting(), crashSafe: false }).crashSafe,
+      false,
+    );
+  });
+});
+
+describe("RemoteFreeRing's pushes and drains", () => {
+  test("a push refuses words that are not 32-bit integers or are 0, and (crash-safe) negative ones", () => {
+    const r = new RemoteFreeRing(sab(), 128, 8, true);
+    for (const bad of [0, 1.5, 2 ** 31, -(2 ** 31) - 1, Number.NaN]) {
+      assert.throws(
+        () => r.push(bad),
+        (e: unknown) =>
+          e instanceof AllocError &&
+          (e as Error).message === `RemoteFreeRing.push: ${String(bad)} is not a non-zero 32-bit word`,
+        String(bad),
+      );
+    }
+    assert.equal(r.pending(), 0, "nothing was pushed");
+    // a two-step ring carries negative words
+    assert.equal(r.push(-5), "ok");
+    assert.equal(r.push(-(2 ** 31)), "ok");
+    assert.equal(r.push(2 ** 31 - 1), "ok");
+    assert.deepEqual(drainAll(r), [-5, -(2 ** 31), 2 ** 31 - 1]);
+    const safe = new RemoteFreeRing(sab(), 128, 8, true, { crashSafe: true });
+    for (const bad of [-1, -5, 0]) {
+      assert.throws(
+        () => safe.push(bad),
+        (e: unknown) =>
+          e instanceof AllocError &&
+          (e as Error).message === `RemoteFreeRing.push: ${bad} is not a positive 32-bit word`,
+      );
+    }
+    assert.equal(safe.push(1), "ok");
+    assert.equal(safe.push(2 ** 31 - 1), "ok");
+    assert.deepEqual(drainAll(safe), [1, 2 ** 31 - 1]);
+    assert.throws(
+      () => safe.reserve(),
+      (e: unknown) =>
+        e instanceof UnsupportedError && /RemoteFreeRing\.reserve: this ring is crash-safe/.test(`${e}`),
+    );
+    assert.throws(
+      () => safe.publish(0, 1),
+      (e: unknown) =>
+        e instanceof UnsupportedError && /RemoteFreeRing\.publish: this ring is crash-safe/.test(`${e}`),
+    );
+  });
+
+  test("a drain takes at most max words, oldest first, and counts them", () => {
+    for (const crashSafe of [false, true]) {
+      const r = new RemoteFreeRing(sab(), 128, 8, true, { crashSafe });
+      for (let i = 1; i <= 6; i++) r.push(i);
+      assert.deepEqual(drainAll(r, 0), []);
+      assert.deepEqual(drainAll(r, 1), [1]);
+      assert.deepEqual(drainAll(r, 2), [2, 3]);
+      assert.equal(r.pending(), 3);
+      assert.deepEqual(r.counters(), { pushed: 6, drained: 3 });
+      assert.deepEqual(drainAll(r), [4, 5, 6]);
+      assert.deepEqual(drainAll(r), [], "an empty ring gives nothing");
+      assert.deepEqual(r.counters(), { pushed: 6, drained: 6 });
+      // laps around the ring, with partial drains
+      const got: number[] = [];
+      for (let i = 0; i < 40; i++) {
+        assert.equal(r.push(100 + i), "ok");
+        if (i % 3 === 2) r.drain((w) => got.push(w), 3);
+      }
+      r.drain((w) => got.push(w));
+      assert.deepEqual(
+        got,
+        Array.from({ length: 40 }, (_, i) => 100 + i),
+        `crashSafe ${crashSafe}`,
+      );
+    }
+  });
+
+  test("two-step pushes: the slot of each reservation, the counters, and 'full' at exactly the capacity", () => {
+    const r = new RemoteFreeRing(sab(), 128, 4, true);
+    const seqs = [r.reserve(), r.reserve(), r.reserve(), r.reserve()];
+    assert.deepEqual(seqs, [0, 1, 2, 3]);
+    assert.equal(r.reserve(), "full");
+    assert.equal(r.pending(), 4, "reserved slots are pending");
+    r.publish(2, 30);
+    r.publish(0, 10);
+    assert.deepEqual(r.counters(), { pushed: 2, drained: 0 });
+    assert.deepEqual(drainAll(r), [10], "slot 1 is reserved, not published: the drain stops there");
+    r.publish(1, 20);
+    r.publish(3, 40);
+    assert.equal(r.reserve(), 4);
+    r.publish(4, 50);
+    assert.deepEqual(drainAll(r), [20, 30, 40, 50]);
+    r.close();
+    assert.equal(r.reserve(), "closed");
+  });
+
+  test("pending() is 0, never negative, while tail lags a word the owner already drained", () => {
+    const r = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
+    let seen = false;
+    for (let k = 1; k < 12 && !seen; k++) {
+      const x = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
+      stopAfter(k, () => void x.push(77));
+      const slot = x.memory.i32[(x.offset + RING_CONTROL_BYTES) / 4]!;
+      const tail = x.memory.i32[x.offset / 4 + 2]!;
+      if (slot === 77 && tail === 0) {
+        assert.deepEqual(drainAll(x), [77]);
+        assert.equal(x.pending(), 0, "head is past tail: nothing is pending");
+        seen = true;
+      }
+    }
+    assert.ok(seen, "a stop between the slot's CAS and tail's move exists");
+    assert.equal(r.pending(), 0);
+  });
+});
+
+describe("RemoteFreeRing's close and settled", () => {
+  test("two-step: settled once closed and every reserved slot is published and drained", () => {
+    const r = new RemoteFreeRing(sab(), 128, 4, true);
+    assert.equal(r.settled(), false, "open");
+    r.push(1);
+    const seq = r.reserve() as number;
+    r.close();
+    assert.equal(r.closed, true);
+    assert.equal(r.push(2), "closed");
+    assert.equal(r.settled(), false, "two words are pending");
+    drainAll(r);
+    assert.equal(r.settled(), false, "a reserved slot is left");
+    r.publish(seq, 3);
+    assert.deepEqual(drainAll(r), [3]);
+    assert.equal(r.settled(), true);
+  });
+
+  test("crash-safe: close seals at tail; settled once the owner drained up to the seal", () => {
+    const r = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
+    assert.equal(r.settled(), false, "open");
+    r.push(1);
+    r.push(2);
+    r.close();
+    assert.equal(r.push(3), "closed");
+    assert.equal(r.settled(), false, "two words before the seal");
+    assert.deepEqual(drainAll(r, 1), [1]);
+    assert.equal(r.settled(), false, "one word before the seal");
+    assert.deepEqual(drainAll(r), [2]);
+    assert.equal(r.settled(), true);
+    assert.deepEqual(drainAll(r), [], "the seal is not a word");
+    assert.equal(r.settled(), true);
+  });
+
+  test("crash-safe: a producer that saw the ring open before the close finds the seal and is refused", () => {
+    const r = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
+    r.push(1);
+    // the producer reads `closed` (its first step) and is preempted: the owner closes, sealing the slot at tail
+    let result = "";
+    const s = preemptAt(
+      1,
+      () => void (result = r.push(2)),
+      () => r.close(),
+    );
+    assert.ok(s.preempted);
+    assert.equal(result, "closed");
+    assert.deepEqual(drainAll(r), [1]);
+    assert.equal(r.settled(), true);
+    assert.equal(r.pending(), 0, "the producer left tail at the seal");
+  });
+
+  test("crash-safe: a full ring's close seals on the drain that makes room; settled only once both words are drained", () => {
+    const r = new RemoteFreeRing(sab(), 128, 2, true, { crashSafe: true });
+    r.push(1);
+    r.push(2);
+    r.close();
+    assert.equal(r.settled(), false);
+    assert.deepEqual(drainAll(r, 1), [1]);
+    assert.equal(r.settled(), false, "a word is left before the seal");
+    assert.deepEqual(drainAll(r), [2]);
+    assert.equal(r.settled(), true);
+    assert.equal(r.pending(), 0);
+  });
+});
+
+describe("RemoteFreeRing's seal (crash-safe)", () => {
+  const CLOSED_STEPS = 1; // a push's first shared-memory step reads the closed flag
+
+  test("a full ring refuses pushes as closed once closed, though the seal waits for room", () => {
+    const r = new RemoteFreeRing(sab(), 128, 2, true, { crashSafe: true });
+    r.push(1);
+    r.push(2);
+    r.close();
+    assert.equal(r.push(3), "closed", "closed, not full");
+  });
+
+  test("a push that read the ring open, against a close of a full ring and the drain after it: refused", () => {
+    const r = new RemoteFreeRing(sab(), 128, 2, true, { crashSafe: true });
+    r.push(1);
+    r.push(2);
+    let result = "";
+    const got: number[] = [];
+    const s = preemptAt(
+      CLOSED_STEPS,
+      () => void (result = r.push(3)),
+      () => {
+        r.close(); // full: no seal yet
+        r.drain((w) => got.push(w)); // room: the drain seals
+      },
+    );
+    assert.ok(s.preempted);
+    assert.equal(result, "closed", "the drain after the close sealed the ring before the producer went on");
+    assert.deepEqual(got, [1, 2]);
+    assert.equal(r.settled(), true);
+  });
+
+  test("a close while a stopped producer's tail lags its word: the seal goes after the word", () => {
+    // a producer stopped right after the CAS of its slot: its word is in, tail still names the slot
+    let lagging: RemoteFreeRing | undefined;
+    for (let k = 1; k < 12 && lagging === undefined; k++) {
+      const x = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
+      for (let i = 0; i < 5; i++) {
+        x.push(1000 + i); // five words along: tail and head are not 0
+        x.drain(() => {});
+      }
+      stopAfter(k, () => void x.push(77));
+      if (x.memory.i32[(x.offset + RING_CONTROL_BYTES) / 4 + 1] === 77 && x.pending() === 0) lagging = x;
+    }
+    assert.ok(lagging !== undefined, "a stop between the slot's CAS and tail's move exists");
+    const r = lagging;
+    r.close();
+    assert.equal(r.settled(), false, "a word is still in the ring (pending() does not count it)");
+    assert.deepEqual(drainAll(r), [77]);
+    assert.equal(r.settled(), true);
+    assert.equal(r.push(5), "closed");
+  });
+});
+
+describe("RemoteFreeRing's waits", () => {
+  test("over a SharedArrayBuffer: space now is true at once, a full ring times out", () => {
+    const r = new RemoteFreeRing(sab(), 128, 2, true);
+    assert.equal(r.waitForSpace(0), true, "empty");
+    r.push(1);
+    assert.equal(r.waitForSpace(0), true, "one slot free");
+    r.push(2);
+    assert.equal(r.waitForSpace(0), false, "full, no drain");
+  });
+
+  test("over a process-shared memory: the wait goes to the futex on the space word, announced to the drain", () => {
+    const waiting = new FakeWaiting();
+    const r = new RemoteFreeRing(plain(), 128, 2, true, { waiting });
+    const spaceOffset = 128 + 7 * 4;
+    assert.equal(r.waitForSpace(50), true, "space now: no wait");
+    assert.equal(waiting.waits.length, 0);
+    r.push(1);
+    r.push(2);
+    r.drain(() => {}, 1); // nobody waits: no notify
+    assert.deepEqual(waiting.notifies, []);
+    r.push(3);
+    waiting.outcome = "timed-out";
+    assert.equal(r.waitForSpace(50), false);
+    assert.equal(waiting.waits.length, 1);
+    const first = waiting.waits[0]!;
+    assert.equal(first.offset, spaceOffset);
+    assert.equal(first.timeoutMs, 50);
+    assert.equal(first.expected, Atomics.load(r.memory.i32, spaceOffset / 4), "the counter it read");
+    // another process drains while this one waits: it sees the announced waiter and wakes the futex
+    waiting.during = () => void r.drain(() => {}, 1);
+    waiting.outcome = "ok";
+    assert.equal(r.waitForSpace(50), true);
+    assert.deepEqual(waiting.notifies, [spaceOffset]);
+    // the waiter is gone: the next drain wakes no one
+    waiting.during = undefined;
+    r.drain(() => {});
+    assert.deepEqual(waiting.notifies, [spaceOffset]);
+    // an empty drain makes no space: no wake even with a waiter
+    r.push(4);
+    r.push(5);
+    waiting.during = () => void r.drain(() => {}, 0);
+    waiting.outcome = "timed-out";
+    assert.equal(r.waitForSpace(50), false);
+    assert.deepEqual(waiting.notifies, [spaceOffset]);
+    // a close wakes the waiter, and a closed ring does not wait
+    waiting.during = () => r.close();
+    waiting.outcome = "ok";
+    assert.equal(r.waitForSpace(50), true);
+    assert.deepEqual(waiting.notifies, [spaceOffset, spaceOffset]);
+    const waits = waiting.waits.length;
+    assert.equal(r.waitForSpace(50), true, "closed: nothing to wait for");
+    assert.equal(waiting.waits.length, waits);
+  });
+
+  test("over a process-shared memory: a drain after a wait that threw wakes no one (the waiter count is restored)", () => {
+    const waiting = new FakeWaiting();
+    const r = new RemoteFreeRing(plain(), 128, 1, true, { waiting });
+    r.push(1);
+    waiting.during = () => {
+      throw new Error("interrupted");
+    };
+    assert.throws(() => r.waitForSpace(10), /interrupted/);
+    waiting.during = undefined;
+    r.drain(() => {});
+    assert.deepEqual(waiting.notifies, []);
+  });
+});
