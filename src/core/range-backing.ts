@@ -216,7 +216,8 @@ export class RangeBacking implements Allocator, FixedRange {
       have = memory.byteLength;
     }
     this.committed = Math.min(this.rangeEnd, have);
-    return true;
+    // A range may claim more than its memory can ever hold: growing to a capped length "succeeds" short of `end`.
+    return have >= end;
   }
 
   protected checkIssued(what: string, ptr: number, size: number, align: number): void {

@@ -119,20 +119,14 @@ test("StackAlloc over a growable memory: a grow of the newest block commits what
   s.validate();
 });
 
-test(
-  "a FixedRange longer than its memory can ever be: a block past the memory's end is refused",
-  {
-    todo: "RangeBacking.commitTo says yes when the doubled length is capped at a maximum below the block's end",
-  },
-  () => {
-    // 128 KiB of range over a 64 KiB ArrayBuffer that cannot grow: commitTo grows to min(range end, maximum,
-    // 2 x length) = 64 KiB, which "succeeds" (nothing to do), and the block [64, 64 KiB + 64) is handed out.
-    const memory = Memory.of(new ArrayBuffer(1 << 16));
-    const range = { memory, base: () => 64, size: () => 2 << 16, commit: () => false, contains: () => true };
-    const s = new StackAlloc(range as never);
-    assert.equal(s.allocate(1 << 16), NULL);
-  },
-);
+test("a FixedRange longer than its memory can ever be: a block past the memory's end is refused", () => {
+  // 128 KiB of range over a 64 KiB ArrayBuffer that cannot grow: commitTo grows to min(range end, maximum,
+  // 2 x length) = 64 KiB, which "succeeds" (nothing to do), and the block [64, 64 KiB + 64) is handed out.
+  const memory = Memory.of(new ArrayBuffer(1 << 16));
+  const range = { memory, base: () => 64, size: () => 2 << 16, commit: () => false, contains: () => true };
+  const s = new StackAlloc(range as never);
+  assert.equal(s.allocate(1 << 16), NULL);
+});
 
 test("StackAlloc over a retired memory throws the disposed error instead of returning NULL", () => {
   const range = customRange(1 << 12, "os");
