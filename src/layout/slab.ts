@@ -87,9 +87,10 @@ const FILL_WORDS: Float64Array = (() => {
 
 /**
  * Sets the 8-byte words `[from, to)` of `f64` to the word of `byte` (see `FILL_WORDS`), by four stores per loop
- * iteration: `scrubFree`'s fill of a slot larger than 64 bytes (up to 64 it stores straight-line, inline). Each
- * loop iteration costs a map check, a reload of the view's fields and an interrupt check (measured on Node 20: 14
- * instructions around one store), which the unrolled loop shares among four stores.
+ * iteration: the fill of `scrubFree`'s slow path (a slot larger than 64 bytes, or a checked slab; the fast path
+ * stores up to 64 bytes straight-line, inline). Each loop iteration costs a map check, a reload of the view's
+ * fields and an interrupt check (measured on Node 20: 14 instructions around one store), which the unrolled loop
+ * shares among four stores.
  */
 function fillWords(f64: Float64Array, from: number, to: number, byte: number): void {
   const word = FILL_WORDS[byte]!;
