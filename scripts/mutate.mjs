@@ -104,6 +104,9 @@ function invalidateChangedTests(name) {
 function runModule(name) {
   mkdirSync(STATE, { recursive: true });
   invalidateChangedTests(name);
+  // The hash of the tests this run uses, taken before it starts: a test edited during the run must count as changed
+  // at the next run, since Stryker may already have run the old version against some mutants.
+  const hash = testHash(name);
   const started = Date.now();
   const result = spawnSync(
     "npx",
@@ -122,7 +125,7 @@ function runModule(name) {
   if (result.status !== 0) fail(`${name}: stryker exited with ${result.status ?? result.signal}`);
   writeFileSync(
     hashFile(name),
-    `${JSON.stringify({ hash: testHash(name), seconds: Math.round((Date.now() - started) / 1000) })}\n`,
+    `${JSON.stringify({ hash, seconds: Math.round((Date.now() - started) / 1000) })}\n`,
   );
 }
 
