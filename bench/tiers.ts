@@ -4,9 +4,8 @@
 //
 // Each tier is timed in a child process of its own, beside its base (the bare slab), in turn, round after round; its
 // cost over the base is computed within that process. A process shared by all tiers made each tier's figure depend on
-// the tiers timed before it: V8 compiles each loop from the feedback the shared functions (the slab's, and the
-// methods `ZeroizeOnFree` inherits from `PoisonOnFree`) have gathered so far, so the same code measured 2-4 ns apart
-// depending on its place in the order.
+// the tiers timed before it: V8 compiles each loop from the feedback the shared functions (the slab's) have gathered
+// so far, so the same code measured 2-4 ns apart depending on its place in the order (see `warmRefill`).
 //
 // Two columns, from two child processes per tier: "clean" (the wrapper class sees one inner type) and "polluted"
 // (before timing, every wrapper class is driven over six different inner types, so a call site inside a wrapper
