@@ -5,20 +5,7 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ArrayBufferBacked, Canary, LayoutError, Slab } from "../index.js";
 
-const EDGES: unknown[] = [
-  0,
-  -0,
-  -8,
-  8.5,
-  2 ** 30 + 8,
-  2 ** 32 + 8,
-  NaN,
-  Infinity,
-  -Infinity,
-  8n,
-  "8",
-  null,
-];
+const EDGES: unknown[] = [0, -0, -8, 8.5, 2 ** 30 + 8, 2 ** 32 + 8, NaN, Infinity, -Infinity, 8n, "8", null];
 
 function canary(): Canary<Slab> {
   return new Canary(new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 16 }));
