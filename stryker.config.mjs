@@ -109,7 +109,9 @@ export const MODULES = {
   },
   "shared-bump-arena": {
     mutate: ["src/layout/shared-bump-arena.ts"],
-    tests: ["test/races", "src/hardening/scrub", "test/workers"],
+    // first run (28 November: 88.7%, 46 survived): 342 killed by shared-bump-arena.mutation, 2 by test/races, none
+    // by scrub or test/workers (left out since); mutation2 holds the tests for that run's survivors
+    tests: ["src/layout/shared-bump-arena.mutation2", "test/races"],
     coverage: "off",
   },
   heap: {
