@@ -1,10 +1,15 @@
 // The tier table of the Rust crate's composition_tradeoffs: 256 allocate+free round trips of 8 bytes per sample
 // (bump rows: 256 allocations, then reset), for the bare layouts and each hardening tier, as ns per round trip and
-// as the marginal cost over the bare slab, measured in the same run.
+// as the marginal cost over the bare slab.
 //
-// Two columns, from two child processes: "clean" (each wrapper class sees one inner type) and "polluted" (before
-// timing, every wrapper class is driven over six different inner types, so a call site inside a wrapper that
-// reaches the inner through `this.inner.allocate` would be megamorphic). The stacks are reached through a mutable
+// Each tier is timed in a child process of its own, beside its base (the bare slab), in turn, round after round; its
+// cost over the base is computed within that process. A process shared by all tiers made each tier's figure depend on
+// the tiers timed before it: V8 compiles each loop from the feedback the shared functions (the slab's) have gathered
+// so far, so the same code measured 2-4 ns apart depending on its place in the order (see `warmRefill`).
+//
+// Two columns, from two child processes per tier: "clean" (the wrapper class sees one inner type) and "polluted"
+// (before timing, every wrapper class is driven over six different inner types, so a call site inside a wrapper
+// that reaches the inner through `this.inner.allocate` would be megamorphic). The stacks are reached through a mutable
 // holder, so V8 cannot constant-fold the receiver away and the call sites behave as in an application.
 //
 // The "met" column checks the issue's targets: the clean cost over the bare slab within the tier's budget, and
@@ -44,8 +49,6 @@ import { args, machine, numberArg, progress, publish } from "./output.js";
 const N = 256;
 const rounds = numberArg("rounds", 5);
 const time = numberArg("time", 200);
-/** Rounds already done before this process (the parent runs two children), for the progress lines. */
-const roundsBefore = Number(args.get("before") ?? 0);
 
 /** A forwarding wrapper written the plain way (`this.inner.allocate`), to show what the library design avoids. */
 class PlainStatistics {
@@ -409,22 +412,46 @@ const median = (xs: number[]): number => {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 };
 
-async function measure(polluted: boolean): Promise<Record<string, number>> {
+/**
+ * Gives the slab's refill path its type feedback before any loop is compiled: fresh slabs carve a few blocks each.
+ * Without it, the loop compiled first in a process sees a `Slab.allocRaw` whose refill call never ran (V8 records
+ * feedback only once a function has run a few times, and a fresh slab's first allocation is its only refill), so
+ * that loop is compiled without the call, and every later one with it: a difference of about 30 instructions per
+ * round trip that depended on which loop ran first, not on the tier. An application carves, so every loop is measured
+ * with the call.
+ */
+function warmRefill(): void {
+  for (let k = 0; k < 20; k++) {
+    const s = slab();
+    const held: number[] = [];
+    for (let i = 0; i < 4; i++) held.push(s.allocate(8, 8));
+    for (let i = 0; i < 200; i++) s.deallocate(s.allocate(8, 8), 8, 8);
+    for (const p of held) s.deallocate(p, 8, 8);
+  }
+}
+
+/** The tier `id` and its base, timed in turn in this process (each round starts with the other one). */
+async function measure(polluted: boolean, id: string): Promise<Record<string, number>> {
+  warmRefill();
   if (polluted) pollute();
+  const tier = TIERS.find((t) => t.id === id);
+  if (tier === undefined) throw new Error(`tiers: no tier ${id}`);
+  const base = TIERS.find((t) => t.id === (tier.base ?? "0a"))!;
+  const pair = tier === base ? [tier] : [tier, base];
   const holder: { a: Allocator } = { a: slab() };
   let sink = 0;
   const perRound: Record<string, number[]> = {};
   for (let r = 0; r < rounds; r++) {
     const bench = new Bench({ time, warmupTime: 100 });
-    for (let t = 0; t < TIERS.length; t++) {
-      const tier = TIERS[(t + r) % TIERS.length]!;
-      const stack = tier.make();
+    for (let t = 0; t < pair.length; t++) {
+      const one = pair[(t + r) % pair.length]!;
+      const stack = one.make();
       holder.a = slab(); // written more than once: V8 cannot treat the field as a constant
       holder.a = stack;
       const h = { a: stack };
       h.a = holder.a;
-      const run = tier.run;
-      bench.add(tier.id, () => {
+      const run = one.run;
+      bench.add(one.id, () => {
         sink ^= run(h);
       });
     }
@@ -434,28 +461,37 @@ async function measure(polluted: boolean): Promise<Record<string, number>> {
       if (!result.latency) throw new Error(`tiers: task ${task.name} did not complete`);
       (perRound[task.name] ??= []).push((result.latency.p50 * 1e6) / N);
     }
-    progress(roundsBefore + r + 1, 2 * rounds, "rounds (clean, then 6 inner types)");
   }
   if (sink === 0.5) console.log(sink);
   return Object.fromEntries(Object.entries(perRound).map(([k, v]) => [k, median(v)]));
 }
 
 if (args.has("child")) {
-  const result = await measure(args.get("child") === "polluted");
+  const result = await measure(args.get("child") === "polluted", String(args.get("tier")));
   process.stdout.write(JSON.stringify(result));
 } else {
   const self = fileURLToPath(import.meta.url);
-  const run = (mode: string, before: number): Record<string, number> => {
-    const r = spawnSync(
-      process.execPath,
-      [self, `--child=${mode}`, `--rounds=${rounds}`, `--time=${time}`, `--before=${before}`],
-      { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"] },
-    );
-    if (r.status !== 0) throw new Error(`tiers: the ${mode} run failed (exit ${r.status})`);
-    return JSON.parse(r.stdout) as Record<string, number>;
+  let done = 0;
+  /** Each tier in a process of its own, with its base: what `mode` measures, and the base's time beside it. */
+  const run = (mode: string): { tier: Record<string, number>; base: Record<string, number> } => {
+    const tier: Record<string, number> = {};
+    const base: Record<string, number> = {};
+    for (const t of TIERS) {
+      const r = spawnSync(
+        process.execPath,
+        [self, `--child=${mode}`, `--tier=${t.id}`, `--rounds=${rounds}`, `--time=${time}`],
+        { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"] },
+      );
+      if (r.status !== 0) throw new Error(`tiers: the ${mode} run of ${t.id} failed (exit ${r.status})`);
+      const out = JSON.parse(r.stdout) as Record<string, number>;
+      tier[t.id] = out[t.id]!;
+      base[t.id] = out[t.base ?? "0a"]!;
+      progress(++done, 2 * TIERS.length, "tier processes (clean, then 6 inner types)");
+    }
+    return { tier, base };
   };
-  const clean = run("clean", 0);
-  const polluted = run("polluted", rounds);
+  const clean = run("clean");
+  const polluted = run("polluted");
   const fmt = (x: number): string => x.toFixed(1);
   const rows = [
     "| tier | stack | clean: ns/round trip | clean: over bare slab | 6 inner types: ns/round trip | 6 inner types: over bare slab | target | met |",
@@ -463,7 +499,8 @@ if (args.has("child")) {
   ];
   for (const t of TIERS) {
     const base = t.base ?? "0a";
-    const over = (c: Record<string, number>): number => c[t.id]! - c[base]!;
+    const over = (c: { tier: Record<string, number>; base: Record<string, number> }): number =>
+      c.tier[t.id]! - c.base[t.id]!;
     const target = t.target;
     // The issue's targets: the clean cost within the tier's budget, and with six inner types at most
     // POLLUTED_SLACK ns more than clean.
@@ -475,14 +512,14 @@ if (args.has("child")) {
         : "";
     const isBase = t.id === base;
     rows.push(
-      `| ${t.id} | ${t.name} | ${fmt(clean[t.id]!)} | ${isBase ? "-" : `+${fmt(over(clean))}`} | ${fmt(polluted[t.id]!)} | ` +
+      `| ${t.id} | ${t.name} | ${fmt(clean.tier[t.id]!)} | ${isBase ? "-" : `+${fmt(over(clean))}`} | ${fmt(polluted.tier[t.id]!)} | ` +
         `${isBase ? "-" : `+${fmt(over(polluted))}`} | ${target !== undefined ? `<= +${target} ns; 6 inner types <= clean + ${POLLUTED_SLACK}` : ""} | ${met} |`,
     );
   }
   publish({
     section: "tiers",
     title: "What each hardening tier costs",
-    setup: `${machine()}; ${rounds} rounds of ${time} ms per tier; 256 round trips of 8 bytes per sample (bump rows: 256 allocations, then reset).`,
+    setup: `${machine()}; each tier in a process of its own beside the bare slab, ${rounds} rounds of ${time} ms each; 256 round trips of 8 bytes per sample (bump rows: 256 allocations, then reset).`,
     table: rows.join("\n"),
     charts: [
       {
@@ -490,8 +527,8 @@ if (args.has("child")) {
         unit: "ns/round trip",
         lowerIsBetter: true,
         bars: TIERS.flatMap((t) => [
-          { group: `${t.id} ${t.name}`, label: "clean", value: clean[t.id]! },
-          { group: `${t.id} ${t.name}`, label: "6 inner types", value: polluted[t.id]! },
+          { group: `${t.id} ${t.name}`, label: "clean", value: clean.tier[t.id]! },
+          { group: `${t.id} ${t.name}`, label: "6 inner types", value: polluted.tier[t.id]! },
         ]),
       },
     ],

@@ -134,7 +134,14 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
 
   /** Checked once, then `Canary.allocRaw`. @throws `LayoutError` for a bad layout. */
   override allocate(size: number, align = 8): number {
-    if (!validLayout(size, align)) throw layoutError("Canary.allocate", size, align);
+    // The shape of the fast path (alignment 8, a size that is a multiple of 8 below 2^30) is a valid layout by
+    // itself; only other shapes take the full check. V8 then leaves that check out of line in a loop that allocates
+    // the fast shape, which keeps this method, `allocRaw` and the slab's within what it inlines into one caller.
+    if (
+      (align !== 8 || typeof size !== "number" || (size & 0x3ffffff8) !== size || size === 0) &&
+      !validLayout(size, align)
+    )
+      throw layoutError("Canary.allocate", size, align);
     return this.allocRaw(size, align);
   }
 
@@ -144,16 +151,21 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    * store. @internal
    */
   override allocRaw(size: number, align: number): number {
-    if (align > CANARY || (size & 7) !== 0 || size > LARGEST - 2 * CANARY)
-      return this.allocPadded(size, align);
+    // Literals for CANARY (8), LARGEST - 2 * CANARY and NULL (0): each use of a module constant costs V8 a hole
+    // check in the bytecode, and this path (with `allocate` and the slab's) is at the size V8 inlines into a caller.
+    if (align > 8 || (size & 7) !== 0 || size > 0x3ffffff0) return this.allocPadded(size, align);
     const d = this.direct;
-    const block =
-      d !== null ? d.allocRaw(size + 2 * CANARY, CANARY) : this.rawAlloc(this.raw, size + 2 * CANARY, CANARY);
-    if (block === NULL) return NULL;
+    const block = d !== null ? d.allocRaw(size + 16, 8) : this.allocInner(size);
+    if (block === 0) return 0;
     const f64 = this.memory.f64;
     f64[block >>> 3] = this.preWord;
-    f64[(block + CANARY + size) >>> 3] = this.postWord;
-    return block + CANARY;
+    f64[(block + 8 + size) >>> 3] = this.postWord;
+    return block + 8;
+  }
+
+  /** The inner's `allocRaw` through the forwarder, out of line (the direct path stays within V8's inlining limits). */
+  private allocInner(size: number): number {
+    return this.rawAlloc(this.raw, size + 2 * CANARY, CANARY);
   }
 
   /** `allocRaw` for any layout: the pre word records the padding, the post word may be unaligned. */
@@ -192,8 +204,14 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    *   (a double free, a foreign pointer); `LayoutError` for a bad layout. Nothing changes then (but the count).
    */
   override deallocate(ptr: number, size: number, align = 8): void {
-    if (!validLayout(size, align)) throw layoutError("Canary.deallocate", size, align);
-    const r = this.tryFree(ptr, size, align);
+    // As in `allocate`, the fast path's shape passes without the full layout check; the check shares the refusal's
+    // throw (-4 is FAULT_ARGS, a literal: an imported binding costs a hole check). Both keep this method, `tryFree`
+    // and the slab's free within what V8 inlines into one caller.
+    const r =
+      (align === 8 && typeof size === "number" && (size & 0x3ffffff8) === size && size !== 0) ||
+      validLayout(size, align)
+        ? this.tryFree(ptr, size, align)
+        : -4;
     if (r !== 0) throw faultError("Canary.deallocate", r, ptr, size, align);
   }
 
@@ -205,7 +223,8 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    * equals. @internal
    */
   override tryFree(ptr: unknown, size: number, align: number): number {
-    if (typeof ptr === "number" && (ptr & -8) === ptr && align <= CANARY && (size & 7) === 0) {
+    // Literals for CANARY (8), as in `allocRaw`.
+    if (typeof ptr === "number" && (ptr & -8) === ptr && align <= 8 && (size & 7) === 0) {
       const f64 = this.memory.f64;
       const pre = (ptr >>> 3) - 1;
       const post = (ptr + size) >>> 3;
@@ -215,14 +234,16 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
         f64[pre] = 0;
         f64[post] = 0;
         const d = this.direct;
-        const r =
-          d !== null
-            ? d.tryFree(ptr - CANARY, size + 2 * CANARY, CANARY)
-            : this.rawTryFree(this.raw, ptr - CANARY, size + 2 * CANARY, CANARY);
-        return r === 0 ? 0 : this.refused(ptr, size, CANARY, r);
+        const r = d !== null ? d.tryFree(ptr - 8, size + 16, 8) : this.tryFreeInner(ptr, size);
+        return r === 0 ? 0 : this.refused(ptr, size, 8, r);
       }
     }
     return this.tryFreePadded(ptr, size, align);
+  }
+
+  /** The inner's `tryFree` of the block under an 8-aligned canaried block, through the forwarder, out of line. */
+  private tryFreeInner(ptr: number, size: number): number {
+    return this.rawTryFree(this.raw, ptr - CANARY, size + 2 * CANARY, CANARY);
   }
 
   /** `tryFree` for any layout, and for every refusal. */

@@ -395,7 +395,7 @@ export class Slab implements Allocator, RawLayer, FixedRange {
         // for inlining into a wrapper's free: see docs/PERFORMANCE.md before adding to it.)
         const f64 = this.memory.f64;
         const word = FILL_WORDS[byte]!;
-        const words = this.strideWords;
+        const words = this.strideWords & 15; // at most 8 here; the mask lets V8 drop the overflow checks below
         const a = ptr >>> 3;
         f64[a] = word;
         if (words > 1) {
