@@ -40,6 +40,7 @@ export const MODULES = {
   canary: {
     mutate: ["src/hardening/canary.ts"],
     tests: [
+      "src/hardening/canary-shape",
       "src/hardening/hardening",
       "src/hardening/rust-rows",
       "test/corruption",
