@@ -16,6 +16,7 @@ import {
   Tlsf,
 } from "../index.js";
 import { Canary, Quarantine, Statistics } from "./index.js";
+import { isError } from "../../test/helpers/assertions.js";
 
 const SEED = Uint8Array.from([0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x08]);
 const W0 = 0x44332211;
@@ -23,11 +24,6 @@ const W1 = 0x08776655;
 /** A slab whose slots are aligned to 64, so blocks of every alignment up to 32 fit in a slot of 64 bytes or more. */
 const slab = (blockSize = 64, capacity = 16): Slab =>
   new Slab(new ArrayBufferBacked(1 << 16), { blockSize, capacity, align: 64 });
-const isError =
-  (type: new (...args: never[]) => Error, ...patterns: RegExp[]) =>
-  (e: unknown): boolean =>
-    e instanceof type && patterns.every((p) => p.test(e.message));
-
 test("Canary over Tlsf (its direct inner): blocks filled to their last byte never touch another block's words", () => {
   const tlsf = new Tlsf(new ArrayBufferBacked(1 << 16));
   const c = new Canary(tlsf, { seed: SEED });

@@ -5,6 +5,7 @@ import { describe, test } from "node:test";
 import { SharedArrayBufferBacked } from "../index.js";
 import { ConcurrentHeap } from "./concurrent-heap.js";
 import { RECORD, REMOTE } from "./page-engine.js";
+import { validateFails } from "../../test/helpers/assertions.js";
 
 /** The shared page table and this worker's view of it (see the module documentation of concurrent-heap.ts). */
 interface Internals {
@@ -51,13 +52,7 @@ function fixture() {
   };
 }
 
-const broken = (h: ConcurrentHeap, message: RegExp): void => {
-  assert.throws(
-    () => h.validate(),
-    (err: unknown) =>
-      err instanceof Error && /^ConcurrentHeap\.validate: /.test(err.message) && message.test(err.message),
-  );
-};
+const broken = (h: ConcurrentHeap, message: RegExp): void => validateFails(h, "ConcurrentHeap", message);
 
 describe("ConcurrentHeap.validate names each broken invariant of the page table", () => {
   test("a page of this worker's records owned by another, of another class, or not where its record says", () => {

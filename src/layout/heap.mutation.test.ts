@@ -14,6 +14,7 @@ import {
 } from "../index.js";
 import { Heap } from "./heap.js";
 import { RECORD } from "./page-engine.js";
+import { isError, validateFails } from "../../test/helpers/assertions.js";
 
 /** The state Heap.validate reads beyond the Tlsf's. */
 interface Internals {
@@ -26,23 +27,12 @@ interface Internals {
 }
 const { BLK } = RECORD;
 
-const isError =
-  (type: new (...args: never[]) => Error, message: RegExp) =>
-  (e: unknown): boolean =>
-    e instanceof type && message.test(e.message);
-
 const heap = (bytes = 1 << 18) => {
   const h = new Heap(new ArrayBufferBacked(bytes));
   return { h, I: h as unknown as Internals };
 };
 const pageOf = (I: Internals, p: number): number => I.records[I.owners[(p - I.base) >>> 4]!]!;
-const broken = (h: Heap, message: RegExp): void => {
-  assert.throws(
-    () => h.validate(),
-    (err: unknown) =>
-      err instanceof Error && /^Heap\.validate: /.test(err.message) && message.test(err.message),
-  );
-};
+const broken = (h: Heap, message: RegExp): void => validateFails(h, "Heap", message);
 
 describe("Heap.validate names each broken invariant of the face", () => {
   test("a page whose Tlsf block is not live", () => {

@@ -6,6 +6,7 @@ import { describe, test } from "node:test";
 import { AllocError, ArrayBufferBacked, InvalidPointerError, LayoutError } from "../index.js";
 import { Heap } from "./heap.js";
 import { HEAP_CLASSES, RECORD, REMOTE } from "./page-engine.js";
+import { isError, validateFails } from "../../test/helpers/assertions.js";
 
 /** The engine's out-of-band state (see the module documentation of page-engine.ts). */
 interface Engine {
@@ -70,13 +71,7 @@ function fixture() {
   return { h, E, A, B, C, D, Ep, F, live, owner };
 }
 
-const broken = (h: Heap, message: RegExp): void => {
-  assert.throws(
-    () => h.validate(),
-    (err: unknown) =>
-      err instanceof Error && /^Heap\.validate: /.test(err.message) && message.test(err.message),
-  );
-};
+const broken = (h: Heap, message: RegExp): void => validateFails(h, "Heap", message);
 
 describe("the page engine's invariant check names each broken invariant", () => {
   test("a record whose slot size, slot count or bytes disagree with its class", () => {
@@ -268,11 +263,6 @@ describe("the page engine's invariant check names each broken invariant", () => 
     broken(f5.h, new RegExp(`class ${K2}: the partial list's tail is not its last page$`));
   });
 });
-
-const isError =
-  (type: new (...args: never[]) => Error, message: RegExp) =>
-  (e: unknown): boolean =>
-    e instanceof type && message.test(e.message);
 
 /** A heap of `bytes` and its engine state. */
 const heap = (bytes = 1 << 18) => {

@@ -12,6 +12,7 @@ import {
   WasmMemoryBacked,
 } from "../index.js";
 import { Tlsf } from "./tlsf.js";
+import { isError, validateFails } from "../../test/helpers/assertions.js";
 
 /** The out-of-band state the invariant check reads (see the module documentation of tlsf.ts). */
 interface Internals {
@@ -68,13 +69,7 @@ function fixture() {
   return { t, I, a, b, c, d, e, ra: recordOf(a), rb: recordOf(b), rc: recordOf(c), rd: recordOf(d) };
 }
 
-const broken = (t: Tlsf, message: RegExp): void => {
-  assert.throws(
-    () => t.validate(),
-    (err: unknown) =>
-      err instanceof Error && /^Tlsf\.validate: /.test(err.message) && message.test(err.message),
-  );
-};
+const broken = (t: Tlsf, message: RegExp): void => validateFails(t, "Tlsf", message);
 
 describe("Tlsf.validate names each broken invariant", () => {
   test("a record whose offset is neither its block's, nor free, nor cached", () => {
@@ -258,11 +253,6 @@ const customRange = (base: number, size: number, commits = true) => {
     contains: (p: number) => p >= base && p < base + size,
   };
 };
-
-const isError =
-  (type: new (...args: never[]) => Error, message: RegExp) =>
-  (e: unknown): boolean =>
-    e instanceof type && message.test(e.message);
 
 describe("Tlsf: construction", () => {
   test("the heap starts at the range's first 8-aligned offset and ends at its last", () => {

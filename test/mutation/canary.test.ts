@@ -21,6 +21,7 @@ import {
   StackAlloc,
   Tlsf,
 } from "../../src/index.js";
+import { isError } from "../helpers/assertions.js";
 
 const SEED = Uint8Array.from([0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x08]);
 const W0 = 0x44332211;
@@ -28,11 +29,6 @@ const W1 = 0x08776655;
 /** A slab whose slots are aligned to 64, so blocks of every alignment up to 32 fit in a slot of 64 bytes or more. */
 const slab = (blockSize = 64, capacity = 16): Slab =>
   new Slab(new ArrayBufferBacked(1 << 16), { blockSize, capacity, align: 64 });
-const isError =
-  (type: new (...args: never[]) => Error, ...patterns: RegExp[]) =>
-  (e: unknown): boolean =>
-    e instanceof type && patterns.every((p) => p.test(e.message));
-
 test("Canary over its direct inner (a StackAlloc): allocations and frees name the inner block's exact size", () => {
   const stack = new StackAlloc(new ArrayBufferBacked(1 << 12));
   const c = new Canary(stack);
