@@ -138,8 +138,14 @@ export const MODULES = {
   "page-engine": {
     mutate: ["src/layout/page-engine.ts"],
     tsconfig: "tsconfig.mutate.json",
-    // as heap's, and ConcurrentHeap's own file (the engine's atomic free, adoption and dropped pages)
+    // as heap's, and ConcurrentHeap's own file (the engine's atomic free, adoption and dropped pages);
+    // page-engine.mutation2 (a minimal face of its own: the hooks in the states no face reaches) and
+    // concurrent-heap.mutation2 (aligned classes, adoption and release through ConcurrentHeap) for the survivors
+    // of the first complete run, and page-engine.mutation3 for those that mutation2 does not reach
     tests: [
+      "src/layout/page-engine.mutation3",
+      "src/layout/page-engine.mutation2",
+      "src/layout/concurrent-heap.mutation2",
       "src/layout/heap.mutation",
       "src/layout/heap",
       "src/layout/concurrent-heap",
@@ -151,8 +157,15 @@ export const MODULES = {
   "concurrent-heap": {
     mutate: ["src/layout/concurrent-heap.ts"],
     tsconfig: "tsconfig.mutate.json",
-    tests: ["src/layout/concurrent-heap", "test/concurrent-heap.race", "test/traces", "test/workers"],
-    coverage: "off",
+    // Fast files only, none of which starts a worker thread (the race tests step logical workers in one thread), so
+    // per-test coverage holds and a mutant runs only the files that reach it. mutation2 asserts what the slow files
+    // would (test/traces and test/workers, real workers: 4.5 s a survivor; the OS tests shared-processes and
+    // numa-placement: 18 s) through a fake ProcessSharing and a recording PagePlacement.
+    tests: [
+      "src/layout/concurrent-heap.mutation2",
+      "src/layout/concurrent-heap",
+      "test/concurrent-heap.race",
+    ],
   },
   tlsf: {
     mutate: ["src/layout/tlsf.ts"],
