@@ -290,8 +290,10 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   }
 
   /**
-   * Over a `Tlsf`: forgets the recorded blocks that a split made by this allocation may have written inside: those
-   * starting in `(p, p + usable]` (the new block's interior and the header after it). An aligned allocation may
+   * Over a `Tlsf` or a `Heap`: forgets the recorded blocks that a split made by this allocation may have written
+   * inside: those starting in `(p, p + usable)`, the new block's interior. (A block starting at `p + usable` is a
+   * neighbour: the header a split writes there is in the first bytes of that block, which the check skips, and over
+   * a `Heap` the next slot starts there; forgetting it would stop checking that slot.) An aligned allocation may
    * free a front piece anywhere before `p`, so it forgets every recorded block. A recorded block that a free merged
    * into a neighbour keeps its bytes: a merge writes only the words the check skips.
    */
@@ -303,7 +305,7 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     }
     const end = p + this.raw.sizeOf(p);
     const starts = this.starts;
-    for (let g = (p >>> 3) + 1, last = Math.min(end >>> 3, starts.length * 32 - 1); g <= last; g++) {
+    for (let g = (p >>> 3) + 1, last = Math.min((end - 1) >>> 3, starts.length * 32 - 1); g <= last; g++) {
       const word = starts[g >>> 5]!;
       if (word === 0) {
         g |= 31; // skip the rest of an empty word
