@@ -19,7 +19,7 @@ import {
   Slab,
   Tlsf,
 } from "../index.js";
-import { PoisonOnFree, Quarantine, Statistics, ZeroizeOnFree } from "./index.js";
+import { Canary, PoisonOnFree, Quarantine, Statistics, ZeroizeOnFree } from "./index.js";
 import { isError } from "../../test/helpers/assertions.js";
 
 const slab = (blockSize = 64, capacity = 16): Slab =>
@@ -294,3 +294,61 @@ test("ZeroizeOnFree over a Quarantine: reset zeroes a block in quarantine that w
     "the live block",
   );
 });
+
+test("PoisonOnFree.grow and shrink move the block: its bytes come along, the old block is poisoned and recorded", () => {
+  const pool = new PoisonOnFree(new Tlsf(new ArrayBufferBacked(1 << 16)), { checkOnReuse: true });
+  const p = pool.allocate(32);
+  pool.memory.u8.fill(0x11, p, p + 32);
+  const q = pool.grow(p, 32, 512);
+  assert.notEqual(q, NULL);
+  assert.notEqual(q, p);
+  assert.deepEqual([...pool.memory.u8.subarray(q, q + 32)], new Array(32).fill(0x11));
+  assert.deepEqual([...pool.memory.u8.subarray(p, p + 32)], new Array(32).fill(0xde), "the old block");
+  assert.equal(pool.verifyFreed(), 1);
+  const r = pool.shrink(q, 512, 16);
+  assert.notEqual(r, NULL);
+  assert.deepEqual([...pool.memory.u8.subarray(r, r + 16)], new Array(16).fill(0x11));
+  pool.deallocate(r, 16);
+  assert.equal(pool.corruptionEvents(), 0);
+});
+
+test("PoisonOnFree.corruptionEvents adds the inner's count to its own", () => {
+  const pool = new PoisonOnFree(new Canary(slab()));
+  const p = pool.allocate(32);
+  pool.memory.u8[p + 32]! ^= 1; // an overflow into the canary after the block
+  assert.throws(() => pool.deallocate(p, 32), CorruptionError);
+  assert.equal(pool.inner.corruptionEvents(), 1);
+  assert.equal(pool.corruptionEvents(), 1);
+});
+
+test("ZeroizeOnFree over a fixed range (a slab) zeroes its whole range on reset, not only the live blocks", () => {
+  const inner = slab();
+  inner.memory.u8.fill(0x5a, inner.base(), inner.base() + inner.size()); // left there before the slab was used
+  const z = new ZeroizeOnFree(inner);
+  const p = z.allocate(64);
+  z.memory.u8.fill(0x5a, p, p + 64);
+  z.reset();
+  assert.ok(
+    z.memory.u8.subarray(inner.base(), inner.base() + inner.size()).every((b) => b === 0),
+    "every byte of the range",
+  );
+});
+
+// forgetInside forgets the recorded blocks starting in (p, p + usable]: over a Tlsf the bound p + usable is the
+// next block's header, where no block starts; over a Heap's slots it is the next slot, a freed block whose writes
+// are then no longer checked. Not in the suite: it fails today (reported; `g < last` in forgetInside would pass).
+test(
+  "PoisonOnFree over a Heap: reusing a slot keeps checking the freed slot right after it",
+  { todo: true },
+  () => {
+    const pool = new PoisonOnFree(new Heap(new ArrayBufferBacked(1 << 20)), { checkOnReuse: true });
+    const a = pool.allocate(32);
+    const b = pool.allocate(32);
+    pool.allocate(32);
+    assert.equal(b, a + 32, "neighbouring slots");
+    pool.deallocate(b, 32);
+    pool.deallocate(a, 32);
+    assert.equal(pool.allocate(32), a);
+    assert.equal(pool.verifyFreed(), 1, "b is still recorded");
+  },
+);
