@@ -53,7 +53,10 @@ export const MODULES = {
   },
   poison: {
     mutate: ["src/hardening/poison-on-free.ts"],
-    tests: ["src/hardening/hardening", "src/hardening/scrub", "test/refused-calls", "test/properties"],
+    // poison.mutation (written from the code before the first run) asserts what test/refused-calls and
+    // test/properties reach (21 s a survivor between them), so they are left out; if a survivor of a complete run
+    // is one of theirs, adding one back re-tests only the survivors
+    tests: ["src/hardening/hardening", "src/hardening/scrub"],
   },
   mac: {
     mutate: ["src/core/mac.ts"],
