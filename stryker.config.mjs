@@ -46,7 +46,10 @@ export const MODULES = {
   },
   canary: {
     mutate: ["src/hardening/canary.ts"],
+    // canary.mutation2: the second round, against the survivors of the run with canary.mutation and
+    // test/mutation/canary (pointer 8, a post word ending at the last byte of an odd-length memory, fractions)
     tests: [
+      "src/hardening/canary.mutation2",
       "src/hardening/canary-shape",
       "src/hardening/hardening",
       "src/hardening/rust-rows",
@@ -57,7 +60,10 @@ export const MODULES = {
   },
   poison: {
     mutate: ["src/hardening/poison-on-free.ts"],
-    tests: ["src/hardening/hardening", "src/hardening/scrub", "test/refused-calls", "test/properties"],
+    // poison.mutation (written from the code before the first run) asserts what test/refused-calls and
+    // test/properties reach (21 s a survivor between them), so they are left out; if a survivor of a complete run
+    // is one of theirs, adding one back re-tests only the survivors
+    tests: ["src/hardening/hardening", "src/hardening/scrub"],
   },
   mac: {
     mutate: ["src/core/mac.ts"],
