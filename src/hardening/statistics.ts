@@ -70,8 +70,8 @@ const SITE: DirectSite = { inner: undefined };
  * Each counter is written once per allocate+free pair: the live bytes are the bytes allocated minus the bytes
  * freed, two counters, not one counter that both calls update. A counter's update waits for its previous one (a
  * store, then a load of the same field), so a single live-bytes counter chained two of those waits into every
- * round trip and was this wrapper's whole cost: +3.5 ns per pair over the slab, against +1.9 ns with the two
- * counters (`bench/tiers.ts`, one process). The two byte totals are rebased (both lowered by the bytes freed) once
+ * round trip and was most of this wrapper's cost: +3.2 ns per pair over the slab, against +2.1 to +2.3 ns with
+ * two totals (docs/PERFORMANCE.md, the tier table). The totals are rebased (both lowered by the bytes freed) once
  * they pass 2^52, so they stay exact however long the program runs.
  *
  * @typeParam TInner - the wrapped allocator.
