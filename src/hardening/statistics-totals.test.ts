@@ -3,39 +3,9 @@
 // stops counting every byte, and check that the counters stay exact: the totals are rebased as they pass 2^52.
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { type Allocator, ArrayBufferBacked, NULL } from "../index.js";
+import { NULL } from "../index.js";
 import { Statistics } from "./index.js";
-
-/**
- * An allocator of addresses only: every request gets offset 64 (no byte is ever written), every free is accepted.
- * It lets a test request 2^30 bytes many millions of times without the memory for them.
- */
-class Addresses implements Allocator {
-  readonly memory = new ArrayBufferBacked(128).memory;
-  allocate(): number {
-    return 64;
-  }
-  allocateZeroed(): number {
-    return 64;
-  }
-  deallocate(): void {}
-  grow(): number {
-    return NULL;
-  }
-  shrink(ptr: number): number {
-    return ptr;
-  }
-  reset(): void {}
-  usableSize(_ptr: number, size: number): number {
-    return size;
-  }
-  capacityBytes(): number {
-    return Infinity;
-  }
-  corruptionEvents(): number {
-    return 0;
-  }
-}
+import { Addresses } from "../../test/helpers/addresses.js";
 
 const GiB = 2 ** 30;
 
