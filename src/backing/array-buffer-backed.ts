@@ -17,7 +17,7 @@
  *
  * @module
  */
-import { Memory, RESERVED_LOW_BYTES, checkMemoryBytes, RangeBacking } from "../core/index.js";
+import { AllocError, Memory, RESERVED_LOW_BYTES, checkMemoryBytes, RangeBacking } from "../core/index.js";
 
 /** Options of a growable in-memory backing. */
 export interface BufferBackedOptions {
@@ -32,6 +32,14 @@ export const MIN_BACKING_BYTES = 32;
 
 /** Reads `size | { size, maxSize }` and checks both. @internal */
 export function readBufferOptions(where: string, options: number | BufferBackedOptions): [number, number] {
+  if (ArrayBuffer.isView(options) || isBuffer(options)) {
+    const kind = Object.prototype.toString.call(options).slice(8, -1);
+    const bytes = (options as unknown as { byteLength: number }).byteLength;
+    throw new AllocError(
+      `${where}: expected a byte length or { size, maxSize } (it creates its own buffer), not a buffer (${kind}, ` +
+        `${bytes} bytes); for memory you already have, use new StaticBacked(buffer)`,
+    );
+  }
   const size = checkMemoryBytes(
     where,
     "size",
@@ -40,6 +48,14 @@ export function readBufferOptions(where: string, options: number | BufferBackedO
   );
   const max = typeof options === "number" || options.maxSize === undefined ? size : options.maxSize;
   return [size, checkMemoryBytes(where, "maxSize", max, size)];
+}
+
+/** True for an `ArrayBuffer` or a `SharedArrayBuffer` (where the runtime has one). */
+function isBuffer(value: unknown): boolean {
+  return (
+    value instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer === "function" && value instanceof SharedArrayBuffer)
+  );
 }
 
 /** A backing over an `ArrayBuffer` it creates (see the module documentation). */

@@ -103,3 +103,29 @@ describe("backings", () => {
     assert.throws(() => new StaticBacked(Memory.of(new ArrayBuffer(64)), { size: 0 }), AllocError);
   });
 });
+
+test("ArrayBufferBacked and SharedArrayBufferBacked given a buffer say they create their own and name StaticBacked", () => {
+  const given = [new ArrayBuffer(64), new SharedArrayBuffer(64), new Uint8Array(64)];
+  for (const make of [
+    (b: unknown) => new ArrayBufferBacked(b as number),
+    (b: unknown) => new SharedArrayBufferBacked(b as number),
+  ]) {
+    for (const b of given) {
+      assert.throws(
+        () => make(b),
+        (e: unknown) =>
+          e instanceof AllocError &&
+          /expected a byte length or \{ size, maxSize \}/.test(e.message) &&
+          new RegExp(`not a buffer \\(${Object.prototype.toString.call(b).slice(8, -1)}, 64 bytes\\)`).test(
+            e.message,
+          ) &&
+          /use new StaticBacked\(buffer\)/.test(e.message),
+      );
+    }
+  }
+  // and a missing size is named once, not as "undefined undefined"
+  assert.throws(
+    () => new ArrayBufferBacked({} as { size: number }),
+    (e: unknown) => e instanceof AllocError && /: size undefined is not valid;/.test(e.message),
+  );
+});

@@ -53,6 +53,7 @@ export function describePointer(ptr: unknown): string {
 export function describeValue(value: unknown): string {
   try {
     if (typeof value === "bigint") return `bigint ${value}n`;
+    if (value === undefined || value === null) return String(value);
     const text = JSON.stringify(value) ?? String(value);
     return `${typeof value} ${text.length > 80 ? `${text.slice(0, 80)}...` : text}`;
   } catch {
