@@ -17,7 +17,14 @@
  *
  * @module
  */
-import { AllocError, Memory, RESERVED_LOW_BYTES, checkMemoryBytes, RangeBacking } from "../core/index.js";
+import {
+  AllocError,
+  Memory,
+  RESERVED_LOW_BYTES,
+  checkMemoryBytes,
+  isBuffer,
+  RangeBacking,
+} from "../core/index.js";
 
 /** Options of a growable in-memory backing. */
 export interface BufferBackedOptions {
@@ -48,14 +55,6 @@ export function readBufferOptions(where: string, options: number | BufferBackedO
   );
   const max = typeof options === "number" || options.maxSize === undefined ? size : options.maxSize;
   return [size, checkMemoryBytes(where, "maxSize", max, size)];
-}
-
-/** True for an `ArrayBuffer` or a `SharedArrayBuffer` (where the runtime has one). */
-function isBuffer(value: unknown): boolean {
-  return (
-    value instanceof ArrayBuffer ||
-    (typeof SharedArrayBuffer === "function" && value instanceof SharedArrayBuffer)
-  );
 }
 
 /** A backing over an `ArrayBuffer` it creates (see the module documentation). */

@@ -67,6 +67,14 @@ export type TypedArray =
 
 const cache = new WeakMap<object, Memory>();
 
+/** True for an `ArrayBuffer` or a `SharedArrayBuffer` (where the runtime has one). @internal */
+export function isBuffer(value: unknown): value is AnyBuffer {
+  return (
+    value instanceof ArrayBuffer ||
+    (typeof SharedArrayBuffer !== "undefined" && value instanceof SharedArrayBuffer)
+  );
+}
+
 function isResizable(buffer: AnyBuffer): boolean {
   return (
     (buffer as { resizable?: boolean }).resizable === true ||
@@ -132,10 +140,7 @@ export class Memory {
       this.growable = true;
       // WebAssembly.Memory does not report its maximum; WasmMemoryBacked passes it through Memory.limitWasm.
       this.maxByteLength = Math.min(MAX_MEMORY_BYTES, 65536 * WASM_PAGE_SIZE);
-    } else if (
-      source instanceof ArrayBuffer ||
-      (typeof SharedArrayBuffer !== "undefined" && source instanceof SharedArrayBuffer)
-    ) {
+    } else if (isBuffer(source)) {
       this.wasm = null;
       this.current = source;
       this.shared = !(source instanceof ArrayBuffer);
