@@ -21,8 +21,6 @@ export {
   DEFAULT_POISON,
   PoisonOnFree,
   type PoisonOptions,
-  TLSF_FREE_HEAD,
-  TLSF_FREE_TAIL,
   ZeroizeOnFree,
 } from "./hardening/poison-on-free.js";
 export { Quarantine, type QuarantineOptions } from "./hardening/quarantine.js";

@@ -8,11 +8,11 @@
  * Complexity: O(usable size) per free; with `checkOnReuse`, O(usable size) per reuse and a `Map` entry per freed
  * block. Overhead: none in the memory.
  *
- * `checkOnReuse` over a `Tlsf` covers every byte of a freed block but the words `Tlsf` writes into free blocks (the
- * first {@link TLSF_FREE_HEAD} bytes and the last {@link TLSF_FREE_TAIL}); a block a later split may have written
- * inside (an allocation that covers it, or any allocation aligned above 8) is no longer checked, so the check
- * never reports a write `Tlsf` made itself. Over a layout that writes into free blocks in some other way (a
- * `Heap`'s large blocks), a freed block that does not hold the pattern throughout is not checked.
+ * `checkOnReuse` covers every byte of a freed block. Over a `Tlsf` or a `Heap` (whose large blocks are `Tlsf`'s),
+ * which write an 8-byte header before each block they hand out, a freed block that a later allocation may have
+ * written into (one that covers its start, one whose header lands on its first 8 bytes, or any allocation aligned
+ * above 8) is no longer checked, so the check never reports a write the layout made itself. Over any other layout
+ * that writes into free blocks, a freed block that does not hold the pattern throughout is not checked.
  * Where it may stand: outside the layout whose frees it scrubs. Under `Quarantine` the block is scrubbed only when
  * it leaves quarantine; put it outside (`new ZeroizeOnFree(new Quarantine(slab))`) to scrub at once. `grow` and
  * `shrink` move the block, so the old one is scrubbed too (as in Rust).
@@ -66,14 +66,6 @@ const SITE: DirectSite = { inner: undefined };
 /** The Rust crate's default poison byte. */
 export const DEFAULT_POISON = 0xde;
 
-/**
- * Bytes at the start of a free `Tlsf` block that `Tlsf` itself writes (its next and previous free-list links; see
- * the diagram in layout/tlsf.ts): `checkOnReuse` skips them.
- */
-export const TLSF_FREE_HEAD = 8;
-/** Bytes at the end of a free `Tlsf` block that `Tlsf` itself writes (the back link to the block's start). */
-export const TLSF_FREE_TAIL = 4;
-
 /** Options of {@link PoisonOnFree}. */
 export interface PoisonOptions {
   /** The byte written over freed blocks (0 to 255). @defaultValue 0xDE */
@@ -100,8 +92,8 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   private readonly poisoned: Map<number, number>;
   private corruptions: number;
   /**
-   * True when the layout under it is a `Tlsf`, which writes into free blocks (see {@link TLSF_FREE_HEAD}): the
-   * check then skips those words and forgets a recorded block once a split may have written inside it.
+   * True when the layout under it is a `Tlsf` or a `Heap`, which write a header before each block they hand out,
+   * possibly inside a recorded block: a recorded block is then forgotten once an allocation may have written into it.
    */
   private readonly inBand: boolean;
   /** With `inBand`: one bit per 8 bytes of memory, set at the offsets of `poisoned`'s entries. */
@@ -262,13 +254,7 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   verifyFreed(): number {
     if (!this.checkOnReuse) throw new AllocError(`${this.label}.verifyFreed: needs { checkOnReuse: true }`);
     for (const [ptr, entry] of this.poisoned) {
-      const usable = Math.floor(entry / 256);
-      this.verifyBlock(
-        ptr,
-        this.inBand ? TLSF_FREE_HEAD : 0,
-        usable - (this.inBand ? TLSF_FREE_TAIL : 0),
-        entry,
-      );
+      this.verifyBlock(ptr, 0, Math.floor(entry / 256), entry);
     }
     return this.poisoned.size;
   }
@@ -283,19 +269,17 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     if (entry === undefined) return;
     this.forget(p);
     const usable = Math.floor(entry / 256);
-    if (this.inBand) {
-      const end = usable - TLSF_FREE_TAIL;
-      this.verifyBlock(p, TLSF_FREE_HEAD, end < size ? end : size, entry);
-    } else this.verifyBlock(p, 0, usable < size ? usable : size, entry);
+    this.verifyBlock(p, 0, usable < size ? usable : size, entry);
   }
 
   /**
-   * Over a `Tlsf` or a `Heap`: forgets the recorded blocks that a split made by this allocation may have written
-   * inside: those starting in `(p, p + usable)`, the new block's interior. (A block starting at `p + usable` is a
-   * neighbour: the header a split writes there is in the first bytes of that block, which the check skips, and over
-   * a `Heap` the next slot starts there; forgetting it would stop checking that slot.) An aligned allocation may
-   * free a front piece anywhere before `p`, so it forgets every recorded block. A recorded block that a free merged
-   * into a neighbour keeps its bytes: a merge writes only the words the check skips.
+   * Over a `Tlsf` or a `Heap`: forgets the recorded blocks that this allocation may have written into: the one
+   * starting at `p - 8` (the new block's header, when a split placed it on the first bytes of a recorded block) and
+   * those starting in `(p, p + usable)`, the new block's interior. (The one at `p` itself is checked and forgotten
+   * by `checkReuse`. A block starting at `p + usable` is a neighbour: nothing is written there until it is handed
+   * out itself, and over a `Heap` the next slot starts there; forgetting it would stop checking that slot.) An
+   * aligned allocation may free a front piece anywhere before `p`, so it forgets every recorded block. A free writes
+   * nothing into the memory, so a recorded block that a free merged into a neighbour keeps its bytes.
    */
   private forgetInside(p: number, align: number): void {
     if (align > 8) {
@@ -305,7 +289,7 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     }
     const end = p + this.raw.sizeOf(p);
     const starts = this.starts;
-    for (let g = (p >>> 3) + 1, last = Math.min((end - 1) >>> 3, starts.length * 32 - 1); g <= last; g++) {
+    for (let g = (p >>> 3) - 1, last = Math.min((end - 1) >>> 3, starts.length * 32 - 1); g <= last; g++) {
       const word = starts[g >>> 5]!;
       if (word === 0) {
         g |= 31; // skip the rest of an empty word
@@ -330,10 +314,8 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
    */
   private record(ptr: number, usable: number): void {
     const u8 = this.memory.u8;
-    const from = this.inBand ? ptr + TLSF_FREE_HEAD : ptr;
-    const to = this.inBand ? ptr + usable - TLSF_FREE_TAIL : ptr + usable;
-    const byte = u8[from]!;
-    for (let i = from + 1; i < to; i++) {
+    const byte = u8[ptr]!;
+    for (let i = ptr + 1, to = ptr + usable; i < to; i++) {
       if (u8[i] !== byte) {
         this.forget(ptr);
         return;
