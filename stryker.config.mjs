@@ -64,10 +64,12 @@ export const MODULES = {
     // test/properties reach (21 s a survivor between them), so they are left out; if a survivor of a complete run
     // is one of theirs, adding one back re-tests only the survivors
     // poison.mutation2 holds the tests for the survivors of its first complete run, poison-reuse the property that
-    // the reuse check over Tlsf and Heap never reports the layout's own header writes
+    // the reuse check over Tlsf and Heap never reports the layout's own header writes, poison-paths the direct and
+    // general paths side by side and under a subclass
     tests: [
       "src/hardening/poison.mutation2",
       "src/hardening/poison-reuse",
+      "src/hardening/poison-paths",
       "src/hardening/hardening",
       "src/hardening/scrub",
     ],
