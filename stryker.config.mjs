@@ -130,7 +130,10 @@ export const MODULES = {
     tsconfig: "tsconfig.mutate.json",
     // fast files first; scrub, test/traces and test/properties (9 s a survivor between them) are left out while
     // heap.mutation.test.ts and page-engine.mutation.test.ts assert the paths they reach
+    // heap.mutation2 (written from the code before the first run): slots per class, which requests are slots,
+    // a block that fits where its page does not, frees by view, pages sharing 4 KiB units
     tests: [
+      "src/layout/heap.mutation2",
       "src/layout/page-engine.mutation",
       "src/layout/heap",
       "src/layout/struct",
