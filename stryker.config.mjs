@@ -147,8 +147,10 @@ export const MODULES = {
     // as heap's, and ConcurrentHeap's own file (the engine's atomic free, adoption and dropped pages);
     // page-engine.mutation2 (a minimal face of its own: the hooks in the states no face reaches) and
     // concurrent-heap.mutation2 (aligned classes, adoption and release through ConcurrentHeap) for the survivors
-    // of the first complete run, and page-engine.mutation3 for those that mutation2 does not reach
+    // of the first complete run, and page-engine.mutation3 for those that mutation2 does not reach; mutation4 for the
+    // survivors of the re-run with them (28 November: 95.6%, 33 open, 8 of them since listed as equivalent)
     tests: [
+      "src/layout/page-engine.mutation4",
       "src/layout/page-engine.mutation3",
       "src/layout/page-engine.mutation2",
       "src/layout/concurrent-heap.mutation2",
