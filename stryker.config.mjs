@@ -65,8 +65,9 @@ export const MODULES = {
     // is one of theirs, adding one back re-tests only the survivors
     // poison.mutation2 holds the tests for the survivors of its first complete run, poison-reuse the property that
     // the reuse check over Tlsf and Heap never reports the layout's own header writes, poison-paths the direct and
-    // general paths side by side and under a subclass
+    // general paths side by side and under a subclass, poison.mutation3 the survivors of the run after that split
     tests: [
+      "src/hardening/poison.mutation3",
       "src/hardening/poison.mutation2",
       "src/hardening/poison-reuse",
       "src/hardening/poison-paths",
