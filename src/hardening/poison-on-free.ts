@@ -156,13 +156,13 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     return f !== null ? f.allocRaw(size, align) : this.allocRawGeneral(size, align);
   }
 
-  /** `allocate` of an instance with `generalPaths`. */
+  /** `allocate` on the general path (see `specialize`). */
   private allocateGeneral(size: number, align = 8): number {
     if (!validLayout(size, align)) throw this.badLayout("allocate", size, align);
     return this.allocRawGeneral(size, align);
   }
 
-  /** `allocRaw` of an instance with `generalPaths`: with `checkOnReuse`, a reused block is first checked. */
+  /** `allocRaw` on the general path (see `specialize`): with `checkOnReuse`, a reused block is first checked. */
   private allocRawGeneral(size: number, align: number): number {
     const d = this.direct;
     const p = d !== null ? d.allocRaw(size, align) : this.rawAlloc(this.raw, size, align);
@@ -220,14 +220,14 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     else f.scrubFree(ptr, size, align, this.pattern);
   }
 
-  /** `deallocate` of an instance with `generalPaths`. */
+  /** `deallocate` on the general path (see `specialize`). */
   private deallocateGeneral(ptr: number, size: number, align = 8): void {
     const usable = !validLayout(size, align) ? FAULT_ARGS : this.scrubFreeGeneral(ptr, size, align);
     if (usable < 0) throw this.refusal("deallocate", usable, ptr, size, align);
     if (this.after === true) this.afterFree(ptr, usable);
   }
 
-  /** `tryFree` of an instance with `generalPaths`. */
+  /** `tryFree` on the general path (see `specialize`). */
   private tryFreeGeneral(ptr: unknown, size: number, align: number): number {
     const usable = this.scrubFreeGeneral(ptr, size, align);
     if (usable < 0) return usable;
@@ -235,7 +235,7 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
     return 0;
   }
 
-  /** `freeRaw` of an instance with `generalPaths`. */
+  /** `freeRaw` on the general path (see `specialize`). */
   private freeRawGeneral(ptr: number, size: number, align: number): void {
     const usable = this.scrubFreeGeneral(ptr, size, align);
     if (this.after === true) this.afterFree(ptr, usable);
