@@ -7,7 +7,6 @@ import assert from "node:assert/strict";
 import { test } from "node:test";
 import {
   AllocError,
-  type Allocator,
   ArrayBufferBacked,
   BumpArena,
   CorruptionError,
@@ -21,6 +20,7 @@ import {
 } from "../index.js";
 import { PoisonOnFree, ZeroizeOnFree } from "./index.js";
 import { isError } from "../../test/helpers/assertions.js";
+import { LinkedBlocks } from "../../test/helpers/linked-blocks.js";
 
 test("PoisonOnFree over a Tlsf: a block whose header lands on the first bytes of a freed block forgets that block", () => {
   // two freed neighbours merge; an allocation that ends exactly at the second one's start leaves a remainder whose
@@ -53,55 +53,6 @@ test("PoisonOnFree over a Tlsf: a reused block larger than the freed one is chec
   pool.memory.u8[a + big - 1] = 1;
   assert.throws(() => pool.allocate(big), isError(CorruptionError, new RegExp(`byte ${big - 1} of`)));
 });
-
-/**
- * A layout of 64-byte blocks that keeps its free list inside the free blocks (the next free block's offset in the
- * first 4 bytes), as many hand-written allocators do: the blocks it frees do not hold the pattern throughout.
- */
-class LinkedBlocks implements Allocator {
-  readonly memory = new ArrayBufferBacked(1 << 12).memory;
-  private free = NULL;
-  private top = 64;
-  allocate(size: number): number {
-    if (size > 64) return NULL;
-    if (this.free !== NULL) {
-      const p = this.free;
-      this.free = new DataView(this.memory.buffer).getInt32(p, true);
-      return p;
-    }
-    if (this.top + 64 > this.memory.byteLength) return NULL;
-    this.top += 64;
-    return this.top - 64;
-  }
-  allocateZeroed(size: number): number {
-    const p = this.allocate(size);
-    if (p !== NULL) this.memory.u8.fill(0, p, p + 64);
-    return p;
-  }
-  deallocate(ptr: number): void {
-    new DataView(this.memory.buffer).setInt32(ptr, this.free, true);
-    this.free = ptr;
-  }
-  grow(): number {
-    return NULL;
-  }
-  shrink(ptr: number): number {
-    return ptr;
-  }
-  reset(): void {
-    this.free = NULL;
-    this.top = 64;
-  }
-  usableSize(): number {
-    return 64;
-  }
-  capacityBytes(): number {
-    return this.memory.byteLength - 64;
-  }
-  corruptionEvents(): number {
-    return 0;
-  }
-}
 
 test("PoisonOnFree over a layout that writes into the blocks it frees: those blocks are not checked (no false report)", () => {
   const pool = new PoisonOnFree(new LinkedBlocks(), { checkOnReuse: true });

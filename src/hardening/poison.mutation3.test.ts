@@ -4,17 +4,10 @@
 // a wrapper whose inner cannot list its regions (it tracks the live blocks instead).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import {
-  type Allocator,
-  ArrayBufferBacked,
-  InvalidPointerError,
-  LayoutError,
-  NULL,
-  Slab,
-  Tlsf,
-} from "../index.js";
+import { ArrayBufferBacked, InvalidPointerError, LayoutError, Slab, Tlsf } from "../index.js";
 import { PoisonOnFree, Quarantine, Statistics, ZeroizeOnFree } from "./index.js";
 import { isError } from "../../test/helpers/assertions.js";
+import { LinkedBlocks } from "../../test/helpers/linked-blocks.js";
 
 const slab = (): Slab => new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 8 });
 
@@ -64,41 +57,8 @@ test("a direct instance under a Quarantine (freeRaw): the evicted block is poiso
   assert.throws(() => pool.deallocate(a, 64), InvalidPointerError, "a was freed by the eviction");
 });
 
-/** An allocator of 64-byte blocks that lists no regions. */
-class Plain implements Allocator {
-  readonly memory = new ArrayBufferBacked(1 << 12).memory;
-  private top = 64;
-  allocate(size: number): number {
-    if (size > 64 || this.top + 64 > this.memory.byteLength) return NULL;
-    this.top += 64;
-    return this.top - 64;
-  }
-  allocateZeroed(size: number): number {
-    return this.allocate(size);
-  }
-  deallocate(): void {}
-  grow(): number {
-    return NULL;
-  }
-  shrink(ptr: number): number {
-    return ptr;
-  }
-  reset(): void {
-    this.top = 64;
-  }
-  usableSize(): number {
-    return 64;
-  }
-  capacityBytes(): number {
-    return this.memory.byteLength - 64;
-  }
-  corruptionEvents(): number {
-    return 0;
-  }
-}
-
 test("ZeroizeOnFree over a wrapper whose inner lists no regions: it tracks the live blocks, and reset zeroes them", () => {
-  const z = new ZeroizeOnFree(new Statistics(new Plain()));
+  const z = new ZeroizeOnFree(new Statistics(new LinkedBlocks()));
   const p = z.allocate(64);
   z.memory.u8.fill(7, p, p + 64);
   z.reset();
