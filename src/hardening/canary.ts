@@ -39,6 +39,7 @@ import {
   type DirectSite,
   type RawLayer,
   directInner,
+  FAULT_ARGS,
   FAULT_CORRUPT,
   FAULT_LAYOUT,
   FAULT_NOT_LIVE,
@@ -123,6 +124,16 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     this.postWord = wordAsDouble(this.w0, this.w1);
     this.corruptions = 0;
     this.direct = directInner(SITE, this.raw);
+    if (this.direct === null) {
+      // Another inner class: this instance takes the general path through methods of its own, so the class's
+      // methods keep the direct path's type feedback (see `ownMethods`).
+      this.ownMethods(Canary.prototype, {
+        allocate: this.allocateGeneral,
+        allocRaw: this.allocPadded,
+        deallocate: this.deallocateGeneral,
+        tryFree: this.tryFreePadded,
+      });
+    }
     const blockSize = (inner as { blockSize?: unknown }).blockSize;
     if (typeof blockSize === "number" && blockSize < 2 * CANARY + 1) {
       throw new AllocError(
@@ -145,6 +156,12 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     return this.allocRaw(size, align);
   }
 
+  /** `allocate` of an instance over an inner class other than the direct one (see the constructor). */
+  private allocateGeneral(size: number, align = 8): number {
+    if (!validLayout(size, align)) throw layoutError("Canary.allocate", size, align);
+    return this.allocPadded(size, align);
+  }
+
   /**
    * The raw protocol: allocates `size + max(8, align) + 8` bytes from the inner and writes both canaries. `NULL`
    * when the inner refuses. In the common case (`align <= 8`, `size` a multiple of 8) each word is one 8-byte
@@ -155,7 +172,8 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     // check in the bytecode, and this path (with `allocate` and the slab's) is at the size V8 inlines into a caller.
     if (align > 8 || (size & 7) !== 0 || size > 0x3ffffff0) return this.allocPadded(size, align);
     const d = this.direct;
-    const block = d !== null ? d.allocRaw(size + 16, 8) : this.allocInner(size);
+    if (d === null) return this.allocPadded(size, align); // a subclass's instance over another inner class
+    const block = d.allocRaw(size + 16, 8);
     if (block === 0) return 0;
     const f64 = this.memory.f64;
     f64[block >>> 3] = this.preWord;
@@ -163,12 +181,10 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     return block + 8;
   }
 
-  /** The inner's `allocRaw` through the forwarder, out of line (the direct path stays within V8's inlining limits). */
-  private allocInner(size: number): number {
-    return this.rawAlloc(this.raw, size + 2 * CANARY, CANARY);
-  }
-
-  /** `allocRaw` for any layout: the pre word records the padding, the post word may be unaligned. */
+  /**
+   * `allocRaw` for any layout and any inner: the pre word records the padding, the post word may be unaligned. For
+   * `align <= 8` and a size that is a multiple of 8 it writes the same words as `allocRaw`'s direct path.
+   */
   private allocPadded(size: number, align: number): number {
     const pre = align > CANARY ? align : CANARY;
     if (pre + size + CANARY > LARGEST) return NULL; // the inflated request is larger than any allocator serves
@@ -215,6 +231,12 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     if (r !== 0) throw faultError("Canary.deallocate", r, ptr, size, align);
   }
 
+  /** `deallocate` of an instance over an inner class other than the direct one (see the constructor). */
+  private deallocateGeneral(ptr: number, size: number, align = 8): void {
+    const r = validLayout(size, align) ? this.tryFreePadded(ptr, size, align) : FAULT_ARGS;
+    if (r !== 0) throw faultError("Canary.deallocate", r, ptr, size, align);
+  }
+
   /**
    * The raw protocol: checks both canaries, zeroes them, and frees the inner block; a refusal (here or by the
    * inner) restores the words and returns its code. In the common case (as in `allocRaw`) the words are compared
@@ -224,7 +246,8 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
    */
   override tryFree(ptr: unknown, size: number, align: number): number {
     // Literals for CANARY (8), as in `allocRaw`.
-    if (typeof ptr === "number" && (ptr & -8) === ptr && align <= 8 && (size & 7) === 0) {
+    const d = this.direct;
+    if (d !== null && typeof ptr === "number" && (ptr & -8) === ptr && align <= 8 && (size & 7) === 0) {
       const f64 = this.memory.f64;
       const pre = (ptr >>> 3) - 1;
       const post = (ptr + size) >>> 3;
@@ -233,20 +256,14 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
         // and restore them if the inner refuses the free, so a refused free changes nothing.
         f64[pre] = 0;
         f64[post] = 0;
-        const d = this.direct;
-        const r = d !== null ? d.tryFree(ptr - 8, size + 16, 8) : this.tryFreeInner(ptr, size);
+        const r = d.tryFree(ptr - 8, size + 16, 8);
         return r === 0 ? 0 : this.refused(ptr, size, 8, r);
       }
     }
     return this.tryFreePadded(ptr, size, align);
   }
 
-  /** The inner's `tryFree` of the block under an 8-aligned canaried block, through the forwarder, out of line. */
-  private tryFreeInner(ptr: number, size: number): number {
-    return this.rawTryFree(this.raw, ptr - CANARY, size + 2 * CANARY, CANARY);
-  }
-
-  /** `tryFree` for any layout, and for every refusal. */
+  /** `tryFree` for any layout and any inner, and for every refusal. */
   private tryFreePadded(ptr: unknown, size: number, align: number): number {
     const pre = align > CANARY ? align : CANARY;
     if (!this.intact(ptr, size, pre)) return this.failure(ptr, size, pre, true);

@@ -252,27 +252,21 @@ export class PoisonOnFree<TInner extends Allocator> extends Wrapper<TInner> {
   /**
    * Chooses the paths of this instance. The class's methods take the direct path (the inner's method called
    * directly, nothing after it) when `fast` is set, else the general one. An instance that needs the general path
-   * (an inner these call sites do not reach directly, or work after each call: the reuse check, tracking) also gets
-   * the general methods as its own `allocate`, `allocRaw`, `deallocate`, `tryFree` and `freeRaw` (except those its
-   * class overrides), so the class's methods run only for direct instances and their type feedback is that path's
-   * alone. V8 inlines a call only when it ran in at least 15% of its method's calls: a method shared with instances
-   * over six other inner classes saw the direct call too rarely, and a hot loop compiled early then called the
-   * slab instead of inlining it (measured in bench/tiers.ts: ZeroizeOnFree at 8 bytes with six inner types, +3 or
-   * +7 ns by process, now +3). @internal
+   * (an inner these call sites do not reach directly, or work after each call: the reuse check, tracking) gets the
+   * general methods as its own (`ownMethods`), so the class's methods keep the direct path's type feedback (measured
+   * in bench/tiers.ts: ZeroizeOnFree at 8 bytes with six inner types, +3 or +7 ns by process before, now +3).
+   * @internal
    */
   protected specialize(): void {
     this.fast = this.after ? null : this.direct;
     if (this.fast !== null) return;
-    const self = this as unknown as Record<string, unknown>;
-    const own = PoisonOnFree.prototype as unknown as Record<string, unknown>;
-    const general: [string, unknown][] = [
-      ["allocate", this.allocateGeneral],
-      ["allocRaw", this.allocRawGeneral],
-      ["deallocate", this.deallocateGeneral],
-      ["tryFree", this.tryFreeGeneral],
-      ["freeRaw", this.freeRawGeneral],
-    ];
-    for (const [name, method] of general) if (self[name] === own[name]) self[name] = method;
+    this.ownMethods(PoisonOnFree.prototype, {
+      allocate: this.allocateGeneral,
+      allocRaw: this.allocRawGeneral,
+      deallocate: this.deallocateGeneral,
+      tryFree: this.tryFreeGeneral,
+      freeRaw: this.freeRawGeneral,
+    });
   }
 
   /** The work after a free: record the block for the reuse check, forget a tracked one. */

@@ -18,7 +18,8 @@
  * call site for all of them). A forwarder is still an indirect call once a wrapper class serves several inner
  * classes; `Statistics`, `PoisonOnFree`/`ZeroizeOnFree` and `Canary` therefore call the first inner class they are
  * built over directly (`directInner` in core), a site that stays monomorphic and inlined, and use the forwarders
- * for every other class.
+ * for every other class. `PoisonOnFree`/`ZeroizeOnFree` and `Canary` also give an instance over another class its
+ * general methods as its own (`ownMethods`), so the class's methods run only on the direct path.
  *
  * @example
  * ```ts
@@ -132,6 +133,28 @@ export class Wrapper<TInner extends Allocator> implements Allocator, RawLayer, F
     this.rawCheckFree = f.checkFree;
     this.rawFreeRaw = f.freeRaw;
     this.rawScrubFree = f.scrubFree;
+  }
+
+  /**
+   * Gives this instance `methods` as its own (non-enumerable) properties, each in place of the method of the same name
+   * on `base` (the prototype of the class that calls this); a method that the instance's class overrides below
+   * `base` is left alone, so a subclass's override still runs (its `super` call reaches `base`'s method).
+   *
+   * For a wrapper whose hot methods are written for one path (the inner class its call sites reach directly):
+   * instances that need another path take it through their own methods, so the class's methods run only on the
+   * direct path and their type feedback is that path's alone. V8 inlines a call only when it ran in at least 15% of
+   * its method's calls (`--min-inlining-frequency`): a method shared with instances over several other inner classes
+   * saw the direct call too rarely, and a hot loop compiled early called the inner instead of inlining it (measured
+   * in bench/tiers.ts, "6 inner types": see docs/PERFORMANCE.md). Costs one map transition per instance so built,
+   * none per call. @internal
+   */
+  protected ownMethods(base: object, methods: Readonly<Record<string, unknown>>): void {
+    const self = this as unknown as Record<string, unknown>;
+    const proto = base as Record<string, unknown>;
+    for (const name of Object.keys(methods)) {
+      if (self[name] !== proto[name]) continue;
+      Object.defineProperty(self, name, { value: methods[name], writable: true, configurable: true });
+    }
   }
 
   /** Checked once, then `Wrapper.allocRaw`. @throws `LayoutError` for a bad size or alignment. */
