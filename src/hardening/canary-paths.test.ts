@@ -3,6 +3,7 @@
 // every instance: its `super` calls reach the path the instance needs.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Counting } from "../../test/helpers/counting.js";
 import {
   ArrayBufferBacked,
   CorruptionError,
@@ -14,19 +15,7 @@ import {
 import { type Allocator, type RawLayer } from "../core/index.js";
 import { Canary, PoisonOnFree } from "./index.js";
 
-/** Counts the calls it sees, then lets Canary do the work. */
-class Counted<T extends Allocator> extends Canary<T> {
-  allocations = 0;
-  frees = 0;
-  override allocate(size: number, align = 8): number {
-    this.allocations++;
-    return super.allocate(size, align);
-  }
-  override deallocate(ptr: number, size: number, align = 8): void {
-    this.frees++;
-    super.deallocate(ptr, size, align);
-  }
-}
+const Counted = Counting(Canary);
 
 const seed = new Uint8Array([1, 2, 3, 4, 5, 6, 7, 8]);
 // the first inner class built in this file is the one the call sites reach directly: Slab, then Tlsf

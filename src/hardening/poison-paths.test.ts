@@ -4,23 +4,11 @@
 // subclass's overrides run for every instance: its `super` calls reach the path the instance needs.
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { Counting } from "../../test/helpers/counting.js";
 import { ArrayBufferBacked, InvalidPointerError, Slab, Tlsf, WithFallback } from "../index.js";
-import { type Allocator } from "../core/index.js";
 import { PoisonOnFree, ZeroizeOnFree } from "./index.js";
 
-/** Counts the calls it sees, then lets PoisonOnFree do the work. */
-class Counted<T extends Allocator> extends PoisonOnFree<T> {
-  allocations = 0;
-  frees = 0;
-  override allocate(size: number, align = 8): number {
-    this.allocations++;
-    return super.allocate(size, align);
-  }
-  override deallocate(ptr: number, size: number, align = 8): void {
-    this.frees++;
-    super.deallocate(ptr, size, align);
-  }
-}
+const Counted = Counting(PoisonOnFree);
 
 const slab = (): Slab => new Slab(new ArrayBufferBacked(1 << 16), { blockSize: 64, capacity: 8 });
 const tlsf = (): Tlsf => new Tlsf(new ArrayBufferBacked(1 << 16));
