@@ -47,8 +47,10 @@ export const MODULES = {
   canary: {
     mutate: ["src/hardening/canary.ts"],
     // canary.mutation2: the second round, against the survivors of the run with canary.mutation and
-    // test/mutation/canary (pointer 8, a post word ending at the last byte of an odd-length memory, fractions)
+    // test/mutation/canary (pointer 8, a post word ending at the last byte of an odd-length memory, fractions);
+    // canary-paths: instances over the direct inner class and over another one, and the methods the latter own
     tests: [
+      "src/hardening/canary-paths",
       "src/hardening/canary.mutation2",
       "src/hardening/canary-shape",
       "src/hardening/hardening",
