@@ -66,3 +66,13 @@ test("instances over the direct class, over another class and with tracking, sid
     }
   }
 });
+
+test("only instances on the general path own their methods; the direct path is the class's", () => {
+  const direct = new PoisonOnFree(slab()); // built first in any order of the tests: the direct class is Slab
+  assert.equal(Object.hasOwn(direct, "deallocate"), false);
+  for (const pool of [new PoisonOnFree(tlsf()), new PoisonOnFree(slab(), { checkOnReuse: true })]) {
+    for (const name of ["allocate", "allocRaw", "deallocate", "tryFree", "freeRaw"]) {
+      assert.ok(Object.hasOwn(pool, name), name);
+    }
+  }
+});
