@@ -182,8 +182,11 @@ export const MODULES = {
     // would (test/traces and test/workers, real workers: 4.5 s a survivor; the OS tests shared-processes and
     // numa-placement: 18 s) through a fake ProcessSharing and a recording PagePlacement. mutation3: the survivors
     // of lines 481-1042 (run by line ranges on 28 November without test/concurrent-heap.race, for time: its schedules
-    // at load took a minute a survivor, and it had killed none of lines 1-480).
+    // at load took a minute a survivor, and it had killed none of lines 1-480). The race file is in the group since
+    // 29 November (the only file that reached finishTaking then; it kills beginTaking's S_TAKING_N store). mutation4:
+    // the survivors of the 29 November runs (collect, finishTaking's ends, adoption, a partial run of free pages).
     tests: [
+      "src/layout/concurrent-heap.mutation4",
       "src/layout/concurrent-heap.mutation3",
       "src/layout/concurrent-heap.mutation2",
       "src/layout/concurrent-heap",
