@@ -90,3 +90,24 @@ test("the methods an instance gets as its own are not enumerable (a spread or Ob
   }
   assert.equal(Object.hasOwn(direct, "allocate"), false, "the direct path is the class's");
 });
+
+test("allocate and deallocate reach a subclass's allocRaw and tryFree on either path", () => {
+  class RawCounted extends Canary<Allocator> {
+    raws = 0;
+    tries = 0;
+    override allocRaw(size: number, align: number): number {
+      this.raws++;
+      return super.allocRaw(size, align);
+    }
+    override tryFree(ptr: unknown, size: number, align: number): number {
+      this.tries++;
+      return super.tryFree(ptr, size, align);
+    }
+  }
+  for (const pool of [new RawCounted(slab(), { seed }), new RawCounted(tlsf(), { seed })]) {
+    const p = pool.allocate(24);
+    pool.deallocate(p, 24);
+    assert.throws(() => pool.deallocate(p, 24), InvalidPointerError);
+    assert.deepEqual([pool.raws, pool.tries], [1, 2]);
+  }
+});

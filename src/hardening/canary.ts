@@ -156,10 +156,13 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     return this.allocRaw(size, align);
   }
 
-  /** `allocate` of an instance over an inner class other than the direct one (see the constructor). */
+  /**
+   * `allocate` of an instance over an inner class other than the direct one (see the constructor): checked, then
+   * the instance's `allocRaw` (its own `allocPadded`, or a subclass's override).
+   */
   private allocateGeneral(size: number, align = 8): number {
     if (!validLayout(size, align)) throw layoutError("Canary.allocate", size, align);
-    return this.allocPadded(size, align);
+    return this.allocRaw(size, align);
   }
 
   /**
@@ -231,9 +234,12 @@ export class Canary<TInner extends Allocator> extends Wrapper<TInner> {
     if (r !== 0) throw faultError("Canary.deallocate", r, ptr, size, align);
   }
 
-  /** `deallocate` of an instance over an inner class other than the direct one (see the constructor). */
+  /**
+   * `deallocate` of an instance over an inner class other than the direct one (see the constructor): checked, then
+   * the instance's `tryFree` (its own `tryFreePadded`, or a subclass's override).
+   */
   private deallocateGeneral(ptr: number, size: number, align = 8): void {
-    const r = validLayout(size, align) ? this.tryFreePadded(ptr, size, align) : FAULT_ARGS;
+    const r = validLayout(size, align) ? this.tryFree(ptr, size, align) : FAULT_ARGS;
     if (r !== 0) throw faultError("Canary.deallocate", r, ptr, size, align);
   }
 
