@@ -6,23 +6,17 @@ import { SharedArrayBufferBacked } from "../index.js";
 import { ConcurrentHeap } from "./concurrent-heap.js";
 import { RECORD, REMOTE } from "./page-engine.js";
 import { validateFails } from "../../test/helpers/assertions.js";
+import {
+  type ConcurrentHeapInternals,
+  H_WORDS,
+  H_OWNER,
+  H_CLASS,
+  C_NEXT_PAGE,
+  PAGE,
+  PAGE_GRANULES,
+} from "../../test/helpers/concurrent-heap-layout.js";
 
-/** The shared page table and this worker's view of it (see the module documentation of concurrent-heap.ts). */
-interface Internals {
-  words: Int32Array;
-  headers: number;
-  owners: Uint16Array;
-  meta: Int32Array;
-  records: Int32Array;
-  owner: number;
-  base: number;
-}
-const H_WORDS = 16;
-const H_OWNER = 0;
-const H_CLASS = 1;
-const C_NEXT_PAGE = 2;
-const PAGE = 1 << 16;
-const PAGE_GRANULES = PAGE >>> 4;
+type Internals = ConcurrentHeapInternals;
 const { BLK } = RECORD;
 
 /**

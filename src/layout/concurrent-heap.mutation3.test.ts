@@ -18,22 +18,16 @@ import { ConcurrentHeap } from "./concurrent-heap.js";
 import { RECORD } from "./page-engine.js";
 import { isError, validateFails } from "../../test/helpers/assertions.js";
 import { everySchedule } from "../../test/helpers/interleave.js";
+import {
+  type ConcurrentHeapInternals,
+  H_WORDS,
+  H_OWNER,
+  C_NEXT_PAGE,
+  PAGE,
+  PAGE_GRANULES,
+} from "../../test/helpers/concurrent-heap-layout.js";
 
-/** The shared page table and this worker's view of it (see the module documentation of concurrent-heap.ts). */
-interface Internals {
-  words: Int32Array;
-  headers: number;
-  owners: Uint16Array;
-  meta: Int32Array;
-  records: Int32Array;
-  base: number;
-  pageCount: number;
-}
-const H_WORDS = 16;
-const H_OWNER = 0;
-const C_NEXT_PAGE = 2;
-const PAGE = 1 << 16;
-const PAGE_GRANULES = PAGE >>> 4;
+type Internals = ConcurrentHeapInternals;
 const { START, BLK, BLK_BYTES } = RECORD;
 
 const internals = (h: ConcurrentHeap): Internals => h as unknown as Internals;
