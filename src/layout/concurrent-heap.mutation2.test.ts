@@ -21,17 +21,13 @@ import {
   Statistics,
   UnsupportedError,
 } from "../index.js";
-import { ConcurrentHeap } from "./concurrent-heap.js";
+import { ConcurrentHeap, LAYOUT } from "./concurrent-heap.js";
 import { REMOTE } from "./page-engine.js";
 import { isError } from "../../test/helpers/assertions.js";
 
-const PAGE = 1 << 16;
-const PAGE_GRANULES = PAGE >>> 4;
-const H_WORDS = 16;
-const [H_OWNER, H_CLASS, H_REMOTE] = [0, 1, 2];
-const [C_PAGES, C_NEXT_PAGE, C_SLOTS, C_HEADERS, C_OWNERS, C_BITS, C_PAGES_AT] = [1, 2, 5, 6, 7, 8, 9];
-const SLOT_WORDS = 32;
-const [S_PENDING, S_RECLAIM, S_PID, S_STAMP] = [2, 3, 4, 5];
+const { PAGE, PAGE_GRANULES, H_WORDS, H_OWNER, H_CLASS, H_REMOTE, SLOT_WORDS } = LAYOUT;
+const { C_PAGES, C_NEXT_PAGE, C_SLOTS, C_HEADERS, C_OWNERS, C_BITS, C_PAGES_AT } = LAYOUT;
+const { S_PENDING, S_RECLAIM, S_PID, S_STAMP } = LAYOUT;
 
 /** The shared tables of a heap, read from its memory as another process would (control block at `control`). */
 function tables(h: ConcurrentHeap) {

@@ -130,6 +130,31 @@ const ABANDONED = -1;
 /** The owner word of a page the cursor has not reached yet. */
 const NEVER_USED = -2;
 
+/**
+ * The shared page table's layout, for white-box tests that read it as another process would: the page size and
+ * granules per page, the control words, a worker slot's size and words, and the page header's. @internal
+ */
+export const LAYOUT = Object.freeze({
+  PAGE,
+  PAGE_GRANULES,
+  C_PAGES,
+  C_NEXT_PAGE,
+  C_SLOTS,
+  C_HEADERS,
+  C_OWNERS,
+  C_BITS,
+  C_PAGES_AT,
+  SLOT_WORDS: SLOT_BYTES >>> 2,
+  S_PENDING,
+  S_RECLAIM,
+  S_PID,
+  S_STAMP,
+  H_WORDS,
+  H_OWNER,
+  H_CLASS,
+  H_REMOTE,
+});
+
 /** Slots per 64 KiB page, by class. */
 const PAGE_SLOTS = Int32Array.from(HEAP_CLASSES, (c) => Math.floor(PAGE / c));
 
