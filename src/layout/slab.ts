@@ -389,6 +389,11 @@ export class Slab implements Allocator, RawLayer, FixedRange {
         idx * this.stride + this.region === ptr &&
         (set[at]! >= n || set[set[at]!] !== ptr)
       ) {
+        // The push first: nothing of it stays live across the fill's stores, which V8 would otherwise spill
+        // around them (docs/PERFORMANCE.md, ZeroizeOnFree at 64 B).
+        set[n] = ptr;
+        set[at] = n;
+        this.freeCount = n + 1;
         // Up to 64 bytes: straight-line stores from both ends, which overlap for some counts (the same word
         // stored twice). 1-2 words: the first and the last; 3-4: also the second and the second-to-last; 5-8:
         // also the third, the fourth, and the third and fourth from the end. (This method's size is at V8's limit
@@ -412,9 +417,6 @@ export class Slab implements Allocator, RawLayer, FixedRange {
             }
           }
         }
-        set[n] = ptr;
-        set[at] = n;
-        this.freeCount = n + 1;
         return this.stride;
       }
     }
