@@ -29,6 +29,7 @@ export const SECTIONS = [
 const QUICK = [
   "--rounds=1",
   "--time=20",
+  "--procs=1",
   "--ops=100000",
   "--pairs=500",
   "--churn=20000",
@@ -236,11 +237,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     if (a === "--quick") scriptArgs.push(...QUICK);
     else if (a.startsWith("--out-dir=")) outDir = a.slice("--out-dir=".length);
     else if (a.startsWith("--only=")) only = a.slice("--only=".length).split(",");
-    else if (/^--(rounds|time|ops|pairs|churn|verify|scribble-runs|scribble-ops)=/.test(a))
+    else if (/^--(rounds|time|procs|ops|pairs|churn|verify|scribble-runs|scribble-ops)=/.test(a))
       scriptArgs.push(a);
     else {
       process.stderr.write(
-        `forge-alloc bench: unknown option "${a}"; expected --quick, --only=${SECTIONS.join(",")}, --out-dir=DIR, --rounds=N, --time=MS, --ops=N, --pairs=N, --churn=N, --verify=N, --scribble-runs=N, --scribble-ops=N\n`,
+        `forge-alloc bench: unknown option "${a}"; expected --quick, --only=${SECTIONS.join(",")}, --out-dir=DIR, --rounds=N, --time=MS, --procs=N, --ops=N, --pairs=N, --churn=N, --verify=N, --scribble-runs=N, --scribble-ops=N\n`,
       );
       return 2;
     }

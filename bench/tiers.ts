@@ -2,8 +2,9 @@
 // (bump rows: 256 allocations, then reset), for the bare layouts and each hardening tier, as ns per round trip and
 // as the marginal cost over the bare slab.
 //
-// Each tier is timed in a child process of its own, beside its base (the bare slab), in turn, round after round; its
-// cost over the base is computed within that process. A process shared by all tiers made each tier's figure depend on
+// Each tier is timed in child processes of its own (three by default, `--procs`), beside its base (the bare slab), in
+// turn, round after round; its cost over the base is computed within each process, and the table gives the median of
+// the processes with their min .. max. A process shared by all tiers made each tier's figure depend on
 // the tiers timed before it: V8 compiles each loop from the feedback the shared functions (the slab's) have gathered
 // so far, so the same code measured 2-4 ns apart depending on its place in the order (see `warmRefill`).
 //
@@ -18,7 +19,7 @@
 // copy while it is the top of the free stack and signs it only when a later free buries it, so the round trip of
 // "3b" computes no tag; the bursts show what the tags cost ("3b'" over "0a'").
 //
-// `node build/bench/tiers.js [--rounds=N] [--time=MS] [--write]`.
+// `node build/bench/tiers.js [--rounds=N] [--time=MS] [--procs=N] [--write]`.
 import { spawnSync } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { Bench } from "tinybench";
@@ -49,6 +50,7 @@ import { args, machine, numberArg, progress, publish } from "./output.js";
 const N = 256;
 const rounds = numberArg("rounds", 5);
 const time = numberArg("time", 200);
+const procs = numberArg("procs", 3);
 
 /** A forwarding wrapper written the plain way (`this.inner.allocate`), to show what the library design avoids. */
 class PlainStatistics {
@@ -472,54 +474,66 @@ if (args.has("child")) {
 } else {
   const self = fileURLToPath(import.meta.url);
   let done = 0;
-  /** Each tier in a process of its own, with its base: what `mode` measures, and the base's time beside it. */
-  const run = (mode: string): { tier: Record<string, number>; base: Record<string, number> } => {
-    const tier: Record<string, number> = {};
-    const base: Record<string, number> = {};
-    for (const t of TIERS) {
-      const r = spawnSync(
-        process.execPath,
-        [self, `--child=${mode}`, `--tier=${t.id}`, `--rounds=${rounds}`, `--time=${time}`],
-        { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"] },
-      );
-      if (r.status !== 0) throw new Error(`tiers: the ${mode} run of ${t.id} failed (exit ${r.status})`);
-      const out = JSON.parse(r.stdout) as Record<string, number>;
-      tier[t.id] = out[t.id]!;
-      base[t.id] = out[t.base ?? "0a"]!;
-      progress(++done, 2 * TIERS.length, "tier processes (clean, then 6 inner types)");
+  /**
+   * Each tier in `procs` processes of its own, with its base: what `mode` measures, per process, and the cost over
+   * the base within each process. The processes of one tier are spread over the run (every tier once, then again),
+   * so a minute in which the host is slow (it slows whole processes, base and tier alike, by up to 1.6x) or a
+   * process whose loop V8 compiled without one of its calls inlined (see docs/PERFORMANCE.md) is one of three.
+   */
+  const run = (mode: string): { tier: Record<string, number[]>; over: Record<string, number[]> } => {
+    const tier: Record<string, number[]> = {};
+    const over: Record<string, number[]> = {};
+    for (let k = 0; k < procs; k++) {
+      for (const t of TIERS) {
+        const r = spawnSync(
+          process.execPath,
+          [self, `--child=${mode}`, `--tier=${t.id}`, `--rounds=${rounds}`, `--time=${time}`],
+          { encoding: "utf8", maxBuffer: 1 << 20, stdio: ["ignore", "pipe", "inherit"] },
+        );
+        if (r.status !== 0) throw new Error(`tiers: the ${mode} run of ${t.id} failed (exit ${r.status})`);
+        const out = JSON.parse(r.stdout) as Record<string, number>;
+        (tier[t.id] ??= []).push(out[t.id]!);
+        (over[t.id] ??= []).push(out[t.id]! - out[t.base ?? "0a"]!);
+        progress(++done, 2 * procs * TIERS.length, "tier processes (clean, then 6 inner types)");
+      }
     }
-    return { tier, base };
+    return { tier, over };
   };
   const clean = run("clean");
   const polluted = run("polluted");
   const fmt = (x: number): string => x.toFixed(1);
+  /** The median of a tier's processes, with their min .. max when there is more than one. */
+  const spread = (xs: number[], sign: string): string =>
+    `${sign}${fmt(median(xs))}` +
+    (xs.length > 1 ? ` (${fmt(Math.min(...xs))} .. ${fmt(Math.max(...xs))})` : "");
   const rows = [
     "| tier | stack | clean: ns/round trip | clean: over bare slab | 6 inner types: ns/round trip | 6 inner types: over bare slab | target | met |",
     "|---|---|---|---|---|---|---|---|",
   ];
   for (const t of TIERS) {
     const base = t.base ?? "0a";
-    const over = (c: { tier: Record<string, number>; base: Record<string, number> }): number =>
-      c.tier[t.id]! - c.base[t.id]!;
     const target = t.target;
-    // The issue's targets: the clean cost within the tier's budget, and with six inner types at most
-    // POLLUTED_SLACK ns more than clean.
+    const overClean = median(clean.over[t.id]!);
+    const overPolluted = median(polluted.over[t.id]!);
+    // The issue's targets, on the medians of the processes: the clean cost within the tier's budget, and with six
+    // inner types at most POLLUTED_SLACK ns more than clean.
     const met =
       target !== undefined
-        ? over(clean) <= target && over(polluted) <= over(clean) + POLLUTED_SLACK
+        ? overClean <= target && overPolluted <= overClean + POLLUTED_SLACK
           ? "yes"
           : "**no**"
         : "";
     const isBase = t.id === base;
     rows.push(
-      `| ${t.id} | ${t.name} | ${fmt(clean.tier[t.id]!)} | ${isBase ? "-" : `+${fmt(over(clean))}`} | ${fmt(polluted.tier[t.id]!)} | ` +
-        `${isBase ? "-" : `+${fmt(over(polluted))}`} | ${target !== undefined ? `<= +${target} ns; 6 inner types <= clean + ${POLLUTED_SLACK}` : ""} | ${met} |`,
+      `| ${t.id} | ${t.name} | ${spread(clean.tier[t.id]!, "")} | ${isBase ? "-" : spread(clean.over[t.id]!, "+")} | ` +
+        `${spread(polluted.tier[t.id]!, "")} | ${isBase ? "-" : spread(polluted.over[t.id]!, "+")} | ` +
+        `${target !== undefined ? `<= +${target} ns; 6 inner types <= clean + ${POLLUTED_SLACK}` : ""} | ${met} |`,
     );
   }
   publish({
     section: "tiers",
     title: "What each hardening tier costs",
-    setup: `${machine()}; each tier in a process of its own beside the bare slab, ${rounds} rounds of ${time} ms each; 256 round trips of 8 bytes per sample (bump rows: 256 allocations, then reset).`,
+    setup: `${machine()}; each tier in ${procs} processes of its own beside the bare slab (median of the processes, their min .. max in brackets), ${rounds} rounds of ${time} ms each; 256 round trips of 8 bytes per sample (bump rows: 256 allocations, then reset).`,
     table: rows.join("\n"),
     charts: [
       {
@@ -527,8 +541,8 @@ if (args.has("child")) {
         unit: "ns/round trip",
         lowerIsBetter: true,
         bars: TIERS.flatMap((t) => [
-          { group: `${t.id} ${t.name}`, label: "clean", value: clean.tier[t.id]! },
-          { group: `${t.id} ${t.name}`, label: "6 inner types", value: polluted.tier[t.id]! },
+          { group: `${t.id} ${t.name}`, label: "clean", value: median(clean.tier[t.id]!) },
+          { group: `${t.id} ${t.name}`, label: "6 inner types", value: median(polluted.tier[t.id]!) },
         ]),
       },
     ],

@@ -53,6 +53,7 @@ const COMMANDS: readonly CommandSpec[] = [
       "out-dir": { type: "string", value: "DIR", help: "where the reports go (default bench-report)" },
       rounds: { type: "string", value: "N", help: "rounds per measurement" },
       time: { type: "string", value: "MS", help: "time per measurement" },
+      procs: { type: "string", value: "N", help: "processes per tier in the tier table (default 3)" },
       ops: { type: "string", value: "N", help: "operations per workload" },
       pairs: { type: "string", value: "N", help: "allocate/free pairs per workload" },
       churn: { type: "string", value: "N", help: "operations of the churn workload" },
