@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// `npm run mutate [-- <module> ...] [--force] [--list] [--report] [--concurrency=N]`: mutation testing with StrykerJS, one module
+// `npm run mutate [-- <module> ...] [--force] [--retest-timeouts] [--list] [--report] [--concurrency=N]`: mutation testing with StrykerJS, one module
 // at a time (the modules and their test files are in stryker.config.mjs), then the score table of
 // docs/TESTING.md rewritten from the incremental files.
 //
 // - no module named: every module, in the order of MODULES (small, fast ones first);
 // - `--list`: the module names, their source files and whether they have results yet;
 // - `--force`: test every mutant again instead of reusing the incremental results;
+// - `--retest-timeouts`: test the mutants that timed out again (a time-out counts as a kill, so one that a loaded
+//   machine caused, not the mutant, inflates the score: run this on a quiet machine);
 // - `--report`: only rewrite docs/TESTING.md from stryker/incremental/*.json (no mutant is run);
 // - `--concurrency=N`: N test processes at once (the config's default is 1, for a machine shared with other work).
 //
@@ -35,8 +37,10 @@ let concurrency;
 for (const flag of flags) {
   const c = /^--concurrency=(\d+)$/.exec(flag);
   if (c !== null && Number(c[1]) >= 1) concurrency = c[1];
-  else if (!["--force", "--list", "--report"].includes(flag))
-    fail(`unknown option ${flag}; expected --force, --list, --report or --concurrency=N (N >= 1)`);
+  else if (!["--force", "--retest-timeouts", "--list", "--report"].includes(flag))
+    fail(
+      `unknown option ${flag}; expected --force, --retest-timeouts, --list, --report or --concurrency=N (N >= 1)`,
+    );
 }
 for (const name of names) {
   if (!(name in MODULES))
@@ -101,9 +105,25 @@ function invalidateChangedTests(name) {
   );
 }
 
+/** Drops a module's time-outs (`--retest-timeouts`), so Stryker tests those mutants again. */
+function dropTimeouts(name) {
+  const file = incrementalFile(name);
+  if (!existsSync(file)) return;
+  const report = JSON.parse(readFileSync(file, "utf8"));
+  let dropped = 0;
+  for (const entry of Object.values(report.files)) {
+    const before = entry.mutants.length;
+    entry.mutants = entry.mutants.filter((m) => m.status !== "Timeout");
+    dropped += before - entry.mutants.length;
+  }
+  writeFileSync(file, JSON.stringify(report));
+  console.log(`mutate: ${name}: ${dropped} timed-out mutant(s) will be tested again`);
+}
+
 function runModule(name) {
   mkdirSync(STATE, { recursive: true });
   invalidateChangedTests(name);
+  if (flags.has("--retest-timeouts")) dropTimeouts(name);
   // The hash of the tests this run uses, taken before it starts: a test edited during the run must count as changed
   // at the next run, since Stryker may already have run the old version against some mutants.
   const hash = testHash(name);
