@@ -4,9 +4,9 @@
 //
 // Each tier is timed in child processes of its own (three by default, `--procs`), beside its base (the bare slab), in
 // turn, round after round; its cost over the base is computed within each process, and the table gives the median of
-// the processes with their min .. max. A process shared by all tiers made each tier's figure depend on
-// the tiers timed before it: V8 compiles each loop from the feedback the shared functions (the slab's) have gathered
-// so far, so the same code measured 2-4 ns apart depending on its place in the order (see `warmRefill`).
+// the processes with their min .. max. A process shared by all tiers made each tier's figure depend on the tiers
+// timed before it: V8 compiles each loop from the feedback the shared functions (the slab's) have gathered so far,
+// so the same code measured 2-4 ns apart depending on its place in the order (see `warmRefill`).
 //
 // Two columns, from two child processes per tier: "clean" (the wrapper class sees one inner type) and "polluted"
 // (before timing, every wrapper class is driven over six different inner types, so a call site inside a wrapper

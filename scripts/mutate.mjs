@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// `npm run mutate [-- <module> ...] [--force] [--retest-timeouts] [--list] [--report] [--concurrency=N]`: mutation testing with StrykerJS, one module
-// at a time (the modules and their test files are in stryker.config.mjs), then the score table of
-// docs/TESTING.md rewritten from the incremental files.
+// `npm run mutate [-- <module> ...] [--force] [--retest-timeouts] [--list] [--report] [--concurrency=N]`:
+// mutation testing with StrykerJS, one module at a time (the modules and their test files are in
+// stryker.config.mjs), then the score table of docs/TESTING.md rewritten from the incremental files.
 //
 // - no module named: every module, in the order of MODULES (small, fast ones first);
 // - `--list`: the module names, their source files and whether they have results yet;
