@@ -86,20 +86,26 @@ const hashFile = (name) => join(STATE, `${name}.tests.json`);
 /** Results that no change to the tests can alter: detected, or rejected by the type checker. */
 const KEPT = new Set(["Killed", "Timeout", "CompileError"]);
 
-/** Drops the non-killed results of a module whose tests changed since its last run, so Stryker tests them again. */
-function invalidateChangedTests(name) {
+/** Removes from a module's incremental file the results whose status `drop` accepts; returns how many. */
+function dropResults(name, drop) {
   const file = incrementalFile(name);
-  if (!existsSync(file) || !existsSync(hashFile(name))) return;
-  const recorded = JSON.parse(readFileSync(hashFile(name), "utf8")).hash;
-  if (recorded === testHash(name)) return;
   const report = JSON.parse(readFileSync(file, "utf8"));
   let dropped = 0;
   for (const entry of Object.values(report.files)) {
     const before = entry.mutants.length;
-    entry.mutants = entry.mutants.filter((m) => KEPT.has(m.status));
+    entry.mutants = entry.mutants.filter((m) => !drop(m.status));
     dropped += before - entry.mutants.length;
   }
   writeFileSync(file, JSON.stringify(report));
+  return dropped;
+}
+
+/** Drops the non-killed results of a module whose tests changed since its last run, so Stryker tests them again. */
+function invalidateChangedTests(name) {
+  if (!existsSync(incrementalFile(name)) || !existsSync(hashFile(name))) return;
+  const recorded = JSON.parse(readFileSync(hashFile(name), "utf8")).hash;
+  if (recorded === testHash(name)) return;
+  const dropped = dropResults(name, (status) => !KEPT.has(status));
   console.log(
     `mutate: ${name}: its tests changed since the last run; ${dropped} surviving mutant(s) will be tested again`,
   );
@@ -107,16 +113,8 @@ function invalidateChangedTests(name) {
 
 /** Drops a module's time-outs (`--retest-timeouts`), so Stryker tests those mutants again. */
 function dropTimeouts(name) {
-  const file = incrementalFile(name);
-  if (!existsSync(file)) return;
-  const report = JSON.parse(readFileSync(file, "utf8"));
-  let dropped = 0;
-  for (const entry of Object.values(report.files)) {
-    const before = entry.mutants.length;
-    entry.mutants = entry.mutants.filter((m) => m.status !== "Timeout");
-    dropped += before - entry.mutants.length;
-  }
-  writeFileSync(file, JSON.stringify(report));
+  if (!existsSync(incrementalFile(name))) return;
+  const dropped = dropResults(name, (status) => status === "Timeout");
   console.log(`mutate: ${name}: ${dropped} timed-out mutant(s) will be tested again`);
 }
 
