@@ -1,8 +1,8 @@
 // Many workers, one memory: aggregate throughput with 1 and 2 workers for SharedBumpArena and ConcurrentHeap, the
 // cost of a remote free (SlabRemote push + the owner's drain), and ConcurrentHeap against Tlsf in one worker.
-// Every worker first runs the same loop untimed (WARMUP steps, so the timed loop is optimized code in every worker,
-// not a race of two workers' compilers for two cores), then waits at a barrier until every worker of the run is warm,
-// so the timed loops overlap; each times its own loop, and the aggregate rate is total operations / the slowest
+// Every worker first runs the same loop untimed (WARMUP_CALLS calls of WARMUP steps, each followed by a pause, so the
+// timed loop is optimized code in every worker and no compile job is left to run beside it), then waits at a barrier
+// until every worker of the run is warm, so the timed loops overlap; each times its own loop, and the aggregate rate is total operations / the slowest
 // worker's time. Scaling is measured in pairs: each round runs 1 worker and then 2 (in alternating order), and the
 // figure is the median of the rounds' ratios with their min .. max, so a slow minute of the host moves both sides of
 // a ratio, not one. A control row runs the same pairs with no shared memory at all (each worker hashes its own
@@ -41,14 +41,39 @@ interface Job {
   start: SharedArrayBuffer;
 }
 
-/** Steps each worker runs untimed first, so that the timed loop is optimized code in every worker alike. */
+/** Steps of one untimed warm-up call. */
 const WARMUP = 500_000;
 /**
- * The bump loop runs this many times `--ops` (about 70 ms a run instead of 17): at 3 ns an allocation, a short run
- * measured the workers' start-up (their background compiler and GC threads competing for two cores) as much as the
- * loop (measured 1.2-1.4x with 5 million, 1.76x with 20 million allocations per worker).
+ * Warm-up calls, each followed by a pause ({@link settle}). One long call was not enough: V8 compiled the loop on
+ * stack (OSR) during it, but the loop's function as a whole (11 ms of compiling) and the slow paths it reaches a few
+ * hundred times per million steps (`refill`, `newPage`: 4 ms each) were compiled on V8's background thread during
+ * the timed loop. With one worker that thread had the second core to itself; with two it took a share of a core a
+ * timed worker ran on, and the pair measured the compiler (traced with --trace-opt: the heap scaled 1.44-1.67x with
+ * concurrent compiling, 1.71-2.04x in the same minutes with --no-concurrent-recompilation). Eight calls of 500,000
+ * steps leave only a small function or two (under 1 ms) to compile in the timed loop.
  */
-const BUMP_FACTOR = 4;
+const WARMUP_CALLS = 8;
+
+/**
+ * Runs `warm` WARMUP_CALLS times, pausing 30 ms after each: a compile job queued by a call finishes on the
+ * background thread while this worker waits, not while the workers are timed.
+ */
+function settle(warm: () => void): void {
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (let i = 0; i < WARMUP_CALLS; i++) {
+    warm();
+    Atomics.wait(nap, 0, 0, 30);
+  }
+}
+/**
+ * The timed loops run this many times `--ops` (the bump loop about 70 ms instead of 17, the heap's churn about 560
+ * ms instead of 140): at 3 ns an allocation, a short run measured the workers' start-up (their background compiler
+ * and GC threads competing for two cores) as much as the loop (measured 1.2-1.4x with 5 million, 1.76x with 20
+ * million allocations per worker). Even after the warm-up ({@link WARMUP_CALLS}) V8 still compiles a rarely reached
+ * slow path now and then (`afterFree`, `allocateSlow`, `releasePage`: up to 10 ms each on its background thread);
+ * over a longer loop that is a smaller share of one worker's time.
+ */
+const LOOP_FACTOR = 4;
 
 /**
  * The barrier between warm-up and the timed loop: word 1 of the start buffer counts warm workers; each spins until
@@ -77,7 +102,7 @@ function churn(a: Mallocs, ops: number, seed: number, ready: () => void): number
       live[k] = a.malloc(16 + (rng.nextU32() & 511));
     }
   };
-  steps(WARMUP);
+  settle(() => steps(WARMUP));
   ready();
   const t0 = process.hrtime.bigint();
   steps(ops);
@@ -110,13 +135,14 @@ if (!isMainThread) {
     const arena =
       job.arena !== undefined
         ? SharedBumpArena.attach(job.arena)
-        : new SharedBumpArena(new SharedArrayBufferBacked(OPS * BUMP_FACTOR * 8 + (1 << 16)));
-    // warm-up on an arena of this worker's own, the same class: the timed loop runs optimized from its first step
+        : new SharedBumpArena(new SharedArrayBufferBacked(OPS * LOOP_FACTOR * 8 + (1 << 16)));
+    // warm-up on an arena of this worker's own, the same class (reset after each call): the timed loop runs
+    // optimized from its first step
     const scratch = new SharedBumpArena(new SharedArrayBufferBacked(WARMUP * 8 + (1 << 16)));
-    bump(scratch, WARMUP);
+    settle(() => (bump(scratch, WARMUP), scratch.reset()));
     barrier(job.start, job.count);
     const t0 = process.hrtime.bigint();
-    bump(arena, OPS * BUMP_FACTOR);
+    bump(arena, OPS * LOOP_FACTOR);
     ns = Number(process.hrtime.bigint() - t0);
     arena.flush();
   } else if (job.kind === "heap") {
@@ -124,14 +150,14 @@ if (!isMainThread) {
       job.heap !== undefined
         ? ConcurrentHeap.attach(job.heap)
         : new ConcurrentHeap(new SharedArrayBufferBacked(64 << 20)); // this worker's own (the unshared control)
-    ns = churn(heap, OPS, 1, () => barrier(job.start, job.count));
+    ns = churn(heap, OPS * LOOP_FACTOR, 1, () => barrier(job.start, job.count));
     heap.release();
   } else if (job.kind === "control") {
     const words = new Int32Array(16384);
-    control(words, WARMUP);
+    settle(() => control(words, WARMUP));
     barrier(job.start, job.count);
     const t0 = process.hrtime.bigint();
-    const x = control(words, OPS * BUMP_FACTOR);
+    const x = control(words, OPS * LOOP_FACTOR);
     ns = Number(process.hrtime.bigint() - t0);
     if (x === 0x7fffffff) ns += 1; // keeps the loop's result alive
   } else {
@@ -144,7 +170,7 @@ if (!isMainThread) {
   }
   parentPort!.postMessage(ns);
 } else {
-  const rounds = numberArg("rounds", 3);
+  const rounds = numberArg("rounds", 5);
   // Each primitive beside the same loop on memory of each worker's own ("-own": nothing shared), so that what
   // sharing costs is told apart from what the machine gives that kind of work.
   const kinds = ["control", "bump-own", "bump", "heap-own", "heap"] as const;
@@ -152,6 +178,9 @@ if (!isMainThread) {
   let done = 0;
   const bars: Bar[] = [];
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+
+  /** The last run's slowest worker's time over its fastest worker's (1 for a run of one worker). */
+  let lastSkew = 1;
 
   /** Runs one job per worker, starts them together, returns the slowest worker's nanoseconds. */
   async function runWorkers(jobs: Omit<Job, "start" | "count">[]): Promise<number> {
@@ -167,6 +196,7 @@ if (!isMainThread) {
     Atomics.store(new Int32Array(start), 0, 1);
     Atomics.notify(new Int32Array(start), 0);
     const ns = await Promise.all(results);
+    lastSkew = Math.max(...ns) / Math.min(...ns);
     return Math.max(...ns);
   }
 
@@ -175,7 +205,7 @@ if (!isMainThread) {
     const kind = run === "bump-own" ? "bump" : run === "heap-own" ? "heap" : run;
     const arena =
       run === "bump"
-        ? new SharedBumpArena(new SharedArrayBufferBacked(n * OPS * BUMP_FACTOR * 8 + (1 << 16)))
+        ? new SharedBumpArena(new SharedArrayBufferBacked(n * OPS * LOOP_FACTOR * 8 + (1 << 16)))
         : undefined;
     const heap = run === "heap" ? new ConcurrentHeap(new SharedArrayBufferBacked(64 << 20)) : undefined;
     const job = {
@@ -184,30 +214,31 @@ if (!isMainThread) {
       ...(heap ? { heap: heap.share() } : {}),
     };
     const ns = await runWorkers(Array.from({ length: n }, () => job));
-    return ((n * OPS * (kind === "heap" ? 1 : BUMP_FACTOR)) / ns) * 1000;
+    return ((n * OPS * LOOP_FACTOR) / ns) * 1000;
   }
 
   const rows: string[] = [
-    "| workload | workers | aggregate Mops/s (median) | ns per op per worker | scaling (2 / 1; median of the rounds' pairs, min .. max) | target | met |",
-    "|---|---|---|---|---|---|---|",
+    "| workload | workers | aggregate Mops/s (median) | ns per op per worker | scaling (2 / 1; median of the rounds' pairs, min .. max) | slower / faster worker (median, max) | target | met |",
+    "|---|---|---|---|---|---|---|---|",
   ];
   const scalingOf: Record<string, number> = {};
   for (const kind of kinds) {
     const one: number[] = [];
     const two: number[] = [];
     const ratios: number[] = [];
+    const skews: number[] = [];
     for (let r = 0; r < rounds; r++) {
       // alternate which side of the pair runs first, so neither always meets a warmer or a colder machine
       let a: number, b: number;
-      if (r % 2 === 0) ((a = await rate(kind, 1)), (b = await rate(kind, 2)));
-      else ((b = await rate(kind, 2)), (a = await rate(kind, 1)));
+      if (r % 2 === 0) ((a = await rate(kind, 1)), (b = await rate(kind, 2)), skews.push(lastSkew));
+      else ((b = await rate(kind, 2)), skews.push(lastSkew), (a = await rate(kind, 1)));
       one.push(a);
       two.push(b);
       ratios.push(b / a);
     }
     if (process.argv.includes("--verbose"))
       console.error(
-        `${kind}: 1 worker ${one.map((x) => x.toFixed(1)).join(" ")}; 2 workers ${two.map((x) => x.toFixed(1)).join(" ")} (Mops/s by round)`,
+        `${kind}: 1 worker ${one.map((x) => x.toFixed(1)).join(" ")}; 2 workers ${two.map((x) => x.toFixed(1)).join(" ")} (Mops/s by round); slower / faster worker ${skews.map((x) => x.toFixed(2)).join(" ")}`,
       );
     progress(++done, steps, "measurements");
     const label = {
@@ -227,13 +258,13 @@ if (!isMainThread) {
       { group: label, label: "1 worker", value: r1 },
       { group: label, label: "2 workers", value: r2 },
     );
-    rows.push(`| ${label} | 1 | ${r1.toFixed(1)} | ${(1000 / r1).toFixed(1)} |  |  |  |`);
+    rows.push(`| ${label} | 1 | ${r1.toFixed(1)} | ${(1000 / r1).toFixed(1)} |  |  |  |  |`);
     // Issue "Nothing crashes...": SharedBumpArena >= 1.6x; issue "page engine": ConcurrentHeap >= 1.7x.
     const target = kind === "bump" ? 1.6 : kind === "heap" ? 1.7 : 0;
     rows.push(
       `| ${label} | 2 | ${r2.toFixed(1)} | ${(2000 / r2).toFixed(1)} | ${scale.toFixed(2)}x (${spread})${
         own > 0 ? `; ${(scale / own).toFixed(2)} of the unshared control's` : ""
-      } | ${target > 0 ? `>= ${target}x` : ""} | ${target > 0 ? (scale >= target ? "yes" : "**no**") : ""} |`,
+      } | ${median(skews).toFixed(2)}, ${Math.max(...skews).toFixed(2)} | ${target > 0 ? `>= ${target}x` : ""} | ${target > 0 ? (scale >= target ? "yes" : "**no**") : ""} |`,
     );
   }
 
@@ -267,7 +298,7 @@ if (!isMainThread) {
   }
   progress(++done, steps, "measurements");
   rows.push(
-    `| SlabRemote: remote free (push; the owner drains), 2 workers | 2 |  | ${median(remoteSamples).toFixed(1)} |  |  |  |`,
+    `| SlabRemote: remote free (push; the owner drains), 2 workers | 2 |  | ${median(remoteSamples).toFixed(1)} |  |  |  |  |`,
   );
 
   // One worker: ConcurrentHeap against Tlsf on the same churn.
@@ -297,13 +328,13 @@ if (!isMainThread) {
   const ratio = single["ConcurrentHeap"]! / single["Tlsf"]!;
   progress(++done, steps, "measurements");
   rows.push(
-    `| one worker: free + malloc churn | 1 | | Tlsf ${single["Tlsf"]!.toFixed(1)}, ConcurrentHeap ${single["ConcurrentHeap"]!.toFixed(1)} | ${ratio.toFixed(2)}x Tlsf | <= 1.5x Tlsf | ${ratio <= 1.5 ? "yes" : "**no**"} |`,
+    `| one worker: free + malloc churn | 1 | | Tlsf ${single["Tlsf"]!.toFixed(1)}, ConcurrentHeap ${single["ConcurrentHeap"]!.toFixed(1)} | ${ratio.toFixed(2)}x Tlsf |  | <= 1.5x Tlsf | ${ratio <= 1.5 ? "yes" : "**no**"} |`,
   );
 
   publish({
     section: "workers",
     title: "Many workers, one memory",
-    setup: `${machine()}; ${OPS} operations per worker (bump: ${OPS * BUMP_FACTOR}); ${rounds} rounds (each a run with 1 worker and a run with 2).`,
+    setup: `${machine()}; ${OPS * LOOP_FACTOR} operations per worker and run (one worker against Tlsf: ${OPS}); ${rounds} rounds (each a run with 1 worker and a run with 2).`,
     table: rows.join("\n"),
     charts: [
       { title: "aggregate throughput with 1 and 2 workers", unit: "Mops/s", lowerIsBetter: false, bars },
