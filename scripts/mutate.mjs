@@ -193,11 +193,19 @@ function moduleResults(name) {
         r.invalid++;
         continue;
       }
+      const lines = entry.source.split("\n");
+      const near = `${lines[m.location.start.line - 2] ?? ""} ${lines[m.location.start.line - 1]}`.replace(
+        /\s+/g,
+        " ",
+      );
       const eq = equivalents.findIndex(
         (e) =>
           e.mutator === m.mutatorName &&
           oneLine(e.original) === oneLine(original) &&
-          oneLine(e.replacement) === oneLine(row.replacement),
+          oneLine(e.replacement) === oneLine(row.replacement) &&
+          // `line`, when given: text of the line the mutant starts on (or of the line before it), for an entry whose
+          // original text also occurs at places where the mutant is not equivalent
+          (e.line === undefined || near.includes(e.line.replace(/\s+/g, " "))),
       );
       // A time-out counts as killed, unless the mutant is listed as equivalent: an equivalent mutant cannot hang,
       // but it can run a line more often than Stryker's hit limit allows (for example a gate that calls an
