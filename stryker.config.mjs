@@ -115,7 +115,9 @@ export const MODULES = {
     // left out, so a surviving mutant costs a few seconds, not 25 (slab and test/corruption, fast, stay)
     // slab.mutation4: the survivors of the complete run (28 November) that change behaviour (resize's messages,
     // contains() of a BigInt or a Symbol); the rest of that run's open mutants are listed as equivalent
+    // slab.mutation5: the survivor of the confirming run (29 November) that changes behaviour (a MAC without metadata)
     tests: [
+      "src/layout/slab.mutation5",
       "src/layout/slab.mutation4",
       "src/layout/slab.mutation3",
       "src/layout/slab.mutation2",

@@ -1,8 +1,8 @@
 // Slab, the third round of mutation tests (issue #15): the survivors of the complete run of 28 November that change
 // behaviour. The rest of that run's open mutants are listed in stryker/equivalent.json with the reason each is
 // equivalent (fast-path guards that only send a request to a slow path giving the same answer, fills that write the
-// same bytes another way, checkFree's unused `_freeing` argument, allocateSlow's unchecked pop, which no request
-// reaches: allocRaw pops every unchecked request that could be served before calling it).
+// same bytes another way, checkFree's unused `_freeing` argument; allocateSlow's unchecked pop, which no request
+// reached, is gone since 29 November).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ArrayBufferBacked, LayoutError } from "../index.js";

@@ -606,11 +606,9 @@ export class Slab implements Allocator, RawLayer, FixedRange {
     if (size > this.blockSize || align > this.align) return NULL; // cannot be served by any block (I3)
     const n = this.freeCount;
     if (n !== 0) {
+      // Only a checked slab pops here (an unchecked one pops in allocRaw, and reaches this line only retired, which
+      // throws above); on an unchecked one the checks would pass anyway: only the slab writes its free set.
       const ptr = this.freeSet[n - 1]!;
-      if (!this.checked) {
-        this.freeCount = n - 1;
-        return ptr;
-      }
       if (this.entryIsSound(ptr, n - 1)) {
         this.freeCount = n - 1;
         this.topCopy = -1; // the entry below was signed when this one buried it
