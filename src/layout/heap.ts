@@ -268,6 +268,7 @@ export class Heap extends PageEngine implements Allocator {
     for (let g = 0; g < this.owners.length; g++) if (this.owners[g] !== 0) liveStates++;
     let liveSlots = 0;
     const meta = this.meta;
+    const held = new Set<number>();
     this.validatePages(
       (r) => {
         const blk = meta[r + BLK]!;
@@ -278,11 +279,26 @@ export class Heap extends PageEngine implements Allocator {
           if (this.map[2 * u] !== r && this.map[2 * u + 1] !== r)
             fail(`page ${r} is missing from the map at unit ${u}`);
         liveSlots += meta[r + RECORD.CAP]! - meta[r + RECORD.TOP]!;
+        held.add(r);
       },
       () => 0,
     );
     if (liveStates !== liveSlots)
       fail(`${liveStates} live granules in owners, ${liveSlots} live slots in pages`);
+    // and the other way: the map names only pages held, at units their blocks meet (a stale entry would take the
+    // place of a page that meets the unit later)
+    for (let i = 0; i < this.map.length; i++) {
+      const r = this.map[i]!;
+      if (r === SENTINEL) continue;
+      const u = i >>> 1;
+      const from = this.base + u * (1 << UNIT);
+      if (
+        !held.has(r) ||
+        meta[r + BLK]! >= from + (1 << UNIT) ||
+        meta[r + BLK]! + meta[r + BLK_BYTES]! <= from
+      )
+        fail(`the map names page ${r} at unit ${u}, which no block of a held page meets`);
+    }
   }
 
   /**
