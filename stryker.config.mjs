@@ -199,7 +199,10 @@ export const MODULES = {
     // at load took a minute a survivor, and it had killed none of lines 1-480). The race file is in the group since
     // 29 November (the only file that reached finishTaking then; it kills beginTaking's S_TAKING_N store). mutation4:
     // the survivors of the 29 November runs (collect, finishTaking's ends, adoption, a partial run of free pages).
+    // mutation5: those of the confirming run (adoption of class 0, a scribbled class, at a full heap; the free-page
+    // scan's start, its run past the last page, a cursor outside the heap).
     tests: [
+      "src/layout/concurrent-heap.mutation5",
       "src/layout/concurrent-heap.mutation4",
       "src/layout/concurrent-heap.mutation3",
       "src/layout/concurrent-heap.mutation2",

@@ -102,7 +102,7 @@ const MAGIC = 0x6368_6562; // "cheb": the page-engine format
 // control words
 const C_MAGIC = 0;
 const C_PAGES = 1; // page count
-const C_NEXT_PAGE = 2; // bump cursor (pages)
+const C_NEXT_PAGE = 2; // bump cursor (pages): read through cursorOf(), which checks it
 const C_FREE_HINT = 3; // where the next scan for a free page starts
 const C_ABANDONED = 4; // abandon generation: moves on after pages are marked abandoned (workers then scan for them)
 const C_SLOTS = 5; // byte offsets of the regions
@@ -139,6 +139,7 @@ export const LAYOUT = Object.freeze({
   PAGE_GRANULES,
   C_PAGES,
   C_NEXT_PAGE,
+  C_FREE_HINT,
   C_SLOTS,
   C_HEADERS,
   C_OWNERS,
@@ -486,7 +487,7 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
     }
     let inUse = 0;
     let live = 0;
-    const cursor = Atomics.load(w, C_NEXT_PAGE);
+    const cursor = this.cursorOf("stats");
     for (let p = 0; p < cursor; p++) {
       if (Atomics.load(w, this.headers + p * H_WORDS + H_OWNER) === 0) continue;
       inUse++;
@@ -543,6 +544,7 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
       (r) => remoteIn(meta[r + ID]!, meta[r + CLS]!),
     );
     const cursor = Atomics.load(w, C_NEXT_PAGE);
+    if (cursor >>> 0 > this.pageCount) fail(`the page cursor ${cursor} is outside 0..${this.pageCount}`);
     let spanLeft = 0;
     let spanOwner = 0;
     for (let page = 1; page <= this.pageCount; page++) {
@@ -686,7 +688,7 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
   private takeOver(workerId: number): number {
     const w = this.words;
     const dead = workerId + 1;
-    const cursor = Atomics.load(w, C_NEXT_PAGE);
+    const cursor = this.cursorOf("reclaim");
     let taken = this.finishTaking(workerId, cursor);
     for (let page = 1; page <= cursor; page++) {
       const h = this.headers + (page - 1) * H_WORDS;
@@ -922,7 +924,7 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
     const w = this.words;
     const owners = this.owners;
     if (this.adoptFrom === 0) this.adoptGen = Atomics.load(w, C_ABANDONED);
-    const cursor = Atomics.load(w, C_NEXT_PAGE);
+    const cursor = this.cursorOf("allocate");
     for (; this.adoptFrom < cursor;) {
       const page = ++this.adoptFrom;
       const h = this.headers + (page - 1) * H_WORDS;
@@ -989,7 +991,7 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
   private bumpPages(n: number): number {
     const w = this.words;
     for (;;) {
-      const cur = Atomics.load(w, C_NEXT_PAGE);
+      const cur = this.cursorOf("allocate");
       if (cur + n > this.pageCount) {
         this.endTaking();
         return 0;
@@ -1021,10 +1023,10 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
    */
   private claimFreePages(n: number): number {
     const w = this.words;
-    const cursor = Atomics.load(w, C_NEXT_PAGE);
+    const cursor = this.cursorOf("allocate");
     if (cursor < n) return 0;
-    const hint = Atomics.load(w, C_FREE_HINT);
-    for (let scanned = 0, start = hint < cursor ? hint : 0; scanned < cursor; scanned++) {
+    const hint = Atomics.load(w, C_FREE_HINT); // only where the scan starts: any value outside 0..cursor - 1 is 0
+    for (let scanned = 0, start = hint >>> 0 < cursor ? hint : 0; scanned < cursor; scanned++) {
       const first = (start + scanned) % cursor;
       if (first + n > cursor) continue;
       let taken = 0;
@@ -1057,6 +1059,18 @@ export class ConcurrentHeap extends PageEngine implements Allocator {
       if ((old & bit) === 0) return id;
     }
     throw new AllocError(`ConcurrentHeap: ${MAX_WORKERS} workers are attached already`);
+  }
+
+  /**
+   * The page cursor, checked: every page below it has been taken from the pool once, and the page table and the
+   * owners table end at the page count, so a cursor outside 0..pageCount (a scribbled control word) would make the
+   * scans read and write past them. Raises `CorruptionError` (counted) for one.
+   */
+  private cursorOf(what: string): number {
+    const cursor = Atomics.load(this.words, C_NEXT_PAGE);
+    if (cursor >>> 0 > this.pageCount)
+      this.corrupt(what, `the page cursor says ${cursor}, outside 0..${this.pageCount}`);
+    return cursor;
   }
 
   /** Counts a corruption and raises it. */

@@ -15,4 +15,4 @@ export interface ConcurrentHeapInternals {
   pageCount: number;
 }
 /** The layout's word offsets and sizes, as the white-box tests use them. */
-export const { H_WORDS, H_OWNER, H_CLASS, C_NEXT_PAGE, PAGE, PAGE_GRANULES } = LAYOUT;
+export const { H_WORDS, H_OWNER, H_CLASS, H_REMOTE, C_NEXT_PAGE, C_FREE_HINT, PAGE, PAGE_GRANULES } = LAYOUT;
