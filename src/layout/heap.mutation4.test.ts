@@ -1,12 +1,14 @@
 // Heap, fourth file of mutation tests (issue #15): the survivors of the confirming run (29 November) that change
 // behaviour. A page whose Tlsf block ends exactly at a 4 KiB unit of the page map is in the map at the units its
-// block meets and at no other (an entry at the next unit would outlive the page and take a slot a later page needs:
-// validate() now checks the map that way round too), and its last slot works.
+// block meets and at no other (an entry at the next unit would outlive the page and take a slot a later page needs);
+// validate() now checks the map that way round too (an entry for a page not held, or at a unit its block does not
+// meet, at both edges).
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ArrayBufferBacked } from "../index.js";
 import { Heap } from "./heap.js";
 import { RECORD } from "./page-engine.js";
+import { validateFails } from "../../test/helpers/assertions.js";
 
 /** What these tests read of a page: its record (by a slot's owner id) and that record's words. */
 interface Pages {
@@ -17,9 +19,22 @@ interface Pages {
   base: number;
 }
 const pages = (h: Heap): Pages => h as unknown as Pages;
+const UNIT = 4096;
+const stale = /^Heap\.validate: the map names page \d+ at unit \d+, which no block of a held page meets$/;
 
-test("Heap: a page whose block ends at a unit of the page map is in the map only at the units its block meets", () => {
-  let aligned = 0;
+/** `h.validate()` fails naming a map entry, with `map[i]` set to `r`; then the entry is put back. */
+function refusesEntry(h: Heap, i: number, r: number): void {
+  const map = pages(h).map;
+  const was = map[i]!;
+  map[i] = r;
+  validateFails(h, "Heap", stale);
+  map[i] = was;
+  h.validate();
+}
+
+test("Heap: the page map names a page only at the units its block meets, and validate() checks each entry", () => {
+  let endAligned = 0;
+  let startAligned = 0;
   for (let lead = 0; lead < 512; lead++) {
     // a large block first (straight from the Tlsf), then a 16-byte slot: its page is carved right after the large block
     const h = new Heap(new ArrayBufferBacked(1 << 19));
@@ -27,19 +42,36 @@ test("Heap: a page whose block ends at a unit of the page map is in the map only
     const p = h.malloc(16);
     const I = pages(h);
     const r = I.records[I.owners[(p - I.base) >>> 4]!]!;
-    const end = I.meta[r + RECORD.BLK]! + I.meta[r + RECORD.BLK_BYTES]!;
-    if (((end - I.base) & 4095) !== 0) continue;
-    aligned++;
-    const next = (end - I.base) >>> 12;
-    assert.notEqual(I.map[2 * next], r, "the unit that starts where the page ends does not name it");
-    assert.notEqual(I.map[2 * next + 1], r);
+    const blk = I.meta[r + RECORD.BLK]!;
+    const end = blk + I.meta[r + RECORD.BLK_BYTES]!;
+    const first = (blk - I.base) >>> 12;
+    const after = (end - I.base) >>> 12; // the unit after the page's last byte's
     h.validate();
-    // the page goes back to the Tlsf when its one slot is freed (a Heap keeps at most one empty page: this one is
-    // kept), and the heap stays whole whatever comes next
+    if (((end - I.base) & (UNIT - 1)) === 0) {
+      endAligned++;
+      assert.notEqual(I.map[2 * after], r, "the unit that starts where the page ends does not name it");
+      assert.notEqual(I.map[2 * after + 1], r);
+      refusesEntry(h, 2 * after + 1, r); // an entry there would be stale
+    }
+    if (((blk - I.base) & (UNIT - 1)) === 0) {
+      startAligned++;
+      refusesEntry(h, 2 * (first - 1) + 1, r); // the unit that ends where the page begins
+    }
+    if (lead === 0) {
+      // an entry past the page, and one naming a record no page holds (a copy of the page's record, elsewhere)
+      refusesEntry(h, 2 * (after + 2) + 1, r);
+      const copy = I.meta.length - 2 * 13;
+      I.meta.copyWithin(copy, r, r + 13);
+      refusesEntry(h, 2 * first + 1, copy);
+    }
+    // the page goes back to the Tlsf when its one slot is freed (or stays kept), and the heap stays whole
     h.free(p);
     h.free(big);
     for (let i = 0; i < 16; i++) h.malloc(16 + (i % 4) * 4096);
     h.validate();
   }
-  assert.ok(aligned >= 1, `${aligned} pages ended at a unit boundary`);
+  assert.ok(
+    endAligned >= 1 && startAligned >= 1,
+    `${endAligned} pages ended, ${startAligned} began at a unit`,
+  );
 });
