@@ -139,4 +139,21 @@ describe("ConcurrentHeap: the scan for free pages", () => {
       validateFails(a, "ConcurrentHeap", new RegExp(`the page cursor ${cursor} is outside 0\\.\\.4$`));
     }
   });
+
+  test("a bad cursor is named by the call that met it: a first scan for abandoned pages, a reclaim", () => {
+    const [a, b] = pair(4);
+    a.allocate(16);
+    const I = internals(a);
+    Atomics.store(I.words, C_NEXT_PAGE, -2);
+    // b has not scanned for abandoned pages yet: its first refill does, before it looks for a page
+    assert.throws(
+      () => b.allocate(16),
+      isError(CorruptionError, /^ConcurrentHeap\.allocate: the page cursor says -2, outside 0\.\.4/),
+    );
+    assert.throws(
+      () => a.reclaim(b.workerId),
+      isError(CorruptionError, /^ConcurrentHeap\.reclaim: the page cursor says -2, outside 0\.\.4/),
+    );
+    assert.equal(a.corruptionEvents() + b.corruptionEvents(), 2);
+  });
 });
