@@ -2,7 +2,7 @@
 // behaviour. A page whose Tlsf block ends exactly at a 4 KiB unit of the page map is in the map at the units its
 // block meets and at no other (an entry at the next unit would outlive the page and take a slot a later page needs);
 // validate() now checks the map that way round too (an entry for a page not held, or at a unit its block does not
-// meet, at both edges).
+// meet, at both edges); and a pointer in the last granule of the span that is no block is refused.
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ArrayBufferBacked } from "../index.js";
@@ -74,4 +74,25 @@ test("Heap: the page map names a page only at the units its block meets, and val
     endAligned >= 1 && startAligned >= 1,
     `${endAligned} pages ended, ${startAligned} began at a unit`,
   );
+});
+
+test("Heap: a pointer in the last granule of the heap's span that is no live block is refused, changing nothing", () => {
+  for (const size of [1 << 16, (1 << 16) + 8, 100_008]) {
+    const h = new Heap(new ArrayBufferBacked(size));
+    const live = Array.from({ length: 8 }, (_, i) => h.malloc(16 + i * 100));
+    const I = pages(h);
+    const span = h.stats().heapBytes;
+    const last = I.base + (((span - 1) >>> 4) << 4); // the last 16-aligned offset below the span's end
+    for (const ptr of [last, last - 16]) {
+      assert.throws(
+        () => h.free(ptr),
+        /is not a live block of this heap/,
+        `free(${ptr}) of a ${size}-byte heap`,
+      );
+      assert.equal(h.sizeOf(ptr), -1);
+    }
+    h.validate();
+    for (const p of live) h.free(p);
+    h.validate();
+  }
 });
