@@ -20,16 +20,8 @@ import {
 import { Heap } from "./heap.js";
 import { MAX_PAGES, RECORD } from "./page-engine.js";
 import { isError } from "../../test/helpers/assertions.js";
+import { pages } from "../../test/helpers/heap-internals.js";
 
-/** What these tests read of a page: its record (by a slot's owner id) and that record's words. */
-interface Pages {
-  meta: Int32Array;
-  records: Int32Array;
-  owners: Uint16Array;
-  map: Int32Array;
-  base: number;
-}
-const pages = (h: Heap): Pages => h as unknown as Pages;
 /** The Tlsf block of the page that holds the live slot `p`. */
 const pageBlock = (h: Heap, p: number): number => {
   const I = pages(h);

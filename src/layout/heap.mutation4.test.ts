@@ -9,16 +9,8 @@ import { ArrayBufferBacked } from "../index.js";
 import { Heap } from "./heap.js";
 import { RECORD } from "./page-engine.js";
 import { validateFails } from "../../test/helpers/assertions.js";
+import { pages } from "../../test/helpers/heap-internals.js";
 
-/** What these tests read of a page: its record (by a slot's owner id) and that record's words. */
-interface Pages {
-  meta: Int32Array;
-  records: Int32Array;
-  owners: Uint16Array;
-  map: Int32Array;
-  base: number;
-}
-const pages = (h: Heap): Pages => h as unknown as Pages;
 const UNIT = 4096;
 const stale = /^Heap\.validate: the map names page \d+ at unit \d+, which no block of a held page meets$/;
 

@@ -6,7 +6,6 @@ import {
   AllocError,
   ArrayBufferBacked,
   CorruptionError,
-  type FreelistProtection,
   HalfSipHashMac,
   InvalidPointerError,
   SharedArrayBufferBacked,
@@ -14,6 +13,7 @@ import {
   Tlsf,
 } from "../index.js";
 import { RemoteFreeRing, Slab, SlabOwner } from "./index.js";
+import { CountingMac } from "../../test/helpers/counting-mac.js";
 
 describe("Slab free-list MAC against replays", () => {
   const signed = (): { slab: Slab; set: Int32Array } => {
@@ -73,20 +73,6 @@ describe("Slab free-list MAC against replays", () => {
 });
 
 describe("Slab free-list MAC: the top entry is signed when a later free buries it", () => {
-  /** HalfSipHashMac with counters, to see how many tags a workload computes and checks. */
-  class CountingMac implements FreelistProtection {
-    signs = 0;
-    verifies = 0;
-    private readonly mac = new HalfSipHashMac();
-    sign(next: number, slot: number): number {
-      this.signs++;
-      return this.mac.sign(next, slot);
-    }
-    verify(next: number, slot: number, tag: number): boolean {
-      this.verifies++;
-      return this.mac.verify(next, slot, tag);
-    }
-  }
   const counted = (): { slab: Slab; set: Int32Array; mac: CountingMac } => {
     const meta = new ArrayBufferBacked(1 << 12);
     const mac = new CountingMac();

@@ -6,23 +6,9 @@
 // request to the slow path, checkFree's unused `_freeing` argument).
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { ArrayBufferBacked, type FreelistProtection, HalfSipHashMac } from "../index.js";
+import { ArrayBufferBacked } from "../index.js";
 import { Slab } from "./slab.js";
-
-/** HalfSipHashMac with counters. */
-class CountingMac implements FreelistProtection {
-  signs = 0;
-  verifies = 0;
-  private readonly mac = new HalfSipHashMac();
-  sign(next: number, slot: number): number {
-    this.signs++;
-    return this.mac.sign(next, slot);
-  }
-  verify(next: number, slot: number, tag: number): boolean {
-    this.verifies++;
-    return this.mac.verify(next, slot, tag);
-  }
-}
+import { CountingMac } from "../../test/helpers/counting-mac.js";
 
 test("Slab with a MAC and its free set in the JS heap: k frees then k allocations sign and check k - 1 entries", () => {
   const mac = new CountingMac();
