@@ -49,8 +49,8 @@ const WARMUP = 500_000;
  * hundred times per million steps (`refill`, `newPage`: 4 ms each) were compiled on V8's background thread during
  * the timed loop. With one worker that thread had the second core to itself; with two it took a share of a core a
  * timed worker ran on, and the pair measured the compiler (traced with --trace-opt: the heap scaled 1.44-1.67x with
- * concurrent compiling, 1.71-2.04x in the same minutes with --no-concurrent-recompilation). Eight calls of 500,000
- * steps leave only a small function or two (under 1 ms) to compile in the timed loop.
+ * concurrent compiling, 1.71-2.04x in the same minutes with --no-concurrent-recompilation). After eight calls of
+ * 500,000 steps a rarely reached slow path or two is still compiled in the timed loop (see {@link LOOP_FACTOR}).
  */
 const WARMUP_CALLS = 8;
 
