@@ -33,7 +33,9 @@
  * or an overflow into a freed block changes nothing the heap reads. Every free is decided by the `owners` entry (a
  * compare-and-swap from the page's id), so double frees, interior and foreign pointers are refused exactly, from any
  * worker. A remote-free bit is only a hint: the owner takes a slot back only where `owners` says `REMOTE`, and pushes
- * at most a page's capacity.
+ * at most a page's capacity. The shared words that steer the page scans are checked before they are followed: a page
+ * cursor outside `0..pageCount` raises a counted `CorruptionError` (and `validate()` names it), and a scan's start
+ * hint outside the pages taken is ignored.
  *
  * Classes: `Heap`'s, 16 .. 16 KiB in four steps per power of two (16-byte aligned; a power-of-two class for larger
  * alignments up to 16 KiB); larger blocks take whole pages. Everything shared lives in the memory; `share()` /
