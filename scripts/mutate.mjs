@@ -154,9 +154,8 @@ function loadEquivalents() {
   return JSON.parse(readFileSync(EQUIVALENT, "utf8")).equivalent;
 }
 
-/** The source text a mutant replaces, from the file's source as the incremental file recorded it. */
-function originalText(source, location) {
-  const lines = source.split("\n");
+/** The source text a mutant replaces, from the lines of the file as the incremental file recorded it. */
+function originalText(lines, location) {
   const { start, end } = location;
   if (start.line === end.line) return lines[start.line - 1].slice(start.column - 1, end.column - 1);
   const parts = [lines[start.line - 1].slice(start.column - 1)];
@@ -180,9 +179,10 @@ function moduleResults(name) {
   const r = { killed: 0, survived: [], equivalent: [], invalid: 0, total: 0 };
   for (const [fileName, entry] of Object.entries(report.files)) {
     const rel = relative(ROOT, fileName) || fileName;
+    const lines = entry.source.split("\n");
     for (const m of entry.mutants) {
       r.total++;
-      const original = originalText(entry.source, m.location);
+      const original = originalText(lines, m.location);
       const where = `${rel.replace(/^.*?src\//, "src/")}:${m.location.start.line}`;
       const row = { where, mutator: m.mutatorName, original, replacement: m.replacement ?? "" };
       if (m.status === "Killed") {
@@ -193,7 +193,6 @@ function moduleResults(name) {
         r.invalid++;
         continue;
       }
-      const lines = entry.source.split("\n");
       const near = `${lines[m.location.start.line - 2] ?? ""} ${lines[m.location.start.line - 1]}`.replace(
         /\s+/g,
         " ",
