@@ -1,14 +1,15 @@
 // Many workers, one memory: aggregate throughput with 1 and 2 workers for SharedBumpArena and ConcurrentHeap, the
-// cost of a remote free (SlabRemote push + the owner's drain), and ConcurrentHeap against Tlsf in one worker.
-// Every worker first runs the same loop untimed (WARMUP_CALLS calls of WARMUP steps, each followed by a pause, so the
-// timed loop is optimized code in every worker and no compile job is left to run beside it), then waits at a barrier
-// until every worker of the run is warm, so the timed loops overlap; each times its own loop, and the aggregate rate is total operations / the slowest
-// worker's time. Scaling is measured in pairs: each round runs 1 worker and then 2 (in alternating order), and the
-// figure is the median of the rounds' ratios with their min .. max, so a slow minute of the host moves both sides of
-// a ratio, not one. A control row runs the same pairs with no shared memory at all (each worker hashes its own
-// array), and each primitive has an unshared control: the same loop with each worker on a structure of its own.
-// Measured here, a loop of the primitives' kind scales less than the hash (1.6-1.75x against 1.9x on two vCPUs),
-// so the share of the unshared control's scaling is what sharing costs. `node build/bench/workers.js [--rounds=N] [--verbose] [--write]` (`--verbose`: every round's rates on stderr).
+// cost of a remote free (SlabRemote push + the owner's drain), and ConcurrentHeap against Tlsf in one worker. Every
+// worker first runs the same loop untimed (WARMUP_CALLS calls of WARMUP steps, each followed by a pause, so the timed
+// loop is optimized code in every worker and no compile job is left to run beside it), then waits at a barrier until
+// every worker of the run is warm, so the timed loops overlap; each times its own loop, and the aggregate rate is
+// total operations / the slowest worker's time. Scaling is measured in pairs: each round runs 1 worker and then 2 (in
+// alternating order), and the figure is the median of the rounds' ratios with their min .. max, so a slow minute of
+// the host moves both sides of a ratio, not one. A control row runs the same pairs with no shared memory at all (each
+// worker hashes its own array), and each primitive has an unshared control: the same loop with each worker on a
+// structure of its own, so the share of the unshared control's scaling is what sharing costs; the slower / faster
+// worker column shows the runs in which the host slowed one vCPU (docs/PERFORMANCE.md).
+// `node build/bench/workers.js [--rounds=N] [--verbose] [--write]` (`--verbose`: every round's rates on stderr).
 import { Worker, isMainThread, parentPort, workerData } from "node:worker_threads";
 import {
   ArrayBufferBacked,
@@ -179,11 +180,8 @@ if (!isMainThread) {
   const bars: Bar[] = [];
   const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
 
-  /** The last run's slowest worker's time over its fastest worker's (1 for a run of one worker). */
-  let lastSkew = 1;
-
-  /** Runs one job per worker, starts them together, returns the slowest worker's nanoseconds. */
-  async function runWorkers(jobs: Omit<Job, "start" | "count">[]): Promise<number> {
+  /** Runs one job per worker, starts them together, returns each worker's nanoseconds. */
+  async function runWorkers(jobs: Omit<Job, "start" | "count">[]): Promise<number[]> {
     const start = new SharedArrayBuffer(8);
     const workers = jobs.map(
       (job) =>
@@ -195,13 +193,14 @@ if (!isMainThread) {
     await new Promise((r) => setTimeout(r, 100)); // let them reach the start line
     Atomics.store(new Int32Array(start), 0, 1);
     Atomics.notify(new Int32Array(start), 0);
-    const ns = await Promise.all(results);
-    lastSkew = Math.max(...ns) / Math.min(...ns);
-    return Math.max(...ns);
+    return Promise.all(results);
   }
 
-  /** One run of `kind` with `n` workers over a fresh structure: operations per microsecond, all workers together. */
-  async function rate(run: (typeof kinds)[number], n: number): Promise<number> {
+  /**
+   * One run of `kind` with `n` workers over a fresh structure: operations per microsecond, all workers together
+   * (over the slowest worker's time), and the slowest worker's time over the fastest one's.
+   */
+  async function rate(run: (typeof kinds)[number], n: number): Promise<{ rate: number; skew: number }> {
     const kind = run === "bump-own" ? "bump" : run === "heap-own" ? "heap" : run;
     const arena =
       run === "bump"
@@ -214,7 +213,8 @@ if (!isMainThread) {
       ...(heap ? { heap: heap.share() } : {}),
     };
     const ns = await runWorkers(Array.from({ length: n }, () => job));
-    return ((n * OPS * LOOP_FACTOR) / ns) * 1000;
+    const slowest = Math.max(...ns);
+    return { rate: ((n * OPS * LOOP_FACTOR) / slowest) * 1000, skew: slowest / Math.min(...ns) };
   }
 
   const rows: string[] = [
@@ -229,12 +229,13 @@ if (!isMainThread) {
     const skews: number[] = [];
     for (let r = 0; r < rounds; r++) {
       // alternate which side of the pair runs first, so neither always meets a warmer or a colder machine
-      let a: number, b: number;
-      if (r % 2 === 0) ((a = await rate(kind, 1)), (b = await rate(kind, 2)), skews.push(lastSkew));
-      else ((b = await rate(kind, 2)), skews.push(lastSkew), (a = await rate(kind, 1)));
-      one.push(a);
-      two.push(b);
-      ratios.push(b / a);
+      let a: { rate: number }, b: { rate: number; skew: number };
+      if (r % 2 === 0) ((a = await rate(kind, 1)), (b = await rate(kind, 2)));
+      else ((b = await rate(kind, 2)), (a = await rate(kind, 1)));
+      one.push(a.rate);
+      two.push(b.rate);
+      ratios.push(b.rate / a.rate);
+      skews.push(b.skew);
     }
     if (process.argv.includes("--verbose"))
       console.error(
@@ -289,7 +290,7 @@ if (!isMainThread) {
         from: (k * N) / 2,
         to: ((k + 1) * N) / 2,
       })),
-    ).then((ns) => ((finished = true), ns));
+    ).then((ns) => ((finished = true), Math.max(...ns)));
     while (!finished || owner.ring.pending() > 0) {
       owner.drain();
       await new Promise((res) => setImmediate(res));
