@@ -398,6 +398,170 @@ describe("RemoteFreeRing's seal (crash-safe)", () => {
     assert.equal(r.settled(), true);
     assert.equal(r.push(5), "closed");
   });
+
+  const W_TAIL = 2;
+  /** The index in `i32` of the slot of sequence `seq` of a ring of 4 slots. */
+  const slotOf = (r: RemoteFreeRing, seq: number): number => (r.offset + RING_CONTROL_BYTES) / 4 + (seq & 3);
+  /** The steps of a push up to the CAS of its slot: it reads closed, tail, head and the slot. */
+  const BEFORE_SLOT_CAS = 4;
+
+  test("a close while a producer between its slot's CAS and tail's move is paused: no push lands after the close", () => {
+    // B reads the ring open and is preempted; A pushes and is preempted right after the CAS of its slot (tail
+    // lags A's word); the owner closes; A moves tail on and returns; B goes on from the tail A left. The close
+    // must have sealed after A's word, whatever tail said: B is refused.
+    const r = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
+    for (let i = 0; i < 5; i++) {
+      r.push(1000 + i); // five words along: tail and head are 5 (past a lap, not 0)
+      r.drain(() => {});
+    }
+    let resultA = "";
+    let resultB = "";
+    let pausedA = false;
+    const s = preemptAt(
+      CLOSED_STEPS,
+      () => void (resultB = r.push(5)),
+      () => {
+        pausedA = preemptAt(
+          BEFORE_SLOT_CAS + 1,
+          () => void (resultA = r.push(77)),
+          () => r.close(),
+        ).preempted;
+      },
+    );
+    assert.ok(s.preempted && pausedA);
+    assert.equal(resultA, "ok", "A's word was in before the close");
+    assert.equal(resultB, "closed", "B went on after the close returned");
+    assert.deepEqual(drainAll(r), [77]);
+    assert.equal(r.settled(), true);
+  });
+
+  test("the seal's CAS losing to a producer's slot CAS: the seal goes after that word, no push lands after the close", () => {
+    // B reads the ring open and is preempted; the owner closes, and producer A (read the ring open before) does
+    // the CAS of its slot after each step of the close; A then moves tail on; B goes on. A's word, if it landed,
+    // is drained; B is refused in every schedule.
+    let lost = 0;
+    for (let k = 0; k < 12; k++) {
+      const r = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
+      r.push(1);
+      let tailA = -1;
+      let landed = false;
+      let resultB = "";
+      let closeRan = false;
+      preemptAt(
+        CLOSED_STEPS,
+        () => void (resultB = r.push(3)),
+        () => {
+          const inClose = preemptAt(
+            k,
+            () => r.close(),
+            () => {
+              // A's CAS, from lap 0's empty value, of the slot at the tail it read
+              tailA = Atomics.load(r.memory.i32, r.offset / 4 + W_TAIL);
+              landed = Atomics.compareExchange(r.memory.i32, slotOf(r, tailA), 0, 2) === 0;
+            },
+          );
+          closeRan = inClose.preempted;
+          if (landed) Atomics.compareExchange(r.memory.i32, r.offset / 4 + W_TAIL, tailA, tailA + 1); // A goes on
+        },
+      );
+      if (!closeRan) break;
+      assert.equal(resultB, "closed", `A stepped in after ${k} steps of the close`);
+      assert.deepEqual(drainAll(r), landed ? [1, 2] : [1], `A stepped in after ${k} steps of the close`);
+      assert.equal(r.settled(), true);
+      if (landed && k > 0) lost++;
+    }
+    assert.ok(lost > 0, "some schedule has A's word land inside the close");
+  });
+});
+
+describe("RemoteFreeRing's settled, asked by another process", () => {
+  const CLOSE_STORE = 1; // close()'s first shared-memory step stores the closed flag; its seal follows
+
+  test("an owner stopped inside close(), before its seal: another process seals, and settled is true", () => {
+    const r = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
+    r.push(1);
+    r.drain(() => {});
+    stopAfter(CLOSE_STORE, () => r.close());
+    assert.equal(r.closed, true);
+    const peer = new RemoteFreeRing(r.memory, 128, 4, false);
+    assert.equal(peer.settled(), true, "closed, and every word accepted was drained");
+    assert.equal(peer.push(2), "closed");
+    assert.equal(peer.pending(), 0);
+  });
+
+  test("an owner stopped inside close() while tail lags a word: settled is false until that word is drained", () => {
+    // a producer stopped right after the CAS of its slot: word 77 is in slot 0, tail still names that slot
+    let lagging: RemoteFreeRing | undefined;
+    for (let k = 1; k < 12 && lagging === undefined; k++) {
+      const x = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
+      stopAfter(k, () => void x.push(77));
+      if (x.memory.i32[(x.offset + RING_CONTROL_BYTES) / 4] === 77 && x.pending() === 0) lagging = x;
+    }
+    assert.ok(lagging !== undefined, "a stop between the slot's CAS and tail's move exists");
+    const r = lagging;
+    stopAfter(CLOSE_STORE, () => r.close());
+    const peer = new RemoteFreeRing(r.memory, 128, 4, false);
+    assert.equal(peer.settled(), false, "word 77 is in the ring (tail lags it: pending() was 0)");
+    assert.deepEqual(drainAll(r), [77]);
+    assert.equal(peer.settled(), true);
+  });
+
+  test("a full ring that the owner drains and dies before sealing, under another process's settled(): not settled until sealed", () => {
+    const setup = (): RemoteFreeRing => {
+      const r = new RemoteFreeRing(sab(), 128, 2, true, { crashSafe: true });
+      r.push(1);
+      r.push(2);
+      r.close(); // full: no seal yet
+      return r;
+    };
+    // the owner's drain stopped right after it moved head past the second word (before its seal)
+    let drainSteps = 0;
+    for (let k = 1; k < 20 && drainSteps === 0; k++) {
+      const x = setup();
+      stopAfter(k, () => void x.drain(() => {}));
+      if (x.pending() === 0) drainSteps = k;
+    }
+    assert.ok(drainSteps > 0);
+    // the peer reads closed, then (in its seal) tail, the slot at tail and head: the ring is full
+    const FOUND_FULL = 4;
+    const r = setup();
+    const peer = new RemoteFreeRing(r.memory, 128, 2, false);
+    let answer: boolean | undefined;
+    const s = preemptAt(
+      FOUND_FULL,
+      () => void (answer = peer.settled()),
+      () => void stopAfter(drainSteps, () => void r.drain(() => {})),
+    );
+    assert.ok(s.preempted);
+    assert.equal(answer, false, "no seal yet: a producer that read the ring open could still push");
+    assert.equal(peer.settled(), true, "now the peer seals, and nothing is pending");
+    assert.equal(Atomics.load(r.memory.i32, (r.offset + RING_CONTROL_BYTES) / 4), -0x8000_0000, "the seal");
+  });
+
+  test("asked at every step of the owner's last drain: true exactly once every word is drained", () => {
+    // the ring was full at the close, so the close could not seal: the seal is placed by whoever comes first after
+    // the drain makes room, the drain itself or the process asking
+    for (let k = 0; k < 40; k++) {
+      const r = new RemoteFreeRing(sab(), 128, 2, true, { crashSafe: true });
+      r.push(1);
+      r.push(2);
+      r.close();
+      const peer = new RemoteFreeRing(r.memory, 128, 2, false);
+      let answer: boolean | undefined;
+      let head = -1;
+      const s = preemptAt(
+        k,
+        () => void r.drain(() => {}),
+        () => {
+          head = Atomics.load(r.memory.i32, r.offset / 4 + 1);
+          answer = peer.settled();
+        },
+      );
+      if (!s.preempted) break;
+      assert.equal(answer, head === 2, `asked after ${k} steps of the drain (head ${head})`);
+      assert.equal(peer.settled(), true, "after the drain");
+    }
+  });
 });
 
 describe("RemoteFreeRing's waits", () => {

@@ -316,8 +316,10 @@ export class RemoteFreeRing {
     if (Atomics.load(i32, this.w + W_CLOSED) === 0) return false;
     if (!this.crashSafe) return this.pending() <= 0;
     if (!this.seal()) return false;
-    const head = Atomics.load(i32, this.w + W_HEAD);
-    return Atomics.load(i32, this.slots + (head & (this.capacity - 1))) === SEALED;
+    // Sealed: tail names the seal's slot for good (nothing moves it past a seal), so the consumer has reached the seal
+    // once head equals tail. The slot at head alone would not say it: in the middle of the owner's drain, the slot of
+    // a word just cleared (head not yet moved past it) can already hold the seal of the next lap.
+    return Atomics.load(i32, this.w + W_HEAD) === Atomics.load(i32, this.w + W_TAIL);
   }
 
   /**
