@@ -216,8 +216,10 @@ export const MODULES = {
     // fast files only (1128 mutants): scrub, test/properties and test/refused-calls (12 s a survivor between them)
     // are left out, and tlsf.mutation.test.ts asserts what they would catch
     // src/os/disposed: allocation from a disposed mapping (Linux with the addon; skipped elsewhere)
-    // tlsf.mutation2: the second round, against the survivors of the run with tlsf.mutation alone
+    // tlsf.mutation2: the second round, against the survivors of the run with tlsf.mutation alone; mutation3: the
+    // third, against those of the runs with both
     tests: [
+      "src/layout/tlsf.mutation3",
       "src/layout/tlsf.mutation2",
       "src/layout/tlsf",
       "src/layout/heap",

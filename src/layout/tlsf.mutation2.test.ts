@@ -467,9 +467,11 @@ describe("Tlsf: growing into the range", () => {
     t.validate();
   });
 
-  test("a record a merge set free serves the block a growth appends, linked as the last", () => {
-    // [a 5,000][b 5,000][c 64]: the whole heap; b is freed, then a, which takes b in (b's record is spare, and
-    // still names c as its next); a request of 20,000 bytes appends a block after c on that record
+  test("a record a merge set free serves the front of a free last block that a growth extended", () => {
+    // [a 5,000][b 5,000][c 64][free]: b's request made the heap grow (the search rounds 5,000 up to the next list,
+    // above the 5,072 bytes left after a), so a free block follows c. b is freed, then a, which takes b in (b's
+    // record is spare, and still names c as its next); a request of 20,000 bytes grows the free last block and
+    // takes its front on that record. (tlsf.mutation3 has the heap that ends with a used block.)
     const end = 16 + 8 + 5000 + 8 + 5000 + 8 + 64;
     const t = new Tlsf(exactRange(16, 1 << 20, end) as never);
     const a = t.allocate(5000);

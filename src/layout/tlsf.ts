@@ -655,8 +655,9 @@ export class Tlsf implements Allocator, FixedRange {
    * is a `CorruptionError` (counted).
    */
   private recordOf(what: string, p: number): number {
-    // A WebAssembly memory grown by someone else detached the view: take it again.
-    if (this.i32.length === 0 || this.i32.buffer !== this.memory.buffer) this.i32 = this.view();
+    // A WebAssembly memory grown by someone else detached the view: take it again. (A shared one keeps its old
+    // buffer, which still holds the whole heap.)
+    if (this.i32.length === 0) this.i32 = this.view();
     const r = this.i32[(p - HEADER) >>> 2]!;
     if ((r & (STRIDE - 1)) === 0 && r >>> 0 < this.recTop) {
       if (this.rec[r + OFF] === p) return r;
@@ -986,8 +987,7 @@ export class Tlsf implements Allocator, FixedRange {
   /** Alignment above 8: take `size + align + 24` and give the front (and the tail) back. */
   private allocateAligned(size: number, align: number): number {
     const s = size <= MIN_SIZE ? MIN_SIZE : (size + 7) & ~7;
-    const want = s + align + MIN_SPLIT;
-    if (want > 0x40000000) return NULL;
+    const want = s + align + MIN_SPLIT; // at most 2^30 + 2^21 + 24: its list is within FL_COUNT
     let r = this.search(want);
     if (r === 0) {
       r = this.searchHarder(want);
