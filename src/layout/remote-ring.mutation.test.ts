@@ -407,8 +407,8 @@ describe("RemoteFreeRing's seal (crash-safe)", () => {
 
   test("a close while a producer between its slot's CAS and tail's move is paused: no push lands after the close", () => {
     // B reads the ring open and is preempted; A pushes and is preempted right after the CAS of its slot (tail
-    // lags A's word); the owner closes; A moves tail on and returns; B goes on from the tail A left. The close
-    // must have sealed after A's word, whatever tail said: B is refused.
+    // lags A's word); the owner closes, and its seal moves tail past A's word (as a producer would) and seals after
+    // it; A's own move of tail then fails, and A returns; B goes on. B is refused: no push lands after the close.
     const r = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
     for (let i = 0; i < 5; i++) {
       r.push(1000 + i); // five words along: tail and head are 5 (past a lap, not 0)
@@ -476,6 +476,8 @@ describe("RemoteFreeRing's seal (crash-safe)", () => {
 
 describe("RemoteFreeRing's settled, asked by another process", () => {
   const CLOSE_STORE = 1; // close()'s first shared-memory step stores the closed flag; its seal follows
+  const CLOSED_STEPS = 1; // a push's first shared-memory step reads the closed flag
+  const W_TAIL = 2;
 
   test("an owner stopped inside close(), before its seal: another process seals, and settled is true", () => {
     const r = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
@@ -506,36 +508,111 @@ describe("RemoteFreeRing's settled, asked by another process", () => {
     assert.equal(peer.settled(), true);
   });
 
-  test("a full ring that the owner drains and dies before sealing, under another process's settled(): not settled until sealed", () => {
-    const setup = (): RemoteFreeRing => {
-      const r = new RemoteFreeRing(sab(), 128, 2, true, { crashSafe: true });
-      r.push(1);
-      r.push(2);
-      r.close(); // full: no seal yet
-      return r;
-    };
+  /** A crash-safe ring of `capacity` slots, full of words 1, 2, ..., closed (so not sealed: no room for the seal). */
+  const fullClosed = (capacity: number): RemoteFreeRing => {
+    const r = new RemoteFreeRing(sab(), 128, capacity, true, { crashSafe: true });
+    for (let i = 1; i <= capacity; i++) assert.equal(r.push(i), "ok");
+    r.close();
+    return r;
+  };
+  const words = (r: RemoteFreeRing): { head: number; tail: number; atHead: number } => {
+    const i32 = r.memory.i32;
+    const head = Atomics.load(i32, r.offset / 4 + 1);
+    const slot = (r.offset + RING_CONTROL_BYTES) / 4 + (head & (r.capacity - 1));
+    return { head, tail: Atomics.load(i32, r.offset / 4 + W_TAIL), atHead: Atomics.load(i32, slot) };
+  };
+  const SEALED = -0x8000_0000;
+
+  test("a full ring that the owner drains and dies before sealing, under another process's settled(): true only once sealed", () => {
     // the owner's drain stopped right after it moved head past the second word (before its seal)
     let drainSteps = 0;
     for (let k = 1; k < 20 && drainSteps === 0; k++) {
-      const x = setup();
+      const x = fullClosed(2);
       stopAfter(k, () => void x.drain(() => {}));
       if (x.pending() === 0) drainSteps = k;
     }
     assert.ok(drainSteps > 0);
-    // the peer reads closed, then (in its seal) tail, the slot at tail and head: the ring is full
-    const FOUND_FULL = 4;
-    const r = setup();
-    const peer = new RemoteFreeRing(r.memory, 128, 2, false);
-    let answer: boolean | undefined;
-    const s = preemptAt(
-      FOUND_FULL,
-      () => void (answer = peer.settled()),
-      () => void stopAfter(drainSteps, () => void r.drain(() => {})),
-    );
-    assert.ok(s.preempted);
-    assert.equal(answer, false, "no seal yet: a producer that read the ring open could still push");
-    assert.equal(peer.settled(), true, "now the peer seals, and nothing is pending");
-    assert.equal(Atomics.load(r.memory.i32, (r.offset + RING_CONTROL_BYTES) / 4), -0x8000_0000, "the seal");
+    // the peer is preempted at each of its steps (closed, tail, head: the ring is full; or, once the drain made room,
+    // the slot and the seal's CAS); only a peer that placed the seal itself may answer true
+    let foundFull = 0;
+    for (let k = 0; ; k++) {
+      const r = fullClosed(2);
+      const peer = new RemoteFreeRing(r.memory, 128, 2, false);
+      let answer: boolean | undefined;
+      const s = preemptAt(
+        k,
+        () => void (answer = peer.settled()),
+        () => void stopAfter(drainSteps, () => void r.drain(() => {})),
+      );
+      if (!s.preempted) break;
+      const after = words(r);
+      if (answer === true)
+        assert.ok(after.atHead === SEALED && after.head === after.tail, `preempted at ${k}`);
+      else foundFull++;
+      assert.equal(peer.settled(), true, `preempted at ${k}: the peer seals now, and nothing is pending`);
+      assert.equal(words(r).atHead, SEALED);
+    }
+    assert.ok(foundFull > 0, "some schedule has the peer find the ring full, then the drain make room");
+  });
+
+  test("a peer's settled() preempted at every step by the owner's whole last drain: tail never passes the seal", () => {
+    // the drain seals at its end; a seal() that read the slot at tail (a word of the previous lap) before the drain
+    // and head after it would take the ring for not full and move tail past the owner's seal: head, stopped at the
+    // seal, would never reach tail again, and settled() would be false for ever
+    for (const capacity of [1, 2, 4]) {
+      for (let k = 0; ; k++) {
+        const r = fullClosed(capacity);
+        const peer = new RemoteFreeRing(r.memory, 128, capacity, false);
+        let got: number[] = [];
+        const s = preemptAt(
+          k,
+          () => void peer.settled(),
+          () => void (got = drainAll(r)),
+        );
+        if (!s.preempted) break;
+        const at = `capacity ${capacity}, preempted at ${k}`;
+        assert.equal(got.length, capacity, at);
+        assert.deepEqual(words(r), { head: capacity, tail: capacity, atHead: SEALED }, at);
+        assert.equal(peer.settled(), true, at);
+        assert.equal(r.settled(), true, at);
+      }
+    }
+  });
+
+  test("a producer that read the ring open, a peer's settled() cut short at every step around the owner's last drain: refused", () => {
+    // P reads the ring open and is preempted; the owner closes the full ring; a peer's settled() is preempted at its
+    // step k by the owner's whole drain (which seals at its end), and the peer dies after j steps in all (the
+    // drain's counted: schedules that would cut the drain are skipped); then P goes on. A seal() that moved tail
+    // past the owner's seal and died before sealing again would let P push behind the seal, where no drain reaches.
+    let schedules = 0;
+    for (let k = 0; k < 8; k++) {
+      for (let j = k; j < k + 40; j++) {
+        const r = fullClosed(2);
+        const producer = new RemoteFreeRing(r.memory, 128, 2, false);
+        const peer = new RemoteFreeRing(r.memory, 128, 2, false);
+        let result = "";
+        let drained: number[] | undefined;
+        preemptAt(
+          CLOSED_STEPS,
+          () => void (result = producer.push(77)),
+          () =>
+            void stopAfter(j, () =>
+              preemptAt(
+                k,
+                () => void peer.settled(),
+                () => void (drained = drainAll(r)),
+              ),
+            ),
+        );
+        if (drained === undefined) continue; // the stop fell inside the owner's drain
+        schedules++;
+        const at = `peer preempted at ${k}, stopped after ${j} steps`;
+        assert.equal(result, "closed", at);
+        assert.deepEqual([...drained, ...drainAll(r)], [1, 2], at);
+        assert.equal(r.settled(), true, at);
+      }
+    }
+    assert.ok(schedules > 20, `${schedules} schedules`);
   });
 
   test("asked at every step of the owner's last drain: true exactly once every word is drained", () => {

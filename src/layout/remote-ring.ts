@@ -287,13 +287,18 @@ export class RemoteFreeRing {
   /**
    * Crash-safe mode, after `close()`: puts the seal in the slot at `tail` (a CAS from its empty value, so it lands
    * after every word pushed before it and no word lands after it). Returns true once sealed; false while the ring
-   * is full (the owner drains, then seals).
+   * is full (the owner drains, then seals). Any worker may call it (`settled()` does).
    */
   private seal(): boolean {
     const i32 = this.memory.i32;
     const w = this.w;
     for (;;) {
+      // The steps of a push, in its order: head is read before the slot, so a slot that still holds a word of the
+      // previous lap is always seen as a full ring. (Read after the slot, head could have passed that word and
+      // the seal the owner placed meanwhile, and tail would be moved past the seal.) A sealed ring is never full.
       const tail = Atomics.load(i32, w + W_TAIL);
+      const head = Atomics.load(i32, w + W_HEAD);
+      if (((tail - head) | 0) >= this.capacity) return false;
       const slot = this.slots + (tail & (this.capacity - 1));
       const v = Atomics.load(i32, slot);
       if (v === SEALED) return true;
@@ -302,8 +307,9 @@ export class RemoteFreeRing {
         if (Atomics.compareExchange(i32, slot, empty, SEALED) === empty) return true;
         continue;
       }
-      if (v > 0 && ((tail - Atomics.load(i32, w + W_HEAD)) | 0) >= this.capacity) return false; // full
-      Atomics.compareExchange(i32, w + W_TAIL, tail, (tail + 1) | 0); // as a producer would: tail lags a word
+      // A word of this lap whose producer has not moved tail yet (or died first), or one drained already: move
+      // tail on for it, as a producer would. A stale tail fails this CAS and is read again.
+      Atomics.compareExchange(i32, w + W_TAIL, tail, (tail + 1) | 0);
     }
   }
 
@@ -316,8 +322,8 @@ export class RemoteFreeRing {
     if (Atomics.load(i32, this.w + W_CLOSED) === 0) return false;
     if (!this.crashSafe) return this.pending() <= 0;
     if (!this.seal()) return false;
-    // Sealed: tail names the seal's slot for good (nothing moves it past a seal), so the consumer has reached the seal
-    // once head equals tail. The slot at head alone would not say it: in the middle of the owner's drain, the slot of
+    // Sealed: tail names the seal's slot for good (a push or a seal moves tail only past a slot holding a word of
+    // that lap, or drained), so the consumer has reached the seal once head equals tail. The slot at head alone would not say it: in the middle of the owner's drain, the slot of
     // a word just cleared (head not yet moved past it) can already hold the seal of the next lap.
     return Atomics.load(i32, this.w + W_HEAD) === Atomics.load(i32, this.w + W_TAIL);
   }
