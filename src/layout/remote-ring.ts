@@ -322,9 +322,9 @@ export class RemoteFreeRing {
     if (Atomics.load(i32, this.w + W_CLOSED) === 0) return false;
     if (!this.crashSafe) return this.pending() <= 0;
     if (!this.seal()) return false;
-    // Sealed: tail names the seal's slot for good (a push or a seal moves tail only past a slot holding a word of
-    // that lap, or drained), so the consumer has reached the seal once head equals tail. The slot at head alone would not say it: in the middle of the owner's drain, the slot of
-    // a word just cleared (head not yet moved past it) can already hold the seal of the next lap.
+    // Sealed: tail names the seal's slot for good (tail moves only past a slot that holds a word of its lap, or held
+    // one), so the owner has reached the seal once head equals tail. The slot at head would not say it: mid-drain, a
+    // word's slot cleared before head moves past it can already hold the next lap's seal.
     return Atomics.load(i32, this.w + W_HEAD) === Atomics.load(i32, this.w + W_TAIL);
   }
 
