@@ -19,6 +19,28 @@ const drainAll = (r: RemoteFreeRing, max?: number): number[] => {
   return got;
 };
 
+/** A push's first shared-memory step reads the closed flag. */
+const CLOSED_STEPS = 1;
+/** The control block's word of tail. */
+const W_TAIL = 2;
+
+/**
+ * A crash-safe ring of 4 slots, `along` words pushed and drained first, whose producer of word 77 was stopped right
+ * after the CAS of its slot: the word is in, tail still names that slot (so `pending()` is 0).
+ */
+const laggingWord = (along: number): RemoteFreeRing => {
+  for (let k = 1; k < 12; k++) {
+    const x = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
+    for (let i = 0; i < along; i++) {
+      x.push(1000 + i);
+      x.drain(() => {});
+    }
+    stopAfter(k, () => void x.push(77));
+    if (x.memory.i32[(x.offset + RING_CONTROL_BYTES) / 4 + (along & 3)] === 77 && x.pending() === 0) return x;
+  }
+  return assert.fail("a stop between the slot's CAS and tail's move exists");
+};
+
 /** A process-shared futex stand-in over a memory that is not a SharedArrayBuffer: records every call. */
 class FakeWaiting implements SharedWaiting {
   readonly waits: { offset: number; expected: number; timeoutMs: number | undefined }[] = [];
@@ -266,19 +288,9 @@ describe("RemoteFreeRing's pushes and drains", () => {
 
   test("pending() is 0, never negative, while tail lags a word the owner already drained", () => {
     const r = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
-    let seen = false;
-    for (let k = 1; k < 12 && !seen; k++) {
-      const x = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
-      stopAfter(k, () => void x.push(77));
-      const slot = x.memory.i32[(x.offset + RING_CONTROL_BYTES) / 4]!;
-      const tail = x.memory.i32[x.offset / 4 + 2]!;
-      if (slot === 77 && tail === 0) {
-        assert.deepEqual(drainAll(x), [77]);
-        assert.equal(x.pending(), 0, "head is past tail: nothing is pending");
-        seen = true;
-      }
-    }
-    assert.ok(seen, "a stop between the slot's CAS and tail's move exists");
+    const x = laggingWord(0);
+    assert.deepEqual(drainAll(x), [77]);
+    assert.equal(x.pending(), 0, "head is past tail: nothing is pending");
     assert.equal(r.pending(), 0);
   });
 });
@@ -348,8 +360,6 @@ describe("RemoteFreeRing's close and settled", () => {
 });
 
 describe("RemoteFreeRing's seal (crash-safe)", () => {
-  const CLOSED_STEPS = 1; // a push's first shared-memory step reads the closed flag
-
   test("a full ring refuses pushes as closed once closed, though the seal waits for room", () => {
     const r = new RemoteFreeRing(sab(), 128, 2, true, { crashSafe: true });
     r.push(1);
@@ -379,19 +389,7 @@ describe("RemoteFreeRing's seal (crash-safe)", () => {
   });
 
   test("a close while a stopped producer's tail lags its word: the seal goes after the word", () => {
-    // a producer stopped right after the CAS of its slot: its word is in, tail still names the slot
-    let lagging: RemoteFreeRing | undefined;
-    for (let k = 1; k < 12 && lagging === undefined; k++) {
-      const x = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
-      for (let i = 0; i < 5; i++) {
-        x.push(1000 + i); // five words along: tail and head are not 0
-        x.drain(() => {});
-      }
-      stopAfter(k, () => void x.push(77));
-      if (x.memory.i32[(x.offset + RING_CONTROL_BYTES) / 4 + 1] === 77 && x.pending() === 0) lagging = x;
-    }
-    assert.ok(lagging !== undefined, "a stop between the slot's CAS and tail's move exists");
-    const r = lagging;
+    const r = laggingWord(5); // five words along: tail and head are not 0
     r.close();
     assert.equal(r.settled(), false, "a word is still in the ring (pending() does not count it)");
     assert.deepEqual(drainAll(r), [77]);
@@ -399,7 +397,6 @@ describe("RemoteFreeRing's seal (crash-safe)", () => {
     assert.equal(r.push(5), "closed");
   });
 
-  const W_TAIL = 2;
   /** The index in `i32` of the slot of sequence `seq` of a ring of 4 slots. */
   const slotOf = (r: RemoteFreeRing, seq: number): number => (r.offset + RING_CONTROL_BYTES) / 4 + (seq & 3);
   /** The steps of a push up to the CAS of its slot: it reads closed, tail, head and the slot. */
@@ -476,8 +473,6 @@ describe("RemoteFreeRing's seal (crash-safe)", () => {
 
 describe("RemoteFreeRing's settled, asked by another process", () => {
   const CLOSE_STORE = 1; // close()'s first shared-memory step stores the closed flag; its seal follows
-  const CLOSED_STEPS = 1; // a push's first shared-memory step reads the closed flag
-  const W_TAIL = 2;
 
   test("an owner stopped inside close(), before its seal: another process seals, and settled is true", () => {
     const r = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
@@ -492,15 +487,7 @@ describe("RemoteFreeRing's settled, asked by another process", () => {
   });
 
   test("an owner stopped inside close() while tail lags a word: settled is false until that word is drained", () => {
-    // a producer stopped right after the CAS of its slot: word 77 is in slot 0, tail still names that slot
-    let lagging: RemoteFreeRing | undefined;
-    for (let k = 1; k < 12 && lagging === undefined; k++) {
-      const x = new RemoteFreeRing(sab(), 128, 4, true, { crashSafe: true });
-      stopAfter(k, () => void x.push(77));
-      if (x.memory.i32[(x.offset + RING_CONTROL_BYTES) / 4] === 77 && x.pending() === 0) lagging = x;
-    }
-    assert.ok(lagging !== undefined, "a stop between the slot's CAS and tail's move exists");
-    const r = lagging;
+    const r = laggingWord(0);
     stopAfter(CLOSE_STORE, () => r.close());
     const peer = new RemoteFreeRing(r.memory, 128, 4, false);
     assert.equal(peer.settled(), false, "word 77 is in the ring (tail lags it: pending() was 0)");

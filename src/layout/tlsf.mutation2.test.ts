@@ -7,11 +7,11 @@ import {
   CorruptionError,
   InvalidPointerError,
   LayoutError,
-  Memory,
   NULL,
   WasmMemoryBacked,
 } from "../index.js";
 import { Tlsf } from "./tlsf.js";
+import { exactRange } from "../../test/helpers/exact-range.js";
 
 /** The out-of-band state these tests read to set up a case (see the module documentation of tlsf.ts). */
 interface Internals {
@@ -126,29 +126,6 @@ describe("Tlsf: headers an overflow overwrote", () => {
     assert.notEqual(NULL, p);
   });
 });
-
-/**
- * A FixedRange of our own over a resizable ArrayBuffer that commits exactly what it is asked for (the library's
- * backings round growth up, which would hide how much the heap asks for): `[base, base + size)`, the first
- * `initial` bytes of the buffer committed; every commit request is recorded.
- */
-const exactRange = (base: number, size: number, initial: number) => {
-  const buffer = new ArrayBuffer(initial, { maxByteLength: base + size });
-  const commits: [number, number][] = [];
-  return {
-    memory: Memory.of(buffer),
-    base: () => base,
-    size: () => size,
-    commit: (p: number, n: number): boolean => {
-      commits.push([p, n]);
-      if (p + n > base + size) return false;
-      if (p + n > buffer.byteLength) buffer.resize(p + n);
-      return true;
-    },
-    contains: (p: number) => p >= base && p < base + size,
-    commits,
-  };
-};
 
 describe("Tlsf: allocation", () => {
   test("allocate refuses a bad size or alignment, naming Tlsf.allocate", () => {

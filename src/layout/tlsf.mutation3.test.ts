@@ -3,9 +3,10 @@
 // first two earned.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { AllocError, ArrayBufferBacked, Memory, NULL, Statistics, WasmMemoryBacked } from "../index.js";
+import { AllocError, ArrayBufferBacked, NULL, Statistics, WasmMemoryBacked } from "../index.js";
 import { Tlsf } from "./tlsf.js";
 import { isError } from "../../test/helpers/assertions.js";
+import { exactRange } from "../../test/helpers/exact-range.js";
 
 const GiB = 2 ** 30;
 
@@ -71,18 +72,7 @@ describe("Tlsf: splits and growth that reuse records", () => {
     // after c (used, the last) on that record, which must end the chain.
     const base = 16;
     const end = base + 8 + 5000 + 8 + 4864 + 8 + 200;
-    const buffer = new ArrayBuffer(end, { maxByteLength: 1 << 20 });
-    const range = {
-      memory: Memory.of(buffer),
-      base: () => base,
-      size: () => (1 << 20) - base,
-      commit: (p: number, n: number): boolean => {
-        if (p + n > 1 << 20) return false;
-        if (p + n > buffer.byteLength) buffer.resize(p + n);
-        return true;
-      },
-      contains: (p: number) => p >= base && p < 1 << 20,
-    };
+    const range = exactRange(base, (1 << 20) - base, end);
     const t = new Tlsf(range as never);
     const a = t.allocate(5000);
     const b = t.allocate(4864);
